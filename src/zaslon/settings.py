@@ -1,0 +1,19 @@
+"""The one settings object. Read once at the edge and passed in; the core never reads it."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZASLON_", extra="ignore")
+
+    database_url: str = "sqlite:///zaslon.db"
+    bus_url: str = "inproc://"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=5_000_000, description="largest request body the API accepts")
+    max_batch: int = Field(default=10_000, description="most transfers in one batch request")
+    hold_days: float = Field(default=2.0, description="cooling-off period of a hold decision")
+    log_json: bool = False
