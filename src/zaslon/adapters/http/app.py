@@ -1,0 +1,164 @@
+"""The FastAPI application: one factory, routers discovered from ``routes_*`` modules.
+
+Only this layer maps the error tree to HTTP status codes. A route module may define
+``install(app, settings)`` to put what it needs on ``app.state`` (an engine, a store).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from zaslon import __version__
+from zaslon.adapters.db.engine import make_engine
+from zaslon.core.knowledge import Knowledge
+from zaslon.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    ZaslonError,
+)
+from zaslon.pipeline.orgs import KeyStore
+from zaslon.settings import Settings
+
+STATUS = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    PayloadTooLarge: 413,
+}
+
+
+def status_for(exc: ZaslonError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+class BodyLimit:
+    """Refuse bodies over the limit before they are read into memory (413)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.settings.max_body_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(send, limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = PayloadTooLarge(f"request body exceeds {limit} bytes").to_dict()
+    await JSONResponse(body, status_code=413)({"type": "http"}, _noop_receive, send)
+
+
+async def _noop_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic names the branch of a union in the error location: "TransferIn", "list[...]", "function-after[...]"
+    return isinstance(part, str) and ("[" in part or (part[:1].isupper() and part.isidentifier()))
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if p != "body" and not _is_union_tag(p)) or "body"
+
+
+def _relevant(errors: list[dict[str, Any]], body: Any) -> list[dict[str, Any]]:
+    """For a one-or-many body keep only the errors of the branch the client actually sent."""
+    want_list = isinstance(body, list)
+    kept = [
+        e for e in errors
+        if not any(_is_union_tag(p) for p in e.get("loc", ()))
+        or any(isinstance(p, str) and p.startswith("list[") for p in e.get("loc", ())) == want_list
+    ]
+    return kept or errors
+
+
+def create_app(settings: Settings | None = None, *, db: Engine | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.")
+    app.state.settings = settings
+    app.state.db = db if db is not None else make_engine(settings.database_url)
+    app.state.keys = KeyStore(app.state.db)
+    app.state.knowledge = Knowledge()
+
+    @app.exception_handler(ZaslonError)
+    async def _zaslon_error(_request: Request, exc: ZaslonError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        raw = [dict(e) for e in exc.errors()]
+        errors = [
+            {"field": _field(tuple(e.get("loc", ()))), "reason": str(e.get("msg"))} for e in _relevant(raw, exc.body)
+        ]
+        first = errors[0] if errors else {"field": "body", "reason": "invalid"}
+        body = {
+            "error": "InvalidInput",
+            "message": f"{first['field']}: {first['reason']}",
+            "field": first["field"],
+            "errors": errors[:50],
+        }
+        return JSONResponse(body, status_code=422)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        with app.state.db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    _include_routes(app, settings)
+    app.add_middleware(BodyLimit, settings=settings)
+    return app
+
+
+def _include_routes(app: FastAPI, settings: Settings) -> None:
+    package = importlib.import_module("zaslon.adapters.http")
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if not info.name.startswith("routes_"):
+            continue
+        module = importlib.import_module(f"zaslon.adapters.http.{info.name}")
+        install = getattr(module, "install", None)
+        if install is not None:
+            install(app, settings)
+        app.include_router(module.router)

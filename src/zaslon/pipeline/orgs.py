@@ -1,0 +1,138 @@
+"""Organisations and API keys: keys are shown once at creation and stored only as argon2id hashes."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from zaslon.adapters.db.tables_core import api_keys, orgs
+from zaslon.core.access import ALL_SCOPES, DEFAULT_SCOPES, OrgKind
+from zaslon.errors import Conflict, InvalidInput
+
+_HASHER = PasswordHasher()
+_KEY_RE = re.compile(r"^zsl_([a-z0-9]{12})_([A-Za-z0-9_-]{20,})$")
+_BIC_RE = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    org_id: str
+    kind: OrgKind
+    scopes: frozenset[str]
+    bank_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedOrg:
+    org_id: str
+    key_id: str
+    api_key: str  # shown once
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:48] or "org"
+
+
+def create_org(
+    engine: Engine,
+    *,
+    name: str,
+    kind: str,
+    bank_id: str | None = None,
+    scopes: frozenset[str] | None = None,
+    now: datetime | None = None,
+) -> CreatedOrg:
+    try:
+        org_kind = OrgKind(kind)
+    except ValueError:
+        raise InvalidInput(f"kind must be one of {[k.value for k in OrgKind]}", field="kind") from None
+    if not name.strip():
+        raise InvalidInput("name must not be empty", field="name")
+    if bank_id is not None and not _BIC_RE.match(bank_id):
+        raise InvalidInput(f"{bank_id!r} is not a BIC", field="bank_id")
+    chosen = DEFAULT_SCOPES[org_kind] if scopes is None else scopes
+    unknown = chosen - ALL_SCOPES
+    if unknown:
+        raise InvalidInput(f"unknown scopes: {sorted(unknown)}", field="scopes")
+    now = now or datetime.now(UTC)
+    org_id = f"{org_kind.value}-{_slug(name)}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(orgs).values(
+                    org_id=org_id, name=name.strip(), kind=org_kind.value, bank_id=bank_id, created_at=now
+                )
+            )
+            key_id, api_key = _insert_key(conn, org_id, chosen, now)
+    except IntegrityError:
+        raise Conflict(f"an organisation named {name!r} already exists", field="name") from None
+    return CreatedOrg(org_id=org_id, key_id=key_id, api_key=api_key)
+
+
+def create_key(engine: Engine, org_id: str, scopes: frozenset[str], now: datetime | None = None) -> CreatedOrg:
+    unknown = scopes - ALL_SCOPES
+    if unknown:
+        raise InvalidInput(f"unknown scopes: {sorted(unknown)}", field="scopes")
+    with engine.begin() as conn:
+        if conn.execute(select(orgs.c.org_id).where(orgs.c.org_id == org_id)).first() is None:
+            raise InvalidInput(f"no organisation {org_id!r}", field="org_id")
+        key_id, api_key = _insert_key(conn, org_id, scopes, now or datetime.now(UTC))
+    return CreatedOrg(org_id=org_id, key_id=key_id, api_key=api_key)
+
+
+def _insert_key(conn: object, org_id: str, scopes: frozenset[str], now: datetime) -> tuple[str, str]:
+    key_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
+    api_key = f"zsl_{key_id}_{secrets.token_urlsafe(32)}"
+    conn.execute(  # type: ignore[attr-defined]
+        insert(api_keys).values(
+            key_id=key_id, org_id=org_id, secret_hash=_HASHER.hash(api_key),
+            scopes=" ".join(sorted(scopes)), created_at=now,
+        )
+    )
+    return key_id, api_key
+
+
+class KeyStore:
+    """Verifies API keys. argon2 is slow by design, so a verified key is remembered in memory."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._verified: dict[str, Principal] = {}
+
+    def verify(self, api_key: str) -> Principal | None:
+        cached = self._verified.get(api_key)
+        if cached is not None:
+            return cached
+        match = _KEY_RE.match(api_key)
+        if match is None:
+            return None
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys.c.secret_hash, api_keys.c.scopes, api_keys.c.revoked_at,
+                       orgs.c.org_id, orgs.c.kind, orgs.c.bank_id)
+                .join(orgs, orgs.c.org_id == api_keys.c.org_id)
+                .where(api_keys.c.key_id == match.group(1))
+            ).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        try:
+            _HASHER.verify(row.secret_hash, api_key)
+        except VerificationError:
+            return None
+        principal = Principal(
+            org_id=row.org_id, kind=OrgKind(row.kind), scopes=frozenset(row.scopes.split()), bank_id=row.bank_id
+        )
+        self._verified[api_key] = principal
+        return principal
+
+    def forget(self) -> None:
+        """Drop cached verifications (after a key is revoked)."""
+        self._verified.clear()
