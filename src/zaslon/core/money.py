@@ -31,7 +31,7 @@ def minor_exponent(currency: str) -> int:
 
 def to_major(amount_minor: int, currency: str) -> float:
     """Minor units to major units, for reports only (never for arithmetic on money)."""
-    return amount_minor / 10 ** minor_exponent(currency)
+    return float(amount_minor) / float(10 ** minor_exponent(currency))
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,9 @@ def _row_body(t: Transfer) -> dict[str, Any]:
     }
 
 
-def store_transfers(engine: Engine, org_id: str, batch: Sequence[Transfer], now: datetime | None = None) -> list[Stored]:
+def store_transfers(
+    engine: Engine, org_id: str, batch: Sequence[Transfer], now: datetime | None = None
+) -> list[Stored]:
     ids = [t.transfer_id for t in batch]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})

@@ -117,7 +117,8 @@ def test_malformed_bodies_get_precise_422_and_store_nothing(client, engine, bank
     assert dupes.status_code == 422 and "duplicate" in dupes.json()["message"]
     bad_in_batch = client.post("/v1/transfers", json=[transfer("b"), transfer("c", amount=-1)], headers=bank.headers)
     assert bad_in_batch.status_code == 422 and bad_in_batch.json()["field"] == "1.amount"
-    not_json = client.post("/v1/transfers", content=b"{nope", headers={**bank.headers, "content-type": "application/json"})
+    json_headers = {**bank.headers, "content-type": "application/json"}
+    not_json = client.post("/v1/transfers", content=b"{nope", headers=json_headers)
     assert not_json.status_code == 422
     assert client.post("/v1/transfers", json=[], headers=bank.headers).status_code == 422
     assert count(engine) == 0
