@@ -26,7 +26,7 @@ demo: $(STAMP_RUN)
 	$(BIN)/zaslon demo
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP_DEV)
