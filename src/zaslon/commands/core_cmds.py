@@ -31,9 +31,11 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         import uvicorn
 
         from zaslon.adapters.db.engine import upgrade
+        from zaslon.adapters.logging import configure
         from zaslon.settings import Settings
 
         settings = Settings()
+        configure(settings.log_json)
         upgrade(settings.database_url)
         uvicorn.run(
             "zaslon.adapters.http.app:create_app", factory=True, host=host or settings.host,

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zaslon import __version__
 from zaslon.adapters.db.engine import make_engine
+from zaslon.adapters.http.observability import instrument
 from zaslon.core.knowledge import Knowledge
 from zaslon.errors import (
     Conflict,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None) ->
         return {"status": "ok", "version": __version__}
 
     _include_routes(app, settings)
+    instrument(app)
     app.add_middleware(BodyLimit, settings=settings)
     return app
 
