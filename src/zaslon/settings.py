@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,3 +17,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=10_000, description="most transfers in one batch request")
     hold_days: float = Field(default=2.0, description="cooling-off period of a hold decision")
     log_json: bool = False
+    card_pepper: SecretStr = Field(
+        default=SecretStr("zaslon-dev-card-pepper-change-me"),
+        description="key of the HMAC that stores card numbers from incident reports; set it in production",
+    )

@@ -1,0 +1,37 @@
+"""Every decision the exchange returned, kept for audit: outcome, score, reasons, and the versions used.
+
+A shadow rule set's verdict on the same transfer is stored beside the real one (it never decides), so an
+analyst can compare before activating it. ``body_hash`` makes scoring idempotent: the same transfer sent
+again gets the stored decision back; a different body under a known id is a conflict.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+
+from zaslon.adapters.db.base import metadata
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("decision_id", Integer, primary_key=True, autoincrement=True),
+    Column("transfer_id", String(64), nullable=False),
+    Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("transfer_ts", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(8), nullable=False),  # allow / review / hold / block
+    Column("score", Float, nullable=False),
+    Column("hold_until", DateTime(timezone=True), nullable=True),
+    Column("reasons", Text, nullable=False),  # JSON list of {code, detail, weight}
+    Column("ruleset_version", String(64), nullable=True),
+    Column("model_version", String(64), nullable=True),
+    Column("shadow_version", String(64), nullable=True),
+    Column("shadow_outcome", String(8), nullable=True),
+    Column("shadow_hits", Text, nullable=True),  # JSON list of rule ids
+    Column("source", String(16), nullable=False),  # json / batch / pacs008
+    Column("message_id", String(64), nullable=True),  # pacs.008 MsgId
+    UniqueConstraint("transfer_id", name="uq_decisions_transfer_id"),
+)
+Index("ix_decisions_decided_at", decisions.c.decided_at)
+Index("ix_decisions_org_decided", decisions.c.org_id, decisions.c.decided_at)

@@ -1,0 +1,133 @@
+"""Incidents and their indicators, telecom fraud numbers and calls, and appeals against listings.
+
+Card numbers never reach these tables: an indicator of kind ``card`` holds an HMAC and a mask, and the
+incident text is stored with every card masked.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from zaslon.adapters.db.base import metadata
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", String(64), primary_key=True),
+    Column("reporter_org", String(64), ForeignKey("orgs.org_id"), nullable=False, index=True),
+    Column("reporter_kind", String(16), nullable=False),
+    Column("scheme", String(32), nullable=False),
+    Column("victim_party", String(64), nullable=True, index=True),
+    Column("victim_name", String(200), nullable=True),
+    Column("victim_phone", String(20), nullable=True),  # E.164
+    Column("victim_age", Integer, nullable=True),
+    Column("victim_lives_alone", Boolean, nullable=True),
+    Column("text", Text, nullable=False, server_default=""),  # cards masked
+    Column("language", String(2), nullable=True),
+    Column("reported_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    # sha256 of victim + sorted disputed transfers: the same victim disputing the same transfers again is
+    # the same incident. NULL when there is no victim or no transfer (NULLs never collide).
+    Column("dedup_key", String(64), nullable=True, unique=True),
+)
+
+# Every accepted report, the first and each repeat, so a repeat is linked and never double-counted.
+incident_reports = Table(
+    "incident_reports",
+    metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("incident_id", String(64), ForeignKey("incidents.incident_id"), nullable=False, index=True),
+    Column("reporter_org", String(64), ForeignKey("orgs.org_id"), nullable=False),
+    Column("external_ref", String(128), nullable=True),
+    Column("body_hash", String(64), nullable=False),
+    Column("duplicate", Boolean, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("reporter_org", "external_ref", name="uq_incident_reports_reporter_ref"),
+)
+
+indicators = Table(
+    "indicators",
+    metadata,
+    Column("indicator_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(512), nullable=False),  # normalised; a card's is its HMAC
+    Column("display", String(64), nullable=True),  # a card's mask
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "value", name="uq_indicators_kind_value"),
+)
+
+incident_indicators = Table(
+    "incident_indicators",
+    metadata,
+    Column("incident_id", String(64), ForeignKey("incidents.incident_id"), primary_key=True),
+    Column("indicator_id", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("indicators.indicator_id"),
+           primary_key=True),
+)
+Index("ix_incident_indicators_indicator", incident_indicators.c.indicator_id)
+
+incident_transfers = Table(
+    "incident_transfers",
+    metadata,
+    Column("incident_id", String(64), ForeignKey("incidents.incident_id"), primary_key=True),
+    Column("transfer_id", String(64), ForeignKey("transfers.transfer_id"), primary_key=True),
+)
+Index("ix_incident_transfers_transfer", incident_transfers.c.transfer_id)
+
+fraud_numbers = Table(
+    "fraud_numbers",
+    metadata,
+    Column("phone", String(20), primary_key=True),  # E.164
+    Column("reporter_org", String(64), ForeignKey("orgs.org_id"), primary_key=True),
+    Column("source", String(16), nullable=False),  # telecom / incident
+    Column("note", Text, nullable=True),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+)
+
+telecom_calls = Table(
+    "telecom_calls",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("caller", String(20), nullable=False),
+    Column("callee", String(20), nullable=False),
+    Column("callee_party", String(64), nullable=True),
+    Column("duration_s", Integer, nullable=True),
+    Column("body_hash", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_telecom_calls_callee_ts", telecom_calls.c.callee, telecom_calls.c.ts)
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("appeal_id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("contact", String(200), nullable=False),
+    Column("filed_by", String(64), ForeignKey("orgs.org_id"), nullable=False),
+    Column("filed_at", DateTime(timezone=True), nullable=False),
+    Column("flags_at_filing", Integer, nullable=False),  # AccountFlag bits when the appeal came in
+    Column("status", String(16), nullable=False),  # pending / upheld / rejected
+    Column("decided_by", String(64), ForeignKey("orgs.org_id"), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decision_note", Text, nullable=True),
+    Column("previous_flags", Integer, nullable=True),  # AccountFlag bits removed by an upheld appeal
+)
+
+INCIDENT_TABLES = (
+    incidents, incident_reports, indicators, incident_indicators, incident_transfers,
+    fraud_numbers, telecom_calls, appeals,
+)

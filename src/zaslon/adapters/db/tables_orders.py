@@ -1,0 +1,55 @@
+"""Freeze orders, their audit trail, and cash-out alerts on traced accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
+
+from zaslon.adapters.db.base import metadata
+
+freeze_orders = Table(
+    "freeze_orders",
+    metadata,
+    # Derived from incident + bank + account, so a re-trace can never insert the same order twice.
+    Column("order_id", String(32), primary_key=True),
+    Column("incident_id", String(64), nullable=False, index=True),
+    Column("bank_id", String(11), nullable=False),  # the BIC the order is addressed to
+    Column("account_id", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("legal_reference", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("frozen_amount", BigInteger, nullable=False, server_default="0"),
+    Column("returned_amount", BigInteger, nullable=False, server_default="0"),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_freeze_orders_bank_status", freeze_orders.c.bank_id, freeze_orders.c.status)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", String(32), ForeignKey("freeze_orders.order_id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=True),
+    Column("by_org", String(64), nullable=True),  # null: the exchange itself (issue, expiry, webhook)
+    Column("detail", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+cashout_alerts = Table(
+    "cashout_alerts",
+    metadata,
+    Column("transfer_id", String(64), primary_key=True),  # one alert per outgoing transfer
+    Column("account_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # cash_out / abroad / crypto
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("atm_id", String(64), nullable=True),
+    Column("payee", String(64), nullable=True),
+    Column("payee_bank", String(11), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

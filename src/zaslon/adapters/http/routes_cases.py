@@ -1,0 +1,166 @@
+"""Cases for the police desk (`cases:read` / `cases:write`) and suspected-drop signals for banks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from zaslon.adapters.db.tables_cases import CASE_TABLES, suspected_drops
+from zaslon.adapters.http.auth import require_scope
+from zaslon.core.access import sees_everything
+from zaslon.errors import Forbidden
+from zaslon.pipeline.cases import CaseService
+from zaslon.pipeline.orgs import Principal
+from zaslon.settings import Settings
+
+router = APIRouter(tags=["cases"])
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    del settings
+    from zaslon.adapters.db.base import metadata
+
+    # Idempotent: the migration creates these in a deployed store; an in-memory test store needs them too.
+    metadata.create_all(app.state.db, tables=list(CASE_TABLES), checkfirst=True)
+    app.state.cases = CaseService(app.state.db)
+    if not hasattr(app.state, "on_incident"):
+        app.state.on_incident = []
+    app.state.on_incident.append(_link_new_incident)
+
+
+def _link_new_incident(app: FastAPI, result: Any) -> dict[str, Any]:
+    """Intake hook: every new incident is linked into cases as soon as it is stored."""
+    from zaslon.pipeline.case_keys import incident_keys
+
+    service: CaseService = app.state.cases
+    incident_id = result.incident.incident_id
+    case_id = service.link(incident_id, incident_keys(service.engine, incident_id))
+    view = service.get(case_id)
+    return {"case": {"case_id": view.case_id, "version": view.version, "incidents": len(view.incident_ids)}}
+
+
+def _service(request: Request) -> CaseService:
+    service: CaseService = request.app.state.cases
+    return service
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VersionIn(_Body):
+    version: int = Field(ge=1, description="the case version you read; a stale one gets 409")
+
+
+class SplitIn(VersionIn):
+    incident_ids: list[str] = Field(min_length=1, max_length=10_000)
+    reason: str = Field("analyst split", max_length=1000)
+
+
+class MergeIn(VersionIn):
+    other_case_id: str = Field(min_length=1, max_length=32)
+    other_version: int = Field(ge=1)
+    reason: str = Field("analyst merge", max_length=1000)
+
+
+class LinkIn(_Body):
+    incident_id: str = Field(min_length=1, max_length=64)
+
+
+@router.get("/v1/cases")
+def list_cases(
+    request: Request,
+    status: Literal["open", "confirmed", "closed", "merged"] | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    _p: Principal = Depends(require_scope("cases:read")),
+) -> dict[str, Any]:
+    return {"cases": _service(request).list(status, limit, offset)}
+
+
+@router.get("/v1/cases/{case_id}")
+def get_case(request: Request, case_id: str, _p: Principal = Depends(require_scope("cases:read"))) -> dict[str, Any]:
+    service = _service(request)
+    out = service.get(case_id).to_dict()
+    out["history"] = service.history(case_id)
+    return out
+
+
+@router.post("/v1/cases/link")
+def link_incident(request: Request, body: LinkIn, _p: Principal = Depends(require_scope("cases:write"))
+                  ) -> dict[str, Any]:
+    """Link a stored incident into cases now (intake normally does this itself)."""
+    from zaslon.pipeline.case_keys import incident_keys
+
+    service = _service(request)
+    if body.incident_id in service.linker.index:  # already linked (intake links on arrival): say where
+        return service.get(f"case-{service.linker.case_of(body.incident_id)}").to_dict()
+    keys = incident_keys(service.engine, body.incident_id)
+    case_id = service.link(body.incident_id, keys)
+    return service.get(case_id).to_dict()
+
+
+@router.post("/v1/cases/{case_id}/confirm")
+def confirm_case(request: Request, case_id: str, body: VersionIn,
+                 p: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
+    return _service(request).confirm(case_id, body.version, p.org_id).to_dict()
+
+
+@router.post("/v1/cases/{case_id}/split")
+def split_case(request: Request, case_id: str, body: SplitIn,
+               p: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
+    service = _service(request)
+    kept, new = service.split(case_id, body.incident_ids, body.version, p.org_id, body.reason)
+    return {"case": service.get(kept).to_dict(), "new_case": service.get(new).to_dict()}
+
+
+@router.post("/v1/cases/{case_id}/merge")
+def merge_case(request: Request, case_id: str, body: MergeIn,
+               p: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
+    service = _service(request)
+    kept = service.merge(case_id, body.other_case_id, body.version, body.other_version, p.org_id, body.reason)
+    return {"case": service.get(kept).to_dict()}
+
+
+@router.get("/v1/cases/{case_id}/report", response_model=None)
+def case_report(request: Request, case_id: str, format: Literal["json", "csv"] = "json",
+                _p: Principal = Depends(require_scope("cases:read"))) -> Response:
+    from zaslon.pipeline.groups import export_case
+
+    text = export_case(_service(request).engine, case_id, format)
+    if format == "csv":
+        return PlainTextResponse(text, media_type="text/csv",
+                                 headers={"Content-Disposition": f'attachment; filename="{case_id}.csv"'})
+    return Response(text, media_type="application/json")
+
+
+@router.post("/v1/signals/suspected-drops/refresh", tags=["signals"])
+def refresh_suspected(request: Request, top_k: int = Query(500, ge=1, le=100_000),
+                      _p: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
+    """Re-rank every account now and replace the published list (and the Knowledge flags)."""
+    from zaslon.pipeline.drops import publish_suspected_drops
+
+    rows = publish_suspected_drops(_service(request).engine, request.app.state.knowledge, top_k=top_k)
+    return {"published": len(rows)}
+
+
+@router.get("/v1/signals/suspected-drops", tags=["signals"])
+def suspected(request: Request, limit: int = Query(1000, ge=1, le=10_000),
+              p: Principal = Depends(require_scope("signals:read"))) -> dict[str, Any]:
+    """Accounts ranked as likely drops. A bank sees only accounts at its own BIC; the police see all."""
+    q = select(suspected_drops).order_by(suspected_drops.c.rank).limit(limit)
+    if not sees_everything(p.kind):
+        if p.bank_id is None:
+            raise Forbidden("suspected-drop signals go to banks (an organisation with a BIC) and the police")
+        q = q.where(suspected_drops.c.bank_id == p.bank_id)
+    with _service(request).engine.connect() as conn:
+        rows = conn.execute(q).all()
+    return {"accounts": [
+        {"account_id": r.account_id, "bank_id": r.bank_id, "score": round(r.score, 4), "rank": r.rank,
+         "reasons": json.loads(r.reasons), "ranked_at": r.ranked_at.isoformat()} for r in rows
+    ]}

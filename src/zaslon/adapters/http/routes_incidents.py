@@ -1,0 +1,236 @@
+"""Incidents, the telecom side and appeals.
+
+``POST /v1/incidents`` runs intake; once the incident is committed, each callable in
+``app.state.on_incident`` (the trace and freeze step registers there) is called as
+``hook(app, result)`` and a mapping it returns is merged into the response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.tables_incidents import INCIDENT_TABLES
+from zaslon.adapters.http.auth import Principal, authenticate, require_scope
+from zaslon.core.calls import RecentCalls
+from zaslon.core.types import Scheme
+from zaslon.errors import Forbidden, InvalidInput
+from zaslon.pipeline.appeals import Verdict, decide_appeal, file_appeal, get_appeal
+from zaslon.pipeline.intake import (
+    MAX_TEXT,
+    MAX_TRANSFERS,
+    IncidentReport,
+    IntakeResult,
+    Victim,
+    get_incident,
+    intake_incident,
+    load_knowledge,
+)
+from zaslon.pipeline.telecom import CallReport, block_list, report_calls, report_fraud_numbers
+from zaslon.settings import Settings
+
+router = APIRouter()
+log = structlog.get_logger(__name__)
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/+-]+$")]
+IncidentHook = Callable[[FastAPI, IntakeResult], dict[str, Any] | None]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Give the app what these routes keep in memory; keep hooks another module registered first."""
+    del settings
+    # Idempotent: the migration creates these in a deployed store; a fresh test store needs them too.
+    metadata.create_all(app.state.db, tables=list(INCIDENT_TABLES), checkfirst=True)
+    # Knowledge lives in memory: after a restart, what earlier incidents and operators reported counts again.
+    load_knowledge(app.state.db, app.state.knowledge)
+    if not hasattr(app.state, "on_incident"):
+        app.state.on_incident = []
+    if not hasattr(app.state, "recent_calls"):
+        app.state.recent_calls = RecentCalls()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class VictimIn(Strict):
+    party_id: Id | None = None
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    age: int | None = Field(default=None, ge=0, le=130)
+    lives_alone: bool | None = None
+
+
+class IncidentIn(Strict):
+    scheme: Scheme
+    victim: VictimIn | None = None
+    transfer_ids: list[Id] = Field(default_factory=list, max_length=MAX_TRANSFERS)
+    text: str = Field(default="", max_length=MAX_TEXT)
+    external_ref: str | None = Field(default=None, min_length=1, max_length=128)
+    reported_at: AwareDatetime | None = None
+    language: Literal["ru", "be", "en"] | None = None
+
+
+def _incident_body(result: IntakeResult) -> dict[str, Any]:
+    inc = result.incident
+    body: dict[str, Any] = {
+        "incident_id": inc.incident_id,
+        "status": "created" if result.created else "duplicate",
+        "reported_at": inc.reported_at.isoformat(),
+        "scheme": inc.scheme.value,
+        "transfer_ids": list(inc.transfer_ids),
+        "indicators": [{"kind": i.kind.value, "value": i.value, "display": i.display} for i in inc.indicators],
+    }
+    if result.created:
+        body["flagged_accounts"] = list(result.flagged_accounts)
+        body["flagged_phones"] = list(result.flagged_phones)
+    else:
+        body["duplicate_of"] = result.duplicate_of
+    return body
+
+
+@router.post("/v1/incidents", tags=["incidents"], status_code=201)
+def post_incident(
+    body: IncidentIn,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    principal: Principal = Depends(require_scope("incidents:write")),
+) -> dict[str, Any]:
+    """Report an incident: 201 with the extracted indicators; a repeat gets 200 with ``duplicate_of``;
+    unknown transfer ids, or no transfer and no indicator in the text: 422, nothing written."""
+    ref = body.external_ref
+    if idempotency_key and ref and idempotency_key != ref:
+        raise InvalidInput("Idempotency-Key and external_ref differ", field="external_ref")
+    state = request.app.state
+    settings: Settings = state.settings
+    v = body.victim
+    report = IncidentReport(
+        reporter_org=principal.org_id,
+        reporter_kind=str(principal.kind),
+        scheme=body.scheme,
+        reported_at=body.reported_at or datetime.now(UTC),
+        victim=None if v is None else Victim(v.party_id, v.name, v.phone, v.age, v.lives_alone),
+        transfer_ids=tuple(body.transfer_ids),
+        text=body.text,
+        external_ref=ref or idempotency_key,
+        language=body.language,
+    )
+    result = intake_incident(state.db, state.knowledge, report,
+                             card_pepper=settings.card_pepper.get_secret_value().encode())
+    out = _incident_body(result)
+    if not result.created:
+        response.status_code = 200
+        return out
+    for hook in list(getattr(state, "on_incident", [])):
+        try:
+            extra = hook(request.app, result)
+        except Exception as exc:  # the incident is committed; a failed follow-up must not hide it
+            log.exception("incident hook failed", incident_id=result.incident.incident_id, hook=repr(hook))
+            out.setdefault("followup_errors", []).append(f"{type(exc).__name__}: {exc}")
+            continue
+        if extra:
+            out.update(extra)
+    return out
+
+
+@router.get("/v1/incidents/{incident_id}", tags=["incidents"])
+def read_incident(
+    incident_id: str, request: Request, principal: Principal = Depends(require_scope("incidents:read"))
+) -> dict[str, Any]:
+    """Police read any incident; a bank those it reported or that name its accounts; a telecom its own."""
+    return get_incident(request.app.state.db, principal, incident_id)
+
+
+# --- telecom ------------------------------------------------------------------------------------------
+class FraudNumbersIn(Strict):
+    numbers: list[Annotated[str, Field(min_length=3, max_length=32)]] = Field(min_length=1, max_length=10_000)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class CallIn(Strict):
+    call_id: Id
+    ts: AwareDatetime
+    caller: str = Field(min_length=3, max_length=32)
+    callee: str = Field(min_length=3, max_length=32)
+    callee_party: Id | None = None
+    duration_s: int | None = Field(default=None, ge=0, le=86_400)
+
+
+class CallsIn(Strict):
+    calls: list[CallIn] = Field(min_length=1, max_length=10_000)
+
+
+def _require_telecom(principal: Principal) -> None:
+    if str(principal.kind) != "telecom":
+        raise Forbidden("only telecom operators report fraud numbers and calls")
+
+
+@router.post("/v1/telecom/fraud-numbers", tags=["telecom"])
+def post_fraud_numbers(
+    body: FraudNumbersIn, request: Request, principal: Principal = Depends(require_scope("telecom:write"))
+) -> dict[str, Any]:
+    _require_telecom(principal)
+    state = request.app.state
+    phones, new = report_fraud_numbers(state.db, state.knowledge, principal.org_id, body.numbers, body.note)
+    return {"accepted": phones, "new": new}
+
+
+@router.post("/v1/telecom/calls", tags=["telecom"])
+def post_calls(
+    body: CallsIn, request: Request, principal: Principal = Depends(require_scope("telecom:write"))
+) -> dict[str, Any]:
+    _require_telecom(principal)
+    state = request.app.state
+    calls = [CallReport(c.call_id, c.ts, c.caller, c.callee, c.callee_party, c.duration_s) for c in body.calls]
+    return report_calls(state.db, state.knowledge, state.recent_calls, principal.org_id, calls)
+
+
+@router.get("/v1/telecom/block-list", tags=["telecom"])
+def get_block_list(
+    request: Request, principal: Principal = Depends(require_scope("telecom:read"))
+) -> dict[str, Any]:
+    del principal
+    numbers = block_list(request.app.state.db)
+    return {"count": len(numbers), "numbers": numbers}
+
+
+# --- appeals ------------------------------------------------------------------------------------------
+class AppealIn(Strict):
+    account_id: Id
+    reason: str = Field(min_length=1, max_length=5000)
+    contact: str = Field(min_length=1, max_length=200)
+
+
+class DecisionIn(Strict):
+    decision: Verdict
+    note: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/v1/appeals", tags=["appeals"], status_code=201)
+def post_appeal(body: AppealIn, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
+    """File an appeal against a listing (any connected organisation, on behalf of its customer)."""
+    state = request.app.state
+    return file_appeal(state.db, state.knowledge, principal, account_id=body.account_id, reason=body.reason,
+                       contact=body.contact)
+
+
+@router.post("/v1/appeals/{appeal_id}/decision", tags=["appeals"])
+def post_decision(
+    appeal_id: str, body: DecisionIn, request: Request,
+    principal: Principal = Depends(require_scope("appeals:decide")),
+) -> dict[str, Any]:
+    """Uphold (delist at once) or reject. A decided appeal: 409; an unknown one: 404."""
+    state = request.app.state
+    return decide_appeal(state.db, state.knowledge, principal, appeal_id, verdict=body.decision, note=body.note)
+
+
+@router.get("/v1/appeals/{appeal_id}", tags=["appeals"])
+def read_appeal(appeal_id: str, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
+    return get_appeal(request.app.state.db, principal, appeal_id)

@@ -1,0 +1,138 @@
+"""Freeze orders for banks: list and read those addressed to you, move them on, fetch them as ISO 20022.
+
+A bank sees only orders addressed to its BIC; another bank's order answers 404 exactly like a missing
+one. The police desk (scope ``orders:read_all``) reads every order. Acknowledging twice, freezing before
+acknowledging and the like are 409; an amount out of range is 422; nothing is written on an error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from zaslon.adapters.http.auth import Principal, require_scope
+from zaslon.adapters.iso20022.camt056 import render_camt056
+from zaslon.adapters.iso20022.pacs004 import render_pacs004
+from zaslon.core.types import OrderStatus
+from zaslon.errors import Forbidden
+from zaslon.pipeline.freeze import FreezeStore, order_json
+from zaslon.settings import Settings
+
+router = APIRouter(tags=["orders"])
+XML = "application/xml"
+
+
+class AmountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(ge=0, le=10**15, description="minor units of the order's currency")
+
+
+def install(app: Any, settings: Settings) -> None:
+    app.state.freeze_store = FreezeStore(app.state.db)
+
+
+def _store(request: Request) -> FreezeStore:
+    store = getattr(request.app.state, "freeze_store", None)
+    return store if isinstance(store, FreezeStore) else FreezeStore(request.app.state.db)
+
+
+def _reader_bank(p: Principal) -> str | None:
+    """The BIC whose orders ``p`` may read; None means every order (the police desk)."""
+    if "orders:read_all" in p.scopes:
+        return None
+    if p.bank_id is None:
+        raise Forbidden("freeze orders are addressed to banks; this organisation has no BIC")
+    return p.bank_id
+
+
+def _writer_bank(p: Principal) -> str:
+    if p.bank_id is None:
+        raise Forbidden("only the bank an order is addressed to can act on it")
+    return p.bank_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.get("/v1/orders")
+def list_orders(
+    request: Request,
+    status: OrderStatus | None = Query(None),
+    incident_id: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    principal: Principal = Depends(require_scope("orders:read")),
+) -> dict[str, Any]:
+    """Orders addressed to the caller's bank (all orders for the police desk), oldest first."""
+    orders = _store(request).list(_reader_bank(principal), status=status, incident_id=incident_id,
+                                  limit=limit, offset=offset)
+    return {"orders": [order_json(o) for o in orders], "limit": limit, "offset": offset}
+
+
+@router.get("/v1/orders/{order_id}")
+def read_order(
+    order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
+) -> dict[str, Any]:
+    return order_json(_store(request).get(order_id, _reader_bank(principal)))
+
+
+@router.get("/v1/orders/{order_id}/camt056", response_class=Response)
+def order_camt056(
+    order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
+) -> Response:
+    """The order as an ISO 20022 camt.056.001.08 recall request."""
+    order = _store(request).get(order_id, _reader_bank(principal))
+    return Response(render_camt056(order, created_at=order.issued_at), media_type=XML)
+
+
+@router.get("/v1/orders/{order_id}/pacs004", response_class=Response)
+def order_pacs004(
+    order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
+) -> Response:
+    """The return to the victim as ISO 20022 pacs.004.001.09 (409 until the bank reported a return)."""
+    order = _store(request).get(order_id, _reader_bank(principal))
+    return Response(render_pacs004(order, created_at=_now()), media_type=XML)
+
+
+@router.post("/v1/orders/{order_id}/ack")
+def ack_order(
+    order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:write"))
+) -> dict[str, Any]:
+    """Acknowledge receipt. A second acknowledgement is 409 (the first one stands)."""
+    o = _store(request).acknowledge(order_id, _writer_bank(principal), by_org=principal.org_id, now=_now())
+    return order_json(o)
+
+
+@router.post("/v1/orders/{order_id}/frozen")
+def frozen_order(
+    order_id: str, body: AmountIn, request: Request,
+    principal: Principal = Depends(require_scope("orders:write")),
+) -> dict[str, Any]:
+    """Report the amount actually frozen (0 if the money had already left)."""
+    o = _store(request).frozen(order_id, _writer_bank(principal), body.amount, by_org=principal.org_id,
+                               now=_now())
+    return order_json(o)
+
+
+@router.post("/v1/orders/{order_id}/returned")
+def returned_order(
+    order_id: str, body: AmountIn, request: Request,
+    principal: Principal = Depends(require_scope("orders:write")),
+) -> dict[str, Any]:
+    """Report the amount returned to the victim (at most the frozen amount)."""
+    o = _store(request).returned(order_id, _writer_bank(principal), body.amount, by_org=principal.org_id,
+                                 now=_now())
+    return order_json(o)
+
+
+@router.post("/v1/orders/{order_id}/released")
+def released_order(
+    order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:write"))
+) -> dict[str, Any]:
+    """Release the order (e.g. the investigator lifted it); the money is free again."""
+    o = _store(request).release(order_id, _writer_bank(principal), by_org=principal.org_id, now=_now())
+    return order_json(o)

@@ -1,0 +1,352 @@
+"""Real-time scoring (JSON and ISO 20022) and the analysts' rule-set endpoints.
+
+``POST /v1/transfers/score`` takes one transfer as JSON, or a pacs.008.001.08 message as
+``application/xml``; XML gets a pacs.002.001.10 status report back when the client accepts XML, else
+a JSON list. Unsafe or malformed XML is a 400; a well-formed message with a wrong field is a 422.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from zaslon.adapters.http.auth import Principal, require_scope
+from zaslon.adapters.http.schemas import Strict, TransferIn
+from zaslon.errors import InvalidInput
+from zaslon.settings import Settings
+
+router = APIRouter(tags=["scoring"])
+
+
+class ScoreIn(TransferIn):
+    on_flagged_call: bool = Field(
+        default=False, description="the payer is on a call with a number flagged for fraud (from a telecom)"
+    )
+
+
+class ReasonOut(BaseModel):
+    code: str
+    detail: str
+    weight: float
+
+
+class ShadowOut(BaseModel):
+    version: str
+    outcome: str | None
+    hits: list[str]
+
+
+class DecisionOut(BaseModel):
+    transfer_id: str
+    outcome: str
+    score: float
+    hold_until: datetime | None
+    reasons: list[ReasonOut]
+    ruleset_version: str | None
+    model_version: str | None
+    shadow: ShadowOut | None = None
+    replayed: bool = False
+
+
+class RuleIn(Strict):
+    rule_id: str
+    expression: str
+    action: str
+    reason: str
+    enabled: bool = True
+
+
+class DraftIn(Strict):
+    version: str | None = Field(default=None, max_length=64)
+    description: str = Field(default="", max_length=2000)
+    parent_version: str | None = Field(default=None, max_length=64)
+    rules: list[RuleIn] = Field(max_length=1000)
+
+
+class DraftUpdateIn(Strict):
+    description: str | None = Field(default=None, max_length=2000)
+    rules: list[RuleIn] = Field(max_length=1000)
+
+
+class ValidateIn(Strict):
+    rules: list[RuleIn] = Field(max_length=1000)
+
+
+# ---- engine on app.state -------------------------------------------------------------------------------
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Put one ScoringEngine and a rules watcher on ``app.state`` (unless the app factory made one)."""
+    from zaslon.pipeline.rules import RulesWatcher, default_ruleset
+    from zaslon.pipeline.scoring import ScoringEngine
+
+    engine = getattr(app.state, "engine", None)
+    if engine is None:
+        engine = ScoringEngine.from_settings(settings, knowledge=getattr(app.state, "knowledge", None))
+        app.state.engine = engine
+    if engine.ruleset_version is None:
+        # Until an analyst activates a version in the database, the packaged default rules apply.
+        # (cast: the engine's Hit protocol declares writable attributes; our RuleHit is frozen.)
+        engine.set_ruleset(cast(Any, default_ruleset()))
+    app.state.shadow_ruleset = None
+
+    def apply(live: Any, shadow: Any) -> None:
+        app.state.engine.set_ruleset(live)
+        app.state.shadow_ruleset = shadow
+
+    app.state.rules_watcher = RulesWatcher(app.state.db, apply)
+
+
+def _refresh_rules(request: Request) -> None:
+    watcher = getattr(request.app.state, "rules_watcher", None)
+    if watcher is None:
+        return
+    try:
+        watcher.maybe_refresh()
+    except Exception as exc:  # the rules store being down must not stop scoring: keep the current rules
+        watcher.last_error = f"{type(exc).__name__}: {exc}"
+
+
+def _decision_out(r: Any) -> dict[str, Any]:
+    d = r.decision
+    shadow = None
+    if r.shadow_version:
+        shadow = {
+            "version": r.shadow_version,
+            "outcome": r.shadow_outcome.value if r.shadow_outcome else None,
+            "hits": list(r.shadow_hits),
+        }
+    return {
+        "transfer_id": d.transfer_id,
+        "outcome": d.outcome.value,
+        "score": round(float(d.score), 6),
+        "hold_until": d.hold_until.isoformat() if d.hold_until else None,
+        "reasons": [{"code": x.code, "detail": x.detail, "weight": round(float(x.weight), 6)} for x in d.reasons],
+        "ruleset_version": d.ruleset_version,
+        "model_version": d.model_version,
+        "shadow": shadow,
+        "replayed": r.replayed,
+    }
+
+
+def _score(request: Request, principal: Principal, items: list[ScoreIn], source: str,
+           message_id: str | None = None, transfers: list[Any] | None = None) -> list[Any]:
+    from zaslon.pipeline.decide import score_and_record
+
+    _refresh_rules(request)
+    state = request.app.state
+    batch = transfers if transfers is not None else [i.to_domain() for i in items]
+    calls = [i.on_flagged_call for i in items] if transfers is None else None
+    return score_and_record(
+        state.db, state.engine, principal.org_id, batch, on_flagged_call=calls,
+        shadow=getattr(state, "shadow_ruleset", None), source=source, message_id=message_id,
+    )
+
+
+def _validate_json(raw: bytes, many: bool) -> list[ScoreIn]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"body is not JSON: {exc}", field="body") from None
+    try:
+        if many:
+            if not isinstance(body, list):
+                raise InvalidInput("the batch must be a JSON array of transfers", field="body")
+            return [ScoreIn.model_validate(x) for x in body] if body else []
+        if not isinstance(body, dict):
+            raise InvalidInput("expected one transfer as a JSON object (use /v1/transfers/score/batch)", field="body")
+        return [ScoreIn.model_validate(body)]
+    except ValidationError as exc:
+        raise RequestValidationError(_located(exc, many, body), body=body) from None
+
+
+def _located(exc: ValidationError, many: bool, body: Any) -> list[Any]:
+    errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
+    if many and isinstance(body, list):
+        # model_validate per item loses the index: find which item failed, for a precise field name.
+        for i, item in enumerate(body):
+            try:
+                ScoreIn.model_validate(item)
+            except ValidationError as inner:
+                return [{**dict(e), "loc": ("body", i, *tuple(e["loc"]))} for e in inner.errors()]
+    return [{**e, "loc": ("body", *tuple(e["loc"]))} for e in errors]
+
+
+_XML_TYPES = ("application/xml", "text/xml")
+_SCORE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ScoreIn"}},
+            "application/xml": {"schema": {"type": "string", "description": "ISO 20022 pacs.008.001.08"}},
+        },
+    }
+}
+
+
+def _is_xml(request: Request) -> bool:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return ctype in _XML_TYPES
+
+
+@router.post("/v1/transfers/score", response_model=DecisionOut | list[DecisionOut], openapi_extra=_SCORE_BODY)
+async def score_transfer(
+    request: Request, principal: Principal = Depends(require_scope("transfers:score"))
+) -> Any:
+    """Decide one transfer now: allow / review / hold (with hold_until) / block, with reasons."""
+    raw = await request.body()
+    if _is_xml(request):
+        return await run_in_threadpool(_score_xml, request, principal, raw)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in ("application/json", ""):
+        raise InvalidInput(f"unsupported content type {ctype!r}: send application/json or application/xml",
+                           field="content-type")
+    items = _validate_json(raw, many=False)
+    recorded = await run_in_threadpool(_score, request, principal, items, "json")
+    return _decision_out(recorded[0])
+
+
+def _score_xml(request: Request, principal: Principal, raw: bytes) -> Response:
+    from zaslon.adapters.iso20022 import parse_pacs008, render_pacs002
+
+    settings = request.app.state.settings
+    try:
+        msg = parse_pacs008(raw, max_bytes=settings.max_body_bytes, max_transactions=settings.max_batch)
+    except InvalidInput as exc:
+        if exc.field == "xml":  # not a safe, well-formed XML document at all
+            return JSONResponse(exc.to_dict(), status_code=400)
+        raise
+    recorded = _score(request, principal, [], "pacs008", msg.msg_id, list(msg.transfers))
+    accept = request.headers.get("accept", "")
+    if "xml" in accept:
+        now = datetime.now(UTC)
+        body = render_pacs002(
+            [r.decision for r in recorded], msg.refs, msg_id=f"ZSLN-{msg.msg_id}"[:35],
+            original_msg_id=msg.msg_id, created_at=now,
+        )
+        return Response(body, media_type="application/xml")
+    return JSONResponse([_decision_out(r) for r in recorded])
+
+
+@router.post("/v1/transfers/score/batch", response_model=list[DecisionOut], openapi_extra={
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "array", "items": {"$ref": "#/components/schemas/ScoreIn"}, "maxItems": 10000}}}}})
+async def score_batch(request: Request, principal: Principal = Depends(require_scope("transfers:score"))) -> Any:
+    """Decide many transfers (processed in event-time order); any invalid item: 422 and nothing stored."""
+    raw = await request.body()
+    items = _validate_json(raw, many=True)
+    settings = request.app.state.settings
+    if not items:
+        raise InvalidInput("the batch is empty", field="body")
+    if len(items) > settings.max_batch:
+        raise InvalidInput(f"a batch holds at most {settings.max_batch} transfers", field="body")
+    recorded = await run_in_threadpool(_score, request, principal, items, "batch")
+    return [_decision_out(r) for r in recorded]
+
+
+# ---- rule sets (analysts, police scope) -----------------------------------------------------------------
+
+
+def _rules(items: list[RuleIn]) -> list[dict[str, Any]]:
+    return [i.model_dump() for i in items]
+
+
+def _notify(request: Request) -> None:
+    watcher = getattr(request.app.state, "rules_watcher", None)
+    if watcher is not None:
+        watcher.notify()  # this process switches now; others at their next poll
+
+
+@router.get("/v1/rules", tags=["rules"])
+def list_rule_sets(request: Request, _p: Principal = Depends(require_scope("rules:read"))) -> dict[str, Any]:
+    from zaslon.pipeline.rules import deployment, list_versions
+
+    db = request.app.state.db
+    dep = deployment(db)
+    engine = request.app.state.engine
+    return {
+        "live": dep.live, "shadow": dep.shadow, "generation": dep.generation,
+        "running": engine.ruleset_version,
+        "versions": [i.to_dict(with_rules=False) for i in list_versions(db)],
+    }
+
+
+@router.get("/v1/rules/{version}", tags=["rules"])
+def show_rule_set(version: str, request: Request, _p: Principal = Depends(require_scope("rules:read"))) -> Any:
+    from zaslon.pipeline.rules import get_version
+
+    return get_version(request.app.state.db, version).to_dict()
+
+
+@router.post("/v1/rules/validate", tags=["rules"])
+def validate_rules(body: ValidateIn, _p: Principal = Depends(require_scope("rules:read"))) -> dict[str, Any]:
+    from zaslon.pipeline.rules import compile_rules
+
+    rs = compile_rules("check", _rules(body.rules))
+    return {"ok": True, "rules": len(rs.rules), "features": sorted(rs.features)}
+
+
+@router.post("/v1/rules", tags=["rules"], status_code=201)
+def create_rule_draft(body: DraftIn, request: Request,
+                      principal: Principal = Depends(require_scope("rules:write"))) -> Any:
+    from zaslon.pipeline.rules import create_draft
+
+    return create_draft(
+        request.app.state.db, _rules(body.rules), actor=principal.org_id, version=body.version,
+        description=body.description, parent_version=body.parent_version,
+    ).to_dict()
+
+
+@router.put("/v1/rules/{version}", tags=["rules"])
+def update_rule_draft(version: str, body: DraftUpdateIn, request: Request,
+                      principal: Principal = Depends(require_scope("rules:write"))) -> Any:
+    from zaslon.pipeline.rules import update_draft
+
+    return update_draft(
+        request.app.state.db, version, _rules(body.rules), actor=principal.org_id, description=body.description
+    ).to_dict()
+
+
+@router.post("/v1/rules/{version}/publish", tags=["rules"])
+def publish_rule_set(version: str, request: Request,
+                     principal: Principal = Depends(require_scope("rules:write"))) -> Any:
+    from zaslon.pipeline.rules import publish
+
+    return publish(request.app.state.db, version, actor=principal.org_id).to_dict(with_rules=False)
+
+
+@router.post("/v1/rules/{version}/activate", tags=["rules"])
+def activate_rule_set(version: str, request: Request,
+                      principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
+    from zaslon.pipeline.rules import activate
+
+    dep = activate(request.app.state.db, version, actor=principal.org_id)
+    _notify(request)
+    return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation,
+            "running": request.app.state.engine.ruleset_version}
+
+
+@router.post("/v1/rules/{version}/shadow", tags=["rules"])
+def shadow_rule_set(version: str, request: Request,
+                    principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
+    from zaslon.pipeline.rules import set_shadow
+
+    dep = set_shadow(request.app.state.db, version, actor=principal.org_id)
+    _notify(request)
+    return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation}
+
+
+@router.delete("/v1/rules-shadow", tags=["rules"])
+def stop_shadow(request: Request, principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
+    from zaslon.pipeline.rules import set_shadow
+
+    dep = set_shadow(request.app.state.db, None, actor=principal.org_id)
+    _notify(request)
+    return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation}

@@ -1,0 +1,51 @@
+"""Cash-out alerts: a traced account moving money to an ATM, abroad or to a crypto exchange.
+
+Once a trace has found an account holding victims' money, its next withdrawal is a courier lead for
+the 24/7 desk and its next foreign or crypto transfer a cross-border request. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import datetime
+
+from zaslon.core.knowledge import AccountFlag, Knowledge
+from zaslon.core.trace import ExitKind
+from zaslon.core.types import Transfer
+
+
+@dataclass(frozen=True, slots=True)
+class CashOutAlert:
+    transfer_id: str
+    account_id: str
+    kind: ExitKind  # CASH_OUT, ABROAD or CRYPTO
+    amount: int
+    currency: str
+    ts: datetime
+    atm_id: str | None = None
+    payee: str | None = None
+    payee_bank: str | None = None
+    country: str | None = None
+
+
+def cashout_alert(
+    t: Transfer, knowledge: Knowledge, *, crypto_accounts: Container[str] = (), home_country: str = "BY"
+) -> CashOutAlert | None:
+    """An alert when a TRACED account sends money out of reach; None for anything else."""
+    if not knowledge.flags(t.payer) & AccountFlag.TRACED:
+        return None
+    if t.is_cash_out:
+        kind = ExitKind.CASH_OUT
+    elif t.payee in crypto_accounts:
+        kind = ExitKind.CRYPTO
+    elif t.payee_country is not None and t.payee_country != home_country:
+        kind = ExitKind.ABROAD
+    else:
+        return None
+    return CashOutAlert(
+        t.transfer_id, t.payer, kind, t.amount, t.currency, t.ts,
+        atm_id=t.atm.atm_id if t.atm else None,
+        payee=None if t.is_cash_out else t.payee,
+        payee_bank=t.payee_bank, country=t.payee_country,
+    )

@@ -1,0 +1,171 @@
+"""Training the fraud model (LightGBM) on labels known by a cut-off, and a versioned model store.
+
+Labels come only from reported incidents: a transfer named in an incident reported before the cut-off is
+a positive; every other transfer made before the cut-off counts as legitimate *as far as the exchange
+knows then*. Simulator truth tables are never read here.
+
+A model's id is a hash of its parameters, its cut-off and the exact training data, so retraining the
+same thing gives the same id and a store never holds two different models under one name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from zaslon.core.features import FEATURE_NAMES
+from zaslon.core.model_trees import CompiledTrees
+from zaslon.errors import InvalidInput, NotFound
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.08,
+    "num_leaves": 31,
+    "min_child_samples": 20,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.9,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "num_boost_round": 120,
+    "max_bin": 63,
+    "seed": 7,
+    "deterministic": True,
+    "num_threads": 1,  # two threads fight other processes on a shared 2-core box
+    "verbose": -1,
+}
+MAX_NEGATIVES = 150_000  # above this, negatives are subsampled (and re-weighted) to bound training time
+
+
+@dataclass
+class TrainedModel:
+    model_id: str
+    cutoff: datetime
+    booster: Any  # lightgbm.Booster
+    compiled: CompiledTrees
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def labels_known_by(
+    transfer_ids: Sequence[str],
+    named: Iterable[tuple[datetime, Sequence[str]]],
+    cutoff: datetime,
+) -> npt.NDArray[np.bool_]:
+    """Positive where the transfer is named in a report made strictly before ``cutoff``."""
+    bad: set[str] = set()
+    for reported_at, ids in named:
+        if reported_at < cutoff:
+            bad.update(ids)
+    return np.fromiter((t in bad for t in transfer_ids), dtype=np.bool_, count=len(transfer_ids))
+
+
+def train(
+    x: npt.NDArray[np.float32],
+    y: npt.NDArray[np.bool_],
+    *,
+    cutoff: datetime,
+    params: Mapping[str, Any] | None = None,
+    feature_names: Sequence[str] = FEATURE_NAMES,
+) -> TrainedModel:
+    """Train on rows already restricted to before the cut-off, with labels known by it."""
+    import lightgbm as lgb
+
+    if x.shape[0] != y.shape[0]:
+        raise InvalidInput("features and labels differ in length")
+    n_pos = int(y.sum())
+    if n_pos == 0 or n_pos == y.shape[0]:
+        raise InvalidInput("training needs both reported and unreported transfers before the cut-off")
+    p = {**DEFAULT_PARAMS, **(params or {})}
+    rounds = int(p.pop("num_boost_round"))
+    rng = np.random.default_rng(int(p.get("seed", 7)))
+    neg = np.flatnonzero(~y)
+    weight = np.ones(y.shape[0], dtype=np.float64)
+    keep = np.arange(y.shape[0])
+    if neg.shape[0] > MAX_NEGATIVES:
+        frac = MAX_NEGATIVES / neg.shape[0]
+        kept_neg = np.sort(rng.choice(neg, MAX_NEGATIVES, replace=False))
+        keep = np.sort(np.concatenate([np.flatnonzero(y), kept_neg]))
+        weight[~y] = 1.0 / frac
+    xs, ys, ws = x[keep], y[keep], weight[keep]
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"params": p, "rounds": rounds, "cutoff": cutoff.isoformat()}, sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(xs).tobytes())
+    digest.update(ys.tobytes())
+    model_id = digest.hexdigest()[:16]
+    ds = lgb.Dataset(xs, label=ys.astype(np.float64), weight=ws, feature_name=list(feature_names), free_raw_data=True)
+    booster = lgb.train(p, ds, num_boost_round=rounds)
+    compiled = CompiledTrees.from_dump(booster.dump_model(), model_id, FEATURE_NAMES)
+    meta = {
+        "model_id": model_id,
+        "cutoff": cutoff.isoformat(),
+        "params": p,
+        "num_boost_round": rounds,
+        "rows": int(xs.shape[0]),
+        "rows_before_sampling": int(x.shape[0]),
+        "positives": n_pos,
+        "features": list(feature_names),
+    }
+    return TrainedModel(model_id, cutoff, booster, compiled, meta)
+
+
+class ModelStore:
+    """A directory of models: ``<id>.txt`` (LightGBM text), ``<id>.json`` (metadata), ``LATEST``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def save(self, model: TrainedModel, *, make_latest: bool = True) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        txt = self.root / f"{model.model_id}.txt"
+        if not txt.exists():
+            tmp = txt.with_suffix(".tmp")
+            model.booster.save_model(str(tmp))
+            tmp.replace(txt)  # atomic: a reader never sees half a model
+        (self.root / f"{model.model_id}.json").write_text(json.dumps(model.meta, indent=2, sort_keys=True))
+        if make_latest:
+            tmp = self.root / "LATEST.tmp"
+            tmp.write_text(model.model_id)
+            tmp.replace(self.root / "LATEST")
+        return model.model_id
+
+    def ids(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*.json")) if self.root.exists() else []
+
+    def latest_id(self) -> str:
+        f = self.root / "LATEST"
+        if not f.exists():
+            raise NotFound(f"no model in {self.root}", field="model")
+        return f.read_text().strip()
+
+    def meta(self, model_id: str) -> dict[str, Any]:
+        f = self.root / f"{model_id}.json"
+        if not f.exists():
+            raise NotFound(f"no model {model_id!r} in {self.root}", field="model")
+        out: dict[str, Any] = json.loads(f.read_text())
+        return out
+
+    def load(self, model_id: str | None = None) -> CompiledTrees:
+        import lightgbm as lgb
+
+        mid = model_id or self.latest_id()
+        f = self.root / f"{mid}.txt"
+        if not f.exists():
+            raise NotFound(f"no model {mid!r} in {self.root}", field="model")
+        booster = lgb.Booster(model_file=str(f))
+        return CompiledTrees.from_dump(booster.dump_model(), mid, FEATURE_NAMES)
+
+
+def exact_contributions(model_file: str | Path, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """LightGBM's exact TreeSHAP values (for an auditor's look at a few decisions; slow)."""
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=str(model_file))
+    out: npt.NDArray[np.float64] = np.asarray(booster.predict(x, pred_contrib=True))
+    return out

@@ -1,0 +1,427 @@
+"""Rule-set versions in the database: drafts, immutable published versions, one live, one shadow.
+
+Analysts draft a version (from a file or the API), check it with a backtest, publish it (frozen from then
+on) and activate it. Activation writes the ``live`` slot and bumps a generation counter; every running
+engine's ``RulesWatcher`` sees the new generation on its next poll (or at once, when the activation
+happened in the same process and called ``notify``) and swaps the compiled rule set atomically with
+``ScoringEngine.set_ruleset``. No restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from zaslon.adapters.db.tables_rules import rule_events, rule_sets, rule_slots
+from zaslon.core.rules import Rule, RuleSet
+from zaslon.errors import Conflict, InvalidInput, NotFound
+
+DRAFT, PUBLISHED = "draft", "published"
+LIVE, SHADOW = "live", "shadow"
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetInfo:
+    version: str
+    status: str
+    description: str
+    rules: list[dict[str, Any]]
+    content_hash: str
+    parent_version: str | None
+    created_at: datetime
+    created_by: str
+    published_at: datetime | None
+    published_by: str | None
+    live: bool = False
+    shadow: bool = False
+
+    def to_dict(self, *, with_rules: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "version": self.version,
+            "status": self.status,
+            "description": self.description,
+            "content_hash": self.content_hash,
+            "parent_version": self.parent_version,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "published_by": self.published_by,
+            "live": self.live,
+            "shadow": self.shadow,
+            "n_rules": len(self.rules),
+        }
+        if with_rules:
+            out["rules"] = self.rules
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    generation: int
+    live: str | None
+    shadow: str | None
+
+
+# ---- files and the packaged default ---------------------------------------------------------------
+
+
+def parse_rules_document(doc: object, source: str = "rules") -> tuple[str | None, str, list[dict[str, Any]]]:
+    """``{"version"?, "description"?, "rules": [...]}`` or a bare list of rules -> (version, description, rules)."""
+    if isinstance(doc, list):
+        return None, "", doc
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{source}: expected an object with 'rules' or a list of rules", field="rules")
+    unknown = sorted(set(doc) - {"version", "description", "rules"})
+    if unknown:
+        raise InvalidInput(f"{source}: unknown field(s) {', '.join(unknown)}", field="rules")
+    rules = doc.get("rules")
+    if not isinstance(rules, list):
+        raise InvalidInput(f"{source}: 'rules' must be a list", field="rules")
+    version = doc.get("version")
+    description = doc.get("description", "")
+    if version is not None and not isinstance(version, str):
+        raise InvalidInput(f"{source}: 'version' must be a string", field="version")
+    if not isinstance(description, str):
+        raise InvalidInput(f"{source}: 'description' must be a string", field="description")
+    return version, description, rules
+
+
+def load_rules_file(path: Path) -> tuple[str | None, str, list[dict[str, Any]]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="file") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path}: not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}", field="file") from None
+    return parse_rules_document(doc, str(path))
+
+
+def default_rules_document() -> dict[str, Any]:
+    text = resources.files("zaslon.rules").joinpath("default.json").read_text(encoding="utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def default_ruleset() -> RuleSet:
+    doc = default_rules_document()
+    return RuleSet.from_dicts(doc["version"], doc["rules"])
+
+
+def compile_rules(version: str, rules: Sequence[Mapping[str, object]]) -> RuleSet:
+    """Validate and compile; InvalidInput names the rule and the position of the error."""
+    return RuleSet.from_dicts(version, rules)
+
+
+def _canonical(rules: Sequence[Mapping[str, object]]) -> tuple[str, list[dict[str, Any]]]:
+    normalised = [Rule.from_dict(r, f"rules[{i}]").to_dict() for i, r in enumerate(rules)]
+    text = json.dumps(normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text, normalised
+
+
+# ---- the store ------------------------------------------------------------------------------------
+
+
+def _utc(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _event(conn: Connection, at: datetime, actor: str, action: str, version: str | None, detail: str = "") -> None:
+    conn.execute(insert(rule_events).values(at=at, actor=actor, action=action, version=version, detail=detail))
+
+
+def _info(row: Any, dep: Deployment) -> RuleSetInfo:
+    created = _utc(row.created_at)
+    assert created is not None
+    return RuleSetInfo(
+        version=row.version,
+        status=row.status,
+        description=row.description or "",
+        rules=json.loads(row.rules_json),
+        content_hash=row.content_hash,
+        parent_version=row.parent_version,
+        created_at=created,
+        created_by=row.created_by,
+        published_at=_utc(row.published_at),
+        published_by=row.published_by,
+        live=dep.live == row.version,
+        shadow=dep.shadow == row.version,
+    )
+
+
+def deployment(conn_or_engine: Engine | Connection) -> Deployment:
+    """Which versions are live and in shadow, and the generation of that state (cheap: one query)."""
+    if isinstance(conn_or_engine, Engine):
+        with conn_or_engine.connect() as conn:
+            return deployment(conn)
+    rows = conn_or_engine.execute(select(rule_slots.c.slot, rule_slots.c.version, rule_slots.c.generation)).all()
+    slots = {r.slot: r.version for r in rows}
+    return Deployment(max((int(r.generation) for r in rows), default=0), slots.get(LIVE), slots.get(SHADOW))
+
+
+def create_draft(
+    engine: Engine,
+    rules: Sequence[Mapping[str, object]],
+    *,
+    actor: str,
+    version: str | None = None,
+    description: str = "",
+    parent_version: str | None = None,
+    now: datetime | None = None,
+) -> RuleSetInfo:
+    """Store a new draft. The rules must compile: a draft is a candidate, not a scratch pad."""
+    if isinstance(rules, str | bytes) or not isinstance(rules, Sequence):
+        raise InvalidInput("rules must be a list of rule objects", field="rules")
+    if version is not None and not _VERSION.match(version):
+        raise InvalidInput("version must be 1-64 characters of letters, digits, '_', '.', '-'", field="version")
+    if len(description) > 2000:
+        raise InvalidInput("description is longer than 2000 characters", field="description")
+    text, normalised = _canonical(rules)
+    compile_rules(version or "draft", normalised)
+    at = _now(now)
+    with engine.begin() as conn:
+        if parent_version is not None and conn.execute(
+            select(rule_sets.c.version).where(rule_sets.c.version == parent_version)
+        ).first() is None:
+            raise NotFound(f"no rule set version {parent_version!r}", field="parent_version")
+        if version is None:
+            count = conn.execute(select(func.count()).select_from(rule_sets)).scalar_one()
+            version = f"v{int(count) + 1}"
+            while conn.execute(select(rule_sets.c.version).where(rule_sets.c.version == version)).first():
+                count += 1
+                version = f"v{int(count) + 1}"
+        elif conn.execute(select(rule_sets.c.version).where(rule_sets.c.version == version)).first():
+            raise Conflict(f"rule set version {version!r} already exists", field="version")
+        conn.execute(
+            insert(rule_sets).values(
+                version=version, status=DRAFT, description=description, rules_json=text,
+                content_hash=hashlib.sha256(text.encode()).hexdigest(), parent_version=parent_version,
+                created_at=at, created_by=actor, updated_at=at,
+            )
+        )
+        _event(conn, at, actor, "draft", version, f"{len(normalised)} rules")
+    return get_version(engine, version)
+
+
+def update_draft(
+    engine: Engine,
+    version: str,
+    rules: Sequence[Mapping[str, object]],
+    *,
+    actor: str,
+    description: str | None = None,
+    now: datetime | None = None,
+) -> RuleSetInfo:
+    text, normalised = _canonical(rules)
+    compile_rules(version, normalised)
+    at = _now(now)
+    with engine.begin() as conn:
+        row = _row(conn, version)
+        if row.status != DRAFT:
+            raise Conflict(f"version {version!r} is published and cannot change; draft a new one", field="version")
+        values: dict[str, Any] = {
+            "rules_json": text, "content_hash": hashlib.sha256(text.encode()).hexdigest(), "updated_at": at,
+        }
+        if description is not None:
+            values["description"] = description
+        conn.execute(update(rule_sets).where(rule_sets.c.version == version).values(**values))
+        _event(conn, at, actor, "update", version, f"{len(normalised)} rules")
+    return get_version(engine, version)
+
+
+def _row(conn: Connection, version: str) -> Any:
+    row = conn.execute(select(rule_sets).where(rule_sets.c.version == version)).first()
+    if row is None:
+        raise NotFound(f"no rule set version {version!r}", field="version")
+    return row
+
+
+def get_version(engine: Engine, version: str) -> RuleSetInfo:
+    with engine.connect() as conn:
+        return _info(_row(conn, version), deployment(conn))
+
+
+def list_versions(engine: Engine) -> list[RuleSetInfo]:
+    with engine.connect() as conn:
+        dep = deployment(conn)
+        rows = conn.execute(select(rule_sets).order_by(rule_sets.c.created_at, rule_sets.c.version)).all()
+        return [_info(r, dep) for r in rows]
+
+
+def load_ruleset(engine: Engine, version: str) -> RuleSet:
+    info = get_version(engine, version)
+    return compile_rules(info.version, info.rules)
+
+
+def publish(engine: Engine, version: str, *, actor: str, now: datetime | None = None) -> RuleSetInfo:
+    """Freeze a draft. Publishing twice is a conflict: a published version is history."""
+    at = _now(now)
+    with engine.begin() as conn:
+        row = _row(conn, version)
+        if row.status != DRAFT:
+            raise Conflict(f"version {version!r} is already published", field="version")
+        compile_rules(version, json.loads(row.rules_json))  # features may have changed since drafting
+        conn.execute(
+            update(rule_sets)
+            .where(rule_sets.c.version == version, rule_sets.c.status == DRAFT)
+            .values(status=PUBLISHED, published_at=at, published_by=actor, updated_at=at)
+        )
+        _event(conn, at, actor, "publish", version)
+    return get_version(engine, version)
+
+
+def _set_slot(conn: Connection, slot: str, version: str | None, actor: str, at: datetime) -> None:
+    gen = conn.execute(select(func.max(rule_slots.c.generation))).scalar_one_or_none() or 0
+    conn.execute(update(rule_slots).values(generation=int(gen) + 1))  # every watcher sees any change
+    conn.execute(delete(rule_slots).where(rule_slots.c.slot == slot))
+    if version is not None:
+        conn.execute(
+            insert(rule_slots).values(
+                slot=slot, version=version, generation=int(gen) + 1, changed_at=at, changed_by=actor
+            )
+        )
+
+
+def _published(conn: Connection, version: str, what: str) -> None:
+    row = _row(conn, version)
+    if row.status != PUBLISHED:
+        raise Conflict(f"version {version!r} is a draft: publish it before making it {what}", field="version")
+
+
+def activate(engine: Engine, version: str, *, actor: str, now: datetime | None = None) -> Deployment:
+    """Make ``version`` the live one (it must be published). Takes effect at the engines' next poll."""
+    at = _now(now)
+    with engine.begin() as conn:
+        _published(conn, version, "live")
+        _set_slot(conn, LIVE, version, actor, at)
+        if deployment(conn).shadow == version:  # shadowing the live version would only double the work
+            _set_slot(conn, SHADOW, None, actor, at)
+        _event(conn, at, actor, "activate", version)
+        return deployment(conn)
+
+
+def set_shadow(engine: Engine, version: str | None, *, actor: str, now: datetime | None = None) -> Deployment:
+    """Evaluate ``version`` beside the live one, recorded but never deciding; ``None`` stops shadowing."""
+    at = _now(now)
+    with engine.begin() as conn:
+        if version is not None:
+            _published(conn, version, "the shadow")
+            if deployment(conn).live == version:
+                raise Conflict(f"version {version!r} is live; shadow another version", field="version")
+        _set_slot(conn, SHADOW, version, actor, at)
+        _event(conn, at, actor, "shadow" if version else "unshadow", version)
+        return deployment(conn)
+
+
+def ensure_default(engine: Engine, *, actor: str = "system", now: datetime | None = None) -> Deployment:
+    """On a fresh database, publish and activate the packaged default rule set."""
+    dep = deployment(engine)
+    if dep.live is not None:
+        return dep
+    doc = default_rules_document()
+    version = str(doc["version"])
+    try:
+        info = get_version(engine, version)
+    except NotFound:
+        info = create_draft(
+            engine, doc["rules"], actor=actor, version=version, description=doc.get("description", ""), now=now
+        )
+    if info.status == DRAFT:
+        publish(engine, version, actor=actor, now=now)
+    try:
+        return activate(engine, version, actor=actor, now=now)
+    except Conflict:  # another process activated something meanwhile
+        return deployment(engine)
+
+
+# ---- hot swap ---------------------------------------------------------------------------------------
+
+Apply = Callable[[RuleSet, RuleSet | None], None]
+
+
+class RulesWatcher:
+    """Keeps a running engine on the live (and shadow) rule set; polls the generation counter.
+
+    ``apply(live, shadow)`` is called with compiled sets only; a version that fails to compile (a feature
+    was removed since it was published) is skipped and the engine keeps its current rules.
+    """
+
+    def __init__(self, engine: Engine, apply: Apply, *, interval_s: float = 2.0) -> None:
+        self.engine = engine
+        self.apply = apply
+        self.interval_s = interval_s
+        self.state: Deployment | None = None
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self) -> bool:
+        """Look now; apply and return True if the deployment changed."""
+        with self._lock:
+            self._checked = time.monotonic()
+            dep = deployment(self.engine)
+            if dep == self.state:
+                return False
+            if dep.live is None:
+                self.state = dep
+                return False
+            try:
+                live = load_ruleset(self.engine, dep.live)
+                shadow = load_ruleset(self.engine, dep.shadow) if dep.shadow else None
+            except (InvalidInput, NotFound) as exc:
+                self.last_error = exc.message
+                self.state = dep  # do not retry a broken version on every poll
+                return False
+            self.apply(live, shadow)
+            self.state = dep
+            self.last_error = None
+            return True
+
+    notify = refresh  # called by an in-process activation: no need to wait for the next poll
+
+    def maybe_refresh(self) -> bool:
+        """Refresh if the poll interval has passed (cheap to call on every request)."""
+        if time.monotonic() - self._checked < self.interval_s:
+            return False
+        return self.refresh()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    self.refresh()
+                except Exception as exc:  # a database hiccup must not kill the watcher
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+
+        self._thread = threading.Thread(target=loop, name="zaslon-rules-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

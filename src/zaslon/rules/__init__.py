@@ -1,0 +1,1 @@
+"""Rule sets shipped with Zaslon (data files: ``default.json``)."""

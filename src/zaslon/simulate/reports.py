@@ -1,0 +1,213 @@
+"""What victims, banks, police and telecoms report: incidents (late, sometimes never, sometimes false or
+mistaken, in Russian, English and a little Belarusian) and call records from fraud numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zaslon.simulate import strs
+from zaslon.simulate.fraud import COURIER, EXTORTION, FAKE_DIRECTOR, INVESTMENT, PHISHING, VISHING, FraudWorld
+from zaslon.simulate.population import DAY_US, HOUR_US, MIN_US, OPERATORS
+
+# Probability that a victim reports at all, and the median report delay in minutes (lognormal).
+REPORT_P = {VISHING: 0.8, PHISHING: 0.75, INVESTMENT: 0.55, FAKE_DIRECTOR: 0.9, EXTORTION: 0.45, COURIER: 0.85}
+DELAY_MED_MIN = {VISHING: 360, PHISHING: 45, INVESTMENT: 4 * 1440, FAKE_DIRECTOR: 1.5 * 1440,
+                 EXTORTION: 1440, COURIER: 600}
+REGION_CODE = {"Minsk": "MN", "Minsk Region": "MR", "Brest Region": "BR", "Vitebsk Region": "VT",
+               "Gomel Region": "GO", "Grodno Region": "GR", "Mogilev Region": "MO"}
+
+RU = {
+    VISHING: "Позвонили с номера {phone}, представились {who}, сказали, что по моему счёту мошеннические "
+             "операции. Перевела {amount} BYN на «безопасный счёт» {payee}.",
+    COURIER: "Позвонили с номера {phone}, сказали, что сын попал в ДТП и нужны деньги. Передала курьеру "
+             "{amount} BYN наличными у подъезда.",
+    PHISHING: "Продавала вещь на Куфаре, покупатель прислал ссылку {url} для получения оплаты{phone_part}. "
+              "Ввела данные карты, после чего со счёта списали {amount} BYN на {payee}.",
+    INVESTMENT: "По рекламе зарегистрировался на платформе {url}, «менеджер» звонил с {phone}. Перевёл всего "
+                "{amount} BYN на счета {payee}, вывести деньги не дают. Кошелёк платформы {wallet}.",
+    FAKE_DIRECTOR: "Получено письмо от имени директора с адреса {email} с просьбой срочно оплатить счёт. "
+                   "Бухгалтер перечислила {amount} BYN на счёт {payee}.",
+    EXTORTION: "Взломали Apple ID ({email}), телефон заблокирован, требуют выкуп. Контакт {phone}, кошелёк "
+               "{wallet}. Перевёл {amount} BYN на карту {payee}.",
+}
+EN = {
+    VISHING: "A caller from {phone} posing as {who} said my account was under attack. I moved {amount} BYN "
+             "to a 'safe account' {payee}.",
+    COURIER: "A caller from {phone} said my son had caused an accident and needed money. I handed {amount} BYN "
+             "in cash to a courier at my door.",
+    PHISHING: "Selling on Kufar, a buyer sent the link {url} to receive payment{phone_part}. After I entered "
+              "my card details {amount} BYN was taken to {payee}.",
+    INVESTMENT: "Signed up on the investment platform {url} from an ad; the 'manager' called from {phone}. "
+                "Paid {amount} BYN in total to {payee}; withdrawals refused. Platform wallet {wallet}.",
+    FAKE_DIRECTOR: "An email from {email} posing as our director asked for an urgent payment; the accountant "
+                   "paid {amount} BYN to {payee}.",
+    EXTORTION: "My Apple ID ({email}) was taken over and the phone locked; ransom demanded via {phone}, wallet "
+               "{wallet}. Paid {amount} BYN to card {payee}.",
+}
+BE_VISHING = ("Патэлефанавалі з нумара {phone}, назваліся {who}. Перавяла {amount} BYN на рахунак {payee}.")
+FALSE_RU = "Не совершал(а) платёж на {amount} BYN на счёт {payee}, прошу проверить."
+FALSE_EN = "I did not make the payment of {amount} BYN to {payee}; please check it."
+
+
+def card_numbers(account: np.ndarray, bank: np.ndarray) -> list[str]:
+    """The card on a personal account: a bank's BIN and a Luhn check digit."""
+    bin6 = 425_500 + bank.astype(np.int64) * 37
+    body = (account.astype(np.int64) * 982_451_653 + 123_456_789) % 10**9
+    mat = strs.luhn_complete(np.hstack([strs.digits(bin6, 6), strs.digits(body, 9)]))
+    return [r.tobytes().decode() for r in mat]
+
+
+@dataclass
+class Reports:
+    incidents: dict[str, list] = field(default_factory=lambda: {k: [] for k in (  # type: ignore[type-arg]
+        "reported_at", "reporter_org", "reporter_kind", "victim_party", "scheme", "transfer_ids", "text",
+        "language", "group_id", "is_false", "true_scheme")})
+    calls: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def build(fw: FraudWorld, fraud_tid: np.ndarray, false_pool: list[tuple[int, int, int, int, int]],
+          account_id_of: object, rng: np.random.Generator) -> Reports:
+    """``false_pool``: (transfer number, payer party, ts, payee account) of legitimate transfers that a
+    confused customer might dispute. ``account_id_of(i)`` gives an account's id text."""
+    pop, fin = fw.pop, fw.fin
+    rep = Reports()
+    inc = rep.incidents
+    regions = list(REGION_CODE)
+
+    def who() -> str:
+        return ["сотрудником службы безопасности банка", "следователем МВД", "сотрудником Нацбанка"][
+            int(rng.integers(0, 3))]
+
+    for v in fw.victims:
+        if rng.random() >= REPORT_P[v.scheme]:
+            continue  # never reported
+        amount = v.cash if v.scheme == COURIER else sum(fw.book.cols["amount"][i] for i in v.origin)
+        if v.scheme == FAKE_DIRECTOR and fin.accounts.currency[fin.primary[v.party]] != 0:
+            amount = int(amount / 28)  # a Russian company's loss, stated in BYN
+        payees = list(dict.fromkeys(v.payees))
+        if v.scheme in (PHISHING, EXTORTION) and payees:
+            payee = ", ".join(card_numbers(np.array(payees[:2]), fin.accounts.bank[payees[:2]]))
+        else:
+            payee = ", ".join(str(account_id_of(a)) for a in payees[:3])  # type: ignore[operator]
+        phone = v.phone or ""
+        if phone and rng.random() < 0.05:  # a mistaken report: one digit misheard
+            pos = len(phone) - 1 - int(rng.integers(0, 4))
+            phone = phone[:pos] + str((int(phone[pos]) + 1) % 10) + phone[pos + 1:]
+        fields = {"phone": phone, "who": "", "amount": f"{amount / 100:.2f}", "payee": payee, "url": v.url or "",
+                  "wallet": v.wallet or "", "email": v.email or "",
+                  "phone_part": f" (номер {phone})" if phone else ""}
+        delay = max(3.0, float(np.exp(rng.normal(np.log(DELAY_MED_MIN[v.scheme]), 1.1))))
+        t = v.last + int(delay * MIN_US)
+        tids = [int(fraud_tid[i]) for i in v.origin if fraud_tid[i] >= 0]
+        if len(tids) > 1 and rng.random() < 0.2:
+            tids = tids[:-1]  # the victim remembered only some of the payments
+        kinds = ["bank", "police"] + (["telecom"] if v.scheme in (VISHING, COURIER) else [])
+        n_reports = 2 if rng.random() < 0.15 else 1
+        for j, kind in enumerate(rng.choice(kinds, size=n_reports, replace=False)):
+            lang = str(rng.choice(["ru", "en", "be"], p=[0.75, 0.2, 0.05]))
+            fields["who"] = who() if lang != "en" else "bank security"
+            if lang == "be" and v.scheme == VISHING:
+                text = BE_VISHING.format(**fields)
+            else:
+                text = (EN if lang == "en" else RU)[v.scheme].format(**fields)
+                lang = "en" if lang == "en" else "ru"
+            party_district = int(pop.district[v.party]) if pop.district[v.party] >= 0 else 0
+            if kind == "bank":
+                org = fin.bank_ids[int(fin.accounts.bank[fin.primary[v.party]])] if fin.primary[v.party] >= 0 \
+                    else fin.bank_ids[0]
+            elif kind == "police":
+                org = "MVD-" + REGION_CODE[pop.district_regions[party_district] if pop.district[v.party] >= 0
+                                           else regions[0]]
+            else:
+                org = OPERATORS[int(pop.operator[v.party])]
+            _add(inc, t + j * int(rng.integers(1, 30)) * 60 * MIN_US, org, kind, v.party, v.scheme,
+                 tids if kind != "telecom" else [], text, lang, v.group, False)
+    n_false = max(1, int(0.06 * len(inc["text"])))
+    for k in range(min(n_false, len(false_pool))):
+        tnum, party, ts, disputed, amount_minor = false_pool[k]
+        scheme = int(rng.choice([VISHING, PHISHING]))
+        stated = f"{amount_minor / 100:.2f}"
+        lang = "ru" if rng.random() < 0.8 else "en"
+        text = (FALSE_RU if lang == "ru" else FALSE_EN).format(amount=stated, payee=account_id_of(disputed))  # type: ignore[operator]
+        bank = fin.bank_ids[int(fin.accounts.bank[fin.primary[party]])]
+        _add(inc, ts + int(rng.integers(30, 3 * 1440)) * MIN_US, bank, "bank", party, scheme, [tnum], text, lang,
+             -1, True)
+    rep.calls = _calls(fw, rng)
+    return rep
+
+
+def _add(inc: dict[str, list], t: int, org: str, kind: str, party: int, scheme: int, tids: list[int], text: str,  # type: ignore[type-arg]
+         lang: str, group: int, is_false: bool) -> None:
+    inc["reported_at"].append(t)
+    inc["reporter_org"].append(org)
+    inc["reporter_kind"].append(kind)
+    inc["victim_party"].append(party)
+    inc["scheme"].append(scheme)
+    inc["transfer_ids"].append(tids)
+    inc["text"].append(text)
+    inc["language"].append(lang)
+    inc["group_id"].append(group)
+    inc["is_false"].append(is_false)
+    inc["true_scheme"].append(scheme)
+
+
+def _calls(fw: FraudWorld, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Calls from fraud numbers to their victims and to the many who hung up, plus ordinary calls
+    between subscribers so that a fraud number is not simply 'any caller in the feed'."""
+    pop = fw.pop
+    n = pop.n_persons
+    callable_ = np.flatnonzero(pop.has_phone[:n])
+    w = np.where(pop.age[callable_] >= 65, 3.0, 1.0)
+    cdf = np.cumsum(w) / w.sum()
+    ts: list[np.ndarray] = []
+    caller: list[np.ndarray] = []
+    callee: list[np.ndarray] = []
+    dur: list[np.ndarray] = []
+    grp: list[np.ndarray] = []
+    kind: list[np.ndarray] = []
+    caller_text: list[str] = []
+
+    def put(t: np.ndarray, who: str | None, to: np.ndarray, d: np.ndarray, g: int, k: int) -> None:
+        ts.append(t.astype(np.int64))
+        caller.append(np.full(t.size, len(caller_text) if who is not None else -1, np.int64))
+        if who is not None:
+            caller_text.append(who)
+        callee.append(to.astype(np.int64))
+        dur.append(d.astype(np.int32))
+        grp.append(np.full(t.size, g, np.int32))
+        kind.append(np.full(t.size, k, np.int8))
+
+    for v in fw.victims:
+        if not v.phone or not pop.has_phone[v.party]:
+            continue
+        k = int(rng.integers(1, 5))
+        before = v.first - np.sort(rng.integers(5, 180, k))[::-1] * MIN_US
+        put(before, v.phone, np.full(k, v.party), rng.integers(120, 2400, k), v.group, 0)
+    # Hang-ups: each campaign number dials many people a day; most hang up within seconds.
+    for (gid, week), numbers in fw.camp.phones.items():
+        for num in numbers:
+            k = int(rng.integers(40, 160))
+            day = week * 7 + rng.integers(0, 7, k)
+            t = fw.t0 + day * DAY_US + rng.integers(9 * HOUR_US, 21 * HOUR_US, k)  # local working hours
+            to = callable_[np.searchsorted(cdf, rng.random(k))]
+            put(t[t < fw.end], num, to[t < fw.end], rng.integers(0, 40, int((t < fw.end).sum())), gid, 1)
+    n_fraud = sum(x.size for x in ts)
+    k = 3 * n_fraud
+    src = callable_[rng.integers(0, callable_.size, k)]
+    dst = pop.friends[src, rng.integers(0, pop.friends.shape[1], k)]
+    ok = pop.has_phone[dst]
+    t = fw.t0 + rng.integers(0, fw.end - fw.t0, k)
+    ts.append(t[ok])
+    caller.append(-2 - src[ok].astype(np.int64))  # encoded: a subscriber's own number
+    callee.append(dst[ok].astype(np.int64))
+    dur.append(rng.exponential(150, int(ok.sum())).astype(np.int32) + 5)
+    grp.append(np.full(int(ok.sum()), -1, np.int32))
+    kind.append(np.full(int(ok.sum()), 2, np.int8))
+    out = {"ts": np.concatenate(ts), "caller": np.concatenate(caller), "callee": np.concatenate(callee),
+           "duration": np.concatenate(dur), "group": np.concatenate(grp), "kind": np.concatenate(kind)}
+    order = np.argsort(out["ts"], kind="stable")
+    out = {k2: v2[order] for k2, v2 in out.items()}
+    out["caller_text"] = np.array(caller_text, dtype=object)
+    return out

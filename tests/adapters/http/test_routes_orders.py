@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import defusedxml.ElementTree as SafeET
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.tables_orders import order_events
+from zaslon.core.trace import Holding, TraceResult
+from zaslon.pipeline.freeze import FreezeStore
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def orders(engine: Engine, bank, other_bank) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    metadata.create_all(engine)
+    res = TraceResult(800, (Holding("BY01A", bank.bank_id, 500, 1, 0), Holding("BY02B", other_bank.bank_id, 300, 2, 0)),
+                      (), ())
+    created = FreezeStore(engine).issue("INC-1", res, now=NOW).created
+    return {o.bank_id: o.order_id for o in created}
+
+
+def test_bank_sees_only_orders_addressed_to_it(client: TestClient, bank, other_bank, police, orders) -> None:  # type: ignore[no-untyped-def]
+    r = client.get("/v1/orders", headers=bank.headers)
+    assert r.status_code == 200
+    assert [o["account_id"] for o in r.json()["orders"]] == ["BY01A"]
+    r = client.get("/v1/orders", headers=other_bank.headers)
+    assert [o["account_id"] for o in r.json()["orders"]] == ["BY02B"]
+    r = client.get("/v1/orders", headers=police.headers)
+    assert len(r.json()["orders"]) == 2
+    r = client.get(f"/v1/orders/{orders[other_bank.bank_id]}", headers=bank.headers)
+    assert r.status_code == 404
+    r = client.get("/v1/orders/FO-NOPE", headers=bank.headers)
+    assert r.status_code == 404
+    assert client.get("/v1/orders").status_code == 401
+
+
+def test_ack_freeze_return_and_iso_messages(client: TestClient, bank, orders) -> None:  # type: ignore[no-untyped-def]
+    oid = orders[bank.bank_id]
+    r = client.post(f"/v1/orders/{oid}/ack", headers=bank.headers)
+    assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+    r = client.post(f"/v1/orders/{oid}/frozen", headers=bank.headers, json={"amount": 450})
+    assert r.status_code == 200 and r.json()["frozen_amount"] == 450
+    assert client.get(f"/v1/orders/{oid}/pacs004", headers=bank.headers).status_code == 409
+    r = client.post(f"/v1/orders/{oid}/returned", headers=bank.headers, json={"amount": 450})
+    assert r.json()["status"] == "returned"
+    camt = client.get(f"/v1/orders/{oid}/camt056", headers=bank.headers)
+    assert camt.status_code == 200 and camt.headers["content-type"].startswith("application/xml")
+    assert SafeET.fromstring(camt.content).tag.endswith("}Document")
+    pacs = client.get(f"/v1/orders/{oid}/pacs004", headers=bank.headers)
+    assert "pacs.004.001.09" in SafeET.fromstring(pacs.content).tag
+
+
+def test_ack_twice_is_409_and_writes_nothing(client: TestClient, bank, orders, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    oid = orders[bank.bank_id]
+    assert client.post(f"/v1/orders/{oid}/ack", headers=bank.headers).status_code == 200
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(order_events)).scalar_one()
+    r = client.post(f"/v1/orders/{oid}/ack", headers=bank.headers)
+    assert r.status_code == 409 and r.json()["error"] == "Conflict"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(order_events)).scalar_one() == before
+
+
+def test_wrong_bank_cannot_act_and_learns_nothing(client: TestClient, bank, other_bank, orders) -> None:  # type: ignore[no-untyped-def]
+    theirs = orders[other_bank.bank_id]
+    r = client.post(f"/v1/orders/{theirs}/ack", headers=bank.headers)
+    missing = client.post("/v1/orders/FO-DOESNOTEXIST/ack", headers=bank.headers)
+    assert r.status_code == missing.status_code == 404
+    assert r.json()["error"] == missing.json()["error"] == "NotFound"
+    assert client.get(f"/v1/orders/{theirs}", headers=other_bank.headers).json()["status"] == "issued"
+
+
+def test_bad_amounts_and_steps(client: TestClient, bank, police, orders) -> None:  # type: ignore[no-untyped-def]
+    oid = orders[bank.bank_id]
+    assert client.post(f"/v1/orders/{oid}/frozen", headers=bank.headers, json={"amount": 1}).status_code == 409
+    client.post(f"/v1/orders/{oid}/ack", headers=bank.headers)
+    assert client.post(f"/v1/orders/{oid}/frozen", headers=bank.headers, json={"amount": 501}).status_code == 422
+    assert client.post(f"/v1/orders/{oid}/frozen", headers=bank.headers, json={"amount": -1}).status_code == 422
+    assert client.post(f"/v1/orders/{oid}/frozen", headers=bank.headers, json={}).status_code == 422
+    assert client.get(f"/v1/orders/{oid}", headers=bank.headers).json()["status"] == "acknowledged"
+    assert client.post(f"/v1/orders/{oid}/ack", headers=police.headers).status_code == 403  # no orders:write
+    assert client.get("/v1/orders?status=bogus", headers=bank.headers).status_code == 422

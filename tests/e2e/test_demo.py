@@ -1,0 +1,58 @@
+"""The demo end to end on a freshly generated tiny world: the summary honours its contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from zaslon.cli import app
+
+KEYS = {"stolen", "prevented", "frozen", "saved", "lost", "saved_share", "legit_hold_rate",
+        "time_to_freeze_p50_s", "time_to_freeze_p99_s"}
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    base = tmp_path_factory.mktemp("demo")
+    world = base / "world"
+    runner = CliRunner()
+    made = runner.invoke(app, ["simulate", "--preset", "tiny", "--seed", "3", "--out", str(world)])
+    assert made.exit_code == 0, made.output
+    out = base / "summary.json"
+    res = runner.invoke(app, ["demo", "--world", str(world), "--no-serve", "--summary-json", str(out),
+                              "--db", f"sqlite:///{base / 'demo.db'}"])
+    assert res.exit_code == 0, res.output
+    assert "Money outcome" in res.output
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def test_summary_has_the_contract_keys(summary: dict) -> None:  # type: ignore[type-arg]
+    for name in ("zaslon", "list_only", "no_exchange"):
+        assert set(summary[name]) >= KEYS, name
+    assert summary["by_scheme"]
+    for figures in summary["by_scheme"].values():
+        assert set(figures) >= KEYS
+
+
+def test_money_adds_up(summary: dict) -> None:  # type: ignore[type-arg]
+    for name in ("zaslon", "list_only", "no_exchange"):
+        s = summary[name]
+        assert s["stolen"] > 0
+        assert s["saved"] == pytest.approx(min(s["prevented"] + s["frozen"], s["stolen"]), abs=0.011)
+        assert s["lost"] == pytest.approx(s["stolen"] - s["saved"], abs=0.011)
+        assert 0.0 <= s["saved_share"] <= 1.0
+        assert 0.0 <= s["legit_hold_rate"] <= 1.0
+    assert summary["list_only"]["frozen"] == 0  # list-only never traces
+    stolen = sum(s["stolen"] for s in summary["by_scheme"].values())
+    assert stolen == pytest.approx(summary["zaslon"]["stolen"], abs=0.1)
+
+
+def test_zaslon_traces_and_freezes_fast(summary: dict) -> None:  # type: ignore[type-arg]
+    z = summary["zaslon"]
+    assert z["frozen"] > 0
+    assert z["saved"] >= summary["list_only"]["saved"]
+    assert z["time_to_freeze_p50_s"] is not None
+    assert 0 < z["time_to_freeze_p50_s"] <= z["time_to_freeze_p99_s"] < 5.0
+    assert summary["run"]["orders"] > 0
