@@ -40,7 +40,7 @@ def count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]
 def test_issue_is_idempotent_per_incident(store: FreezeStore, engine: Engine) -> None:
     first = store.issue("INC-1", result(("BY01", A, 500), ("BY02", B, 300)), now=NOW)
     assert len(first.created) == 2 and first.existing == []
-    again = store.issue("INC-1", result(("BY01", A, 500), ("BY02", B, 300), ("BY03", B, 40)), now=NOW)
+    again = store.issue("INC-1", result(("BY01", A, 500), ("BY02", B, 300), ("BY03", B, 400)), now=NOW)
     assert [o.account_id for o in again.created] == ["BY03"]
     assert len(again.existing) == 2
     assert count(engine, freeze_orders) == 3

@@ -16,9 +16,8 @@ Signals, each scaled to [0, 1] (see docs/linking.md for why each one is there):
 * ``young``        the account received its first money soon after it was opened (freshly recruited drop).
 * ``cycle``        money returns to an account through <= ``cycle_max_len`` hops, each forwarding a
                    similar amount inside the window (AMLSim's cycle typology; round-tripping).
-* ``close``        personalised PageRank mass from ``seeds`` over the money graph, both directions:
-                   downstream of a known drop is the next drop, and the feeders of a known drop are
-                   often fellow group members.
+* ``close``        share of the inflow that came from known drops (``seeds``), propagated a few hops
+                   along the money's direction: downstream of a known drop is the next drop.
 
 The score is a noisy-OR of the weighted signals, so one strong signal is enough to rank an account
 high and two weak ones add up; the weights are fixed, documented choices, not fitted to labels.
@@ -44,7 +43,7 @@ SIGNALS = ("fan_in", "fan_in_feeder", "pass_through", "cash_out", "young", "cycl
 class MuleParams:
     """Windows are in the caller's time unit. Defaults are for seconds (the simulated country)."""
 
-    window: float = 6 * 3600.0  # how soon "soon after" is: drops forward within hours
+    window: float = 3600.0  # "soon after": cash-out through drops usually within an hour (DESIGN.md)
     amount_tolerance: float = 0.2  # forwarded amount within 20% of what came in (fees, splitting)
     fan_in_min_payers: int = 3  # fewer distinct payers in a window is ordinary life
     young_age: float = 30 * 86400.0  # first inflow within a month of opening
@@ -52,6 +51,11 @@ class MuleParams:
     max_links_per_transfer: int = 32  # bounds work at hubs (merchants, exchanges)
     ppr_alpha: float = 0.85
     ppr_iterations: int = 30
+    close_hops: int = 3
+    close_discount: float = 0.7
+    # Known drops rank above the rest, ordered among themselves by their own behaviour, so a payee named
+    # in a false or mistaken report (ordinary behaviour) sinks below the real drops.
+    seed_floor: float = 0.7
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "fan_in": 0.5,
@@ -60,9 +64,9 @@ class MuleParams:
             "fan_in_feeder": 0.0,
             "pass_through": 0.55,
             "cash_out": 0.6,
-            "young": 0.25,
+            "young": 0.6,
             "cycle": 0.9,
-            "close": 0.7,
+            "close": 0.2,
         }
     )
 
@@ -295,19 +299,30 @@ def personalised_pagerank(
 
 
 def _closeness(n: int, tx: TransferArrays, p: MuleParams, seeds: IntArray) -> FloatArray:
+    """Share of an account's inflow that came from known drops, then (discounted) from accounts that
+    are themselves mostly fed by known drops: money downstream of a drop is the next drop's money.
+
+    Label propagation along the money's direction only: paying a drop (what victims do) is no evidence.
+    Personalised PageRank (``personalised_pagerank``) spreads too far on a dense payment graph to rank by.
+    """
     real = ~tx.is_cash & (tx.payee >= 0)
-    if len(seeds) == 0:
+    if len(seeds) == 0 or not real.any():
         return np.zeros(n)
-    # log-amount weights: a big transfer is stronger evidence of a relation, but not linearly so.
-    r = personalised_pagerank(
-        n, tx.payer[real], tx.payee[real], np.log1p(tx.amount[real]), seeds, p.ppr_alpha, p.ppr_iterations
-    )
-    # Degree-normalise so hubs (exchanges, merchants) do not soak up the mass, then rank.
-    deg = np.bincount(tx.payer[real], minlength=n) + np.bincount(tx.payee[real], minlength=n)
-    r = r / np.sqrt(np.maximum(deg, 1))
-    r[seeds] = 0.0  # a seed is already known; the signal is about its neighbours
-    positive = r > 1e-12
-    return _percentile(r, positive) * positive
+    payer, payee, amt = tx.payer[real], tx.payee[real], tx.amount[real]
+    total_in = np.bincount(payee, weights=amt, minlength=n)
+    safe = np.where(total_in > 0, total_in, 1.0)
+    level = np.zeros(n)
+    level[seeds] = 1.0
+    out = np.zeros(n)
+    discount = 1.0
+    for _ in range(p.close_hops):
+        share = np.bincount(payee, weights=amt * level[payer], minlength=n) / safe
+        share = np.where(total_in > 0, np.clip(share, 0.0, 1.0), 0.0)
+        out = np.maximum(out, discount * share)
+        level = np.maximum(level, share)
+        discount *= p.close_discount
+    out[seeds] = 0.0  # a seed is already known; the signal is about the others
+    return out
 
 
 def rank_mules(
@@ -351,7 +366,7 @@ def rank_mules(
         miss *= 1.0 - np.clip(p.weights.get(name, 0.0) * value, 0.0, 1.0)
     scores = np.where(receives, 1.0 - miss, 0.0)
     if len(seed_idx):
-        scores[seed_idx] = np.maximum(scores[seed_idx], 1.0)
+        scores[seed_idx] = p.seed_floor + (1.0 - p.seed_floor) * scores[seed_idx]
     return MuleRanking(scores=scores, signals=signals, weights=dict(p.weights))
 
 

@@ -62,9 +62,11 @@ def order_json(o: FreezeOrder) -> dict[str, Any]:
 
 
 class FreezeStore:
-    def __init__(self, engine: Engine, *, deadline: timedelta = lifecycle.DEFAULT_DEADLINE) -> None:
+    def __init__(self, engine: Engine, *, deadline: timedelta = lifecycle.DEFAULT_DEADLINE,
+                 min_amount: int = 100) -> None:
         self.engine = engine
         self.deadline = deadline
+        self.min_amount = min_amount  # no order for crumbs under 1 BYN left by FIFO splits
 
     # ------------------------------------------------------------------ issue
     def issue(
@@ -72,7 +74,7 @@ class FreezeStore:
     ) -> Issued:
         """Write the orders a trace calls for; those already issued for this incident are left alone."""
         planned = lifecycle.plan_orders(incident_id, result, issued_at=now, currency=currency,
-                                        deadline=self.deadline)
+                                        deadline=self.deadline, min_amount=self.min_amount)
         if not planned:
             return Issued([], [])
         try:

@@ -180,7 +180,8 @@ class Launderer:
         cash = [p for p in parcels if p.ending == "cash" and role == CASHOUT]
         rest = [p for p in parcels if not (p.ending == "cash" and role == CASHOUT)]
         if cash:
-            total = sum(p.amount for p in cash)
+            # ATMs pay whole tens of roubles; the odd kopecks stay behind in the abandoned card.
+            total = sum(p.amount for p in cash) // 1000 * 1000
             cdom = max(cash, key=lambda p: p.amount)
             party = int(self.fin.accounts.party[account])
             d = int(self.pop.district[party])
@@ -192,7 +193,6 @@ class Launderer:
             ts = t
             while total > 0:
                 amt = min(total, ATM_LIMIT)
-                amt = amt - amt % 1000 if amt > 1000 else amt  # notes: whole tens of roubles
                 ts += int(self.rng.integers(1, 4)) * MIN_US
                 self.book.add(self.fin, ts, account, -1, amt, ATM, -1, -1, CASH_OUT, hop, dom.scheme, g.gid,
                               dom.victim, atm, cdom.origin_ts)
