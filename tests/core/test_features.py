@@ -51,7 +51,8 @@ def test_names_kinds_and_meanings_are_published() -> None:
 
 def test_sliding_windows_count_and_sum_out_and_in() -> None:
     st = FeatureState()
-    x = run(st, batch([("A", "B", 0, 100), ("A", "B", 300, 100), ("A", "C", 7200, 100), ("A", "B", 7_200 + 86_400, 50)]))
+    rows = [("A", "B", 0, 100.0), ("A", "B", 300, 100.0), ("A", "C", 7200, 100.0), ("A", "B", 7_200 + 86_400, 50.0)]
+    x = run(st, batch(rows))
     # second transfer, 5 minutes after the first: one earlier outgoing in every window
     for w in ("10m", "1h", "24h", "7d"):
         assert f(x, 1, f"payer_out_n_{w}") == 1
@@ -114,7 +115,8 @@ def test_amounts_are_relative_to_their_currency() -> None:
 
 
 def test_devices_cross_border_knowledge_and_vulnerability() -> None:
-    prof = {"OLD": AccountProfile(birth_date=date(1950, 5, 1), lives_alone=True, opened_at=datetime(2020, 1, 1, tzinfo=UTC))}
+    opened = datetime(2020, 1, 1, tzinfo=UTC)
+    prof = {"OLD": AccountProfile(birth_date=date(1950, 5, 1), lives_alone=True, opened_at=opened)}
     st = FeatureState(prof)
     b = batch(
         [("OLD", "B", 0, 10), ("OLD", "B", 60, 10), ("OLD", "C", 120, 10)],
@@ -142,7 +144,9 @@ def test_state_stays_under_a_kilobyte_per_account() -> None:
     rng = np.random.default_rng(1)
     n = 20_000
     ids = [f"BY{i:026d}" for i in range(5_000)]
-    rows = [(ids[a], ids[b], int(t), 10.0) for a, b, t in zip(rng.integers(0, 5000, n), rng.integers(0, 5000, n), np.sort(rng.integers(0, 10**6, n)), strict=True)]
+    payers, payees = rng.integers(0, 5000, n), rng.integers(0, 5000, n)
+    times = np.sort(rng.integers(0, 10**6, n))
+    rows = [(ids[a], ids[b], int(t), 10.0) for a, b, t in zip(payers, payees, times, strict=True)]
     run(st, batch(rows))
     assert st.array_bytes_per_account() < 700
     assert st.state_bytes_per_account() <= 1024

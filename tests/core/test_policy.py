@@ -21,7 +21,9 @@ from zaslon.core.policy import (
 )
 
 
-def inputs(score: float, *, first: bool = False, vulnerable: bool = False, flags: int = 0, rule: int = ALLOW) -> PolicyInputs:
+def inputs(
+    score: float, *, first: bool = False, vulnerable: bool = False, flags: int = 0, rule: int = ALLOW
+) -> PolicyInputs:
     return PolicyInputs(
         score=np.array([score]),
         first_time_payee=np.array([first]),
@@ -39,20 +41,20 @@ def outcome(x: PolicyInputs, cfg: PolicyConfig = CFG) -> int:
 
 
 def test_thresholds() -> None:
-    assert outcome(inputs(0.1)) == ALLOW
-    assert outcome(inputs(0.35)) == REVIEW
-    assert outcome(inputs(0.6)) == HOLD
+    assert outcome(inputs(0.02)) == ALLOW
+    assert outcome(inputs(0.06)) == REVIEW
+    assert outcome(inputs(0.2)) == HOLD
     assert outcome(inputs(0.99)) == BLOCK
 
 
 def test_elderly_living_alone_is_protected_more() -> None:
-    assert outcome(inputs(0.3)) == REVIEW
-    assert outcome(inputs(0.3, vulnerable=True)) == HOLD  # 0.3 >= 0.5 * 0.5
+    assert outcome(inputs(0.06)) == REVIEW
+    assert outcome(inputs(0.06, vulnerable=True)) == HOLD  # 0.06 >= 0.1 * 0.5
 
 
 def test_first_time_payee_is_stricter() -> None:
-    assert outcome(inputs(0.4)) == REVIEW
-    assert outcome(inputs(0.4, first=True)) == HOLD  # 0.4 >= 0.5 * 0.75
+    assert outcome(inputs(0.08)) == REVIEW
+    assert outcome(inputs(0.08, first=True)) == HOLD  # 0.08 >= 0.1 * 0.75
 
 
 def test_strictness_never_lowers_the_block_bar() -> None:
@@ -67,9 +69,9 @@ def test_reported_payee_is_held_whatever_the_score() -> None:
 
 
 def test_rules_and_model_combine_to_the_most_severe() -> None:
-    out, why = decide(CFG, inputs(0.35, rule=BLOCK))
+    out, why = decide(CFG, inputs(0.06, rule=BLOCK))
     assert int(out[0]) == BLOCK and int(why[0]) == WHY_RULE
-    out, why = decide(CFG, inputs(0.6, rule=REVIEW))
+    out, why = decide(CFG, inputs(0.2, rule=REVIEW))
     assert int(out[0]) == HOLD and int(why[0]) == WHY_MODEL
 
 

@@ -41,7 +41,7 @@ def test_elderly_living_alone_on_a_flagged_call_is_protected() -> None:
         version = "m-fixed"
 
         def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return np.full(x.shape[0], 0.3), np.zeros(x.shape, dtype=np.float32)
+            return np.full(x.shape[0], 0.07), np.zeros(x.shape, dtype=np.float32)
 
     eng = ScoringEngine(profiles=prof, model=Fixed())
     assert eng.score(tr(1, "YOUNG", "P", 0)).outcome is Outcome.REVIEW
@@ -54,7 +54,8 @@ def test_rule_set_hot_swap_and_rule_reasons() -> None:
 
     eng = ScoringEngine()
     assert eng.score(tr(1, "A", "B", 0, 10**7)).outcome is Outcome.ALLOW
-    rs = RuleSet("rs-2", [Rule("big-first", "first_time_payee and amount_rel_log > 1", Outcome.BLOCK, "big first payment")])
+    rule = Rule("big-first", "first_time_payee and amount_rel_log > 1", Outcome.BLOCK, "big first payment")
+    rs = RuleSet("rs-2", [rule])
     eng.set_ruleset(rs)
     d = eng.score(tr(2, "A", "C", 1, 10**9))
     assert d.outcome is Outcome.BLOCK and d.ruleset_version == "rs-2"
@@ -72,6 +73,13 @@ def test_a_failing_rule_set_does_not_crash_the_engine() -> None:
 
     d = ScoringEngine(ruleset=Broken()).score(tr(1, "A", "B", 0))
     assert d.outcome is Outcome.ALLOW and d.ruleset_version == "broken"
+
+    class BrokenBatch(Broken):
+        def evaluate_batch(self, x: object, columns: object) -> object:
+            raise MemoryError
+
+    d = ScoringEngine(ruleset=BrokenBatch()).score(tr(2, "A", "B", 1))
+    assert d.outcome is Outcome.ALLOW and d.reasons == ()
 
 
 def test_batch_out_of_order_is_scored_in_event_time() -> None:

@@ -224,3 +224,14 @@ def test_fraud_numbers_are_valid_e164(tiny: dict[str, Any]) -> None:
         num = phonenumbers.parse(p)
         assert phonenumbers.is_valid_number(num), p
         assert phonenumbers.region_code_for_number(num) in {"BY", "RU"}
+
+
+def test_drops_never_pay_out_before_money_arrives(tiny: dict[str, Any]) -> None:
+    j = tiny["world"]["transfers"].join(tiny["truth"]["transfers"], on="transfer_id")
+    fraud = j.filter(pl.col("label") != "legit")
+    first_in = fraud.group_by("payee").agg(pl.col("ts").min().alias("first_in")).rename({"payee": "acct"})
+    first_out = (fraud.filter(pl.col("label") != "fraud_origin").group_by("payer")
+                 .agg(pl.col("ts").min().alias("first_out")).rename({"payer": "acct"}))
+    both = first_out.join(first_in, on="acct", how="left")
+    assert both["first_in"].null_count() == 0
+    assert (both["first_out"] > both["first_in"]).all()

@@ -33,12 +33,12 @@ def _bar(total: int, label: str) -> Iterator[Callable[[int], None]]:
 
 
 def _world_for(preset: str, seed: int, world: Path | None) -> Path:
-    """An existing world directory, or one generated (once) under .cache/worlds."""
+    """An existing world directory, or one generated (once) under data/worlds."""
     if world is not None:
         if not (world / "transfers.parquet").exists():
             raise _fail(f"{world} holds no transfers.parquet (not a simulated world)")
         return world
-    target = Path(".cache") / "worlds" / f"{preset}-{seed}"
+    target = Path("data") / "worlds" / f"{preset}-{seed}"  # data/ is git-ignored
     if not (target / "manifest.json").exists():
         from zaslon.simulate.world import generate
 
@@ -68,7 +68,8 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         home_country: str = typer.Option("BY", help="country whose payees are not cross-border"),
     ) -> None:
         """Score a bank's own history in event-time order, learning only from reports already made."""
-        from zaslon.pipeline.replay import read_parquet, replay as run_replay, write_atomic
+        from zaslon.pipeline.replay import read_parquet, write_atomic
+        from zaslon.pipeline.replay import replay as run_replay
 
         try:
             t = read_parquet(transfers, "transfers")
@@ -85,7 +86,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
     @model.command("train")
     def model_train(
         cutoff: datetime = typer.Option(..., help="train only on transfers before it and reports made before it"),
-        store: Path = typer.Option(Path("models"), help="model store directory"),
+        store: Path = typer.Option(Path("data/models"), help="model store directory"),
         world: Path | None = typer.Option(None, help="a simulated world directory (reads no truth_* table)"),
         transfers: Path | None = typer.Option(None, help="or: transfers Parquet (as for replay)"),
         incidents: Path | None = typer.Option(None, help="and incidents Parquet (transfer_id, reported_at)"),
@@ -129,7 +130,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
                           "positives": int(np.sum(y)), "cutoff": cutoff.isoformat()}))
 
     @model.command("list")
-    def model_list(store: Path = typer.Option(Path("models"), help="model store directory")) -> None:
+    def model_list(store: Path = typer.Option(Path("data/models"), help="model store directory")) -> None:
         """Models in the store, with their cut-off and training size."""
         from zaslon.pipeline.model import ModelStore
 

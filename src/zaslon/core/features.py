@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -100,6 +101,7 @@ FEATURE_INDEX: dict[str, int] = {k: i for i, k in enumerate(FEATURE_NAMES)}
 assert len(FEATURE_NAMES) == K.N_FEATURES
 
 CASH = "CASH"
+_run_kernel: Any = K.run  # numba dispatcher: typed by the arrays it is given, not by annotations
 ELDERLY_AGE = 65.0
 CHANNEL_CODES: dict[str, int] = {"mobile": 1, "web": 2, "branch": 3, "card": 4, "atm": 5, "batch": 6}
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
@@ -140,7 +142,7 @@ def epoch_seconds(ts: datetime) -> int:
 
 
 def major_amount(amount_minor: int, currency: str) -> float:
-    return amount_minor / 10 ** minor_exponent(currency)
+    return float(amount_minor / 10 ** minor_exponent(currency))
 
 
 def _key(s: str) -> int:
@@ -259,7 +261,7 @@ class FeatureState:
             codes = CHANNEL_CODES
             chan = np.fromiter((codes.get(str(c), 0) if c else 0 for c in batch.channel), np.uint8, n)
         out = np.empty((n, K.N_FEATURES), dtype=np.float32)
-        K.run(
+        _run_kernel(
             payer_idx,
             payee_idx,
             np.ascontiguousarray(batch.ts, dtype=np.int64),

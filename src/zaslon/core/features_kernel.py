@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,7 @@ try:  # numba is a declared dependency; the fallback keeps the core importable o
     import numba
 
     def jit(fn: _F) -> _F:
-        return numba.njit(cache=True, nogil=True)(fn)  # type: ignore[no-any-return]
+        return cast(_F, numba.njit(cache=True, nogil=True)(fn))
 except ImportError:  # pragma: no cover
 
     def jit(fn: _F) -> _F:
@@ -123,7 +123,7 @@ def _seen(bloom: Any, acc: int, key: np.uint32, nbits: int) -> bool:
     p1, p2 = _bits(key, nbits)
     a = (bloom[acc, p1 // 64] >> np.uint64(p1 % 64)) & np.uint64(1)
     b = (bloom[acc, p2 // 64] >> np.uint64(p2 % 64)) & np.uint64(1)
-    return a == np.uint64(1) and b == np.uint64(1)
+    return bool(a == np.uint64(1) and b == np.uint64(1))
 
 
 @jit
@@ -141,7 +141,7 @@ def _age_days(first: int, t: int) -> float:
 
 
 @jit
-def run(  # noqa: PLR0913, PLR0915 - one flat loop is what makes it fast
+def run(
     payer: Any, payee: Any, ts: Any, amount: Any, cur: Any, cross: Any, dev: Any, ip: Any, call: Any, chan: Any,
     payer_flags: Any, payee_flags: Any, curstats: Any,
     bk: Any, last: Any, first: Any, ntot: Any, wel: Any, bloom_out: Any, bloom_in: Any, ndist: Any,

@@ -124,7 +124,7 @@ class CompiledTrees:
 
 
 @jit
-def _eval(  # noqa: PLR0913
+def _eval(
     x: Any, feat: Any, thr: Any, left: Any, right: Any, value: Any, dleft: Any, miss: Any, roots: Any,
     raw: Any, contrib: Any,
 ) -> None:

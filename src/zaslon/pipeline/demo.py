@@ -62,6 +62,7 @@ class DemoConfig:
     # it: in practice other, often unreported, victims of the same group.
     linked_depth: int = 2
     max_linked: int = 50
+    linked_lookback_s: int = 3 * 86_400
     # The model is retrained weekly on what was reported by then, as `zaslon replay` does (0: no model).
     retrain_days: float = 7.0
     min_positives: int = 5
@@ -310,7 +311,8 @@ class _Demo:
         for t in fresh:
             self.traced_seed[t] = inc_id
         seeds = [(self.zl_row[t], int(self.amount[self.row_of[t]])) for t in fresh]
-        result = trace(self.zl, seeds, upto=self.zl.n_rows, max_depth=self.cfg.max_depth, method=self.cfg.method)
+        result = trace(self.zl, seeds, upto=self.zl.n_rows, max_depth=self.cfg.max_depth, method=self.cfg.method,
+                       feeders_lookback_us=self.cfg.linked_lookback_s * 1_000_000, max_feeders=4 * self.cfg.max_linked)
         victim = row.get("victim_party")
         linked = self._linked(result, victim)
         if linked:

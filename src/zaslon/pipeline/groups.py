@@ -142,7 +142,8 @@ def build_report(f: CaseFacts) -> dict[str, Any]:
         "drop_network": {
             "accounts": [{"account_id": a, "first_drop": a in first_drops, "frozen": a in f.frozen,
                           "mule_score": f.suspected.get(a)} for a in nodes],
-            "transfers": [{"from": a, "to": b, "count": n, "amount": amt} for (a, b), (n, amt) in sorted(edges.items())],
+            "transfers": [{"from": a, "to": b, "count": n, "amount": amt}
+                          for (a, b), (n, amt) in sorted(edges.items())],
         },
         "infrastructure": [{"kind": k, "value": v, "incidents": len(ids)} for (k, v), ids in sorted(infra.items())],
         "cash_out_points": [
@@ -170,7 +171,8 @@ def report_csv(r: Mapping[str, Any]) -> str:
         detail = "first drop" if a["first_drop"] else ("frozen" if a["frozen"] else "downstream")
         w.writerow(["drop", a["account_id"], "account", a["account_id"][:2], "", "", "", "", detail])
     for e in r["drop_network"]["transfers"]:
-        w.writerow(["flow", f"{e['from']}>{e['to']}", "transfer", "", e["amount"], "", "", "", f"{e['count']} transfers"])
+        w.writerow(["flow", f"{e['from']}>{e['to']}", "transfer", "", e["amount"], "", "", "",
+                    f"{e['count']} transfers"])
     for i in r["infrastructure"]:
         w.writerow(["infrastructure", i["value"], i["kind"], "", "", "", "", "", f"{i['incidents']} incidents"])
     for p in r["cash_out_points"]:
@@ -208,25 +210,25 @@ def load_facts(engine: Engine, case_id: str) -> CaseFacts:
                     .where(incident_transfers.c.incident_id.in_(chunk))):
                 disputed.setdefault(r.incident_id, []).append(_fact(r))
             inds: dict[str, list[tuple[str, str]]] = {}
-            for r in conn.execute(select(incident_indicators.c.incident_id, indicators.c.kind, indicators.c.value)
-                                  .join(indicators, indicators.c.indicator_id == incident_indicators.c.indicator_id)
-                                  .where(incident_indicators.c.incident_id.in_(chunk))):
-                inds.setdefault(r.incident_id, []).append((r.kind, r.value))
+            for ind in conn.execute(select(incident_indicators.c.incident_id, indicators.c.kind, indicators.c.value)
+                                    .join(indicators, indicators.c.indicator_id == incident_indicators.c.indicator_id)
+                                    .where(incident_indicators.c.incident_id.in_(chunk))):
+                inds.setdefault(ind.incident_id, []).append((ind.kind, ind.value))
             for i in incs:
                 facts.incidents.append(IncidentFact(
                     i.incident_id, i.reported_at, i.scheme, i.victim_party, i.victim_name,
                     tuple(sorted(disputed.get(i.incident_id, []), key=lambda t: (t.ts, t.transfer_id))),
                     tuple(sorted(inds.get(i.incident_id, [])))))
-            for r in conn.execute(select(freeze_orders).where(freeze_orders.c.incident_id.in_(chunk))):
-                old = facts.frozen.get(r.account_id, (0, 0, r.currency))
-                facts.frozen[r.account_id] = (old[0] + r.frozen_amount, old[1] + r.returned_amount, r.currency)
+            for o in conn.execute(select(freeze_orders).where(freeze_orders.c.incident_id.in_(chunk))):
+                old = facts.frozen.get(o.account_id, (0, 0, o.currency))
+                facts.frozen[o.account_id] = (old[0] + o.frozen_amount, old[1] + o.returned_amount, o.currency)
         drops = sorted({t.payee for i in facts.incidents for t in i.disputed if t.payee != CASH_SINK}
                        | set(facts.frozen))
         for chunk in _chunks(drops):
             facts.onward += [_fact(r) for r in conn.execute(select(*cols).where(transfers.c.payer.in_(chunk)))]
-            for r in conn.execute(select(suspected_drops.c.account_id, suspected_drops.c.score)
-                                  .where(suspected_drops.c.account_id.in_(chunk))):
-                facts.suspected[r.account_id] = float(r.score)
+            for sd in conn.execute(select(suspected_drops.c.account_id, suspected_drops.c.score)
+                                   .where(suspected_drops.c.account_id.in_(chunk))):
+                facts.suspected[sd.account_id] = float(sd.score)
     facts.onward.sort(key=lambda t: (t.ts, t.transfer_id))
     return facts
 

@@ -106,7 +106,8 @@ class Flows:
 
 def link_world(world: Path) -> tuple[list[str], dict[str, int], Linker]:
     inc = pl.read_parquet(world / "incidents.parquet").sort("reported_at", "incident_id")
-    tx = pl.read_parquet(world / "transfers.parquet", columns=["transfer_id", "ts", "payer", "payee", "amount", "device", "ip"])
+    tx = pl.read_parquet(world / "transfers.parquet",
+                         columns=["transfer_id", "ts", "payer", "payee", "amount", "device", "ip"])
     accounts = pl.read_parquet(world / "accounts.parquet", columns=["account_id", "kind", "card"])
     terminal = set(accounts.filter(pl.col("kind") != "personal")["account_id"])
     # Banks resolve a card to its account; the exchange holds cards only as keyed hashes.

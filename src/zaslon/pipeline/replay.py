@@ -79,9 +79,10 @@ def validate_transfers(df: pl.DataFrame) -> pl.DataFrame:
         raise InvalidInput(f"transfers: amount must be numeric minor units, got {amount.dtype}", field="amount")
     if amount.null_count():
         raise InvalidInput("transfers: amount has empty values", field="amount")
-    if amount.dtype.is_float():
-        if not bool((amount == amount.round(0)).all()) or not bool(amount.is_finite().all()):
-            raise InvalidInput("transfers: amount must be whole minor units (integers)", field="amount")
+    if amount.dtype.is_float() and (
+        not bool(amount.is_finite().all()) or not bool((amount == amount.round(0)).all())
+    ):
+        raise InvalidInput("transfers: amount must be whole minor units (integers)", field="amount")
     if int((amount < 0).sum()):
         bad = df.filter(pl.col("amount") < 0)["transfer_id"].head(5).to_list()
         raise InvalidInput(f"transfers: negative amounts, e.g. transfer_id {bad}", field="amount")
@@ -236,7 +237,7 @@ def replay(
     n = len(st.frame)
     ts = st.cols.ts
     ids = st.frame["transfer_id"].to_list()
-    named = [(at, [tid]) for tid, at in zip(reports["transfer_id"].to_list(), reports["reported_at"].to_list(), strict=True)]
+    named = [(at, [tid]) for tid, at in reports.iter_rows()]
     score = np.zeros(n, dtype=np.float64)
     outcome = np.zeros(n, dtype=np.int8)
     version: list[str | None] = [None] * n

@@ -47,19 +47,24 @@ F64 = npt.NDArray[np.float64]
 
 
 class Hit(Protocol):
-    rule_id: str
-    action: Outcome
-    reason: str
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def action(self) -> Outcome: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class RuleSetLike(Protocol):
-    version: str
+    @property
+    def version(self) -> str: ...
 
     def evaluate(self, features: Mapping[str, Any]) -> Sequence[Hit]: ...
 
 
 class ModelLike(Protocol):
-    version: str
+    @property
+    def version(self) -> str: ...
 
     def predict(self, x: F32) -> tuple[F64, F32]: ...
 
@@ -73,7 +78,7 @@ class BatchResult:
     outcome: npt.NDArray[np.int8]  # index into zaslon.core.policy.OUTCOMES
     why: npt.NDArray[np.int8]
     contrib: F32 | None
-    hits: list[Sequence[Hit]] | None
+    hits: Sequence[Sequence[Hit]] | None  # per row, the rules hit
     ruleset_version: str | None
     model_version: str | None
 
@@ -261,12 +266,16 @@ class ScoringEngine:
         else:
             score = knowledge_prior(payee_f, payer_f)
         rule_codes = np.zeros(n, dtype=np.int8)
-        hits: list[Sequence[Hit]] | None = None
+        hits: Sequence[Sequence[Hit]] | None = None
         if rs is not None:
-            hits = self._evaluate_rules(rs, names if names is not None else FEATURE_NAMES, x)
-            for i, h in enumerate(hits):
-                if h:
-                    rule_codes[i] = max(CODE[Outcome(x_.action)] for x_ in h)
+            batch = self._evaluate_rules_batch(rs, x)
+            if batch is not None:
+                rule_codes, hits = batch
+            else:
+                hits = self._evaluate_rules(rs, names if names is not None else FEATURE_NAMES, x)
+                for i, h in enumerate(hits):
+                    if h:
+                        rule_codes[i] = max(CODE[Outcome(x_.action)] for x_ in h)
         inputs = PolicyInputs(
             score=score,
             first_time_payee=x[:, _I_FIRST] != 0,
@@ -280,6 +289,19 @@ class ScoringEngine:
             None if rs is None else str(rs.version),
             None if md is None else str(md.version),
         )
+
+    @staticmethod
+    def _evaluate_rules_batch(rs: RuleSetLike, x: F32) -> tuple[npt.NDArray[np.int8], _RowHits] | None:
+        """Vectorised rules (``RuleSet.evaluate_batch``) when the rule set has them; None otherwise."""
+        fn = getattr(rs, "evaluate_batch", None)
+        if fn is None:
+            return None
+        try:
+            bh = fn(x, FEATURE_NAMES)
+            codes = np.asarray(bh.codes, dtype=np.int8)
+            return codes, _RowHits(bh, (codes > 0).tolist())
+        except Exception:  # a broken rule set gives no hits rather than a crash
+            return np.zeros(x.shape[0], dtype=np.int8), _RowHits(None, [False] * x.shape[0])
 
     @staticmethod
     def _evaluate_rules(ruleset: RuleSetLike, names: tuple[str, ...], x: F32) -> list[Sequence[Hit]]:
@@ -317,7 +339,7 @@ class ScoringEngine:
                 Reason(codes[j], f"{names[j]}={f:.4g}", v)
                 for j, v, f in zip(idx.ravel().tolist(), val.ravel().tolist(), fv.ravel().tolist(), strict=True)
             ]
-            positive = (val > 0.0).all(axis=1).tolist()
+            positive: list[bool] = np.all(val > 0.0, axis=1).tolist()
             model_reasons = [
                 tuple(flat[i * k : i * k + k])
                 if positive[i]
@@ -351,6 +373,22 @@ class ScoringEngine:
             until = datetime.fromtimestamp(tss[i] + hold_s, tz=UTC) if o is held else None
             append(Decision(transfer_ids[i], o, scores[i], reasons, until, rv, mv))
         return decisions
+
+
+class _RowHits(Sequence[Sequence[Hit]]):
+    """Per-row rule hits of a vectorised evaluation, materialised only for rows that hit something."""
+
+    def __init__(self, batch: Any, any_hit: list[bool]) -> None:
+        self._batch = batch
+        self._any = any_hit
+
+    def __len__(self) -> int:
+        return len(self._any)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._batch.row(i) if self._any[i] else ()
 
 
 def columns_of(transfers: Sequence[Transfer], on_flagged_call: Sequence[bool] | None) -> TransferColumns:

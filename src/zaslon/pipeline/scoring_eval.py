@@ -96,7 +96,7 @@ def evaluate_world(
     cutoff = datetime.fromtimestamp(cutoff_s, tz=UTC)
     hi = int(np.searchsorted(ts, cutoff_s, side="left"))
     ids = st.frame["transfer_id"].to_list()
-    named = [(at, [tid]) for tid, at in zip(reports["transfer_id"].to_list(), reports["reported_at"].to_list(), strict=True)]
+    named = [(at, [tid]) for tid, at in reports.iter_rows()]
     y_train = labels_known_by(ids[:hi], named, cutoff)
     trained = train(st.x[:hi], y_train, cutoff=cutoff, params=params)
     if model_dir is not None:

@@ -10,7 +10,7 @@ request than a general-purpose HTTP client, which matters when client and server
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
+import json
 import time
 from typing import Any
 
@@ -82,21 +82,32 @@ async def _main(port: int, key: str, bodies: list[bytes], rps: float, seconds: f
             "max_ms": round(ms[-1], 2) if ms else None, "errors": errors[0], "status": status}
 
 
-def _child(conn: Any, args: tuple[Any, ...]) -> None:
-    conn.send(asyncio.run(_main(*args)))
-    conn.close()
-
-
 def run_load(port: int, key: str, bodies: list[bytes], *, rps: float, seconds: float, path: str,
              connections: int = 64) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_child, args=(child, (port, key, bodies, rps, seconds, path, connections)))
-    p.start()
-    out: dict[str, Any] = parent.recv() if parent.poll(seconds * 3 + 60) else {"sent": 0, "achieved_rps": 0,
-                                                                                "p50_ms": None, "p99_ms": None,
-                                                                                "errors": -1, "status": {}}
-    p.join(10)
-    if p.is_alive():
-        p.kill()
+    """Run the load in a child Python process (its own interpreter lock); returns its figures."""
+    import subprocess
+    import sys
+
+    job = json.dumps({"port": port, "key": key, "bodies": [b.decode() for b in bodies[: int(rps * seconds) + 1]],
+                      "rps": rps, "seconds": seconds, "path": path, "connections": connections})
+    try:
+        done = subprocess.run([sys.executable, "-m", "zaslon.pipeline.scoring_loadgen"], input=job.encode(),
+                              capture_output=True, timeout=seconds * 3 + 60, check=False)
+    except subprocess.TimeoutExpired:
+        return {"sent": 0, "achieved_rps": 0, "p50_ms": None, "p99_ms": None, "errors": -1, "status": {},
+                "error": "load generator timed out"}
+    if done.returncode != 0:
+        return {"sent": 0, "achieved_rps": 0, "p50_ms": None, "p99_ms": None, "errors": -1, "status": {},
+                "error": done.stderr.decode()[-1000:]}
+    out: dict[str, Any] = json.loads(done.stdout)
     return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    a = json.loads(sys.stdin.buffer.read())
+    res = asyncio.run(_main(a["port"], a["key"], [b.encode() for b in a["bodies"]], a["rps"], a["seconds"],
+                            a["path"], a["connections"]))
+    res["status"] = {str(k): v for k, v in res["status"].items()}
+    print(json.dumps(res))

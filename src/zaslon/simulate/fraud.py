@@ -27,7 +27,7 @@ from zaslon.simulate.laundering import (
     Launderer,
     Parcel,
 )
-from zaslon.simulate.legit import BRANCH, MOBILE, WEB, device_of, home_ip
+from zaslon.simulate.legit import BRANCH, MOBILE, WEB, device1, ip1, pick
 from zaslon.simulate.population import DAY_US, HOUR_US, MIN_US, PHONE_CODES, Population, day_start_us
 from zaslon.simulate.presets import Preset
 from zaslon.simulate.registry import COUNTRIES, CRYPTO, CURRENCIES, PERSONAL
@@ -143,7 +143,7 @@ class FraudWorld:
         self.used_people.add(person)  # a drop is not also picked as a victim
         acc = self.fin.accounts
         if self.rng.random() < 0.5 or int(self.fin.primary[person]) in self.book.role:
-            bank = int(self.rng.choice([2, 3, 7, 12, 0], p=[0.25, 0.25, 0.2, 0.1, 0.2]))
+            bank = pick(self.rng, [2, 3, 7, 12, 0], [0.25, 0.25, 0.2, 0.1, 0.2])
             opened = t - int(self.rng.integers(1, 72)) * HOUR_US
             account = int(acc.add_by(self.rng, np.array([bank], np.int32), np.array([person], np.int32),
                                      np.array([opened], np.int64), PERSONAL)[0])
@@ -257,11 +257,11 @@ class FraudWorld:
         """Chain length and ending. The drifting group moves from short cash-out chains to long chains
         ending in crypto once its cash-out drops start getting blocked."""
         if g.switch_at is not None and t >= g.switch_at:
-            r = int(self.rng.choice([1, 2, 3, 4, 5], p=[0.05, 0.15, 0.3, 0.3, 0.2]))
-            ending = str(self.rng.choice(["cash", "foreign", "crypto"], p=[0.1, 0.25, 0.65]))
+            r = pick(self.rng, [1, 2, 3, 4, 5], [0.05, 0.15, 0.3, 0.3, 0.2])
+            ending = pick(self.rng, ["cash", "foreign", "crypto"], [0.1, 0.25, 0.65])
         else:
-            r = int(self.rng.choice([1, 2, 3, 4, 5], p=[0.3, 0.38, 0.2, 0.08, 0.04]))
-            ending = str(self.rng.choice(["cash", "foreign", "crypto"], p=[0.72, 0.16, 0.12]))
+            r = pick(self.rng, [1, 2, 3, 4, 5], [0.3, 0.38, 0.2, 0.08, 0.04])
+            ending = pick(self.rng, ["cash", "foreign", "crypto"], [0.72, 0.16, 0.12])
         fast = ending == "cash" or self.rng.random() < fast_share
         return r, ending, fast
 
@@ -273,13 +273,13 @@ class FraudWorld:
         v = Victim(p, 0, g.gid, t, t)
         self._calls_before(v, g, t)
         savings = int(np.exp(self.rng.normal(np.log(6_000_00), 0.8)))
-        k = int(self.rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
+        k = pick(self.rng, [1, 2, 3], [0.5, 0.35, 0.15])
         branch = self.pop.age[p] >= 70 and self.rng.random() < 0.4
         for j in range(k):
             t += int(self.rng.integers(3, 40)) * MIN_US if j else int(self.rng.integers(10, 50)) * MIN_US
             r, ending, fast = self._plan(g, t, 0.6)
-            dev = -1 if branch else int(device_of(np.array([p]))[0])
-            ip = -1 if branch else int(home_ip(np.array([p]))[0])
+            dev = -1 if branch else device1(p)
+            ip = -1 if branch else ip1(p)
             self._pay(v, g, t, savings // k, BRANCH if branch else MOBILE, dev, ip, r, ending, fast)
         self.victims.append(v)
 
@@ -299,7 +299,7 @@ class FraudWorld:
         # Account takeover: the group's own phone and a foreign/VPN address drain the account in minutes.
         t += int(self.rng.integers(5, 90)) * MIN_US
         total = int(np.exp(self.rng.normal(np.log(1_500_00), 0.9)))
-        k = int(self.rng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1]))
+        k = pick(self.rng, [1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1])
         for j in range(k):
             t += int(self.rng.integers(1, 6)) * MIN_US if j else 0
             r, ending, fast = self._plan(g, t, 0.7)
@@ -316,10 +316,10 @@ class FraudWorld:
         for _ in range(int(self.rng.integers(3, 9))):
             if t >= self.end:
                 break
-            r = int(self.rng.choice([2, 3, 4, 5], p=[0.3, 0.35, 0.2, 0.15]))
-            ending = str(self.rng.choice(["crypto", "foreign", "cash"], p=[0.6, 0.25, 0.15]))
+            r = pick(self.rng, [2, 3, 4, 5], [0.3, 0.35, 0.2, 0.15])
+            ending = pick(self.rng, ["crypto", "foreign", "cash"], [0.6, 0.25, 0.15])
             self._pay(v, g, t, amount, WEB if self.rng.random() < 0.4 else MOBILE,
-                      int(device_of(np.array([p]), True)[0]), int(home_ip(np.array([p]))[0]), r, ending,
+                      device1(p, True), ip1(p), r, ending,
                       ending == "cash")
             amount = int(amount * growth)
             t += int(np.exp(self.rng.normal(np.log(2.5), 0.5)) * DAY_US)
@@ -331,10 +331,10 @@ class FraudWorld:
         v = Victim(company, 3, g.gid, t, t)
         v.email = self.pick(g, t, "emails")
         amount = int(np.exp(self.rng.normal(np.log(45_000_00), 0.9)))
-        r = int(self.rng.choice([1, 2, 3, 4], p=[0.15, 0.4, 0.3, 0.15]))
-        ending = str(self.rng.choice(["cash", "foreign", "crypto"], p=[0.35, 0.45, 0.2]))
-        self._pay(v, g, t, amount, WEB, int(device_of(np.array([company]))[0]),
-                  int(home_ip(np.array([company]))[0]), r, ending, ending == "cash")
+        r = pick(self.rng, [1, 2, 3, 4], [0.15, 0.4, 0.3, 0.15])
+        ending = pick(self.rng, ["cash", "foreign", "crypto"], [0.35, 0.45, 0.2])
+        self._pay(v, g, t, amount, WEB, device1(company),
+                  ip1(company), r, ending, ending == "cash")
         self.victims.append(v)
 
     def _extortion(self, g: Group, p: int) -> None:
@@ -345,8 +345,8 @@ class FraudWorld:
         v.wallet = self.pick(g, t, "wallets")
         t += int(self.rng.integers(20, 240)) * MIN_US
         ransom = int(self.rng.integers(150, 700)) * 100
-        self._pay(v, g, t, ransom, MOBILE, int(device_of(np.array([p]), True)[0]),
-                  int(home_ip(np.array([p]))[0]), int(self.rng.choice([1, 2], p=[0.6, 0.4])), "cash", True)
+        self._pay(v, g, t, ransom, MOBILE, device1(p, True),
+                  ip1(p), pick(self.rng, [1, 2], [0.6, 0.4]), "cash", True)
         self.victims.append(v)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zaslon.simulate.banks import Finance
-from zaslon.simulate.legit import ATM, CARD, FX_PER_BYN, MOBILE, WEB, device_of, home_ip
+from zaslon.simulate.legit import ATM, CARD, FX_PER_BYN, MOBILE, WEB, device1, ip1, pick
 from zaslon.simulate.population import DAY_US, HOUR_US, MIN_US, Population
 from zaslon.simulate.registry import PERSONAL
 
@@ -20,7 +20,7 @@ ROLES = ["normal", "transit_drop", "cashout_drop", "fraud_controlled"]
 TRANSIT, CASHOUT, CONTROLLED = 1, 2, 3
 ENDINGS = ("cash", "foreign", "crypto")
 ATM_LIMIT = 3_000_00  # per withdrawal, BYN minor units
-_FX = np.array(list(FX_PER_BYN.values()))
+_FX = list(FX_PER_BYN.values())
 
 
 @dataclass
@@ -101,7 +101,8 @@ class Launderer:
         self.recruit = recruit  # callable(group, role, t) -> Drop
         self.pending: dict[int, list[Parcel]] = {}
         self.owner: dict[int, Group] = {}
-        self.heap: list[tuple[int, int, int]] = []
+        self.heap: list[tuple[int, int, int, Parcel | None]] = []
+        self.next_flush: dict[int, int] = {}
         self.seq = 0
 
     def drop(self, g: Group, role: int, t: int) -> int:
@@ -118,29 +119,45 @@ class Launderer:
         return active[int(self.rng.integers(0, len(active)))].account
 
     def deposit(self, g: Group, t: int, account: int, parcel: Parcel) -> None:
+        """Money reaches ``account`` at ``t``. Victims are generated in any order, so arrivals are
+        events too: the run handles them in time order and money never leaves before it arrived."""
         self.owner[account] = g
-        waiting = self.pending.setdefault(account, [])
-        waiting.append(parcel)
-        if len(waiting) == 1:  # later arrivals before the flush merge into it
-            delay = (int(self.rng.integers(2, 16)) * MIN_US if parcel.fast
-                     else int(np.exp(self.rng.normal(np.log(2.0), 0.9)) * HOUR_US))
+        self.seq += 1
+        heapq.heappush(self.heap, (t, self.seq, account, parcel))
+
+    def _arrive(self, t: int, account: int, parcel: Parcel) -> None:
+        self.pending.setdefault(account, []).append(parcel)
+        # The drop moves the money on after a pause (minutes when couriers wait for cash, hours
+        # otherwise); whatever else arrives before that moment leaves with it (a merge).
+        delay = (int(self.rng.integers(2, 16)) * MIN_US if parcel.fast
+                 else int(np.exp(self.rng.normal(np.log(2.0), 0.9)) * HOUR_US))
+        due = self.next_flush.get(account)
+        if due is None or t + delay < due:
+            self.next_flush[account] = t + delay
             self.seq += 1
-            heapq.heappush(self.heap, (t + delay, self.seq, account))
+            heapq.heappush(self.heap, (t + delay, self.seq, account, None))
 
     def run(self) -> None:
         while self.heap:
-            t, _, account = heapq.heappop(self.heap)
+            t, _, account, parcel = heapq.heappop(self.heap)
+            if t >= self.end:
+                break  # money still sitting in drops when the run ends
+            if parcel is not None:
+                self._arrive(t, account, parcel)
+                continue
+            if self.next_flush.get(account) != t:
+                continue  # superseded by an earlier move
+            del self.next_flush[account]
             parcels = self.pending.pop(account, [])
-            if t >= self.end or not parcels:
-                continue  # money still sitting in the drop when the run ends
-            self._flush(t, account, parcels)
+            if parcels:
+                self._flush(t, account, parcels)
 
     def _meta(self, g: Group, account: int, t: int) -> tuple[int, int, int]:
         """Channel, device, ip of a drop's move: often the group's own phone, from its IP pool."""
         party = int(self.fin.accounts.party[account])
         if self.rng.random() < 0.6 or self.pop.kind[party] != 0:
             return MOBILE, g.device, g.ips[int(self.rng.integers(0, len(g.ips)))]
-        return MOBILE, int(device_of(np.array([party]))[0]), int(home_ip(np.array([party]))[0])
+        return MOBILE, device1(party), ip1(party)
 
     def _flush(self, t: int, account: int, parcels: list[Parcel]) -> None:
         g = self.owner[account]
@@ -155,7 +172,7 @@ class Launderer:
             by_role.setdefault(nxt, []).append(p)
         for nxt, group_parcels in sorted(by_role.items()):
             total = sum(p.amount for p in group_parcels)
-            k = int(self.rng.choice([1, 2, 3], p=[0.55, 0.3, 0.15])) if total > 400_00 else 1
+            k = pick(self.rng, [1, 2, 3], [0.55, 0.3, 0.15]) if total > 400_00 else 1
             shares = self.rng.dirichlet(np.full(k, 3.0))
             hop = max(p.h for p in group_parcels) + 1
             dom = max(group_parcels, key=lambda p: p.amount)
@@ -193,7 +210,7 @@ class Launderer:
             ts = t
             while total > 0:
                 amt = min(total, ATM_LIMIT)
-                ts += int(self.rng.integers(1, 4)) * MIN_US
+                ts += int(self.rng.integers(30, 90)) * 1_000_000  # back-to-back withdrawals
                 self.book.add(self.fin, ts, account, -1, amt, ATM, -1, -1, CASH_OUT, hop, dom.scheme, g.gid,
                               dom.victim, atm, cdom.origin_ts)
                 total -= amt

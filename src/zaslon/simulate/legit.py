@@ -35,6 +35,27 @@ def device_of(person: np.ndarray, second: np.ndarray | bool = False) -> np.ndarr
     return (idx * 2_654_435_761 + 12_345) % 10**10
 
 
+def device1(person: int, second: bool = False) -> int:
+    """``device_of`` for one person, in plain integers (the fraud loop calls it per transfer)."""
+    return ((person + (1_000_000_000 if second else 0)) * 2_654_435_761 + 12_345) % 10**10
+
+
+def ip1(person: int) -> int:
+    """``home_ip`` for one person."""
+    return int(_ISP[person % _ISP.size]) + (person * 40_503) % 65_000 + 256
+
+
+def pick(rng: np.random.Generator, items: list, probs: list[float]):  # type: ignore[no-untyped-def,type-arg]
+    """One weighted choice; ``Generator.choice`` costs tens of microseconds for a single draw."""
+    u = rng.random()
+    acc = 0.0
+    for item, p in zip(items, probs, strict=True):
+        acc += p
+        if u < acc:
+            return item
+    return items[-1]
+
+
 _ISP = np.array([178 << 24 | 120 << 16, 178 << 24 | 121 << 16, 37 << 24 | 214 << 16, 93 << 24 | 84 << 16,
                  86 << 24 | 57 << 16, 46 << 24 | 56 << 16, 134 << 24 | 17 << 16, 82 << 24 | 209 << 16], np.int64)
 _MOBILE_NAT = np.array([37 << 24 | 45 << 16, 46 << 24 | 216 << 16, 93 << 24 | 125 << 16, 46 << 24 | 53 << 16],

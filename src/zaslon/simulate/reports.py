@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 from zaslon.simulate import strs
 from zaslon.simulate.fraud import COURIER, EXTORTION, FAKE_DIRECTOR, INVESTMENT, PHISHING, VISHING, FraudWorld
@@ -51,12 +52,11 @@ FALSE_RU = "Не совершал(а) платёж на {amount} BYN на счё
 FALSE_EN = "I did not make the payment of {amount} BYN to {payee}; please check it."
 
 
-def card_numbers(account: np.ndarray, bank: np.ndarray) -> list[str]:
+def card_numbers(account: np.ndarray, bank: np.ndarray) -> pa.StringArray:
     """The card on a personal account: a bank's BIN and a Luhn check digit."""
     bin6 = 425_500 + bank.astype(np.int64) * 37
     body = (account.astype(np.int64) * 982_451_653 + 123_456_789) % 10**9
-    mat = strs.luhn_complete(np.hstack([strs.digits(bin6, 6), strs.digits(body, 9)]))
-    return [r.tobytes().decode() for r in mat]
+    return strs.to_arrow(strs.luhn_complete(np.hstack([strs.digits(bin6, 6), strs.digits(body, 9)])))
 
 
 @dataclass
@@ -88,7 +88,7 @@ def build(fw: FraudWorld, fraud_tid: np.ndarray, false_pool: list[tuple[int, int
             amount = int(amount / 28)  # a Russian company's loss, stated in BYN
         payees = list(dict.fromkeys(v.payees))
         if v.scheme in (PHISHING, EXTORTION) and payees:
-            payee = ", ".join(card_numbers(np.array(payees[:2]), fin.accounts.bank[payees[:2]]))
+            payee = ", ".join(card_numbers(np.array(payees[:2]), fin.accounts.bank[payees[:2]]).to_pylist())
         else:
             payee = ", ".join(str(account_id_of(a)) for a in payees[:3])  # type: ignore[operator]
         phone = v.phone or ""

@@ -103,8 +103,9 @@ def _generate(pre: Preset, seed: int, out: Path, progress: Progress) -> dict[str
                            ("scheme", pa.string()), ("group_id", pa.string()), ("victim_party", pa.string())])
     tw = writer.writer(out / "transfers.parquet", t_schema)
     ttw = writer.writer(out / "truth_transfers.parquet", tt_schema)
-    acc_bank_str = pc.take(bank_ids, pa.array(acc.bank))
-    acc_country_str = pc.take(pa.array(COUNTRIES), pa.array(acc.country))
+    countries = pa.array(COUNTRIES)
+    acc_bank = np.append(acc.bank, -1).astype(np.int64)  # the extra slot stands for CASH
+    acc_country = np.append(acc.country, 0).astype(np.int64)  # cash stays in Belarus
     next_id = 0
     false_pool: list[tuple[int, int, int, int, int]] = []
     per_day_false = max(2, pre.victims // (pre.days * 6))
@@ -133,7 +134,6 @@ def _generate(pre: Preset, seed: int, out: Path, progress: Progress) -> dict[str
         next_id += k
         tid = writer.ids("T", numbers, 10)
         payee_idx = np.where(cols["payee"] < 0, acc.n, cols["payee"])
-        no_payee = cols["payee"] < 0
         tw.write_table(pa.table({
             "transfer_id": tid, "ts": writer.timestamps(cols["ts"]),
             "payer": pc.take(account_ids, pa.array(cols["payer"])),
@@ -143,10 +143,10 @@ def _generate(pre: Preset, seed: int, out: Path, progress: Progress) -> dict[str
             "channel": pc.take(pa.array(legit.CHANNELS), pa.array(cols["channel"])),
             "device": writer.nullable_ids("D", cols["device"], 10),
             "ip": writer.ipv4(cols["ip"]),
-            "payer_bank": pc.take(acc_bank_str, pa.array(cols["payer"])),
-            "payee_bank": writer.take_str(acc_bank_str, np.where(no_payee, -1, cols["payee"])),
-            "payee_country": pc.if_else(pa.array(no_payee), pa.scalar("BY"),
-                                        pc.take(acc_country_str, pa.array(np.where(no_payee, 0, cols["payee"])))),
+            # Small lookup tables indexed by number: far cheaper than gathering 700k-entry string columns.
+            "payer_bank": pc.take(bank_ids, pa.array(acc_bank[cols["payer"]])),
+            "payee_bank": writer.take_str(bank_ids, acc_bank[payee_idx]),
+            "payee_country": pc.take(countries, pa.array(acc_country[payee_idx])),
             "atm_id": writer.take_str(atm_ids, cols["atm"].astype(np.int64)),
         }, schema=t_schema))
         fsrc = np.where(is_f, src, 0)
@@ -258,7 +258,7 @@ def _static_tables(out: Path, pre: Preset, pop: population.Population, fin: bank
     }), out / "banks.parquet")
     acc = fin.accounts
     personal = (acc.kind == PERSONAL) & (acc.country == 0)
-    cards = pa.array(reports.card_numbers(np.flatnonzero(personal), acc.bank[personal]), pa.string())
+    cards = reports.card_numbers(np.flatnonzero(personal), acc.bank[personal])
     card_idx = np.full(acc.n, -1, np.int64)
     card_idx[personal] = np.arange(int(personal.sum()))
     writer.write_table(pa.table({
