@@ -30,7 +30,7 @@ TRACE_HOPS = 6  # as the trace's default depth (Brazil's MED 2.0 follows about f
 
 def simulate_world(preset: str, seed: int) -> Path:
     out = Path(tempfile.mkdtemp(prefix=f"zaslon-{preset}-"))
-    cmd = [sys.executable, "-m", "zaslon.cli", "simulate", "--preset", preset, "--seed", str(seed), "--out", str(out)]
+    cmd = [sys.executable, "-c", "from zaslon.cli import main; main()", "simulate", "--preset", preset, "--seed", str(seed), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise InvalidInput(f"simulate failed: {done.stderr.strip()[-500:]}", field="preset")

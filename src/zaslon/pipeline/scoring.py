@@ -335,10 +335,16 @@ class ScoringEngine:
             idx, val = top
             fv = np.take_along_axis(res.features, idx, axis=1)
             codes, names = _MODEL_CODES, FEATURE_NAMES
-            flat = [
-                Reason(codes[j], f"{names[j]}={f:.4g}", v)
-                for j, v, f in zip(idx.ravel().tolist(), val.ravel().tolist(), fv.ravel().tolist(), strict=True)
-            ]
+            # Trees give each feature a small set of distinct contributions, and counts and flags take few
+            # values, so most (feature, value, contribution) triples repeat: build each Reason once per batch.
+            cache: dict[tuple[int, float, float], Reason] = {}
+            flat = []
+            for key in zip(idx.ravel().tolist(), fv.ravel().tolist(), val.ravel().tolist(), strict=True):
+                r = cache.get(key)
+                if r is None:
+                    j, f, v = key
+                    r = cache[key] = Reason(codes[j], f"{names[j]}={f:.4g}", v)
+                flat.append(r)
             positive: list[bool] = np.all(val > 0.0, axis=1).tolist()
             model_reasons = [
                 tuple(flat[i * k : i * k + k])
