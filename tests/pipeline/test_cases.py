@@ -141,3 +141,12 @@ def test_concurrent_links_and_analyst_changes_lose_nothing(service: CaseService,
         assert conn.execute(select(func.count()).select_from(case_incidents)).scalar_one() == 40
     for cid in set(placed.values()):
         assert service.get(cid).status != "merged"
+
+
+def test_keys_from_indicators_add_the_sender_domain() -> None:
+    from zaslon.core.types import Indicator, IndicatorKind
+    from zaslon.pipeline.case_keys import keys_from_indicators
+
+    keys = keys_from_indicators([Indicator(IndicatorKind.EMAIL, "director.831@gmaii.com"),
+                                 Indicator(IndicatorKind.PHONE, "+375291111111")])
+    assert keys == ["email:director.831@gmaii.com", "email_domain:gmaii.com", "phone:+375291111111"]

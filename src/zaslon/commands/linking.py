@@ -53,15 +53,22 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         json_path: Path = typer.Option(None, "--json", help="write the figures here as JSON"),
     ) -> None:
         """Link a simulated world's incidents into cases and rank its drops; score against ground truth."""
+        import shutil
+
         from zaslon.pipeline.linking_eval import eval_world, simulate_world
 
+        directory = world
         try:
-            directory = world if world is not None else simulate_world(preset, seed)
+            if directory is None:
+                directory = simulate_world(preset, seed)
             if not (directory / "incidents.parquet").is_file():
                 raise _fail(f"{directory} holds no incidents.parquet")
             result = eval_world(directory)
         except ZaslonError as exc:
             raise _fail(exc.message) from None
+        finally:
+            if world is None and directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)  # the world we simulated for this run
         result["preset"] = preset if world is None else str(world)
         _write(result, json_path)
 

@@ -184,7 +184,8 @@ class FeatureState:
         cap = self.arrays[0].shape[0]
         if need <= cap:
             return
-        new = K.new_state(max(need, cap * 2))
+        # Grow by a quarter, not double: spare rows count against the 1 KB per account budget too.
+        new = K.new_state(max(need, cap + cap // 4 + 1024))
         for old, arr in zip(self.arrays, new, strict=True):
             arr[:cap] = old
         self.arrays = new

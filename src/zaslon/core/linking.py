@@ -31,8 +31,11 @@ DEFAULT_CAPS: Mapping[str, int] = {
     "url": 60,
     "domain": 40,
     "email": 60,
-    "device": 30,
-    "ip": 15,  # carrier-grade NAT puts thousands behind one address
+    "email_domain": 60,  # the sender's domain: lookalikes (gmaii.com) are a fake-director group's signature
+    # A group works its drops from a few phones and an address pool, so these recur across its reports;
+    # carrier-grade NAT puts thousands behind one address, so an address seen in more is a hub.
+    "device": 60,
+    "ip": 40,
     "apple_id": 60,
     "card": 60,
 }

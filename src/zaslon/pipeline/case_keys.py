@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from zaslon.adapters.db.tables_core import transfers
 from zaslon.adapters.db.tables_incidents import incident_indicators, incident_transfers, incidents, indicators
-from zaslon.core.types import CASH_SINK, Indicator
+from zaslon.core.types import CASH_SINK, Indicator, IndicatorKind
 from zaslon.errors import NotFound
 
 FLOW_HOPS = 2  # hops followed beyond the first drop; deeper hops reach exchanges and shared cash-out
@@ -25,7 +25,14 @@ FLOW_FANOUT = 20  # an account sending to more payees than this in the window is
 
 
 def keys_from_indicators(found: Iterable[Indicator]) -> list[str]:
-    return [f"{ind.kind.value}:{ind.value}" for ind in found]
+    """``kind:value`` per indicator, plus the domain of every e-mail address (``email_domain:``): a
+    lookalike sender domain recurs across a group's reports while the mailbox names change."""
+    keys = []
+    for ind in found:
+        keys.append(f"{ind.kind.value}:{ind.value}")
+        if ind.kind is IndicatorKind.EMAIL and "@" in ind.value:
+            keys.append(f"email_domain:{ind.value.rsplit('@', 1)[1]}")
+    return keys
 
 
 def incident_keys(engine: Engine, incident_id: str) -> list[str]:

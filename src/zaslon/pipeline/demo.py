@@ -58,10 +58,10 @@ class DemoConfig:
     method: Method = Method.FIFO
     chunk: int = 8192
     call_window_s: int = 3600  # a transfer within an hour of a call from a flagged number: "on a call"
-    # Other money that fed the drops this victim's money reached (within 2 hops), traced and frozen with
+    # Other money that fed the drops this victim's money reached (within 6 hops), traced and frozen with
     # it: in practice other, often unreported, victims of the same group.
-    linked_depth: int = 2
-    max_linked: int = 50
+    linked_depth: int = 6
+    max_linked: int = 200
     linked_lookback_s: int = 3 * 86_400
     # The model is retrained weekly on what was reported by then, as `zaslon replay` does (0: no model).
     retrain_days: float = 7.0

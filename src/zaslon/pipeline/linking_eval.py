@@ -30,7 +30,8 @@ TRACE_HOPS = 6  # as the trace's default depth (Brazil's MED 2.0 follows about f
 
 def simulate_world(preset: str, seed: int) -> Path:
     out = Path(tempfile.mkdtemp(prefix=f"zaslon-{preset}-"))
-    cmd = [sys.executable, "-c", "from zaslon.cli import main; main()", "simulate", "--preset", preset, "--seed", str(seed), "--out", str(out)]
+    cmd = [sys.executable, "-c", "from zaslon.cli import main; main()",
+           "simulate", "--preset", preset, "--seed", str(seed), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise InvalidInput(f"simulate failed: {done.stderr.strip()[-500:]}", field="preset")
@@ -104,7 +105,8 @@ class Flows:
         return [p for p, _, _ in first if p != CASH_SINK], flows, moves
 
 
-def link_world(world: Path) -> tuple[list[str], dict[str, int], Linker]:
+def world_incident_keys(world: Path) -> list[tuple[str, list[str]]]:
+    """Each incident's keys, in report order, from what the exchange may read."""
     inc = pl.read_parquet(world / "incidents.parquet").sort("reported_at", "incident_id")
     tx = pl.read_parquet(world / "transfers.parquet",
                          columns=["transfer_id", "ts", "payer", "payee", "amount", "device", "ip"])
@@ -114,8 +116,8 @@ def link_world(world: Path) -> tuple[list[str], dict[str, int], Linker]:
     with_card = accounts.filter(pl.col("card").is_not_null())
     card_account = {card_hash(c, _PEPPER): a for a, c in zip(with_card["account_id"], with_card["card"], strict=True)}
     flows = Flows(tx, terminal)
-    linker = Linker()
     reported = _us(inc["reported_at"])
+    out: list[tuple[str, list[str]]] = []
     for n, (iid, text, tids) in enumerate(zip(inc["incident_id"], inc["text"], inc["transfer_ids"], strict=True)):
         found = extract_indicators(text or "", card_pepper=_PEPPER)
         keys = keys_from_indicators(found)
@@ -123,9 +125,17 @@ def link_world(world: Path) -> tuple[list[str], dict[str, int], Linker]:
                  if i.kind is IndicatorKind.CARD and i.value in card_account]
         payees, down, moves = flows.downstream([] if tids is None else list(tids), int(reported[n]))
         keys += [f"account:{p}" for p in payees] + [f"flow:{p}" for p in down] + moves
+        out.append((iid, keys))
+    return out
+
+
+def link_world(world: Path) -> tuple[list[str], dict[str, int], Linker]:
+    linker = Linker()
+    ids = []
+    for iid, keys in world_incident_keys(world):
         linker.add_quiet(iid, keys)
-    case_of = {iid: linker.case_of(iid) for iid in inc["incident_id"]}
-    return list(inc["incident_id"]), case_of, linker
+        ids.append(iid)
+    return ids, {iid: linker.case_of(iid) for iid in ids}, linker
 
 
 def traced_accounts(world: Path, tx: pl.DataFrame, inc: pl.DataFrame, kinds: pl.DataFrame) -> set[str]:

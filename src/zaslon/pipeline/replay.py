@@ -254,7 +254,7 @@ def replay(
             score[lo:hi], outcome[lo:hi] = res.score, res.outcome
             version[lo:hi] = [res.model_version] * (hi - lo)
         lo = hi
-        if edge is None or hi == 0:
+        if edge is None or hi == 0 or hi == n:  # nothing before it to learn from, or nothing after to score
             continue
         cutoff = datetime.fromtimestamp(edge, tz=UTC)
         y = labels_known_by(ids[:hi], named, cutoff)
