@@ -39,7 +39,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         upgrade(settings.database_url)
         uvicorn.run(
             "zaslon.adapters.http.app:create_app", factory=True, host=host or settings.host,
-            port=port or settings.port, workers=workers, log_level="warning",
+            port=port or settings.port, workers=workers, log_level="warning", access_log=False,
         )
 
     @db.command("upgrade")
