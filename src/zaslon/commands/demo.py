@@ -53,7 +53,7 @@ def demo(
     world: Path = typer.Option(None, help="world directory (default: data/worlds/<preset>-<seed>)"),
     preset: str = typer.Option("small", help="simulator preset to generate if the world is missing"),
     seed: int = typer.Option(42, help="world seed (generation) and demo seed (bank delays)"),
-    db: str = typer.Option(None, help="database URL (default: a fresh SQLite file beside the world)"),
+    db: str = typer.Option(None, help="an empty database's URL (default: a fresh SQLite file beside the world)"),
     no_serve: bool = typer.Option(False, "--no-serve", help="exit after printing the outcome"),
     summary_json: Path = typer.Option(None, "--summary-json", help="write the outcome figures here"),
     host: str = typer.Option("127.0.0.1"),
@@ -88,7 +88,10 @@ def demo(
     engine = make_engine(url)
     metadata.create_all(engine)  # tables a migration does not carry yet
     with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+        used = conn.execute(text("SELECT count(*) FROM freeze_orders")).scalar_one()
+    if used:
+        typer.echo("error: the demo needs an empty database (this one already holds freeze orders)", err=True)
+        raise typer.Exit(2)
     prof = profiles(w)
     with Progress(TextColumn("[bold]demo"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeRemainingColumn(), transient=True) as bar:
@@ -109,14 +112,18 @@ def demo(
 
 def _serve(engine: Any, url: str, knowledge: Any, host: str, port: int) -> None:
     import uvicorn
+    from sqlalchemy import text
 
     from zaslon.adapters.http.app import create_app
     from zaslon.core.access import DEFAULT_SCOPES, OrgKind
+    from zaslon.errors import Conflict
     from zaslon.pipeline.orgs import create_key, create_org
     from zaslon.settings import Settings
 
-    police = create_org(engine, name="Cyber unit 24/7 desk (demo)", kind="police")
-    from sqlalchemy import text
+    try:
+        police_key = create_org(engine, name="Cyber unit 24/7 desk (demo)", kind="police").api_key
+    except Conflict:  # a reused demo database: give the existing desk a fresh key
+        police_key = create_key(engine, "police-cyber-unit-24-7-desk-demo", DEFAULT_SCOPES[OrgKind.POLICE]).api_key
 
     with engine.connect() as conn:
         bank = conn.execute(text(
@@ -124,7 +131,7 @@ def _serve(engine: Any, url: str, knowledge: Any, host: str, port: int) -> None:
             "GROUP BY o.org_id ORDER BY n DESC LIMIT 1")).first()
     app = create_app(Settings(database_url=url, host=host, port=port), db=engine)
     app.state.knowledge = knowledge
-    typer.echo(f"police desk key: {police.api_key}")
+    typer.echo(f"police desk key: {police_key}")
     if bank is not None:
         key = create_key(engine, bank.org_id, DEFAULT_SCOPES[OrgKind.BANK])
         typer.echo(f"bank {bank.org_id} key: {key.api_key}  (curl -H 'Authorization: Bearer <key>' "

@@ -1,20 +1,25 @@
 """Score transfers for a bank and record every decision for audit, all or nothing.
 
-One unit of work per request: in one database transaction we check the ids (a transfer already decided
-with the same body gets its stored decision back; a different body under a known id is a conflict and
-nothing is written), score the new transfers with the running engine, evaluate the shadow rule set on the
-same features (recorded, never deciding), then store the transfers and their decisions.
+One unit of work per request: check the ids (a transfer already decided with the same body gets its stored
+decision back; a different body under a known id is a conflict and nothing is written), score the new
+transfers with the running engine, evaluate the shadow rule set on the same features (recorded, never
+deciding), then store the transfers and their decisions in one transaction before answering.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
@@ -64,65 +69,168 @@ def _known(conn: Connection, table: Any, ids: list[str], *cols: Any) -> dict[str
     return out
 
 
-def score_and_record(
-    db: Engine,
-    engine: Any,
-    org_id: str,
-    batch: Sequence[Transfer],
-    *,
-    on_flagged_call: Sequence[bool] | None = None,
-    shadow: RuleSet | None = None,
-    source: str = "json",
-    message_id: str | None = None,
-    now: datetime | None = None,
-) -> list[Recorded]:
-    """Decisions for ``batch`` in its order. ``engine`` is a ``zaslon.pipeline.scoring.ScoringEngine``."""
-    ids = [t.transfer_id for t in batch]
-    if not ids:
-        raise InvalidInput("nothing to score", field="body")
-    if len(set(ids)) != len(ids):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        raise InvalidInput(f"duplicate transfer ids in one request: {dupes[:10]}", field="transfer_id")
-    calls = list(on_flagged_call) if on_flagged_call is not None else [False] * len(batch)
-    hashes = {t.transfer_id: body_hash(t) for t in batch}
-    at = now or datetime.now(UTC)
-    with db.begin() as conn:
-        stored_t = _known(conn, transfers_table, ids, transfers_table.c.transfer_id, transfers_table.c.body_hash,
-                          transfers_table.c.org_id)
-        for tid, row in stored_t.items():
-            if row.body_hash != hashes[tid] or row.org_id != org_id:
-                raise Conflict(f"transfer {tid!r} was already stored with a different body", field="transfer_id")
-        stored_d = _known(conn, decisions_table, ids, *decisions_table.c)
-        for tid, row in stored_d.items():
-            if row.body_hash != hashes[tid] or row.org_id != org_id:
-                raise Conflict(f"transfer {tid!r} was already scored with a different body", field="transfer_id")
-        new = [i for i, t in enumerate(batch) if t.transfer_id not in stored_d]
-        fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
-        by_index = dict(zip(new, fresh, strict=True))
-        t_rows = [
-            {**_row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts, "body_hash": hashes[batch[i].transfer_id],
-             "received_at": at}
-            for i in new if batch[i].transfer_id not in stored_t
-        ]
-        if t_rows:
-            conn.execute(insert(transfers_table), t_rows)
-        d_rows = [
-            {
-                "transfer_id": r.decision.transfer_id, "org_id": org_id,
-                "body_hash": hashes[r.decision.transfer_id], "transfer_ts": batch[i].ts, "decided_at": at,
-                "outcome": r.decision.outcome.value, "score": float(r.decision.score),
-                "hold_until": r.decision.hold_until, "reasons": _reasons_json(r.decision.reasons),
-                "ruleset_version": r.decision.ruleset_version, "model_version": r.decision.model_version,
-                "shadow_version": r.shadow_version,
-                "shadow_outcome": r.shadow_outcome.value if r.shadow_outcome else None,
-                "shadow_hits": json.dumps(list(r.shadow_hits)) if r.shadow_version else None,
-                "source": source, "message_id": message_id,
-            }
-            for i, r in by_index.items()
-        ]
-        if d_rows:
-            conn.execute(insert(decisions_table), d_rows)
-    return [by_index[i] if i in by_index else _from_row(stored_d[t.transfer_id]) for i, t in enumerate(batch)]
+class DecisionRecorder:
+    """Scores transfers and records every decision, with one writer thread doing group commits.
+
+    Writers to one SQLite file serialise on its lock, and concurrent request threads that each open a write
+    transaction spend their time in SQLite's busy-wait. Instead, each request scores under one lock and
+    queues its rows; the writer commits everything queued so far in one transaction and only then are the
+    requests answered, so an answered decision is always stored.
+
+    Idempotency: an id decided earlier gets its stored decision back; the ids of the last ``recent``
+    decisions are also kept in memory, which covers rows queued but not yet committed.
+    """
+
+    def __init__(self, db: Engine, *, recent: int = 200_000) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[str, tuple[str, str, Recorded]] = OrderedDict()
+        self._recent_max = recent
+        self._queue: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
+        self._writer.start()
+
+    def record(
+        self,
+        engine: Any,
+        org_id: str,
+        batch: Sequence[Transfer],
+        *,
+        on_flagged_call: Sequence[bool] | None = None,
+        shadow: RuleSet | None = None,
+        source: str = "json",
+        message_id: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[list[Recorded], Future[None]]:
+        """Decide ``batch`` now; the returned future completes when the decisions are committed."""
+        ids = [t.transfer_id for t in batch]
+        if not ids:
+            raise InvalidInput("nothing to score", field="body")
+        if len(set(ids)) != len(ids):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            raise InvalidInput(f"duplicate transfer ids in one request: {dupes[:10]}", field="transfer_id")
+        calls = list(on_flagged_call) if on_flagged_call is not None else [False] * len(batch)
+        hashes = {t.transfer_id: body_hash(t) for t in batch}
+        at = now or datetime.now(UTC)
+        with self._db.connect() as conn:  # readers never wait for the writer (WAL / MVCC)
+            stored_t = _known(conn, transfers_table, ids, transfers_table.c.transfer_id,
+                              transfers_table.c.body_hash, transfers_table.c.org_id)
+            stored_d = _known(conn, decisions_table, ids, *decisions_table.c)
+        with self._lock:
+            earlier: dict[str, Recorded] = {}
+            for tid in ids:
+                mem = self._recent.get(tid)
+                if mem is not None:
+                    _same_body(tid, (mem[0], mem[1]), (hashes[tid], org_id), "scored")
+                    earlier[tid] = replace(mem[2], replayed=True)
+                elif tid in stored_d:
+                    row = stored_d[tid]
+                    _same_body(tid, (row.body_hash, row.org_id), (hashes[tid], org_id), "scored")
+                    earlier[tid] = _from_row(row)
+                elif tid in stored_t:
+                    row = stored_t[tid]
+                    _same_body(tid, (row.body_hash, row.org_id), (hashes[tid], org_id), "stored")
+            new = [i for i, t in enumerate(batch) if t.transfer_id not in earlier]
+            fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
+            by_index = dict(zip(new, fresh, strict=True))
+            t_rows = [
+                {**_row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts,
+                 "body_hash": hashes[batch[i].transfer_id], "received_at": at}
+                for i in new if batch[i].transfer_id not in stored_t
+            ]
+            d_rows = [_decision_row(r, org_id, hashes[r.decision.transfer_id], batch[i].ts, at, source, message_id)
+                      for i, r in by_index.items()]
+            for r in fresh:
+                tid = r.decision.transfer_id
+                self._recent[tid] = (hashes[tid], org_id, r)
+            while len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
+            done: Future[None] = Future()
+            if d_rows or t_rows:
+                with self._wake:
+                    self._queue.append((t_rows, d_rows, done))
+                    self._wake.notify()
+            else:
+                done.set_result(None)
+        out = [by_index[i] if i in by_index else earlier[t.transfer_id] for i, t in enumerate(batch)]
+        return out, done
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if self._closed and not self._queue:
+                    return
+                work, self._queue = self._queue, []
+            self._commit(work)
+
+    def _commit(self, work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]]) -> None:
+        try:
+            with self._db.begin() as conn:
+                t_rows = [r for t, _, _ in work for r in t]
+                d_rows = [r for _, d, _ in work for r in d]
+                if t_rows:
+                    conn.execute(insert(transfers_table), t_rows)
+                if d_rows:
+                    conn.execute(insert(decisions_table), d_rows)
+        except Exception:
+            if len(work) == 1:
+                self._fail(work[0], sys.exc_info()[1])
+                return
+            for item in work:  # one bad request must not fail the others: commit each on its own
+                self._commit([item])
+            return
+        for _, _, fut in work:
+            fut.set_result(None)
+
+    def _fail(self, item: tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]], exc: Any) -> None:
+        with self._lock:
+            for row in item[1]:
+                self._recent.pop(row["transfer_id"], None)
+        if isinstance(exc, IntegrityError):
+            exc = Conflict("a transfer in this request was stored concurrently by another process", field="transfer_id")
+        item[2].set_exception(exc)
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._writer.join(timeout=10)
+
+
+def _same_body(tid: str, stored: tuple[str, str], sent: tuple[str, str], what: str) -> None:
+    """A known id is a replay only with the same body from the same organisation; anything else conflicts."""
+    if stored != sent:
+        raise Conflict(f"transfer {tid!r} was already {what} with a different body", field="transfer_id")
+
+
+def _decision_row(
+    r: Recorded, org_id: str, body_hash_: str, ts: datetime, at: datetime, source: str, message_id: str | None
+) -> dict[str, Any]:
+    return {
+        "transfer_id": r.decision.transfer_id, "org_id": org_id, "body_hash": body_hash_, "transfer_ts": ts,
+        "decided_at": at, "outcome": r.decision.outcome.value, "score": float(r.decision.score),
+        "hold_until": r.decision.hold_until, "reasons": _reasons_json(r.decision.reasons),
+        "ruleset_version": r.decision.ruleset_version, "model_version": r.decision.model_version,
+        "shadow_version": r.shadow_version,
+        "shadow_outcome": r.shadow_outcome.value if r.shadow_outcome else None,
+        "shadow_hits": json.dumps(list(r.shadow_hits)) if r.shadow_version else None,
+        "source": source, "message_id": message_id,
+    }
+
+
+def score_and_record(db: Engine, engine: Any, org_id: str, batch: Sequence[Transfer], **kw: Any) -> list[Recorded]:
+    """Decide and store ``batch`` synchronously (a one-off recorder: for scripts and tests)."""
+    recorder = DecisionRecorder(db)
+    try:
+        out, done = recorder.record(engine, org_id, batch, **kw)
+        done.result()
+        return out
+    finally:
+        recorder.close()
 
 
 def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None) -> list[Recorded]:
