@@ -10,9 +10,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from zaslon.adapters.db.base import metadata
-from zaslon.adapters.db.engine import make_engine
-from zaslon.adapters.db.tables_rules import rule_events, rule_sets, rule_slots
+from zaslon.adapters.db.engine import make_engine, upgrade
 from zaslon.cli import app
 
 runner = CliRunner()
@@ -25,7 +23,7 @@ GOOD = {"version": "r1", "description": "test", "rules": [
 def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'z.db'}"
     eng = make_engine(url)
-    metadata.create_all(eng, tables=[rule_sets, rule_slots, rule_events])  # until the migration has them
+    upgrade(url)
     eng.dispose()
     return url
 

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from zaslon.adapters.db.base import metadata
-from zaslon.adapters.db.tables_cases import CASE_TABLES, case_incidents
+from zaslon.adapters.db.tables_cases import case_incidents
 from zaslon.errors import Conflict, InvalidInput, NotFound
 from zaslon.pipeline.cases import CaseService
 
@@ -18,7 +17,6 @@ NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def service(engine: Engine) -> CaseService:
-    metadata.create_all(engine, tables=list(CASE_TABLES))  # until the lead's migration carries them
     return CaseService(engine)
 
 

@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from zaslon.adapters.db.base import metadata
 from zaslon.adapters.db.tables_incidents import (
-    INCIDENT_TABLES,
     fraud_numbers,
     incident_indicators,
     incident_reports,
@@ -31,7 +29,6 @@ PAN = "5536910000123457"
 
 @pytest.fixture
 def db(engine: Engine, make_org) -> Engine:  # type: ignore[no-untyped-def]
-    metadata.create_all(engine, tables=list(INCIDENT_TABLES))  # until the lead's migration carries them
     make_org("bank", "Belarusbank", bank_id="AKBBBY2X")
     ts = NOW - timedelta(hours=1)
     store_transfers(engine, "bank-belarusbank", [

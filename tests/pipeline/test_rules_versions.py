@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
-from zaslon.adapters.db.base import metadata
 from zaslon.adapters.db.tables_rules import rule_events, rule_sets, rule_slots
 from zaslon.core.rules import RuleSet
 from zaslon.errors import Conflict, InvalidInput, NotFound
@@ -24,7 +23,6 @@ B = [{"rule_id": "b", "expression": "first_time_payee and amount_rel_log > log(5
 
 @pytest.fixture
 def db(engine: Engine) -> Engine:
-    metadata.create_all(engine, tables=[rule_sets, rule_slots, rule_events])  # until the migration has them
     return engine
 
 

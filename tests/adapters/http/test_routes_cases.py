@@ -11,10 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from zaslon.adapters.db.base import metadata
-from zaslon.adapters.db.tables_cases import CASE_TABLES, suspected_drops
-from zaslon.adapters.db.tables_incidents import INCIDENT_TABLES
-from zaslon.adapters.db.tables_orders import freeze_orders
+from zaslon.adapters.db.tables_cases import suspected_drops
 
 DROP = "BY86AKBB10100000002966000000"
 DROP2 = "BY20PJCB30120000000000000933"
@@ -23,7 +20,7 @@ VICTIM_ACC = "BY13NBRB3600900000002Z00AB00"
 
 @pytest.fixture(autouse=True)
 def _tables(engine) -> None:  # type: ignore[no-untyped-def]
-    metadata.create_all(engine, tables=[*INCIDENT_TABLES, *CASE_TABLES, freeze_orders])
+    del engine  # the migrated store has every table
 
 
 def transfer(tid: str, payee: str = DROP, ts: str = "2026-11-02T10:15:00+03:00", **over: Any) -> dict[str, Any]:

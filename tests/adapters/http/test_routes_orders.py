@@ -85,3 +85,36 @@ def test_bad_amounts_and_steps(client: TestClient, bank, police, orders) -> None
     assert client.get(f"/v1/orders/{oid}", headers=bank.headers).json()["status"] == "acknowledged"
     assert client.post(f"/v1/orders/{oid}/ack", headers=police.headers).status_code == 403  # no orders:write
     assert client.get("/v1/orders?status=bogus", headers=bank.headers).status_code == 422
+
+
+def test_incident_traces_and_issues_orders_to_the_holding_banks(  # type: ignore[no-untyped-def]
+    client: TestClient, bank, other_bank, police, app
+) -> None:
+    seen: list[str] = []
+    import httpx
+
+    app.state.webhook_transport = httpx.MockTransport(lambda r: (seen.append(str(r.url)), httpx.Response(200))[1])
+    victim, drop1 = "BY13NBRB3600900000002Z00AB00", "BY86AKBB10100000002966000000"
+    drop2 = "BY04PJCB30120000000000000000"
+    transfers = [
+        {"transfer_id": "tx-1", "ts": "2026-03-02T10:00:00Z", "payer": victim, "payee": drop1, "amount": 500_000,
+         "payer_bank": bank.bank_id, "payee_bank": bank.bank_id},
+        {"transfer_id": "tx-2", "ts": "2026-03-02T10:10:00Z", "payer": drop1, "payee": drop2, "amount": 200_000,
+         "payer_bank": bank.bank_id, "payee_bank": other_bank.bank_id},
+        {"transfer_id": "tx-3", "ts": "2026-03-02T10:20:00Z", "payer": drop2, "payee": "CASH", "amount": 50_000,
+         "payer_bank": other_bank.bank_id, "atm": {"atm_id": "ATM-5", "lat": 53.9, "lon": 27.56, "city": "Minsk"}},
+    ]
+    assert client.post("/v1/transfers", json=transfers, headers=bank.headers).status_code == 201
+    r = client.post("/v1/incidents", headers=bank.headers, json={
+        "scheme": "vishing", "transfer_ids": ["tx-1"], "reported_at": "2026-03-02T11:00:00Z",
+        "text": "Звонили из «службы безопасности», перевела 5000 BYN."})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["trace"]["traced"] == 500_000 and body["trace"]["still_in_accounts"] == 450_000
+    assert [e["atm_id"] for e in body["trace"]["exits"]] == ["ATM-5"]
+    assert len(body["orders"]) == 2
+    mine = client.get("/v1/orders", headers=bank.headers).json()["orders"]
+    theirs = client.get("/v1/orders", headers=other_bank.headers).json()["orders"]
+    assert [(o["account_id"], o["amount"]) for o in mine] == [(drop1, 300_000)]
+    assert [(o["account_id"], o["amount"]) for o in theirs] == [(drop2, 150_000)]
+    assert app.state.knowledge.flags(drop2)

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from zaslon.adapters.db.tables_cases import CASE_TABLES, suspected_drops
+from zaslon.adapters.db.tables_cases import suspected_drops
 from zaslon.adapters.http.auth import require_scope
 from zaslon.core.access import sees_everything
 from zaslon.errors import Forbidden
@@ -23,10 +23,6 @@ router = APIRouter(tags=["cases"])
 
 def install(app: FastAPI, settings: Settings) -> None:
     del settings
-    from zaslon.adapters.db.base import metadata
-
-    # Idempotent: the migration creates these in a deployed store; an in-memory test store needs them too.
-    metadata.create_all(app.state.db, tables=list(CASE_TABLES), checkfirst=True)
     app.state.cases = CaseService(app.state.db)
     if not hasattr(app.state, "on_incident"):
         app.state.on_incident = []

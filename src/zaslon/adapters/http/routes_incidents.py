@@ -15,8 +15,6 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from zaslon.adapters.db.base import metadata
-from zaslon.adapters.db.tables_incidents import INCIDENT_TABLES
 from zaslon.adapters.http.auth import Principal, authenticate, require_scope
 from zaslon.core.calls import RecentCalls
 from zaslon.core.types import Scheme
@@ -45,8 +43,6 @@ IncidentHook = Callable[[FastAPI, IntakeResult], dict[str, Any] | None]
 def install(app: FastAPI, settings: Settings) -> None:
     """Give the app what these routes keep in memory; keep hooks another module registered first."""
     del settings
-    # Idempotent: the migration creates these in a deployed store; a fresh test store needs them too.
-    metadata.create_all(app.state.db, tables=list(INCIDENT_TABLES), checkfirst=True)
     # Knowledge lives in memory: after a restart, what earlier incidents and operators reported counts again.
     load_knowledge(app.state.db, app.state.knowledge)
     if not hasattr(app.state, "on_incident"):

@@ -19,6 +19,7 @@ from zaslon.adapters.iso20022.pacs004 import render_pacs004
 from zaslon.core.types import OrderStatus
 from zaslon.errors import Forbidden
 from zaslon.pipeline.freeze import FreezeStore, order_json
+from zaslon.pipeline.live import LiveLedger, trace_and_freeze
 from zaslon.settings import Settings
 
 router = APIRouter(tags=["orders"])
@@ -31,7 +32,29 @@ class AmountIn(BaseModel):
 
 
 def install(app: Any, settings: Settings) -> None:
+    """Keep a freeze store and a live ledger; run trace and freeze after every new incident."""
+    from zaslon.adapters.db.base import metadata
+    from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
+
+    # Idempotent: the migration creates these in a deployed store; a fresh test store needs them too.
+    metadata.create_all(app.state.db, tables=[freeze_orders, order_events, cashout_alerts], checkfirst=True)
     app.state.freeze_store = FreezeStore(app.state.db)
+    app.state.live_ledger = LiveLedger(app.state.db)
+    if not hasattr(app.state, "on_incident"):
+        app.state.on_incident = []
+    app.state.on_incident.append(_trace_and_freeze)
+
+
+def _trace_and_freeze(app: Any, result: Any) -> dict[str, Any]:
+    """Intake hook: trace the new incident's transfers and issue freeze orders at once."""
+    inc = result.incident
+    if not inc.transfer_ids:
+        return {}
+    return trace_and_freeze(
+        app.state.live_ledger, app.state.freeze_store, app.state.knowledge, inc.incident_id,
+        tuple(inc.transfer_ids), inc.reported_at, now=_now(),
+        transport=getattr(app.state, "webhook_transport", None),
+    )
 
 
 def _store(request: Request) -> FreezeStore:
