@@ -10,12 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from zaslon.adapters.db.base import metadata
-from zaslon.adapters.db.engine import make_engine
-from zaslon.adapters.db.tables_cases import CASE_TABLES
-from zaslon.adapters.db.tables_core import transfers
-from zaslon.adapters.db.tables_incidents import INCIDENT_TABLES
-from zaslon.adapters.db.tables_orders import freeze_orders
+from zaslon.adapters.db.engine import make_engine, upgrade
 from zaslon.cli import app
 from zaslon.pipeline.cases import CaseService
 
@@ -69,9 +64,8 @@ def test_bench_link_small(tmp_path: Path) -> None:
 def test_cases_export_json_and_csv(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'z.db'}"
     monkeypatch.setenv("ZASLON_DATABASE_URL", url)
+    upgrade(url)
     engine = make_engine(url)
-    metadata.create_all(engine, tables=[transfers, *INCIDENT_TABLES, *CASE_TABLES, freeze_orders],
-                        checkfirst=True)
     service = CaseService(engine)
     case_id = service.link("i1", ["phone:+375291111111"], datetime(2026, 3, 2, tzinfo=UTC))
     got = runner.invoke(app, ["cases", "export", "--case", case_id, "--format", "json"])

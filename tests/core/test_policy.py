@@ -14,6 +14,7 @@ from zaslon.core.policy import (
     WHY_MODEL,
     WHY_REPORTED,
     WHY_RULE,
+    WHY_SUSPECTED,
     PolicyConfig,
     PolicyInputs,
     decide,
@@ -66,6 +67,12 @@ def test_reported_payee_is_held_whatever_the_score() -> None:
     assert int(out[0]) == HOLD and int(why[0]) & WHY_REPORTED
     assert outcome(inputs(0.0, flags=int(AccountFlag.SUSPECTED_DROP))) == REVIEW
     assert outcome(inputs(0.0, flags=int(AccountFlag.REPORTED)), PolicyConfig(hold_reported_payee=False)) == ALLOW
+
+
+def test_traced_payee_is_held_at_once() -> None:
+    out, why = decide(CFG, inputs(0.0, flags=int(AccountFlag.TRACED)))
+    assert int(out[0]) == HOLD and int(why[0]) & WHY_SUSPECTED
+    assert outcome(inputs(0.0, flags=int(AccountFlag.TRACED)), PolicyConfig(hold_traced_payee=False)) == REVIEW
 
 
 def test_rules_and_model_combine_to_the_most_severe() -> None:

@@ -7,7 +7,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from zaslon.adapters.db.base import metadata
 from zaslon.adapters.db.tables_core import orgs
 from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
 from zaslon.core.cashout import cashout_alert
@@ -23,7 +22,6 @@ A, B = "AKBBBY2X", "PJCBBY2X"
 
 @pytest.fixture
 def store(engine: Engine) -> FreezeStore:
-    metadata.create_all(engine)  # until the lead's migration carries these tables
     return FreezeStore(engine)
 
 

@@ -186,3 +186,16 @@ def test_racing_repeats_create_one_incident(db: Engine) -> None:
         created = list(pool.map(send, range(8)))
     assert created.count(True) == 1
     assert counts(db)["incidents"] == 1
+
+
+def test_one_report_does_not_list_an_account_many_people_pay(db: Engine) -> None:
+    shop = "BY04PJCB30120000000000000777"
+    ts = NOW - timedelta(days=2)
+    store_transfers(db, "bank-belarusbank", [
+        Transfer(f"shop-{i}", ts + timedelta(minutes=i), f"BY00PAYER{i:019d}", shop, 2_000) for i in range(60)
+    ], now=NOW)
+    k = Knowledge()
+    res = intake_incident(db, k, report(transfer_ids=("t1", "shop-7"), text=""), card_pepper=PEPPER, now=NOW)
+    assert res.created and set(res.flagged_accounts) == {DROP1, shop}  # both stored for the desk...
+    assert k.flags(DROP1) == AccountFlag.REPORTED
+    assert k.flags(shop) == AccountFlag.NONE  # ...but the busy shop is not listed on one report's word

@@ -63,8 +63,7 @@ def demo(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from sqlalchemy import text
 
-    from zaslon.adapters.db.base import metadata
-    from zaslon.adapters.db.engine import load_table_modules, make_engine, upgrade
+    from zaslon.adapters.db.engine import make_engine, upgrade
     from zaslon.errors import ZaslonError
     from zaslon.pipeline.demo import DemoConfig, run_demo
     from zaslon.pipeline.outcome import score_run
@@ -84,9 +83,7 @@ def demo(
             Path(f"{file}{extra}").unlink(missing_ok=True)
         url = f"sqlite:///{file}"
     upgrade(url)
-    load_table_modules()
     engine = make_engine(url)
-    metadata.create_all(engine)  # tables a migration does not carry yet
     with engine.connect() as conn:
         used = conn.execute(text("SELECT count(*) FROM freeze_orders")).scalar_one()
     if used:

@@ -37,6 +37,9 @@ class PolicyConfig:
     vulnerable_factor: float = 0.5
     first_time_factor: float = 0.75
     hold_reported_payee: bool = True
+    # A trace found victims' money in this account: new money into it is held at once (issue: feedback into
+    # scoring), not only reviewed.
+    hold_traced_payee: bool = True
     review_suspected_payee: bool = True
     hold_days: float = 2.0
 
@@ -80,6 +83,10 @@ def decide(cfg: PolicyConfig, x: PolicyInputs) -> tuple[I8, npt.NDArray[np.int8]
         know[sus] = REVIEW
     else:
         sus = np.zeros(n, dtype=np.bool_)
+    if cfg.hold_traced_payee:
+        traced = (x.payee_flags & int(AccountFlag.TRACED)) != 0
+        know[traced] = HOLD
+        sus = sus | traced
     if cfg.hold_reported_payee:
         rep = (x.payee_flags & int(AccountFlag.REPORTED | AccountFlag.PARTNER_LISTED)) != 0
         know[rep] = HOLD

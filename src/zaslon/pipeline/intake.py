@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, distinct, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from zaslon.adapters.db.tables_core import transfers
@@ -33,6 +33,7 @@ from zaslon.adapters.db.tables_incidents import (
     indicators,
 )
 from zaslon.core.access import OrgKind, sees_everything
+from zaslon.core.corroborate import is_established
 from zaslon.core.indicators import extract_indicators, normalise_phone, redact_cards
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.types import CASH_SINK, Incident, Indicator, IndicatorKind, Scheme, require_utc
@@ -153,10 +154,26 @@ def intake_incident(
             if attempt == _ATTEMPTS - 1:
                 raise
     if result.created:
-        for account in result.flagged_accounts:
+        for account in _uncorroborated_listable(engine, result.flagged_accounts, reported_at):
             knowledge.flag(account, AccountFlag.REPORTED)
         knowledge.flagged_phones.update(result.flagged_phones)
     return result
+
+
+def _uncorroborated_listable(engine: Engine, accounts: Iterable[str], at: datetime) -> list[str]:
+    """The accounts one report may list at once: not an established business that many people pay
+    (``core.corroborate``): listing one on a single, possibly mistaken report would hold every customer's
+    payment. Its incident and indicators are still stored for the desk to confirm."""
+    accounts = list(accounts)
+    if not accounts:
+        return []
+    with engine.connect() as conn:
+        payers: dict[str, int] = dict(conn.execute(
+            select(transfers.c.payee, func.count(distinct(transfers.c.payer)))
+            .where(transfers.c.payee.in_(accounts), transfers.c.ts <= at)
+            .group_by(transfers.c.payee)
+        ).all())
+    return [a for a in accounts if not is_established(None, int(payers.get(a, 0)))]
 
 
 def _store(

@@ -7,7 +7,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from zaslon.adapters.db.base import metadata
 from zaslon.adapters.db.tables_orders import order_events
 from zaslon.core.trace import Holding, TraceResult
 from zaslon.pipeline.freeze import FreezeStore
@@ -17,7 +16,6 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def orders(engine: Engine, bank, other_bank) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    metadata.create_all(engine)
     res = TraceResult(800, (Holding("BY01A", bank.bank_id, 500, 1, 0), Holding("BY02B", other_bank.bank_id, 300, 2, 0)),
                       (), ())
     created = FreezeStore(engine).issue("INC-1", res, now=NOW).created

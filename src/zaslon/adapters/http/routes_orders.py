@@ -33,11 +33,6 @@ class AmountIn(BaseModel):
 
 def install(app: Any, settings: Settings) -> None:
     """Keep a freeze store and a live ledger; run trace and freeze after every new incident."""
-    from zaslon.adapters.db.base import metadata
-    from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
-
-    # Idempotent: the migration creates these in a deployed store; a fresh test store needs them too.
-    metadata.create_all(app.state.db, tables=[freeze_orders, order_events, cashout_alerts], checkfirst=True)
     app.state.freeze_store = FreezeStore(app.state.db)
     app.state.live_ledger = LiveLedger(app.state.db)
     if not hasattr(app.state, "on_incident"):
