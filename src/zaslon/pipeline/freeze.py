@@ -186,6 +186,18 @@ class FreezeStore:
             return False
         return True
 
+    def alerts(self, *, since: datetime | None = None, limit: int = 200) -> builtins.list[dict[str, Any]]:
+        """The newest cash-out alerts, for the desk: where traced money is leaving and when (courier leads)."""
+        q = select(cashout_alerts).order_by(cashout_alerts.c.ts.desc()).limit(limit)
+        if since is not None:
+            q = q.where(cashout_alerts.c.ts >= since)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+        for r in rows:
+            for k in ("ts", "created_at"):
+                r[k] = _utc(r[k]).isoformat()
+        return rows
+
     # ------------------------------------------------------------------ webhooks
     def deliver(self, orders: Iterable[FreezeOrder], *, transport: httpx.BaseTransport | None = None,
                 now: datetime, timeout_s: float = 5.0) -> int:

@@ -145,3 +145,17 @@ def test_metrics_count_requests(client, bank) -> None:  # type: ignore[no-untype
     text = client.get("/metrics").text
     assert 'zaslon_http_requests_total{method="POST",route="/v1/transfers",status="201"} 1.0' in text
     assert 'status="422"' in text
+
+
+def test_traced_account_cashing_out_raises_a_desk_alert(client, app, bank, police) -> None:  # type: ignore[no-untyped-def]
+    from zaslon.core.knowledge import AccountFlag
+
+    drop = "BY86AKBB10100000002966000000"
+    app.state.knowledge.flag(drop, AccountFlag.TRACED)
+    cash = transfer("cash-9", payer=drop, payee="CASH", channel="atm", amount=90_000,
+                    atm={"atm_id": "ATM-BREST-07", "lat": 52.08, "lon": 23.69, "city": "Brest"})
+    assert client.post("/v1/transfers", json=cash, headers=bank.headers).status_code == 201
+    assert client.post("/v1/transfers", json=transfer("tx-2"), headers=bank.headers).status_code == 201
+    assert client.get("/v1/alerts/cashout", headers=bank.headers).status_code == 403
+    alerts = client.get("/v1/alerts/cashout", headers=police.headers).json()["alerts"]
+    assert [(a["transfer_id"], a["kind"], a["atm_id"]) for a in alerts] == [("cash-9", "cash_out", "ATM-BREST-07")]

@@ -154,3 +154,12 @@ def released_order(
     """Release the order (e.g. the investigator lifted it); the money is free again."""
     o = _store(request).release(order_id, _writer_bank(principal), by_org=principal.org_id, now=_now())
     return order_json(o)
+
+
+@router.get("/v1/alerts/cashout", tags=["orders"])
+def cashout_alerts_list(
+    request: Request, limit: int = Query(200, ge=1, le=1000),
+    _p: Principal = Depends(require_scope("orders:read_all")),
+) -> dict[str, Any]:
+    """The desk's cash-out alerts: traced accounts paying out to cash, abroad or crypto (newest first)."""
+    return {"alerts": request.app.state.freeze_store.alerts(limit=limit)}
