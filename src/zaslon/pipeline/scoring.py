@@ -33,7 +33,9 @@ from zaslon.core.money import minor_exponent
 from zaslon.core.policy import (
     CODE,
     OUTCOMES,
+    WHY_MODEL,
     WHY_REPORTED,
+    WHY_RULE,
     WHY_SUSPECTED,
     PolicyConfig,
     PolicyInputs,
@@ -263,6 +265,8 @@ class ScoringEngine:
         contrib: F32 | None = None
         if md is not None:
             score, contrib = md.predict(x)
+        elif n == 1:
+            score = np.array([_prior_one(int(payee_f[0]), int(payer_f[0]))], dtype=np.float64)
         else:
             score = knowledge_prior(payee_f, payer_f)
         rule_codes = np.zeros(n, dtype=np.int8)
@@ -276,6 +280,14 @@ class ScoringEngine:
                 for i, h in enumerate(hits):
                     if h:
                         rule_codes[i] = max(CODE[Outcome(x_.action)] for x_ in h)
+        if n == 1:  # the real-time API: one row in plain Python (numpy's per-call overhead is most of the cost)
+            o, w = _decide_one(self.policy, float(score[0]), bool(x[0, _I_FIRST] != 0),
+                               bool(x[0, _I_ELDERLY_ALONE] != 0 or x[0, _I_CALL] != 0), int(payee_f[0]),
+                               int(rule_codes[0]))
+            return BatchResult(
+                x, score, np.array([o], dtype=np.int8), np.array([w], dtype=np.int8), contrib if explain else None,
+                hits, None if rs is None else str(rs.version), None if md is None else str(md.version),
+            )
         inputs = PolicyInputs(
             score=score,
             first_time_payee=x[:, _I_FIRST] != 0,
@@ -379,6 +391,70 @@ class ScoringEngine:
             until = datetime.fromtimestamp(tss[i] + hold_s, tz=UTC) if o is held else None
             append(Decision(transfer_ids[i], o, scores[i], reasons, until, rv, mv))
         return decisions
+
+
+_SUSPECT_BITS = int(AccountFlag.IN_CASE | AccountFlag.SUSPECTED_DROP | AccountFlag.TRACED)
+_TRACED_BIT = int(AccountFlag.TRACED)
+_REPORTED_BITS = int(AccountFlag.REPORTED | AccountFlag.PARTNER_LISTED)
+_DROP_BITS = int(AccountFlag.SUSPECTED_DROP | AccountFlag.TRACED)
+_CASE_BIT = int(AccountFlag.IN_CASE)
+
+
+def _prior_one(payee_flags: int, payer_flags: int) -> float:
+    """``zaslon.core.policy.knowledge_prior`` for one row (tested to agree)."""
+    s = 0.0
+    if payee_flags & _DROP_BITS:
+        s = 0.4
+    if payee_flags & _CASE_BIT:
+        s = max(s, 0.5)
+    if payee_flags & _REPORTED_BITS:
+        s = 0.9
+    if payer_flags:
+        s = max(s, 0.3)
+    return s
+
+
+def _decide_one(
+    cfg: PolicyConfig, s: float, first_time: bool, vulnerable: bool, payee_flags: int, rule_code: int
+) -> tuple[int, int]:
+    """``zaslon.core.policy.decide`` for one row, same arithmetic (tested to agree on every branch)."""
+    factor = 1.0
+    if vulnerable:
+        factor = factor * cfg.vulnerable_factor
+    if first_time:
+        factor = factor * cfg.first_time_factor
+    model = 0
+    if s >= cfg.review_at * factor:
+        model = 1
+    if s >= cfg.hold_at * factor:
+        model = 2
+    if s >= cfg.block_at:
+        model = 3
+    know = 0
+    sus = False
+    if cfg.review_suspected_payee:
+        sus = (payee_flags & _SUSPECT_BITS) != 0
+        if sus:
+            know = 1
+    if cfg.hold_traced_payee:
+        traced = (payee_flags & _TRACED_BIT) != 0
+        if traced:
+            know = 2
+        sus = sus or traced
+    rep = cfg.hold_reported_payee and (payee_flags & _REPORTED_BITS) != 0
+    if rep:
+        know = 2
+    out = max(model, rule_code, know)
+    why = 0
+    if model == out and out > 0:
+        why |= WHY_MODEL
+    if rule_code == out and out > 0:
+        why |= WHY_RULE
+    if rep and know == out:
+        why |= WHY_REPORTED
+    if sus and not rep and know == out:
+        why |= WHY_SUSPECTED
+    return out, why
 
 
 class _RowHits(Sequence[Sequence[Hit]]):
