@@ -25,18 +25,20 @@ high and two weak ones add up; the weights are fixed, documented choices, not fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from zaslon.core.mules_patterns import round_trips, split_transfers
 from zaslon.core.types import Reason
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-SIGNALS = ("fan_in", "fan_in_feeder", "pass_through", "cash_out", "young", "cycle", "close")
+SIGNALS = ("fan_in", "fan_in_feeder", "pass_through", "cash_out", "young", "cycle", "round_trip", "split",
+           "layering", "close", "close_pass")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +52,25 @@ class MuleParams:
     cycle_max_len: int = 6
     max_links_per_transfer: int = 32  # bounds work at hubs (merchants, exchanges)
     close_hops: int = 3
+    follow_window: float = 86400.0  # how long money from a known drop is followed onward
     close_discount: float = 0.7
+    # Round-trips: the same sum (within 1%: "the same" up to rounding) round a ring of accounts in one span.
+    round_trip_tolerance: float = 0.01
+    round_trip_span: float = 7 * 86400.0
+    # Split transfers: one payer pays one payee a similar sum this many times inside one window.
+    split_min_repeats: int = 2
+    split_tolerance: float = 0.2  # "a similar sum", as for forwarded amounts
+    # A signal on for more than this share of the accounts that receive money tells them apart no better
+    # than chance (pass-through at a one-day clock, where everybody both receives and pays within ten
+    # days): it is switched off for that ranking. Label-free: it looks only at how often a signal fires.
+    max_prevalence: float = 0.5
     # Known drops rank above the rest, ordered among themselves by their own behaviour, so a payee named
     # in a false or mistaken report (ordinary behaviour) sinks below the real drops.
     seed_floor: float = 0.7
+    # A drop passes money on. An account that never paid anything out (not even cash) is holding the
+    # money -- an exit wallet, a merchant named in a mistaken report -- so its evidence counts less.
+    seed_floor_silent: float = 0.3
+    silent_factor: float = 0.5
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "fan_in": 0.5,
@@ -64,7 +81,13 @@ class MuleParams:
             "cash_out": 0.8,  # most of the inflow withdrawn as cash within the hour: the published drop pattern
             "young": 0.6,
             "cycle": 0.9,
+            "round_trip": 0.9,  # rare by chance: a ring of one sum is deliberate
+            # Structuring is a real typology, but people also pay one payee the same sum twice in an
+            # hour (a retried payment, two tickets): off by default, on for AMLSim (docs/linking.md).
+            "split": 0.0,
+            "layering": 0.7,  # two quick hops in a row: the chain drops are recruited for
             "close": 0.2,
+            "close_pass": 0.7,  # money from known drops passed straight on: the next link of the chain
         }
     )
 
@@ -121,6 +144,10 @@ _DETAIL = {
     "cash_out": "{value:.0%} of incoming money withdrawn as cash soon after",
     "young": "received money soon after the account was opened",
     "cycle": "money returned to this account through a chain of similar transfers",
+    "round_trip": "on a ring of accounts passing the same sum round",
+    "split": "paid or received the same sum several times from one counterparty in a short window",
+    "layering": "{value:.0%} of incoming money was already moving when it arrived and left again soon",
+    "close_pass": "{value:.0%} of incoming money came from known drops and left again soon",
     "close": "close in the money graph to known drops (strength {value:.2f})",
 }
 
@@ -195,18 +222,15 @@ def _fan_in(n: int, tx: TransferArrays, p: MuleParams) -> tuple[FloatArray, Floa
     return c, f
 
 
-def _pass_through(
-    n: int, tx: TransferArrays, p: MuleParams, cash_only: bool
-) -> FloatArray:
-    """Share of each account's inflow that an outflow (or, with ``cash_only``, a cash withdrawal)
-    matched inside the window: each outflow counts up to the inflow that arrived in the window before it."""
+def _matched(tx: TransferArrays, p: MuleParams, out_mask: BoolArray) -> FloatArray:
+    """Per transfer (zero outside ``out_mask``): how much of it the payer had received inside the
+    window before it, i.e. money passed on rather than paid from a standing balance."""
     inflow = ~tx.is_cash & (tx.payee >= 0)
     in_acct, in_t, in_amt = tx.payee[inflow], tx.ts[inflow], tx.amount[inflow]
-    out_mask = tx.is_cash if cash_only else np.ones(len(tx.payer), dtype=np.bool_)
+    out = np.zeros(len(tx.payer), dtype=np.float64)
+    if not out_mask.any() or len(in_acct) == 0:
+        return out
     out_acct, out_t, out_amt = tx.payer[out_mask], tx.ts[out_mask], tx.amount[out_mask]
-    total_in = np.bincount(in_acct, weights=in_amt, minlength=n)
-    if len(out_acct) == 0 or len(in_acct) == 0:
-        return np.zeros(n)
     order = np.lexsort((in_t, in_acct))
     a_sorted, t_sorted, cum = in_acct[order], in_t[order], np.cumsum(in_amt[order])
     base = min(float(in_t.min()), float(out_t.min()))
@@ -216,11 +240,41 @@ def _pass_through(
     hi = np.searchsorted(comp, q, side="right")
     lo = np.searchsorted(comp, q - p.window, side="left")
     cum0 = np.concatenate([[0.0], cum])
-    recent = cum0[hi] - cum0[lo]
-    matched = np.bincount(out_acct, weights=np.minimum(out_amt, recent), minlength=n)
+    out[out_mask] = np.minimum(out_amt, cum0[hi] - cum0[lo])
+    return out
+
+
+def _pass_through(n: int, tx: TransferArrays, matched: FloatArray) -> FloatArray:
+    """Share of each account's inflow that outflows (or cash withdrawals: pass only those in
+    ``matched``) carried on inside the window; each outflow counts up to the inflow of the window
+    before it."""
+    inflow = ~tx.is_cash & (tx.payee >= 0)
+    total_in = np.bincount(tx.payee[inflow], weights=tx.amount[inflow], minlength=n)
+    got = np.bincount(tx.payer, weights=matched, minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total_in > 0, matched / total_in, 0.0)
-    return np.clip(share, 0.0, 1.0)
+        share = np.where(total_in > 0, got / total_in, 0.0)
+    return np.asarray(np.clip(share, 0.0, 1.0), dtype=np.float64)
+
+
+def _funded_by_inflow(n: int, tx: TransferArrays) -> FloatArray:
+    """min(1, inflow / outflow): an account that pays out far more than it received lives on its own
+    balance, so an outflow that happens to follow a small inflow is not that inflow passed on."""
+    inflow = ~tx.is_cash & (tx.payee >= 0)
+    total_in = np.bincount(tx.payee[inflow], weights=tx.amount[inflow], minlength=n)
+    total_out = np.bincount(tx.payer, weights=tx.amount, minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(total_out > 0, np.minimum(1.0, total_in / total_out), 1.0),
+                          dtype=np.float64)
+
+
+def _hot_inflow(n: int, tx: TransferArrays, matched: FloatArray) -> FloatArray:
+    """Share of each account's inflow that was already moving: its payer had received it inside the
+    window before paying it here. Money that hops quickly twice is layering, not a salary spent."""
+    inflow = ~tx.is_cash & (tx.payee >= 0)
+    total_in = np.bincount(tx.payee[inflow], weights=tx.amount[inflow], minlength=n)
+    hot = np.bincount(tx.payee[inflow], weights=matched[inflow], minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.clip(np.where(total_in > 0, hot / total_in, 0.0), 0.0, 1.0), dtype=np.float64)
 
 
 def chain_links(tx: TransferArrays, p: MuleParams) -> tuple[IntArray, IntArray]:
@@ -323,15 +377,39 @@ def rank_mules(
     seed_idx = np.unique(np.asarray(seeds, dtype=np.int64))
     links = chain_links(tx, p)
     fan_in, feeder = _fan_in(n, tx, p)
+    all_out = np.ones(len(tx.payer), dtype=np.bool_)
+    matched = _matched(tx, p, all_out)
+    passed = _pass_through(n, tx, matched)
+    funded = _funded_by_inflow(n, tx)
+    pass_through = passed * funded
+    close = _closeness(n, tx, p, seed_idx)
     signals: dict[str, FloatArray] = {
-        "fan_in": fan_in,
+        # A collector gathers in order to pass on: a burst of payers into an account that keeps the
+        # money is a shop or a landlord.
+        "fan_in": fan_in * passed,
         "fan_in_feeder": feeder,
-        "pass_through": _pass_through(n, tx, p, cash_only=False),
-        "cash_out": _pass_through(n, tx, p, cash_only=True),
+        "pass_through": pass_through,
+        "cash_out": _pass_through(n, tx, np.where(tx.is_cash, matched, 0.0)),
         "young": np.zeros(n),
         "cycle": _cycles(n, tx, p, links),
-        "close": _closeness(n, tx, p, seed_idx),
+        "round_trip": np.zeros(n),
+        "split": np.zeros(n),
+        "layering": np.minimum(_hot_inflow(n, tx, matched), pass_through),
+        "close": close,
+        # Money from known drops is followed a day (a transit drop holds it "hours to days").
+        "close_pass": np.minimum(close, _pass_through(n, tx, _matched(
+            tx, replace(p, window=p.follow_window), all_out)) * funded),
     }
+    real = ~tx.is_cash & (tx.payee >= 0)
+    pr, pe, am, tt = tx.payer[real], tx.payee[real], tx.amount[real], tx.ts[real]
+    # Costly signals are computed only when they count.
+    if p.weights.get("round_trip", 0.0) > 0:
+        signals["round_trip"] = round_trips(n, pr, pe, am, tt, tolerance=p.round_trip_tolerance,
+                                            span=p.round_trip_span)
+    if p.weights.get("split", 0.0) > 0:
+        signals["split"] = split_transfers(n, pr, pe, am, tt, tolerance=p.split_tolerance,
+                                           window=p.window, min_repeats=p.split_min_repeats)
+
     if opened_at is not None:
         inflow = ~tx.is_cash & (tx.payee >= 0)
         first = np.full(n, np.inf)
@@ -341,13 +419,20 @@ def rank_mules(
     # Only accounts that receive money can be drops; forwarding weight scales with how much forwarding.
     not_cash = tx.payee >= 0
     receives = np.bincount(tx.payee[not_cash], minlength=n) > 0
+    weights = dict(p.weights)
+    n_receiving = max(int(receives.sum()), 1)
+    for name, value in signals.items():
+        if float(np.count_nonzero((value > 0) & receives)) / n_receiving > p.max_prevalence:
+            weights[name] = 0.0
     miss = np.ones(n)
     for name, value in signals.items():
-        miss *= 1.0 - np.clip(p.weights.get(name, 0.0) * value, 0.0, 1.0)
-    scores = np.where(receives, 1.0 - miss, 0.0)
+        miss *= 1.0 - np.clip(weights.get(name, 0.0) * value, 0.0, 1.0)
+    pays = np.bincount(tx.payer, minlength=n) > 0
+    scores = np.where(receives, 1.0 - miss, 0.0) * np.where(pays, 1.0, p.silent_factor)
     if len(seed_idx):
-        scores[seed_idx] = p.seed_floor + (1.0 - p.seed_floor) * scores[seed_idx]
-    return MuleRanking(scores=scores, signals=signals, weights=dict(p.weights))
+        floor = np.where(pays[seed_idx], p.seed_floor, p.seed_floor_silent)
+        scores[seed_idx] = floor + (1.0 - floor) * scores[seed_idx]
+    return MuleRanking(scores=scores, signals=signals, weights=weights)
 
 
 def average_precision(scores: FloatArray, labels: BoolArray) -> float:

@@ -8,6 +8,7 @@ deciding), then store the transfers and their decisions in one transaction befor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -123,10 +124,8 @@ class _IdProbe:
     def _close_locked(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too; nothing to do
                 conn.close()  # back to the pool
-            except Exception:  # noqa: S110 - closing a broken connection may fail too; nothing to do
-                pass
 
 
 class DecisionRecorder:
@@ -151,6 +150,7 @@ class DecisionRecorder:
         self._closed = False
         self._probe = _IdProbe(db)
         self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...]]] = {}
+        self._wconn: Any = None  # the writer thread's own SQLite connection (see _commit_raw)
         self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
         self._writer.start()
 
@@ -235,14 +235,17 @@ class DecisionRecorder:
             self._commit(work)
 
     def _commit(self, work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]]) -> None:
+        t_rows = [r for t, _, _ in work for r in t]
+        d_rows = [r for _, d, _ in work for r in d]
         try:
-            with self._db.begin() as conn:
-                t_rows = [r for t, _, _ in work for r in t]
-                d_rows = [r for _, d, _ in work for r in d]
-                if t_rows:
-                    self._insert(conn, transfers_table, t_rows)
-                if d_rows:
-                    self._insert(conn, decisions_table, d_rows)
+            if self._probe.enabled and _uniform(t_rows) and _uniform(d_rows):
+                self._commit_raw(t_rows, d_rows)
+            else:
+                with self._db.begin() as conn:
+                    if t_rows:
+                        conn.execute(insert(transfers_table), t_rows)
+                    if d_rows:
+                        conn.execute(insert(decisions_table), d_rows)
         except Exception:
             if len(work) == 1:
                 self._fail(work[0], sys.exc_info()[1])
@@ -253,33 +256,46 @@ class DecisionRecorder:
         for _, _, fut in work:
             fut.set_result(None)
 
-    def _insert(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-        """Insert ``rows`` (all with the same keys); on SQLite through the driver with a fixed statement.
+    def _commit_raw(self, t_rows: list[dict[str, Any]], d_rows: list[dict[str, Any]]) -> None:
+        """One SQLite transaction through the driver, on a connection only the writer thread uses.
 
-        SQLAlchemy's executemany costs far more than SQLite's insert itself. The values are converted by the
-        same bind processors SQLAlchemy would use (dates are stored exactly as it stores them), and the
-        statement runs inside the connection's transaction.
+        SQLAlchemy's statement and transaction machinery costs far more than SQLite's insert and commit
+        themselves. Values are converted by the bind processors SQLAlchemy would use, so rows are stored
+        exactly as SQLAlchemy stores them (and read back by it).
         """
-        keys = tuple(rows[0])
-        if not self._probe.enabled or any(tuple(r) != keys for r in rows):
-            conn.execute(insert(table), rows)
-            return
+        if self._wconn is None:
+            self._wconn = self._db.raw_connection()
+        conn = self._wconn
+        try:
+            cur = conn.cursor()
+            try:
+                for table, rows in ((transfers_table, t_rows), (decisions_table, d_rows)):
+                    if rows:
+                        sql, procs = self._insert_plan(table, tuple(rows[0]))
+                        cur.executemany(sql, [
+                            tuple(v if p is None or v is None else p(v) for p, v in zip(procs, r.values(), strict=True))
+                            for r in rows
+                        ])
+            finally:
+                cur.close()
+            conn.commit()
+        except Exception as exc:
+            try:
+                conn.rollback()
+            except Exception:  # a broken connection: the next commit takes a fresh one
+                self._wconn = None
+            if isinstance(exc, self._db.dialect.dbapi.IntegrityError):  # type: ignore[union-attr]
+                raise IntegrityError("INSERT", None, exc) from exc
+            raise
+
+    def _insert_plan(self, table: Any, keys: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
         plan = self._inserts.get((table.name, keys))
         if plan is None:
             dialect = self._db.dialect
             procs = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys)
             sql = f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
             plan = self._inserts[(table.name, keys)] = (sql, procs)
-        sql, procs = plan
-        params = [tuple(v if p is None or v is None else p(v) for p, v in zip(procs, r.values(), strict=True))
-                  for r in rows]
-        cur = conn.connection.cursor()
-        try:
-            cur.executemany(sql, params)
-        except self._db.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
-            raise IntegrityError(sql, None, exc) from exc
-        finally:
-            cur.close()
+        return plan
 
     def _fail(self, item: tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]], exc: Any) -> None:
         with self._lock:
@@ -295,6 +311,17 @@ class DecisionRecorder:
             self._wake.notify()
         self._writer.join(timeout=10)
         self._probe.close()
+        if self._wconn is not None and not self._writer.is_alive():
+            self._wconn.close()
+            self._wconn = None
+
+
+def _uniform(rows: list[dict[str, Any]]) -> bool:
+    """Every row has the same keys in the same order (one fixed INSERT fits them all)."""
+    if not rows:
+        return True
+    keys = tuple(rows[0])
+    return all(tuple(r) == keys for r in rows)
 
 
 def _same_body(tid: str, stored: tuple[str, str], sent: tuple[str, str], what: str) -> None:

@@ -33,9 +33,7 @@ from zaslon.core.money import minor_exponent
 from zaslon.core.policy import (
     CODE,
     OUTCOMES,
-    WHY_MODEL,
     WHY_REPORTED,
-    WHY_RULE,
     WHY_SUSPECTED,
     PolicyConfig,
     PolicyInputs,
@@ -43,6 +41,7 @@ from zaslon.core.policy import (
     knowledge_prior,
 )
 from zaslon.core.types import Decision, Outcome, Reason, Transfer
+from zaslon.pipeline.scoring_row import decide_one, prior_one
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -266,7 +265,7 @@ class ScoringEngine:
         if md is not None:
             score, contrib = md.predict(x)
         elif n == 1:
-            score = np.array([_prior_one(int(payee_f[0]), int(payer_f[0]))], dtype=np.float64)
+            score = np.array([prior_one(int(payee_f[0]), int(payer_f[0]))], dtype=np.float64)
         else:
             score = knowledge_prior(payee_f, payer_f)
         rule_codes = np.zeros(n, dtype=np.int8)
@@ -281,7 +280,7 @@ class ScoringEngine:
                     if h:
                         rule_codes[i] = max(CODE[Outcome(x_.action)] for x_ in h)
         if n == 1:  # the real-time API: one row in plain Python (numpy's per-call overhead is most of the cost)
-            o, w = _decide_one(self.policy, float(score[0]), bool(x[0, _I_FIRST] != 0),
+            o, w = decide_one(self.policy, float(score[0]), bool(x[0, _I_FIRST] != 0),
                                bool(x[0, _I_ELDERLY_ALONE] != 0 or x[0, _I_CALL] != 0), int(payee_f[0]),
                                int(rule_codes[0]))
             return BatchResult(
@@ -342,7 +341,11 @@ class ScoringEngine:
         n = len(transfer_ids)
         k = min(self.top_reasons, len(FEATURE_NAMES))
         model_reasons: list[tuple[Reason, ...]] | None = None
-        top = self.top_contributions(res)
+        if n == 1 and res.contrib is not None and k > 0:
+            model_reasons = [_top_reasons_one(res.contrib[0].tolist(), res.features[0].tolist(), k)]
+            top = None
+        else:
+            top = self.top_contributions(res)
         if top is not None:
             idx, val = top
             fv = np.take_along_axis(res.features, idx, axis=1)
@@ -393,70 +396,6 @@ class ScoringEngine:
         return decisions
 
 
-_SUSPECT_BITS = int(AccountFlag.IN_CASE | AccountFlag.SUSPECTED_DROP | AccountFlag.TRACED)
-_TRACED_BIT = int(AccountFlag.TRACED)
-_REPORTED_BITS = int(AccountFlag.REPORTED | AccountFlag.PARTNER_LISTED)
-_DROP_BITS = int(AccountFlag.SUSPECTED_DROP | AccountFlag.TRACED)
-_CASE_BIT = int(AccountFlag.IN_CASE)
-
-
-def _prior_one(payee_flags: int, payer_flags: int) -> float:
-    """``zaslon.core.policy.knowledge_prior`` for one row (tested to agree)."""
-    s = 0.0
-    if payee_flags & _DROP_BITS:
-        s = 0.4
-    if payee_flags & _CASE_BIT:
-        s = max(s, 0.5)
-    if payee_flags & _REPORTED_BITS:
-        s = 0.9
-    if payer_flags:
-        s = max(s, 0.3)
-    return s
-
-
-def _decide_one(
-    cfg: PolicyConfig, s: float, first_time: bool, vulnerable: bool, payee_flags: int, rule_code: int
-) -> tuple[int, int]:
-    """``zaslon.core.policy.decide`` for one row, same arithmetic (tested to agree on every branch)."""
-    factor = 1.0
-    if vulnerable:
-        factor = factor * cfg.vulnerable_factor
-    if first_time:
-        factor = factor * cfg.first_time_factor
-    model = 0
-    if s >= cfg.review_at * factor:
-        model = 1
-    if s >= cfg.hold_at * factor:
-        model = 2
-    if s >= cfg.block_at:
-        model = 3
-    know = 0
-    sus = False
-    if cfg.review_suspected_payee:
-        sus = (payee_flags & _SUSPECT_BITS) != 0
-        if sus:
-            know = 1
-    if cfg.hold_traced_payee:
-        traced = (payee_flags & _TRACED_BIT) != 0
-        if traced:
-            know = 2
-        sus = sus or traced
-    rep = cfg.hold_reported_payee and (payee_flags & _REPORTED_BITS) != 0
-    if rep:
-        know = 2
-    out = max(model, rule_code, know)
-    why = 0
-    if model == out and out > 0:
-        why |= WHY_MODEL
-    if rule_code == out and out > 0:
-        why |= WHY_RULE
-    if rep and know == out:
-        why |= WHY_REPORTED
-    if sus and not rep and know == out:
-        why |= WHY_SUSPECTED
-    return out, why
-
-
 class _RowHits(Sequence[Sequence[Hit]]):
     """Per-row rule hits of a vectorised evaluation, materialised only for rows that hit something."""
 
@@ -473,9 +412,29 @@ class _RowHits(Sequence[Sequence[Hit]]):
         return self._batch.row(i) if self._any[i] else ()
 
 
+def _top_reasons_one(contrib: list[float], features: list[float], k: int) -> tuple[Reason, ...]:
+    """The model reasons of ``decisions`` for one row, without numpy's per-call overhead: the ``k`` largest
+    contributions, largest first (equal ones by column order), all of them if all are positive, else only
+    the positive ones."""
+    top = sorted(range(len(contrib)), key=contrib.__getitem__, reverse=True)[:k]  # stable: ties by column
+    reasons = [Reason(_MODEL_CODES[j], f"{FEATURE_NAMES[j]}={features[j]:.4g}", contrib[j]) for j in top]
+    if all(r.weight > 0.0 for r in reasons):
+        return tuple(reasons)
+    return tuple(r for r in reasons if r.weight > 0.0)
+
+
 def columns_of(transfers: Sequence[Transfer], on_flagged_call: Sequence[bool] | None) -> TransferColumns:
     """Columns of a list of Transfers (seconds since epoch, amounts in major units)."""
     n = len(transfers)
+    if n == 1:  # the real-time API: skip the generators and the per-batch currency cache
+        t = transfers[0]
+        return TransferColumns(
+            payer=[t.payer], payee=[t.payee], ts=np.array([int(t.ts.timestamp())], dtype=np.int64),
+            amount=np.array([t.amount / float(10 ** minor_exponent(t.currency))], dtype=np.float64),
+            currency=[t.currency], payee_country=[t.payee_country], device=[t.device], ip=[t.ip],
+            channel=[t.channel.value],
+            on_flagged_call=None if on_flagged_call is None else np.asarray(on_flagged_call, dtype=np.bool_),
+        )
     ts = np.fromiter((int(t.ts.timestamp()) for t in transfers), dtype=np.int64, count=n)
     exp_cache: dict[str, float] = {}
 

@@ -189,7 +189,9 @@ def _http_bench(model: Any, bodies: list[bytes], rps: int, seconds: float) -> di
 
             # warm-up (model, rules, numba) outside the measurement
             run_load(port, key, bodies[:300], rps=100, seconds=3.0, path="/v1/transfers/score")
+            cpu0 = _process_cpu_s(server.pid)
             res = run_load(port, key, bodies[300:], rps=rps, seconds=seconds, path="/v1/transfers/score")
+            cpu1 = _process_cpu_s(server.pid)
         finally:
             server.terminate()
             try:
@@ -204,7 +206,22 @@ def _http_bench(model: Any, bodies: list[bytes], rps: int, seconds: float) -> di
             "http_requests": res["sent"],
             "http_errors": res["errors"],
             "http_status_counts": res["status"],
+            # The server's own CPU time per answered request: what the rate costs, whatever else the
+            # machine is running (the wall-clock figures above depend on that too).
+            "http_server_cpu_ms_per_request": (
+                round((cpu1 - cpu0) * 1000 / res["sent"], 3)
+                if cpu0 is not None and cpu1 is not None and res["sent"] else None
+            ),
         }
+
+
+def _process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc); None where that is not available."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _wait_ready(port: int, timeout: float) -> bool:

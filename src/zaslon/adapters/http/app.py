@@ -60,7 +60,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.settings.max_body_bytes
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = None
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                declared = value  # the last one wins, as before
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return

@@ -6,6 +6,7 @@ Plain ASGI middleware (not BaseHTTPMiddleware): it adds microseconds, not a task
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Response
@@ -18,6 +19,9 @@ log = structlog.get_logger("zaslon.http")
 class Observe:
     def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
         self.app, self.requests, self.latency = app, requests, latency
+        # Resolving a labelled child is a lock and a dict lookup inside prometheus_client: keep them.
+        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,8 +42,15 @@ class Observe:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope.get("method", "")
-            self.requests.labels(method, route, str(status)).inc()
-            self.latency.labels(method, route).observe(elapsed)
+            key = (method, route, str(status))
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = self.requests.labels(*key)
+            counter.inc()
+            timer = self._timers.get(key[:2])
+            if timer is None:
+                timer = self._timers[key[:2]] = self.latency.labels(method, route)
+            timer.observe(elapsed)
             if status >= 400:
                 log.info("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
 
