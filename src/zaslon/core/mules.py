@@ -8,19 +8,25 @@ victims' incidents, or found holding traced money) -- exactly what Knowledge hol
 
 Signals, each scaled to [0, 1] (see docs/linking.md for why each one is there):
 
-* ``fan_in``       many distinct payers into one account inside a short window ("collector" drops
-                   gather many victims' money; AMLSim's fan-in typology).
+* ``fan_in``       many distinct payers into one account inside a short window, times the share passed
+                   on ("collector" drops gather many victims' money to move it; AMLSim's fan-in).
+* ``fan_in_feeder`` the payers of such a burst (off where they are victims).
 * ``pass_through`` money leaves soon after it came in: share of the inflow matched by outflows inside
-                   the window (a drop card "lives a couple of hours"; cash-out "usually within an hour").
+                   the window, discounted when the account pays out far more than it receives.
 * ``cash_out``     share of the inflow withdrawn as cash (ATM) inside the window.
 * ``young``        the account received its first money soon after it was opened (freshly recruited drop).
 * ``cycle``        money returns to an account through <= ``cycle_max_len`` hops, each forwarding a
-                   similar amount inside the window (AMLSim's cycle typology; round-tripping).
+                   similar amount inside the window after the previous one.
+* ``round_trip``   a ring of accounts passing one sum round, hops in any order (``mules_patterns``).
+* ``split``        one counterparty paid the same sum repeatedly in a window (structuring; off by default).
+* ``layering``     money that was already moving when it arrived and left again soon: a chain.
 * ``close``        share of the inflow that came from known drops (``seeds``), propagated a few hops
                    along the money's direction: downstream of a known drop is the next drop.
+* ``close_pass``   money from known drops that was passed on within a day.
 
 The score is a noisy-OR of the weighted signals, so one strong signal is enough to rank an account
-high and two weak ones add up; the weights are fixed, documented choices, not fitted to labels.
+high and two weak ones add up; the weights are fixed, documented choices (docs/linking.md says which
+were settled after measuring against labels). A signal that fires for most accounts is switched off.
 """
 
 from __future__ import annotations
@@ -147,7 +153,7 @@ _DETAIL = {
     "round_trip": "on a ring of accounts passing the same sum round",
     "split": "paid or received the same sum several times from one counterparty in a short window",
     "layering": "{value:.0%} of incoming money was already moving when it arrived and left again soon",
-    "close_pass": "{value:.0%} of incoming money came from known drops and left again soon",
+    "close_pass": "{value:.0%} of incoming money came from known drops and was passed on within a day",
     "close": "close in the money graph to known drops (strength {value:.2f})",
 }
 
