@@ -224,6 +224,122 @@ class DecisionRecorder:
         out = [by_index[i] if i in by_index else earlier[t.transfer_id] for i, t in enumerate(batch)]
         return out, done
 
+    def record_each(
+        self,
+        engine: Any,
+        items: Sequence[tuple[str, Transfer, bool]],
+        *,
+        shadow: RuleSet | None = None,
+        source: str = "json",
+        now: datetime | None = None,
+    ) -> list[tuple[Recorded, Future[None]] | Exception]:
+        """Decide many one-transfer requests ``(org_id, transfer, on_flagged_call)`` together.
+
+        The real-time micro-batch: one engine call and one queue hand-off for requests that arrived
+        together, yet each item behaves as its own request, in the given order. Its answer is its decision
+        and a future that completes once that decision is committed, or the exception meant for it alone
+        (a conflict, say) while its batch-mates go on. An id sent twice in one batch is handled as two
+        sequential requests: the first decides, the later ones are replays of it (waiting for its commit)
+        or conflicts. So the items are decided in rounds: first occurrences, then second ones, and so on.
+        """
+        out: list[tuple[Recorded, Future[None]] | Exception | None] = [None] * len(items)
+        rounds: list[list[int]] = []
+        seen_count: dict[str, int] = {}
+        for i, (_, t, _) in enumerate(items):
+            k = seen_count.get(t.transfer_id, 0)
+            seen_count[t.transfer_id] = k + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(i)
+        at = now or datetime.now(UTC)
+        pending: dict[str, Future[None]] = {}  # ids decided in this batch: a later replay waits for their commit
+        for idx in rounds:
+            try:
+                self._record_round(engine, items, idx, out, pending, shadow, source, at)
+            except Exception as exc:  # the store unreadable, say: every item of this round gets the error
+                for i in idx:
+                    if out[i] is None:
+                        out[i] = exc
+        return [r if r is not None else RuntimeError("not decided") for r in out]
+
+    def _record_round(
+        self,
+        engine: Any,
+        items: Sequence[tuple[str, Transfer, bool]],
+        idx: list[int],
+        out: list[tuple[Recorded, Future[None]] | Exception | None],
+        pending: dict[str, Future[None]],
+        shadow: RuleSet | None,
+        source: str,
+        at: datetime,
+    ) -> None:
+        """One round of ``record_each``: distinct ids, each checked, the new ones scored as one batch."""
+        ids = [items[i][1].transfer_id for i in idx]
+        hashes = [body_hash(items[i][1]) for i in idx]
+        stored_t: dict[str, Any] = {}
+        stored_d: dict[str, Any] = {}
+        seen = self._probe.known(ids)
+        look = ids if seen is None else [i for i in ids if i in seen]
+        if look:
+            with self._db.connect() as conn:
+                stored_t = _known(conn, transfers_table, look, transfers_table.c.transfer_id,
+                                  transfers_table.c.body_hash, transfers_table.c.org_id)
+                stored_d = _known(conn, decisions_table, look, *decisions_table.c)
+        with self._lock:
+            todo: list[tuple[int, str, bool]] = []  # (item, body hash, transfer row to store)
+            for i, h in zip(idx, hashes, strict=True):
+                org_id, t, _ = items[i]
+                tid = t.transfer_id
+                try:
+                    mem = self._recent.get(tid)
+                    if mem is not None:
+                        _same_body(tid, (mem[0], mem[1]), (h, org_id), "scored")
+                        out[i] = (replace(mem[2], replayed=True), pending.get(tid) or _COMMITTED)
+                    elif tid in stored_d:
+                        row = stored_d[tid]
+                        _same_body(tid, (row.body_hash, row.org_id), (h, org_id), "scored")
+                        out[i] = (_from_row(row), _COMMITTED)
+                    else:
+                        if tid in stored_t:
+                            row = stored_t[tid]
+                            _same_body(tid, (row.body_hash, row.org_id), (h, org_id), "stored")
+                        todo.append((i, h, tid not in stored_t))
+                except Exception as exc:  # this request's conflict; the others go on
+                    out[i] = exc
+            if not todo:
+                return
+            fresh: list[Recorded | Exception]
+            try:
+                fresh = list(_score(engine, [items[i][1] for i, _, _ in todo], [items[i][2] for i, _, _ in todo],
+                                    shadow))
+            except Exception:  # not expected for validated input; isolate it: score each on its own
+                fresh = []
+                for i, _, _ in todo:
+                    try:
+                        fresh.append(_score(engine, [items[i][1]], [items[i][2]], shadow)[0])
+                    except Exception as exc:
+                        fresh.append(exc)
+            work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
+            for (i, h, store_t), r in zip(todo, fresh, strict=True):
+                if isinstance(r, Exception):
+                    out[i] = r
+                    continue
+                org_id, t, _ = items[i]
+                t_rows = ([{**_row_body(t), "org_id": org_id, "ts": t.ts, "body_hash": h, "received_at": at}]
+                          if store_t else [])
+                fut: Future[None] = Future()
+                # One queue entry per request: a failed commit is retried per entry, failing only its owner.
+                work.append((t_rows, [_decision_row(r, org_id, h, t.ts, at, source, None)], fut))
+                self._recent[t.transfer_id] = (h, org_id, r)
+                pending[t.transfer_id] = fut
+                out[i] = (r, fut)
+            while len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
+            if work:
+                with self._wake:
+                    self._queue.extend(work)
+                    self._wake.notify()
+
     def _write_loop(self) -> None:
         while True:
             with self._wake:
@@ -314,6 +430,17 @@ class DecisionRecorder:
         if self._wconn is not None and not self._writer.is_alive():
             self._wconn.close()
             self._wconn = None
+
+
+def _completed() -> Future[None]:
+    fut: Future[None] = Future()
+    fut.set_result(None)
+    return fut
+
+
+# A replay answers from what is already committed: one shared, completed future serves them all (a done
+# future is never changed again, and its callbacks run at once).
+_COMMITTED = _completed()
 
 
 def _uniform(rows: list[dict[str, Any]]) -> bool:

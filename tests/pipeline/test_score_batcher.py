@@ -1,0 +1,173 @@
+"""Micro-batching of real-time requests: grouped, yet each request answered as if it came alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from zaslon.adapters.db.tables_decisions import decisions
+from zaslon.core.knowledge import AccountFlag
+from zaslon.core.types import Channel, Transfer
+from zaslon.errors import Conflict
+from zaslon.pipeline.decide import DecisionRecorder, Recorded
+from zaslon.pipeline.orgs import create_org
+from zaslon.pipeline.rules import default_ruleset
+from zaslon.pipeline.score_batcher import ScoreBatcher
+from zaslon.pipeline.scoring import ScoringEngine
+
+TS = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _tx(i: int, amount: int = 15_000, payer: str = "PAYER-1", payee: str = "PAYEE-1") -> Transfer:
+    return Transfer(f"T-{i}", TS + timedelta(minutes=i), payer, payee, amount, "BYN", Channel.MOBILE,
+                    "dev", "10.0.0.1", None, None, None)
+
+
+def _scoring() -> ScoringEngine:
+    eng = ScoringEngine()
+    eng.set_ruleset(default_ruleset())
+    eng.knowledge.flag("PAYEE-2", AccountFlag.REPORTED)
+    return eng
+
+
+@pytest.fixture
+def org(engine: Engine) -> str:
+    return create_org(engine, name="Batch Bank", kind="bank").org_id
+
+
+@pytest.fixture
+def recorder(engine: Engine) -> Iterator[DecisionRecorder]:
+    rec = DecisionRecorder(engine)
+    yield rec
+    rec.close()
+
+
+def _stored(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(decisions)).scalar_one())
+
+
+def _run(batcher: ScoreBatcher, calls: list[tuple[str, Transfer, bool]]) -> list[Any]:
+    async def go() -> list[Any]:
+        return list(await asyncio.gather(*(batcher.score(o, t, c) for o, t, c in calls), return_exceptions=True))
+
+    return asyncio.run(go())
+
+
+def test_concurrent_requests_are_one_batch_and_match_sequential_scoring(
+    engine: Engine, org: str, recorder: DecisionRecorder
+) -> None:
+    scoring = _scoring()
+    batcher = ScoreBatcher(recorder, lambda: (scoring, None))
+    # Arrival order differs from event time: the batch is still decided in event-time order.
+    txs = [_tx(i, amount=1_000 * (i + 1), payee=f"PAYEE-{i % 3}") for i in (3, 1, 4, 0, 2, 5)]
+    out = _run(batcher, [(org, t, i == 2) for i, t in enumerate(txs)])
+    assert batcher.batches == 1 and batcher.scored == 6
+    assert all(isinstance(r, Recorded) and not r.replayed for r in out)
+    assert [r.decision.transfer_id for r in out] == [t.transfer_id for t in txs]
+    assert _stored(engine) == 6  # committed before any answer came back
+    # The same transfers one request at a time, in event-time order, on a fresh engine: the same decisions.
+    alone = _scoring()
+    order = sorted(range(len(txs)), key=lambda i: txs[i].ts)
+    expect = {txs[i].transfer_id: alone.score(txs[i], on_flagged_call=i == 2) for i in order}
+    for r in out:
+        e = expect[r.decision.transfer_id]
+        assert (r.decision.outcome, r.decision.score, r.decision.reasons) == (e.outcome, e.score, e.reasons)
+    assert next(r for r in out if r.decision.transfer_id == "T-2").decision.outcome.value == "hold"
+
+
+def test_a_conflict_fails_only_its_own_request(engine: Engine, org: str, recorder: DecisionRecorder) -> None:
+    scoring = _scoring()
+    batcher = ScoreBatcher(recorder, lambda: (scoring, None))
+    first = _run(batcher, [(org, _tx(1), False)])[0]
+    assert isinstance(first, Recorded)
+    out = _run(batcher, [(org, _tx(2), False), (org, _tx(1, amount=99), False), (org, _tx(1), False),
+                         (org, _tx(3), False)])
+    assert isinstance(out[0], Recorded) and not out[0].replayed
+    assert isinstance(out[1], Conflict)
+    assert isinstance(out[2], Recorded) and out[2].replayed and out[2].decision == first.decision
+    assert isinstance(out[3], Recorded) and not out[3].replayed
+    assert _stored(engine) == 3
+
+
+def test_same_id_twice_in_one_batch_behaves_like_sequential_requests(
+    engine: Engine, org: str, recorder: DecisionRecorder
+) -> None:
+    scoring = _scoring()
+    batcher = ScoreBatcher(recorder, lambda: (scoring, None))
+    other = create_org(engine, name="Other Bank", kind="bank").org_id
+    out = _run(batcher, [
+        (org, _tx(5), False), (org, _tx(5), False),  # the same body: decided once, then a replay
+        (org, _tx(6), False), (org, _tx(6, amount=7), False),  # another body under the id: a conflict
+        (org, _tx(7), False), (other, _tx(7), False),  # the same id from another organisation: a conflict
+        (org, _tx(5), False),  # a third time
+    ])
+    assert batcher.batches == 1
+    assert isinstance(out[0], Recorded) and not out[0].replayed
+    assert isinstance(out[1], Recorded) and out[1].replayed and out[1].decision == out[0].decision
+    assert isinstance(out[2], Recorded) and isinstance(out[3], Conflict)
+    assert isinstance(out[4], Recorded) and isinstance(out[5], Conflict)
+    assert isinstance(out[6], Recorded) and out[6].replayed
+    assert _stored(engine) == 3
+    assert batcher.scored == 7
+
+
+def test_batches_are_bounded(engine: Engine, org: str, recorder: DecisionRecorder) -> None:
+    scoring = _scoring()
+    batcher = ScoreBatcher(recorder, lambda: (scoring, None), max_batch=4)
+    out = _run(batcher, [(org, _tx(i), False) for i in range(10)])
+    assert all(isinstance(r, Recorded) for r in out)
+    assert batcher.batches == 3 and batcher.scored == 10
+    assert _stored(engine) == 10
+
+
+def test_an_idle_server_does_not_wait(engine: Engine, org: str, recorder: DecisionRecorder) -> None:
+    scoring = _scoring()
+    batcher = ScoreBatcher(recorder, lambda: (scoring, None))
+    for i in range(3):  # one at a time: each is its own batch, answered at once
+        assert isinstance(_run(batcher, [(org, _tx(i), False)])[0], Recorded)
+    assert batcher.batches == 3
+
+
+def test_a_failing_context_fails_its_batch_only(engine: Engine, org: str, recorder: DecisionRecorder) -> None:
+    scoring = _scoring()
+    calls = [0]
+
+    def context() -> tuple[Any, Any]:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("rules store down")
+        return scoring, None
+
+    batcher = ScoreBatcher(recorder, context)
+    out = _run(batcher, [(org, _tx(1), False), (org, _tx(2), False)])
+    assert all(isinstance(r, RuntimeError) for r in out)
+    assert _stored(engine) == 0
+    out = _run(batcher, [(org, _tx(1), False)])
+    assert isinstance(out[0], Recorded) and not out[0].replayed
+
+
+def test_an_engine_error_on_one_transfer_spares_the_others(
+    engine: Engine, org: str, recorder: DecisionRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zaslon.pipeline.decide as decide
+
+    real = decide._score
+
+    def flaky(eng: Any, batch: list[Transfer], calls: list[bool], shadow: Any) -> list[Recorded]:
+        if any(t.transfer_id == "T-2" for t in batch):
+            raise ValueError("boom")
+        return real(eng, batch, calls, shadow)
+
+    monkeypatch.setattr(decide, "_score", flaky)
+    scoring = _scoring()
+    batcher = ScoreBatcher(recorder, lambda: (scoring, None))
+    out = _run(batcher, [(org, _tx(1), False), (org, _tx(2), False), (org, _tx(3), False)])
+    assert isinstance(out[0], Recorded) and isinstance(out[2], Recorded)
+    assert isinstance(out[1], ValueError)
+    assert _stored(engine) == 2
