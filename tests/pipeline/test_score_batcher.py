@@ -171,3 +171,38 @@ def test_an_engine_error_on_one_transfer_spares_the_others(
     assert isinstance(out[0], Recorded) and isinstance(out[2], Recorded)
     assert isinstance(out[1], ValueError)
     assert _stored(engine) == 2
+
+
+def test_the_batch_path_hashes_bodies_as_ingest_does() -> None:
+    from zaslon.pipeline.decide import _hash_of
+    from zaslon.pipeline.ingest import _row_body, body_hash
+
+    for t in (_tx(1), _tx(2, amount=7, payee="X")):
+        assert _hash_of(_row_body(t)) == body_hash(t)
+
+
+def test_a_replay_of_an_uncommitted_decision_waits_for_its_commit(
+    engine: Engine, org: str, recorder: DecisionRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    gate = threading.Event()
+    real = recorder._commit
+
+    def held(work: Any) -> None:
+        gate.wait(10)
+        real(work)
+
+    monkeypatch.setattr(recorder, "_commit", held)
+    scoring = _scoring()
+    first = recorder.record_each(scoring, [(org, _tx(1), False)])[0]
+    again = recorder.record_each(scoring, [(org, _tx(1), False)])[0]
+    assert not isinstance(first, Exception) and not isinstance(again, Exception)
+    assert again[0].replayed and again[0].decision == first[0].decision
+    assert not first[1].done() and not again[1].done()  # nobody is answered before the row is stored
+    gate.set()
+    first[1].result(10)
+    again[1].result(10)
+    assert _stored(engine) == 1
+    later = recorder.record_each(scoring, [(org, _tx(1), False)])[0]
+    assert not isinstance(later, Exception) and later[1].done()

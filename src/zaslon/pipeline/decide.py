@@ -9,6 +9,8 @@ deciding), then store the transfers and their decisions in one transaction befor
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import sys
 import threading
@@ -151,6 +153,8 @@ class DecisionRecorder:
         self._probe = _IdProbe(db)
         self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...]]] = {}
         self._wconn: Any = None  # the writer thread's own SQLite connection (see _commit_raw)
+        # Decisions of record_each not yet committed: a replay of one answers only once it is stored.
+        self._uncommitted: dict[str, Future[None]] = {}
         self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
         self._writer.start()
 
@@ -252,10 +256,9 @@ class DecisionRecorder:
                 rounds.append([])
             rounds[k].append(i)
         at = now or datetime.now(UTC)
-        pending: dict[str, Future[None]] = {}  # ids decided in this batch: a later replay waits for their commit
         for idx in rounds:
             try:
-                self._record_round(engine, items, idx, out, pending, shadow, source, at)
+                self._record_round(engine, items, idx, out, shadow, source, at)
             except Exception as exc:  # the store unreadable, say: every item of this round gets the error
                 for i in idx:
                     if out[i] is None:
@@ -268,14 +271,14 @@ class DecisionRecorder:
         items: Sequence[tuple[str, Transfer, bool]],
         idx: list[int],
         out: list[tuple[Recorded, Future[None]] | Exception | None],
-        pending: dict[str, Future[None]],
         shadow: RuleSet | None,
         source: str,
         at: datetime,
     ) -> None:
         """One round of ``record_each``: distinct ids, each checked, the new ones scored as one batch."""
         ids = [items[i][1].transfer_id for i in idx]
-        hashes = [body_hash(items[i][1]) for i in idx]
+        bodies = [_row_body(items[i][1]) for i in idx]
+        hashes = [_hash_of(b) for b in bodies]  # = body_hash(t), without building the row body twice
         stored_t: dict[str, Any] = {}
         stored_d: dict[str, Any] = {}
         seen = self._probe.known(ids)
@@ -286,15 +289,15 @@ class DecisionRecorder:
                                   transfers_table.c.body_hash, transfers_table.c.org_id)
                 stored_d = _known(conn, decisions_table, look, *decisions_table.c)
         with self._lock:
-            todo: list[tuple[int, str, bool]] = []  # (item, body hash, transfer row to store)
-            for i, h in zip(idx, hashes, strict=True):
+            todo: list[tuple[int, str, dict[str, Any] | None]] = []  # (item, body hash, transfer row body to store)
+            for i, h, body in zip(idx, hashes, bodies, strict=True):
                 org_id, t, _ = items[i]
                 tid = t.transfer_id
                 try:
                     mem = self._recent.get(tid)
                     if mem is not None:
                         _same_body(tid, (mem[0], mem[1]), (h, org_id), "scored")
-                        out[i] = (replace(mem[2], replayed=True), pending.get(tid) or _COMMITTED)
+                        out[i] = (replace(mem[2], replayed=True), self._uncommitted.get(tid, _COMMITTED))
                     elif tid in stored_d:
                         row = stored_d[tid]
                         _same_body(tid, (row.body_hash, row.org_id), (h, org_id), "scored")
@@ -303,7 +306,7 @@ class DecisionRecorder:
                         if tid in stored_t:
                             row = stored_t[tid]
                             _same_body(tid, (row.body_hash, row.org_id), (h, org_id), "stored")
-                        todo.append((i, h, tid not in stored_t))
+                        todo.append((i, h, None if tid in stored_t else body))
                 except Exception as exc:  # this request's conflict; the others go on
                     out[i] = exc
             if not todo:
@@ -320,18 +323,19 @@ class DecisionRecorder:
                     except Exception as exc:
                         fresh.append(exc)
             work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
-            for (i, h, store_t), r in zip(todo, fresh, strict=True):
+            for (i, h, t_body), r in zip(todo, fresh, strict=True):
                 if isinstance(r, Exception):
                     out[i] = r
                     continue
                 org_id, t, _ = items[i]
-                t_rows = ([{**_row_body(t), "org_id": org_id, "ts": t.ts, "body_hash": h, "received_at": at}]
-                          if store_t else [])
+                t_rows = ([{**t_body, "org_id": org_id, "ts": t.ts, "body_hash": h, "received_at": at}]
+                          if t_body is not None else [])
                 fut: Future[None] = Future()
                 # One queue entry per request: a failed commit is retried per entry, failing only its owner.
                 work.append((t_rows, [_decision_row(r, org_id, h, t.ts, at, source, None)], fut))
                 self._recent[t.transfer_id] = (h, org_id, r)
-                pending[t.transfer_id] = fut
+                self._uncommitted[t.transfer_id] = fut
+                fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
                 out[i] = (r, fut)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
@@ -339,6 +343,12 @@ class DecisionRecorder:
                 with self._wake:
                     self._queue.extend(work)
                     self._wake.notify()
+
+    def _committed(self, tid: str, fut: Future[None]) -> None:
+        """Forget a finished commit (runs in the writer thread); after a failed one the id may be queued anew."""
+        with self._lock:
+            if self._uncommitted.get(tid) is fut:
+                del self._uncommitted[tid]
 
     def _write_loop(self) -> None:
         while True:
@@ -430,6 +440,11 @@ class DecisionRecorder:
         if self._wconn is not None and not self._writer.is_alive():
             self._wconn.close()
             self._wconn = None
+
+
+def _hash_of(row_body: dict[str, Any]) -> str:
+    """``zaslon.pipeline.ingest.body_hash`` of the transfer whose ``_row_body`` this is (tested to agree)."""
+    return hashlib.sha256(json.dumps(row_body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _completed() -> Future[None]:

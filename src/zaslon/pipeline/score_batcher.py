@@ -53,8 +53,9 @@ class ScoreBatcher:
         self._context = context
         self._max = max_batch
         self._source = source
-        self._items: list[_Item] = []
-        self._scheduled = False
+        # One queue per event loop (a server has one; tests may start several in turn): a flush is pending
+        # exactly while its loop's queue is not empty, so a loop that died with work queued blocks no other.
+        self._queues: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self.batches = 0  # counters, for tests and diagnostics
         self.scored = 0
 
@@ -62,18 +63,21 @@ class ScoreBatcher:
         """Decide ``transfer`` with whatever else is queued now; returns once the decision is committed."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Recorded] = loop.create_future()
-        self._items.append(_Item(org_id, transfer, on_flagged_call, answer))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush, loop)
+        queue = self._queues.get(loop)
+        if queue is None:
+            for old in [x for x in self._queues if x.is_closed()]:
+                del self._queues[old]
+            queue = self._queues[loop] = []
+        if not queue:
+            loop.call_soon(self._flush, loop, queue)
+        queue.append(_Item(org_id, transfer, on_flagged_call, answer))
         return await answer
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        items, self._items = self._items[: self._max], self._items[self._max :]
-        if self._items:
-            loop.call_soon(self._flush, loop)  # the rest next turn: other work on the loop gets a say
-        else:
-            self._scheduled = False
+    def _flush(self, loop: asyncio.AbstractEventLoop, queue: list[_Item]) -> None:
+        items = queue[: self._max]
+        del queue[: self._max]
+        if queue:
+            loop.call_soon(self._flush, loop, queue)  # the rest next turn: other work on the loop gets a say
         live = [it for it in items if not it.answer.done()]  # a cancelled request (client gone) is not decided
         if not live:
             return
