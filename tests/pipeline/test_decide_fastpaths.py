@@ -14,7 +14,7 @@ from zaslon.core.knowledge import AccountFlag
 from zaslon.core.types import Channel, Transfer
 from zaslon.errors import Conflict
 from zaslon.pipeline.decide import DecisionRecorder
-from zaslon.pipeline.ingest import _row_body, body_hash
+from zaslon.pipeline.ingest import body_hash, row_body
 from zaslon.pipeline.orgs import create_org
 from zaslon.pipeline.rules import default_ruleset
 from zaslon.pipeline.scoring import ScoringEngine
@@ -70,7 +70,7 @@ def test_different_body_after_restart_is_a_conflict_and_stores_nothing(engine: E
 def test_stored_transfer_without_decision_is_checked_too(engine: Engine, org: str) -> None:
     t = _tx(5)
     with engine.begin() as conn:  # e.g. ingested earlier through /v1/transfers, never scored
-        conn.execute(insert(transfers), [{**_row_body(t), "org_id": org, "ts": t.ts, "body_hash": body_hash(t),
+        conn.execute(insert(transfers), [{**row_body(t), "org_id": org, "ts": t.ts, "body_hash": body_hash(t),
                                           "received_at": TS}])
     out = _record(engine, org, [t])[0]
     assert out.replayed is False  # scored now; the stored transfer row is kept, not inserted twice

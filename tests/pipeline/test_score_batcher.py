@@ -174,11 +174,10 @@ def test_an_engine_error_on_one_transfer_spares_the_others(
 
 
 def test_the_batch_path_hashes_bodies_as_ingest_does() -> None:
-    from zaslon.pipeline.decide import _hash_of
-    from zaslon.pipeline.ingest import _row_body, body_hash
+    from zaslon.pipeline.ingest import body_hash, hash_row_body, row_body
 
     for t in (_tx(1), _tx(2, amount=7, payee="X")):
-        assert _hash_of(_row_body(t)) == body_hash(t)
+        assert hash_row_body(row_body(t)) == body_hash(t)
 
 
 def test_a_replay_of_an_uncommitted_decision_waits_for_its_commit(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import sys
 import threading
@@ -29,7 +28,7 @@ from zaslon.adapters.db.tables_decisions import decisions as decisions_table
 from zaslon.core.rules import RuleSet
 from zaslon.core.types import Decision, Outcome, Reason, Transfer
 from zaslon.errors import Conflict, InvalidInput
-from zaslon.pipeline.ingest import _row_body, body_hash
+from zaslon.pipeline.ingest import body_hash, hash_row_body, row_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +206,7 @@ class DecisionRecorder:
             fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
             by_index = dict(zip(new, fresh, strict=True))
             t_rows = [
-                {**_row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts,
+                {**row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts,
                  "body_hash": hashes[batch[i].transfer_id], "received_at": at}
                 for i in new if batch[i].transfer_id not in stored_t
             ]
@@ -277,8 +276,8 @@ class DecisionRecorder:
     ) -> None:
         """One round of ``record_each``: distinct ids, each checked, the new ones scored as one batch."""
         ids = [items[i][1].transfer_id for i in idx]
-        bodies = [_row_body(items[i][1]) for i in idx]
-        hashes = [_hash_of(b) for b in bodies]  # = body_hash(t), without building the row body twice
+        bodies = [row_body(items[i][1]) for i in idx]
+        hashes = [hash_row_body(b) for b in bodies]  # = body_hash(t), without building the row body twice
         stored_t: dict[str, Any] = {}
         stored_d: dict[str, Any] = {}
         seen = self._probe.known(ids)
@@ -440,11 +439,6 @@ class DecisionRecorder:
         if self._wconn is not None and not self._writer.is_alive():
             self._wconn.close()
             self._wconn = None
-
-
-def _hash_of(row_body: dict[str, Any]) -> str:
-    """``zaslon.pipeline.ingest.body_hash`` of the transfer whose ``_row_body`` this is (tested to agree)."""
-    return hashlib.sha256(json.dumps(row_body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _completed() -> Future[None]:

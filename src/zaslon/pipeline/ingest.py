@@ -29,10 +29,15 @@ class Stored:
 
 
 def body_hash(t: Transfer) -> str:
-    return hashlib.sha256(json.dumps(_row_body(t), sort_keys=True, default=str).encode()).hexdigest()
+    return hash_row_body(row_body(t))
 
 
-def _row_body(t: Transfer) -> dict[str, Any]:
+def hash_row_body(body: dict[str, Any]) -> str:
+    """The idempotency hash of a transfer's stored body (see ``row_body``)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def row_body(t: Transfer) -> dict[str, Any]:
     return {
         "transfer_id": t.transfer_id,
         "ts": t.ts.astimezone(UTC).isoformat(),
@@ -90,7 +95,7 @@ def _store_once(
             if stored_hash != hashes[tid] or stored_org != org_id:
                 raise Conflict(f"transfer {tid!r} was already stored with a different body", field="transfer_id")
         new_rows = [
-            {**_row_body(t), "org_id": org_id, "ts": t.ts, "body_hash": hashes[t.transfer_id], "received_at": now}
+            {**row_body(t), "org_id": org_id, "ts": t.ts, "body_hash": hashes[t.transfer_id], "received_at": now}
             for t in batch
             if t.transfer_id not in known
         ]
