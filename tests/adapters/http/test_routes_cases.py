@@ -150,3 +150,10 @@ def test_refresh_publishes_ranked_drops_with_reasons(client, app, police, bank, 
 def test_cases_need_the_cases_scope(client, bank) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/v1/cases", headers=bank.headers).status_code == 403
     assert client.get("/v1/cases/case-1", headers=bank.headers).status_code == 403
+
+
+def test_huge_paging_and_versions_are_422_not_500(client, police, linked) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/v1/cases?offset=9223372036854775808", headers=police.headers).status_code == 422
+    case_id = linked["a"]["case"]["case_id"]
+    r = client.post(f"/v1/cases/{case_id}/confirm", json={"version": 2**63}, headers=police.headers)
+    assert r.status_code == 422

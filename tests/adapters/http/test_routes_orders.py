@@ -116,3 +116,10 @@ def test_incident_traces_and_issues_orders_to_the_holding_banks(  # type: ignore
     assert [(o["account_id"], o["amount"]) for o in mine] == [(drop1, 300_000)]
     assert [(o["account_id"], o["amount"]) for o in theirs] == [(drop2, 150_000)]
     assert app.state.knowledge.flags(drop2)
+
+
+def test_paging_past_any_real_list_is_a_precise_422(client: TestClient, bank) -> None:  # type: ignore[no-untyped-def]
+    # A 64-bit offset used to overflow SQLite's INTEGER and answer 500 (found by schemathesis).
+    r = client.get("/v1/orders?offset=9223372036854775808", headers=bank.headers)
+    assert r.status_code == 422 and "offset" in r.text
+    assert client.get("/v1/orders?offset=1000000000", headers=bank.headers).json()["orders"] == []

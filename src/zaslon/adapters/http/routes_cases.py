@@ -50,7 +50,7 @@ class _Body(BaseModel):
 
 
 class VersionIn(_Body):
-    version: int = Field(ge=1, description="the case version you read; a stale one gets 409")
+    version: int = Field(ge=1, le=2**31 - 1, description="the case version you read; a stale one gets 409")
 
 
 class SplitIn(VersionIn):
@@ -60,7 +60,7 @@ class SplitIn(VersionIn):
 
 class MergeIn(VersionIn):
     other_case_id: str = Field(min_length=1, max_length=32)
-    other_version: int = Field(ge=1)
+    other_version: int = Field(ge=1, le=2**31 - 1)
     reason: str = Field("analyst merge", max_length=1000)
 
 
@@ -73,7 +73,7 @@ def list_cases(
     request: Request,
     status: Literal["open", "confirmed", "closed", "merged"] | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     _p: Principal = Depends(require_scope("cases:read")),
 ) -> dict[str, Any]:
     return {"cases": _service(request).list(status, limit, offset)}

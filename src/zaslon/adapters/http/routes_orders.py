@@ -82,7 +82,7 @@ def list_orders(
     status: OrderStatus | None = Query(None),
     incident_id: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     principal: Principal = Depends(require_scope("orders:read")),
 ) -> dict[str, Any]:
     """Orders addressed to the caller's bank (all orders for the police desk), oldest first."""
