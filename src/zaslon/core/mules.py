@@ -15,8 +15,8 @@ Signals, each scaled to [0, 1] (see docs/linking.md for why each one is there):
                    the window, discounted when the account pays out far more than it receives.
 * ``cash_out``     share of the inflow withdrawn as cash (ATM) inside the window.
 * ``young``        the account received its first money soon after it was opened (freshly recruited drop).
-* ``cycle``        money returns to an account through <= ``cycle_max_len`` hops, each forwarding a
-                   similar amount inside the window after the previous one.
+* ``cycle``        money returns to an account through a ring of 3 to ``cycle_max_len`` accounts, each
+                   forwarding a similar amount inside the window after the previous one.
 * ``round_trip``   a ring of accounts passing one sum round, hops in any order (``mules_patterns``).
 * ``split``        one counterparty paid the same sum repeatedly in a window (structuring; off by default).
 * ``layering``     money that was already moving when it arrived and left again soon: a chain.
@@ -308,7 +308,7 @@ def _cycles(n: int, tx: TransferArrays, p: MuleParams, links: tuple[IntArray, In
     cur = origin.copy()
     paths: list[IntArray] = [tx.payer[origin]]
     frontier_cap = 2_000_000  # bounds memory on pathological graphs; cycles are short and sparse
-    for _ in range(p.cycle_max_len):
+    for step in range(p.cycle_max_len):
         lo = np.searchsorted(src_s, cur, side="left")
         hi = np.searchsorted(src_s, cur, side="right")
         counts = hi - lo
@@ -320,10 +320,13 @@ def _cycles(n: int, tx: TransferArrays, p: MuleParams, links: tuple[IntArray, In
         origin, cur = origin[rows], nxt
         paths = [col[rows] for col in paths]
         closes = tx.payee[cur] == tx.payer[origin]
-        if closes.any():
+        # A -> B -> A is a repayment or a refund (a friend paying back within the hour), not a ring:
+        # a cycle needs at least three accounts, as for round_trip. Closing paths are dropped either way.
+        mark = closes if step >= 1 else np.zeros_like(closes)
+        if mark.any():
             for col in paths:
-                on_cycle[col[closes]] = 1.0
-            on_cycle[tx.payer[cur[closes]]] = 1.0
+                on_cycle[col[mark]] = 1.0
+            on_cycle[tx.payer[cur[mark]]] = 1.0
         # A path that revisits an account is not a simple cycle; stop extending it.
         nxt_acct = tx.payer[cur]
         revisit = np.zeros(len(cur), dtype=np.bool_)

@@ -26,6 +26,7 @@ from zaslon.pipeline.case_keys import FLOW_FANOUT, FLOW_HOPS, FLOW_WINDOW_S, key
 _PEPPER = b"zaslon-eval-linking"  # cards are compared as keyed hashes, as in intake
 US = 1_000_000
 TRACE_HOPS = 6  # as the trace's default depth (Brazil's MED 2.0 follows about five levels)
+TRACE_MIN_SHARE = 0.01  # EXPERIMENT
 
 
 def simulate_world(preset: str, seed: int) -> Path:
@@ -84,10 +85,17 @@ class Flows:
 
     def downstream(self, transfer_ids: list[str], reported_us: int, hops: int = FLOW_HOPS
                    ) -> tuple[list[str], list[str], list[str]]:
+        first, reached, moves = self.walk(transfer_ids, reported_us, hops)
+        return first, list(reached), moves
+
+    def walk(self, transfer_ids: list[str], reported_us: int, hops: int = FLOW_HOPS
+             ) -> tuple[list[str], dict[str, int], list[str]]:
+        """First payees, the accounts reached (in order) with the amount of the reported money each one
+        received, and the devices/addresses of the onward moves."""
         first = [self.by_id[t] for t in transfer_ids if t in self.by_id and self.by_id[t][1] < reported_us]
         frontier = [(p, s, int(a)) for p, s, a in first if p != CASH_SINK]
         seen = {p for p, _, _ in frontier}
-        flows: list[str] = []
+        reached: dict[str, int] = {}
         moves: list[str] = []
         for _ in range(hops):
             nxt = []
@@ -100,9 +108,9 @@ class Flows:
                     if payee != CASH_SINK and payee not in seen and payee not in self.terminal:
                         seen.add(payee)
                         nxt.append((payee, ts, carried))
-            flows += [p for p, _, _ in nxt]
+                        reached[payee] = carried
             frontier = nxt
-        return [p for p, _, _ in first if p != CASH_SINK], flows, moves
+        return [p for p, _, _ in first if p != CASH_SINK], reached, moves
 
 
 def world_incident_keys(world: Path) -> list[tuple[str, list[str]]]:
@@ -144,8 +152,10 @@ def traced_accounts(world: Path, tx: pl.DataFrame, inc: pl.DataFrame, kinds: pl.
     reported = _us(inc["reported_at"])
     out: set[str] = set()
     for n, tids in enumerate(inc["transfer_ids"].to_list()):
-        _, down, _ = flows.downstream(tids or [], int(reported[n]), hops=TRACE_HOPS)
-        out.update(down)
+        tids = tids or []
+        _, reached, _ = flows.walk(tids, int(reported[n]), hops=TRACE_HOPS)
+        stolen = sum(int(flows.by_id[t][2]) for t in tids if t in flows.by_id and flows.by_id[t][1] < reported[n])
+        out.update(a for a, carried in reached.items() if carried >= TRACE_MIN_SHARE * stolen)
     return out
 
 

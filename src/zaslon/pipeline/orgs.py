@@ -107,6 +107,10 @@ class KeyStore:
         self._engine = engine
         self._verified: dict[str, Principal] = {}
 
+    def cached(self, api_key: str) -> Principal | None:
+        """The principal of a key verified earlier (a dict look-up, no I/O); None: verify it the slow way."""
+        return self._verified.get(api_key)
+
     def verify(self, api_key: str) -> Principal | None:
         cached = self._verified.get(api_key)
         if cached is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -117,9 +118,50 @@ def _relevant(errors: list[dict[str, Any]], body: Any) -> list[dict[str, Any]]:
     return kept or errors
 
 
-def create_app(settings: Settings | None = None, *, db: Engine | None = None) -> FastAPI:
+FastLane = Callable[["ZaslonAPI", Scope, Receive, Send], Awaitable[Receive | None]]
+
+
+class ZaslonAPI(FastAPI):
+    """FastAPI with fast lanes: the hottest requests answered before the middleware stack and router.
+
+    A lane registered for ``(method, path)`` sees the raw ASGI request first. It answers the common, valid
+    case itself and returns None; anything else (no cached key, a body that does not validate, XML, too
+    large) it hands back by returning a ``receive`` that replays whatever body it read, and the full stack
+    (the FastAPI route, its validation and error handlers) answers exactly as if the lane did not exist.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fast_lanes: dict[tuple[str, str], FastLane] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.fast_lanes:
+            lane = self.fast_lanes.get((scope["method"], scope["path"]))
+            if lane is not None:
+                handed_back = await lane(self, scope, receive, send)
+                if handed_back is None:
+                    return
+                receive = handed_back
+        await super().__call__(scope, receive, send)
+
+
+def replay(body: bytes, more_body: bool, receive: Receive) -> Receive:
+    """A ``receive`` that first yields ``body`` (already read from ``receive``), then reads on from it."""
+    sent = False
+
+    async def replaying() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": more_body}
+        return await receive()
+
+    return replaying
+
+
+def create_app(settings: Settings | None = None, *, db: Engine | None = None) -> ZaslonAPI:
     settings = settings or Settings()
-    app = FastAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.")
+    app = ZaslonAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.")
     app.state.settings = settings
     app.state.db = db if db is not None else make_engine(settings.database_url)
     app.state.keys = KeyStore(app.state.db)
@@ -157,7 +199,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None) ->
     return app
 
 
-def _include_routes(app: FastAPI, settings: Settings) -> None:
+def _include_routes(app: ZaslonAPI, settings: Settings) -> None:
     package = importlib.import_module("zaslon.adapters.http")
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
         if not info.name.startswith("routes_"):

@@ -31,8 +31,8 @@ def authenticate(request: Request) -> Principal:
 
 def _cached(request: Request, key: str) -> Principal | None:
     """A key the store verified already (an in-memory hit, no I/O); None: it must be checked the slow way."""
-    verified = getattr(request.app.state.keys, "_verified", None)
-    return verified.get(key) if isinstance(verified, dict) else None
+    principal: Principal | None = request.app.state.keys.cached(key)
+    return principal
 
 
 def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:

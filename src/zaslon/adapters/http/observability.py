@@ -1,6 +1,8 @@
 """Request logging with bound context and Prometheus metrics at /metrics.
 
-Plain ASGI middleware (not BaseHTTPMiddleware): it adds microseconds, not a task per request.
+Plain ASGI middleware (not BaseHTTPMiddleware): it adds microseconds, not a task per request. A fast lane
+(see ``zaslon.adapters.http.app.ZaslonAPI``) answers outside the middleware stack and records through the
+same ``HttpMetrics`` on ``app.state.http_metrics``, so /metrics counts every request once.
 """
 
 from __future__ import annotations
@@ -16,12 +18,37 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = structlog.get_logger("zaslon.http")
 
 
-class Observe:
-    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
-        self.app, self.requests, self.latency = app, requests, latency
+class HttpMetrics:
+    """Request counts by (method, route, status) and latency by (method, route); 4xx/5xx are logged."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter("zaslon_http_requests", "HTTP requests", ["method", "route", "status"],
+                                registry=registry)
+        self.latency = Histogram(
+            "zaslon_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
         # Resolving a labelled child is a lock and a dict lookup inside prometheus_client: keep them.
-        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._counters: dict[tuple[str, str, int], Any] = {}
         self._timers: dict[tuple[str, str], Any] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.requests.labels(method, route, str(status))
+        counter.inc()
+        timer = self._timers.get(key[:2])
+        if timer is None:
+            timer = self._timers[key[:2]] = self.latency.labels(method, route)
+        timer.observe(seconds)
+        if status >= 400:
+            log.info("request", method=method, route=route, status=status, ms=round(seconds * 1000, 2))
+
+
+class Observe:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,32 +66,16 @@ class Observe:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope.get("method", "")
-            key = (method, route, str(status))
-            counter = self._counters.get(key)
-            if counter is None:
-                counter = self._counters[key] = self.requests.labels(*key)
-            counter.inc()
-            timer = self._timers.get(key[:2])
-            if timer is None:
-                timer = self._timers[key[:2]] = self.latency.labels(method, route)
-            timer.observe(elapsed)
-            if status >= 400:
-                log.info("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 2))
+            self.metrics.record(scope.get("method", ""), route, status, time.perf_counter() - started)
 
 
 def instrument(app: FastAPI) -> None:
     registry = CollectorRegistry()
-    requests = Counter("zaslon_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
-    latency = Histogram(
-        "zaslon_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry,
-        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-    )
     app.state.metrics = registry
-    app.add_middleware(Observe, requests=requests, latency=latency)
+    app.state.http_metrics = metrics = HttpMetrics(registry)
+    app.add_middleware(Observe, metrics=metrics)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def metrics() -> Response:
+    def metrics_endpoint() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

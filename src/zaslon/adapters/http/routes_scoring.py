@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -18,12 +19,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
+from zaslon.adapters.http.app import replay, status_for
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.schemas import Strict, TransferIn
-from zaslon.errors import InvalidInput
+from zaslon.errors import InvalidInput, ZaslonError
 from zaslon.settings import Settings
 
 router = APIRouter(tags=["scoring"])
@@ -110,8 +111,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.rules_watcher = RulesWatcher(app.state.db, apply)
     app.state.recorder = DecisionRecorder(app.state.db)
     app.state.score_batcher = ScoreBatcher(app.state.recorder, lambda: _batch_context(app), max_batch=256)
-    app.router.routes.insert(0, _DirectRoute("/v1/transfers/score", _score_direct, methods=["POST"],
-                                             include_in_schema=False))
+    lanes = getattr(app, "fast_lanes", None)
+    if lanes is not None:
+        lanes[("POST", "/v1/transfers/score")] = _score_lane
 
 
 def _batch_context(app: FastAPI) -> tuple[Any, Any]:
@@ -230,28 +232,6 @@ async def score_transfer(
     return await _score_one(request, principal)
 
 
-_score_auth = require_scope("transfers:score")
-
-
-async def _score_direct(request: Request) -> Response:
-    """``score_transfer`` without FastAPI's per-request dependency solving (the same auth, the same code)."""
-    return await _score_one(request, await _score_auth(request))
-
-
-class _DirectRoute(Route):
-    """The real-time scoring route, matched first: the hottest path skips scanning every other route.
-
-    The FastAPI route stays registered for the OpenAPI schema and behaves identically; this one answers
-    first. It names itself in the scope, as FastAPI's routes do, for the metrics' route label.
-    """
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child = super().matches(scope)
-        if match is not Match.NONE:
-            child["route"] = self
-        return match, child
-
-
 async def _score_one(request: Request, principal: Principal) -> Response:
     raw = await request.body()
     if _is_xml(request):
@@ -279,6 +259,66 @@ async def _score_one(request: Request, principal: Principal) -> Response:
         recorded = rec[0]
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
     return Response(_COMPACT.encode(_json_ready(_decision_out(recorded))), media_type="application/json")
+
+
+_SCORE_ROUTE = "/v1/transfers/score"
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+async def _score_lane(app: Any, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    """``score_transfer`` for the common case, before the middleware stack (see ``ZaslonAPI``).
+
+    It answers a JSON transfer sent with a key already verified and holding the scope, that validates;
+    every other request (and every one it could not finish reading) goes back to the full stack, body
+    included, so errors, XML and first-time keys are answered exactly as the documented route answers them.
+    """
+    ctype = auth = length = b""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            ctype = value
+        elif name == b"authorization":
+            auth = value
+        elif name == b"content-length":
+            length = value
+    limit = app.state.settings.max_body_bytes
+    if (ctype.split(b";")[0].strip().lower() != b"application/json" or auth[:7].lower() != b"bearer "
+            or not length.isdigit() or int(length) > limit):
+        return receive
+    principal = app.state.keys.cached(auth[7:].strip().decode("latin-1"))
+    batcher = getattr(app.state, "score_batcher", None)
+    if principal is None or "transfers:score" not in principal.scopes or batcher is None:
+        return receive
+    started = time.perf_counter()
+    raw = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client left: nothing to answer
+            return None
+        raw += message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if len(raw) > limit or not more:
+            break
+    if more:
+        return replay(raw, True, receive)  # over the limit: the full stack answers 413
+    try:
+        item = ScoreIn.model_validate_json(raw)
+    except ValidationError:
+        return replay(raw, False, receive)  # the full stack re-derives the precise 422
+    status = 200
+    try:
+        recorded = await batcher.score(principal.org_id, item.to_domain(), item.on_flagged_call)
+        body = _COMPACT.encode(_json_ready(_decision_out(recorded))).encode()
+    except ZaslonError as exc:  # a conflicting replay of a known id, say: the same answer the route gives
+        status = status_for(exc)
+        body = _COMPACT.encode(exc.to_dict()).encode()
+    except Exception:  # uvicorn answers 500 and logs it; the metrics count it as the middleware would
+        app.state.http_metrics.record("POST", _SCORE_ROUTE, 500, time.perf_counter() - started)
+        raise
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+    app.state.http_metrics.record("POST", _SCORE_ROUTE, status, time.perf_counter() - started)
+    return None
 
 
 # One encoder for every answer: json.dumps with non-default options builds a new encoder on each call.

@@ -1,0 +1,109 @@
+"""The real-time scoring fast lane (before the middleware stack): the same contract as the documented route."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from zaslon.adapters.http.routes_scoring import DecisionOut
+from zaslon.core.knowledge import AccountFlag
+
+TS = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+PAYER, PAYEE = "BY13NBRB3600900000002Z00AB00", "DE89370400440532013000"
+
+
+@pytest.fixture(autouse=True)
+def _tables(engine: Engine) -> None:
+    del engine
+
+
+def tx(i: int = 1, **over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"transfer_id": f"D-{i}", "ts": (TS + timedelta(minutes=i)).isoformat(), "payer": PAYER,
+                            "payee": PAYEE, "amount": 15000, "currency": "BYN"}
+    body.update(over)
+    return body
+
+
+def test_answer_is_exactly_the_response_model(client, app, bank) -> None:  # type: ignore[no-untyped-def]
+    app.state.engine.knowledge.flag(PAYEE, AccountFlag.REPORTED)
+    r = client.post("/v1/transfers/score", json=tx(), headers=bank.headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    # What FastAPI's response_model serialisation would have produced, key for key, value for value.
+    assert body == DecisionOut.model_validate(body).model_dump(mode="json")
+    assert body["hold_until"].endswith("Z") and body["outcome"] == "hold"
+
+
+def test_lane_keeps_auth_errors_and_metrics(client, bank, police) -> None:  # type: ignore[no-untyped-def]
+    assert client.post("/v1/transfers/score", json=tx()).status_code == 401
+    assert client.post("/v1/transfers/score", json=tx(), headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.post("/v1/transfers/score", json=tx(), headers=police.headers).status_code == 403
+    bad = client.post("/v1/transfers/score", json=tx(amount=-1), headers=bank.headers)
+    assert bad.status_code == 422 and bad.json()["field"] == "amount"
+    listed = client.post("/v1/transfers/score", json=[tx()], headers=bank.headers)
+    assert listed.status_code == 422 and listed.json()["field"] == "body"
+    assert client.post("/v1/transfers/score", json=tx(), headers=bank.headers).status_code == 200
+    metrics = client.get("/metrics").text
+    assert 'route="/v1/transfers/score",status="200"' in metrics
+    assert 'route="/v1/transfers/score",status="422"' in metrics
+
+
+def test_route_is_still_documented(client) -> None:  # type: ignore[no-untyped-def]
+    spec = client.get("/openapi.json").json()
+    assert "post" in spec["paths"]["/v1/transfers/score"]
+
+
+@pytest.fixture
+def lane_calls(app):  # type: ignore[no-untyped-def]
+    """Wrap the lane: record for each request whether it answered (None) or handed the request back."""
+    inner = app.fast_lanes[("POST", "/v1/transfers/score")]
+    calls: list[str] = []
+
+    async def counting(a, scope, receive, send):  # type: ignore[no-untyped-def]
+        out = await inner(a, scope, receive, send)
+        calls.append("answered" if out is None else "handed back")
+        return out
+
+    app.fast_lanes[("POST", "/v1/transfers/score")] = counting
+    return calls
+
+
+def test_lane_answers_valid_json_and_hands_back_the_rest(client, bank, lane_calls) -> None:  # type: ignore[no-untyped-def]
+    # A key seen for the first time is verified by the full stack (argon2 in a thread), then cached.
+    assert client.post("/v1/transfers/score", json=tx(1), headers=bank.headers).status_code == 200
+    assert lane_calls == ["handed back"]
+    ok = client.post("/v1/transfers/score", json=tx(2), headers=bank.headers)
+    assert ok.status_code == 200 and ok.json()["transfer_id"] == "D-2" and lane_calls[-1] == "answered"
+    # Invalid JSON: the lane read the body and hands it back; the route's precise 422 names the field.
+    bad = client.post("/v1/transfers/score", json=tx(3, currency="XXQ"), headers=bank.headers)
+    assert bad.status_code == 422 and bad.json()["field"] == "currency" and lane_calls[-1] == "handed back"
+    garbage = client.post("/v1/transfers/score", content=b"{not json", headers={
+        **bank.headers, "content-type": "application/json"})
+    assert garbage.status_code == 422 and lane_calls[-1] == "handed back"
+    # The same id with another body: the lane itself answers the conflict, as the route would.
+    clash = client.post("/v1/transfers/score", json=tx(2, amount=99), headers=bank.headers)
+    assert clash.status_code == 409 and clash.json()["field"] == "transfer_id" and lane_calls[-1] == "answered"
+    # A replay of the same body is answered from the record.
+    again = client.post("/v1/transfers/score", json=tx(2), headers=bank.headers)
+    assert again.status_code == 200 and again.json()["replayed"] is True
+
+
+def test_lane_hands_back_what_it_must_not_answer(client, app, bank, lane_calls) -> None:  # type: ignore[no-untyped-def]
+    client.post("/v1/transfers/score", json=tx(1), headers=bank.headers)  # caches the key
+    too_big = b"{" + b" " * (app.state.settings.max_body_bytes + 10) + b"}"
+    r = client.post("/v1/transfers/score", content=too_big, headers={**bank.headers, "content-type": "application/json"})
+    assert r.status_code == 413 and lane_calls[-1] == "handed back"
+    key = bank.headers["Authorization"].split(" ", 1)[1]
+    by_header = client.post("/v1/transfers/score", json=tx(5), headers={"X-API-Key": key})
+    assert by_header.status_code == 200 and lane_calls[-1] == "handed back"
+
+
+def test_each_request_is_counted_once_in_metrics(client, bank) -> None:  # type: ignore[no-untyped-def]
+    for i in range(3):
+        assert client.post("/v1/transfers/score", json=tx(10 + i), headers=bank.headers).status_code == 200
+    line = next(x for x in client.get("/metrics").text.splitlines()
+                if x.startswith("zaslon_http_requests_total") and 'route="/v1/transfers/score",status="200"' in x)
+    assert float(line.rsplit(" ", 1)[1]) == 3.0
