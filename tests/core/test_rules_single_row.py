@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 
-from zaslon.core.rules import Rule, RuleSet
+from zaslon.core.rules import ROW_WISE_MAX, Rule, RuleSet
 from zaslon.core.types import Outcome
 from zaslon.errors import InvalidInput
 
@@ -20,13 +20,18 @@ def test_one_row_agrees_with_the_vector_path(a: str, b: str) -> None:
                      feature_names=COLS, feature_kinds=KINDS)
     except InvalidInput:
         return
-    whole = rs.evaluate_batch(np.vstack([ROWS, ROWS[:1]]), COLS)  # n > 1: the vector path
+    copies = ROW_WISE_MAX // ROWS.shape[0] + 1
+    whole = rs.evaluate_batch(np.vstack([ROWS] * copies), COLS)  # n > ROW_WISE_MAX: the vector path
+    assert whole.codes.shape[0] > ROW_WISE_MAX
     for i in range(ROWS.shape[0]):
         one = rs.evaluate_batch(ROWS[i : i + 1].astype(np.float32), COLS)
         assert one.codes.tolist() == [int(whole.codes[i])]
         assert one.hits[0].tolist() == whole.hits[i].tolist()
         assert [h.rule_id for h in one.row(0)] == [h.rule_id for h in whole.row(i)]
         assert one.errors == ()
+    few = rs.evaluate_batch(ROWS[: min(5, ROWS.shape[0])], COLS)  # a small batch: row by row, stacked
+    assert few.codes.tolist() == whole.codes[: few.codes.shape[0]].tolist()
+    assert few.hits.tolist() == whole.hits[: few.codes.shape[0]].tolist()
 
 
 def test_one_row_still_needs_every_feature_as_a_column() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 
 from zaslon.core.knowledge import AccountFlag
 from zaslon.core.policy import PolicyConfig, PolicyInputs, decide, knowledge_prior
+from zaslon.core.rules import ROW_WISE_MAX
 from zaslon.core.types import Channel, Transfer
 from zaslon.pipeline.rules import default_ruleset
 from zaslon.pipeline.scoring import ScoringEngine, columns_of
@@ -50,10 +51,19 @@ def test_one_transfer_at_a_time_decides_like_batches() -> None:
         e.knowledge.flag("B3", AccountFlag.REPORTED)
         e.knowledge.flag("B4", AccountFlag.IN_CASE)
     one = [a.score_batch([t], on_flagged_call=[i % 11 == 0])[0] for i, t in enumerate(txs)]
-    # the batch path in pairs (n=2 never takes the one-row shortcuts), same event order
-    many = [d for i in range(0, len(txs), 2)
-            for d in b.score_batch(txs[i : i + 2], on_flagged_call=[j % 11 == 0 for j in range(i, i + 2)])]
+    # the vector path in batches above ROW_WISE_MAX (never the row-wise shortcuts), same event order
+    step = ROW_WISE_MAX + 4
+    many = [d for i in range(0, len(txs), step)
+            for d in b.score_batch(txs[i : i + step], on_flagged_call=[j % 11 == 0 for j in range(i, i + step)][
+                : len(txs[i : i + step])])]
     assert one == many
+    c = ScoringEngine()  # and small batches (row-wise) decide the same again
+    c.set_ruleset(default_ruleset())
+    c.knowledge.flag("B3", AccountFlag.REPORTED)
+    c.knowledge.flag("B4", AccountFlag.IN_CASE)
+    few = [d for i in range(0, len(txs), 3)
+           for d in c.score_batch(txs[i : i + 3], on_flagged_call=[j % 11 == 0 for j in range(i, i + 3)])]
+    assert one == few
 
 
 def test_columns_of_one_transfer_matches_the_general_path() -> None:
@@ -92,6 +102,7 @@ def test_one_row_model_reasons_match_the_batch_path() -> None:
     for e in (a, b):
         e.set_ruleset(default_ruleset())
     one = [a.score_batch([t])[0] for t in txs]
-    many = [d for i in range(0, len(txs), 2) for d in b.score_batch(txs[i : i + 2])]
+    step = ROW_WISE_MAX + 4
+    many = [d for i in range(0, len(txs), step) for d in b.score_batch(txs[i : i + step])]
     assert one == many
     assert any(len(d.reasons) == 3 for d in one) and any(d.reasons and len(d.reasons) < 3 for d in one)

@@ -5,7 +5,10 @@ decision writer), so requests that arrive together are decided together: each re
 validates its own body (bad input is refused before it gets here), then queues its transfer and waits.
 The first request queued schedules a flush for the loop's next turn, so an idle server adds no delay;
 under load, requests pile up while the previous batch is scored and the next flush takes them all (at
-most ``max_batch`` at a time). Each request gets its own decision, or its own error, and only once its
+most ``max_batch`` at a time). Flushes are at least ``window`` seconds apart: a steady stream of requests
+(each arriving after the last was decided) would otherwise be decided one at a time, paying the fixed
+per-batch cost for each, which at 1,000 requests/s saturates a core; a few milliseconds' wait instead
+decides them in small groups. Each request gets its own decision, or its own error, and only once its
 decision is committed.
 """
 
@@ -45,10 +48,15 @@ class ScoreBatcher:
         context: Callable[[], tuple[Any, Any]],
         *,
         max_batch: int = 256,
+        window: float = 0.0,
         source: str = "json",
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if window < 0:
+            raise ValueError("window must not be negative")
+        self._window = window
+        self._last_flush = float("-inf")
         self._recorder = recorder
         self._context = context
         self._max = max_batch
@@ -69,11 +77,16 @@ class ScoreBatcher:
                 del self._queues[old]
             queue = self._queues[loop] = []
         if not queue:
-            loop.call_soon(self._flush, loop, queue)
+            wait = self._last_flush + self._window - loop.time()
+            if wait > 0:
+                loop.call_later(wait, self._flush, loop, queue)
+            else:
+                loop.call_soon(self._flush, loop, queue)
         queue.append(_Item(org_id, transfer, on_flagged_call, answer))
         return await answer
 
     def _flush(self, loop: asyncio.AbstractEventLoop, queue: list[_Item]) -> None:
+        self._last_flush = loop.time()
         items = queue[: self._max]
         del queue[: self._max]
         if queue:

@@ -40,6 +40,7 @@ from zaslon.core.policy import (
     decide,
     knowledge_prior,
 )
+from zaslon.core.rules import ROW_WISE_MAX
 from zaslon.core.types import Decision, Outcome, Reason, Transfer
 from zaslon.pipeline.scoring_row import decide_one, prior_one
 
@@ -264,8 +265,9 @@ class ScoringEngine:
         contrib: F32 | None = None
         if md is not None:
             score, contrib = md.predict(x)
-        elif n == 1:
-            score = np.array([prior_one(int(payee_f[0]), int(payer_f[0]))], dtype=np.float64)
+        elif n <= ROW_WISE_MAX:
+            score = np.array([prior_one(int(pe), int(pr)) for pe, pr in zip(payee_f.tolist(), payer_f.tolist(),
+                                                                          strict=True)], dtype=np.float64)
         else:
             score = knowledge_prior(payee_f, payer_f)
         rule_codes = np.zeros(n, dtype=np.int8)
@@ -279,12 +281,16 @@ class ScoringEngine:
                 for i, h in enumerate(hits):
                     if h:
                         rule_codes[i] = max(CODE[Outcome(x_.action)] for x_ in h)
-        if n == 1:  # the real-time API: one row in plain Python (numpy's per-call overhead is most of the cost)
-            o, w = decide_one(self.policy, float(score[0]), bool(x[0, _I_FIRST] != 0),
-                               bool(x[0, _I_ELDERLY_ALONE] != 0 or x[0, _I_CALL] != 0), int(payee_f[0]),
-                               int(rule_codes[0]))
+        if n <= ROW_WISE_MAX:  # the real-time API's few rows in plain Python (numpy's per-call overhead dominates)
+            codes = rule_codes.tolist()
+            ow = [
+                decide_one(self.policy, float(score[i]), bool(x[i, _I_FIRST] != 0),
+                           bool(x[i, _I_ELDERLY_ALONE] != 0 or x[i, _I_CALL] != 0), int(payee_f[i]), codes[i])
+                for i in range(n)
+            ]
             return BatchResult(
-                x, score, np.array([o], dtype=np.int8), np.array([w], dtype=np.int8), contrib if explain else None,
+                x, score, np.array([o for o, _ in ow], dtype=np.int8), np.array([w for _, w in ow], dtype=np.int8),
+                contrib if explain else None,
                 hits, None if rs is None else str(rs.version), None if md is None else str(md.version),
             )
         inputs = PolicyInputs(
@@ -341,8 +347,9 @@ class ScoringEngine:
         n = len(transfer_ids)
         k = min(self.top_reasons, len(FEATURE_NAMES))
         model_reasons: list[tuple[Reason, ...]] | None = None
-        if n == 1 and res.contrib is not None and k > 0:
-            model_reasons = [_top_reasons_one(res.contrib[0].tolist(), res.features[0].tolist(), k)]
+        if n <= ROW_WISE_MAX and res.contrib is not None and k > 0:
+            contrib, feats = res.contrib.tolist(), res.features.tolist()
+            model_reasons = [_top_reasons_one(contrib[i], feats[i], k) for i in range(n)]
             top = None
         else:
             top = self.top_contributions(res)

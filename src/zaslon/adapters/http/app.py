@@ -6,9 +6,11 @@ Only this layer maps the error tree to HTTP status codes. A route module may def
 
 from __future__ import annotations
 
+import gc
 import importlib
 import pkgutil
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -159,9 +161,20 @@ def replay(body: bytes, more_body: bool, receive: Receive) -> Receive:
     return replaying
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # What start-up loaded (modules, the model, feature state) lives as long as the server. Frozen, it is
+    # left out of every later full garbage collection, each of which would otherwise scan it all again:
+    # a pause of a tenth of a second in answering, measured under load.
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def create_app(settings: Settings | None = None, *, db: Engine | None = None) -> ZaslonAPI:
     settings = settings or Settings()
-    app = ZaslonAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.")
+    app = ZaslonAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.",
+                    lifespan=_lifespan)
     app.state.settings = settings
     app.state.db = db if db is not None else make_engine(settings.database_url)
     app.state.keys = KeyStore(app.state.db)

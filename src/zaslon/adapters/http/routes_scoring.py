@@ -109,8 +109,9 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.state.shadow_ruleset = shadow
 
     app.state.rules_watcher = RulesWatcher(app.state.db, apply)
-    app.state.recorder = DecisionRecorder(app.state.db)
-    app.state.score_batcher = ScoreBatcher(app.state.recorder, lambda: _batch_context(app), max_batch=256)
+    app.state.recorder = DecisionRecorder(app.state.db, commit_window=settings.commit_window_ms / 1000)
+    app.state.score_batcher = ScoreBatcher(app.state.recorder, lambda: _batch_context(app), max_batch=256,
+                                           window=settings.score_window_ms / 1000)
     lanes = getattr(app, "fast_lanes", None)
     if lanes is not None:
         lanes[("POST", "/v1/transfers/score")] = _score_lane
