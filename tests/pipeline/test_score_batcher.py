@@ -205,3 +205,59 @@ def test_a_replay_of_an_uncommitted_decision_waits_for_its_commit(
     assert _stored(engine) == 1
     later = recorder.record_each(scoring, [(org, _tx(1), False)])[0]
     assert not isinstance(later, Exception) and later[1].done()
+
+
+def test_window_groups_a_steady_stream_and_an_idle_server_answers_at_once(
+    engine: Engine, org: str, recorder: DecisionRecorder
+) -> None:
+    scoring = _scoring()
+    batcher = ScoreBatcher(recorder, lambda: (scoring, None), window=0.05)
+
+    async def stream() -> tuple[float, list[Any]]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first = await batcher.score(org, _tx(0))  # idle: decided on the next turn of the loop
+        idle_latency = loop.time() - started
+        # Six requests arriving 5 ms apart right after a flush: they wait for the window and go as one batch.
+        tasks = []
+        for i in range(1, 7):
+            tasks.append(asyncio.ensure_future(batcher.score(org, _tx(i))))
+            await asyncio.sleep(0.005)
+        return idle_latency, [first, *await asyncio.gather(*tasks)]
+
+    idle_latency, out = asyncio.run(stream())
+    assert idle_latency < 0.05
+    assert all(isinstance(r, Recorded) for r in out)
+    assert batcher.batches == 2 and batcher.scored == 7
+    assert _stored(engine) == 7
+
+
+def test_commit_window_groups_rows_and_never_answers_before_the_commit(engine: Engine, org: str) -> None:
+    scoring = _scoring()
+    rec = DecisionRecorder(engine, commit_window=0.05)
+    commits: list[int] = []
+    inner = rec._commit
+
+    def counting(work: Any) -> None:
+        commits.append(len(work))
+        inner(work)
+
+    rec._commit = counting  # type: ignore[method-assign]
+    try:
+        batcher = ScoreBatcher(rec, lambda: (scoring, None))
+
+        async def stream() -> list[Any]:
+            tasks = []
+            for i in range(8):
+                tasks.append(asyncio.ensure_future(batcher.score(org, _tx(i))))
+                await asyncio.sleep(0.004)
+            return list(await asyncio.gather(*tasks))
+
+        out = asyncio.run(stream())
+        assert all(isinstance(r, Recorded) for r in out) and _stored(engine) == 8
+        # the first row alone (the writer was idle), the other seven arrive within one window
+        assert sum(commits) == 8 and len(commits) <= 3
+    finally:
+        rec.close()
+    with pytest.raises(ValueError):
+        ScoreBatcher(rec, lambda: (scoring, None), window=-1)
