@@ -181,9 +181,11 @@ def test_the_batch_path_hashes_bodies_as_ingest_does() -> None:
 
 
 def test_a_replay_of_an_uncommitted_decision_waits_for_its_commit(
-    engine: Engine, org: str, recorder: DecisionRecorder, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, org: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
+
+    recorder = DecisionRecorder(engine, inline=False)  # the writer thread commits (a server database's way)
 
     gate = threading.Event()
     real = recorder._commit
@@ -205,6 +207,19 @@ def test_a_replay_of_an_uncommitted_decision_waits_for_its_commit(
     assert _stored(engine) == 1
     later = recorder.record_each(scoring, [(org, _tx(1), False)])[0]
     assert not isinstance(later, Exception) and later[1].done()
+    recorder.close()
+
+
+def test_inline_commit_stores_before_record_each_returns(engine: Engine, org: str) -> None:
+    recorder = DecisionRecorder(engine, inline=True)
+    try:
+        out = recorder.record_each(_scoring(), [(org, _tx(1), False), (org, _tx(2), False), (org, _tx(1), False)])
+        assert all(not isinstance(r, Exception) and r[1].done() and r[1].exception() is None for r in out)
+        assert _stored(engine) == 2
+        again = out[2]
+        assert not isinstance(again, Exception) and again[0].replayed
+    finally:
+        recorder.close()
 
 
 def test_window_groups_a_steady_stream_and_an_idle_server_answers_at_once(
@@ -234,7 +249,7 @@ def test_window_groups_a_steady_stream_and_an_idle_server_answers_at_once(
 
 def test_commit_window_groups_rows_and_never_answers_before_the_commit(engine: Engine, org: str) -> None:
     scoring = _scoring()
-    rec = DecisionRecorder(engine, commit_window=0.05)
+    rec = DecisionRecorder(engine, commit_window=0.05, inline=False)
     commits: list[int] = []
     inner = rec._commit
 

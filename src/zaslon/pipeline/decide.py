@@ -146,8 +146,15 @@ class DecisionRecorder:
     decision objects would make every full collection a pause of a tenth of a second.
     """
 
-    def __init__(self, db: Engine, *, recent: int = 50_000, commit_window: float = 0.0) -> None:
+    def __init__(self, db: Engine, *, recent: int = 50_000, commit_window: float = 0.0,
+                 inline: bool | None = None) -> None:
         self._db = db
+        # record_each (the real-time micro-batches) commits in the caller's thread on SQLite, whose commit
+        # is local and short: handing each batch to the writer thread costs more (wake-ups, the interpreter
+        # lock passed back and forth) than the commit itself. A server database keeps the writer thread,
+        # which waits on the network without holding the interpreter lock.
+        self._inline = db.dialect.name == "sqlite" if inline is None else inline
+        self._commit_lock = threading.Lock()  # one committer at a time on the writer's connection
         # Commits at least this many seconds apart: under a steady stream each would otherwise carry one
         # row and pay a whole transaction; an idle writer still commits at once (see _write_loop).
         self._commit_window = commit_window
@@ -346,10 +353,15 @@ class DecisionRecorder:
                 out[i] = (r, fut)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
-            if work:
-                with self._wake:
-                    self._queue.extend(work)
-                    self._wake.notify()
+        if not work:
+            return
+        if self._inline:  # the caller's thread commits (its requests are answered only after it anyway)
+            with self._commit_lock:
+                self._commit(work)
+        else:
+            with self._wake:
+                self._queue.extend(work)
+                self._wake.notify()
 
     def _committed(self, tid: str, fut: Future[None]) -> None:
         """Forget a finished commit (runs in the writer thread); after a failed one the id may be queued anew."""
@@ -370,7 +382,8 @@ class DecisionRecorder:
                 time.sleep(wait)  # let the rows of the next few requests join this transaction
             with self._wake:
                 work, self._queue = self._queue, []
-            self._commit(work)
+            with self._commit_lock:
+                self._commit(work)
             next_commit = time.monotonic() + self._commit_window
 
     def _commit(self, work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]]) -> None:

@@ -142,6 +142,16 @@ class ScoringEngine:
                 engine.set_model(store.load())
         return engine
 
+    def warm_up(self) -> None:
+        """Compile and touch every scoring path (one row, a few rows, a vector batch) on a throwaway engine
+        with this one's rules and model, so that the first real requests pay no compilation."""
+        twin = ScoringEngine(ruleset=self._ruleset, model=self._model, policy=self.policy, top_reasons=self.top_reasons)
+        at = datetime(2020, 1, 1, tzinfo=UTC)
+        batch = [Transfer(f"warm-{i}", at + timedelta(seconds=i), f"W{i % 3}", f"V{i % 5}", 1_000 + 37 * i)
+                 for i in range(3 * ROW_WISE_MAX)]
+        for size in (1, 3, 2 * ROW_WISE_MAX):
+            twin.score_batch(batch[:size])
+
     def clone(self) -> ScoringEngine:
         """An independent engine with a copy of this one's state, knowledge, rules and model."""
         import copy

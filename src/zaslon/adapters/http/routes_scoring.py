@@ -112,6 +112,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.recorder = DecisionRecorder(app.state.db, commit_window=settings.commit_window_ms / 1000)
     app.state.score_batcher = ScoreBatcher(app.state.recorder, lambda: _batch_context(app), max_batch=256,
                                            window=settings.score_window_ms / 1000)
+    warm_ups = getattr(app.state, "warm_ups", None)
+    if warm_ups is not None:
+        warm_ups.append(lambda: app.state.engine.warm_up())
     lanes = getattr(app, "fast_lanes", None)
     if lanes is not None:
         lanes[("POST", "/v1/transfers/score")] = _score_lane
