@@ -196,3 +196,25 @@ def test_fan_in_into_an_account_that_keeps_the_money_is_not_a_collector() -> Non
     r = rank_mules(9, TransferArrays.build(p, q, a, t), MuleParams())
     assert r.signals["fan_in"][6] == 0.0
     assert r.signals["fan_in"][7] > 0.5
+
+
+def test_a_two_way_repayment_within_the_hour_is_not_a_cycle() -> None:
+    # 0 pays 1 and 1 pays about the same back within the hour (a friend settling up); 2 -> 3 -> 4 -> 2 is a ring.
+    rows = [(0, 1, 100.0, 0.0), (1, 0, 105.0, 0.5 * H),
+            (2, 3, 1000.0, 0.0), (3, 4, 990.0, 0.5 * H), (4, 2, 985.0, 1.0 * H)]
+    p, q, a, t = zip(*rows, strict=True)
+    r = rank_mules(5, TransferArrays.build(p, q, a, t), MuleParams())
+    assert r.signals["cycle"].tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
+
+
+def test_cash_out_counts_only_what_the_new_money_pays_for() -> None:
+    # Account 0 gets 20 and withdraws 200 from its own balance a few minutes later; account 1 gets 1000 and
+    # withdraws 950 of it. Only 1 cashed out the money that came in.
+    rows = [(2, 0, 20.0, 0.0, False), (0, -1, 200.0, 0.1 * H, True),
+            (3, 1, 1000.0, 0.0, False), (1, -1, 950.0, 0.2 * H, True)]
+    rows += [(k, k + 1, 10.0 * k, 5 * k * H, False) for k in range(4, 9)]  # ordinary payments, no cash
+    p, q, a, t, c = zip(*rows, strict=True)
+    r = rank_mules(10, TransferArrays.build(p, q, a, t, c), MuleParams())
+    assert abs(r.signals["cash_out"][1] - 0.95) < 1e-9
+    assert abs(r.signals["cash_out"][0] - 20.0 / 200.0) < 1e-9  # 20 of 20 came in, but it paid 10% of 200
+    assert r.scores[1] > r.scores[0]

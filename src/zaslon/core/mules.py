@@ -13,7 +13,8 @@ Signals, each scaled to [0, 1] (see docs/linking.md for why each one is there):
 * ``fan_in_feeder`` the payers of such a burst (off where they are victims).
 * ``pass_through`` money leaves soon after it came in: share of the inflow matched by outflows inside
                    the window, discounted when the account pays out far more than it receives.
-* ``cash_out``     share of the inflow withdrawn as cash (ATM) inside the window.
+* ``cash_out``     share of the inflow withdrawn as cash (ATM) inside the window, each withdrawal counted
+                   only as far as the money that came in inside the window pays for it.
 * ``young``        the account received its first money soon after it was opened (freshly recruited drop).
 * ``cycle``        money returns to an account through a ring of 3 to ``cycle_max_len`` accounts, each
                    forwarding a similar amount inside the window after the previous one.
@@ -231,12 +232,17 @@ def _fan_in(n: int, tx: TransferArrays, p: MuleParams) -> tuple[FloatArray, Floa
 def _matched(tx: TransferArrays, p: MuleParams, out_mask: BoolArray) -> FloatArray:
     """Per transfer (zero outside ``out_mask``): how much of it the payer had received inside the
     window before it, i.e. money passed on rather than paid from a standing balance."""
+    return np.minimum(tx.amount, _recent_inflow(tx, p, out_mask))
+
+
+def _recent_inflow(tx: TransferArrays, p: MuleParams, out_mask: BoolArray) -> FloatArray:
+    """Per transfer (zero outside ``out_mask``): what its payer received inside the window before it."""
     inflow = ~tx.is_cash & (tx.payee >= 0)
     in_acct, in_t, in_amt = tx.payee[inflow], tx.ts[inflow], tx.amount[inflow]
     out = np.zeros(len(tx.payer), dtype=np.float64)
     if not out_mask.any() or len(in_acct) == 0:
         return out
-    out_acct, out_t, out_amt = tx.payer[out_mask], tx.ts[out_mask], tx.amount[out_mask]
+    out_acct, out_t = tx.payer[out_mask], tx.ts[out_mask]
     order = np.lexsort((in_t, in_acct))
     a_sorted, t_sorted, cum = in_acct[order], in_t[order], np.cumsum(in_amt[order])
     base = min(float(in_t.min()), float(out_t.min()))
@@ -246,7 +252,7 @@ def _matched(tx: TransferArrays, p: MuleParams, out_mask: BoolArray) -> FloatArr
     hi = np.searchsorted(comp, q, side="right")
     lo = np.searchsorted(comp, q - p.window, side="left")
     cum0 = np.concatenate([[0.0], cum])
-    out[out_mask] = np.minimum(out_amt, cum0[hi] - cum0[lo])
+    out[out_mask] = cum0[hi] - cum0[lo]
     return out
 
 
@@ -387,7 +393,13 @@ def rank_mules(
     links = chain_links(tx, p)
     fan_in, feeder = _fan_in(n, tx, p)
     all_out = np.ones(len(tx.payer), dtype=np.bool_)
-    matched = _matched(tx, p, all_out)
+    recent = _recent_inflow(tx, p, all_out)
+    matched = np.minimum(tx.amount, recent)
+    # A withdrawal counts as the new money cashed out only as far as the new money pays for it: 200
+    # withdrawn after 18 came in is the owner's own balance (a drop takes out what arrived).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cover = np.where(tx.amount > 0, np.minimum(1.0, recent / tx.amount), 0.0)
+    cashed = np.where(tx.is_cash, matched * cover, 0.0)
     passed = _pass_through(n, tx, matched)
     funded = _funded_by_inflow(n, tx)
     pass_through = passed * funded
@@ -398,7 +410,7 @@ def rank_mules(
         "fan_in": fan_in * passed,
         "fan_in_feeder": feeder,
         "pass_through": pass_through,
-        "cash_out": _pass_through(n, tx, np.where(tx.is_cash, matched, 0.0)),
+        "cash_out": _pass_through(n, tx, cashed),
         "young": np.zeros(n),
         "cycle": _cycles(n, tx, p, links),
         "round_trip": np.zeros(n),

@@ -1,9 +1,10 @@
 """Suspected-drop signals: rank the store's accounts with ``core.mules`` and publish the top to banks.
 
 Seeds are what the exchange already knows: accounts flagged REPORTED or TRACED in Knowledge and the payees
-of disputed transfers. The top ``top_k`` non-seed accounts above ``min_score`` are written to
-``suspected_drops`` (a bank reads only rows at its own BIC) and flagged SUSPECTED_DROP in Knowledge, which
-scoring reads on every transfer. Each run replaces the previous list: a signal that no longer holds goes.
+of disputed transfers that are not established accounts (``core.corroborate``). The top ``top_k`` non-seed
+accounts above ``min_score`` are written to ``suspected_drops`` (a bank reads only rows at its own BIC) and
+flagged SUSPECTED_DROP in Knowledge, which scoring reads on every transfer. Each run replaces the previous
+list: a signal that no longer holds goes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, delete, insert, select
 from zaslon.adapters.db.tables_cases import suspected_drops
 from zaslon.adapters.db.tables_core import transfers
 from zaslon.adapters.db.tables_incidents import incident_transfers
+from zaslon.core.corroborate import is_established
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.mules import MuleParams, TransferArrays, rank_mules
 from zaslon.core.types import CASH_SINK
@@ -53,6 +55,13 @@ def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: dateti
         [r.ts.timestamp() for r in rows],
         cash,
     )
+    # A disputed payee that many people paid (a shop named in a mistaken report) is not known-bad on a
+    # report's word (core.corroborate, as intake lists it); Knowledge's flags already follow that rule.
+    payers_of: dict[str, set[str]] = {}
+    for r in rows:
+        if r.payee in disputed:
+            payers_of.setdefault(r.payee, set()).add(r.payer)
+    disputed = {a for a in disputed if not is_established(None, len(payers_of.get(a, ())))}
     known = {a for a, f in knowledge.accounts.items() if f & (AccountFlag.REPORTED | AccountFlag.TRACED)}
     seeds = sorted(index[a] for a in (known | disputed) if a in index)
     ranking = rank_mules(len(ids), arrays, params or MuleParams(), seeds=seeds)

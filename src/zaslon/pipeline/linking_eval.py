@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from zaslon.core.corroborate import is_established
 from zaslon.core.indicators import card_hash, extract_indicators
 from zaslon.core.linking import Linker
 from zaslon.core.mules import MuleParams, TransferArrays, average_precision, precision_at, rank_mules
@@ -26,7 +27,6 @@ from zaslon.pipeline.case_keys import FLOW_FANOUT, FLOW_HOPS, FLOW_WINDOW_S, key
 _PEPPER = b"zaslon-eval-linking"  # cards are compared as keyed hashes, as in intake
 US = 1_000_000
 TRACE_HOPS = 6  # as the trace's default depth (Brazil's MED 2.0 follows about five levels)
-TRACE_MIN_SHARE = 0.01  # EXPERIMENT
 
 
 def simulate_world(preset: str, seed: int) -> Path:
@@ -85,17 +85,10 @@ class Flows:
 
     def downstream(self, transfer_ids: list[str], reported_us: int, hops: int = FLOW_HOPS
                    ) -> tuple[list[str], list[str], list[str]]:
-        first, reached, moves = self.walk(transfer_ids, reported_us, hops)
-        return first, list(reached), moves
-
-    def walk(self, transfer_ids: list[str], reported_us: int, hops: int = FLOW_HOPS
-             ) -> tuple[list[str], dict[str, int], list[str]]:
-        """First payees, the accounts reached (in order) with the amount of the reported money each one
-        received, and the devices/addresses of the onward moves."""
         first = [self.by_id[t] for t in transfer_ids if t in self.by_id and self.by_id[t][1] < reported_us]
         frontier = [(p, s, int(a)) for p, s, a in first if p != CASH_SINK]
         seen = {p for p, _, _ in frontier}
-        reached: dict[str, int] = {}
+        flows: list[str] = []
         moves: list[str] = []
         for _ in range(hops):
             nxt = []
@@ -108,9 +101,9 @@ class Flows:
                     if payee != CASH_SINK and payee not in seen and payee not in self.terminal:
                         seen.add(payee)
                         nxt.append((payee, ts, carried))
-                        reached[payee] = carried
+            flows += [p for p, _, _ in nxt]
             frontier = nxt
-        return [p for p, _, _ in first if p != CASH_SINK], reached, moves
+        return [p for p, _, _ in first if p != CASH_SINK], flows, moves
 
 
 def world_incident_keys(world: Path) -> list[tuple[str, list[str]]]:
@@ -146,16 +139,36 @@ def link_world(world: Path) -> tuple[list[str], dict[str, int], Linker]:
     return ids, {iid: linker.case_of(iid) for iid in ids}, linker
 
 
-def traced_accounts(world: Path, tx: pl.DataFrame, inc: pl.DataFrame, kinds: pl.DataFrame) -> set[str]:
-    """What the trace tells the exchange: accounts each report's money reached by its report time."""
+def traced_accounts(world: Path, tx: pl.DataFrame, inc: pl.DataFrame, kinds: pl.DataFrame
+                    ) -> set[tuple[str, int]]:
+    """What the trace tells the exchange: accounts each report's money reached by its report time, each
+    with that report's time (us)."""
     flows = Flows(tx, set(kinds.filter(pl.col("kind") != "personal")["account_id"]))
     reported = _us(inc["reported_at"])
-    out: set[str] = set()
+    out: set[tuple[str, int]] = set()
     for n, tids in enumerate(inc["transfer_ids"].to_list()):
-        tids = tids or []
-        _, reached, _ = flows.walk(tids, int(reported[n]), hops=TRACE_HOPS)
-        stolen = sum(int(flows.by_id[t][2]) for t in tids if t in flows.by_id and flows.by_id[t][1] < reported[n])
-        out.update(a for a, carried in reached.items() if carried >= TRACE_MIN_SHARE * stolen)
+        _, down, _ = flows.downstream(tids or [], int(reported[n]), hops=TRACE_HOPS)
+        out.update((a, int(reported[n])) for a in down)
+    return out
+
+
+def listable(tx: pl.DataFrame, kinds: pl.DataFrame, named: set[tuple[str, int]]) -> set[str]:
+    """The accounts a report (or its trace) names that the exchange takes as known, as intake and the live
+    trace do (``core.corroborate``): not an established business or an account that many people paid before
+    that report -- one report's word does not make such an account bad; the desk confirms it first."""
+    accounts = {a for a, _ in named}
+    paid = tx.filter(pl.col("payee").is_in(list(accounts))).select("payee", "payer", "ts")
+    kind = dict(zip(kinds["account_id"], kinds["kind"], strict=True))
+    by_acct: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for (acct,), part in paid.group_by("payee"):
+        part = part.sort("ts")
+        by_acct[str(acct)] = (_us(part["ts"]), part["payer"].to_numpy())
+    out: set[str] = set()
+    for acct, at in named:
+        ts, payers = by_acct.get(acct, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)))
+        before = int(np.searchsorted(ts, at, side="left"))
+        if not is_established(kind.get(acct), len(set(payers[:before].tolist()))):
+            out.add(acct)
     return out
 
 
@@ -178,10 +191,15 @@ def rank_world(world: Path) -> tuple[list[str], np.ndarray, Any]:
                                   _us(tx["ts"]).astype(np.float64) / US, is_cash)
     opened = np.full(len(ids), np.nan)
     opened[[index[a] for a in accounts["account_id"]]] = _us(accounts["opened_at"]).astype(np.float64) / US
+    # Known: each report's payees and what its trace reached, unless corroboration holds them back.
     disputed = {t for ts in inc["transfer_ids"].to_list() if ts is not None for t in ts}
-    seeds = tx.filter(pl.col("transfer_id").is_in(list(disputed)) & (pl.col("payee") != CASH_SINK))["payee"]
-    seed_idx = np.array(sorted({index[a] for a in seeds} | {index[a] for a in traced if a in index}),
-                        dtype=np.int64)
+    hit = tx.filter(pl.col("transfer_id").is_in(list(disputed)) & (pl.col("payee") != CASH_SINK))
+    payee_of: dict[str, str] = dict(zip(hit["transfer_id"], hit["payee"], strict=True))
+    named = set(traced)
+    for tids, at in zip(inc["transfer_ids"].to_list(), _us(inc["reported_at"]), strict=True):
+        named.update((payee_of[t], int(at)) for t in tids or [] if t in payee_of)
+    known = listable(tx, accounts, named)
+    seed_idx = np.array(sorted(index[a] for a in known if a in index), dtype=np.int64)
     ranking = rank_mules(len(ids), arrays, MuleParams(), opened_at=opened, seeds=seed_idx)
     return ids, ranking.scores, ranking
 
