@@ -16,11 +16,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5_000_000, description="largest request body the API accepts")
     max_batch: int = Field(default=10_000, description="most transfers in one batch request")
     score_window_ms: float = Field(
-        default=4.0, ge=0, le=1000,
+        default=8.0, ge=0, le=1000,
         description="real-time scoring decides queued requests together at most once per this many ms",
     )
     commit_window_ms: float = Field(
-        default=4.0, ge=0, le=1000, description="decisions are committed at most once per this many ms",
+        default=4.0, ge=0, le=1000,
+        description="on a server database, decisions are committed at most once per this many ms",
     )
     hold_days: float = Field(default=2.0, description="cooling-off period of a hold decision")
     log_json: bool = False

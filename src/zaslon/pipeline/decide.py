@@ -30,6 +30,7 @@ from zaslon.core.rules import RuleSet
 from zaslon.core.types import Decision, Outcome, Reason, Transfer
 from zaslon.errors import Conflict, InvalidInput
 from zaslon.pipeline.ingest import body_hash, hash_row_body, row_body
+from zaslon.pipeline.wal_checkpoint import WalCheckpointer
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ class DecisionRecorder:
         self._probe = _IdProbe(db)
         self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...]]] = {}
         self._wconn: Any = None  # the writer thread's own SQLite connection (see _commit_raw)
+        self._checkpointer: WalCheckpointer | None = None
         # Decisions of record_each not yet committed: a replay of one answers only once it is stored.
         self._uncommitted: dict[str, Future[None]] = {}
         self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
@@ -348,8 +350,9 @@ class DecisionRecorder:
                 # One queue entry per request: a failed commit is retried per entry, failing only its owner.
                 work.append((t_rows, [d_row], fut))
                 self._recent[t.transfer_id] = d_row
-                self._uncommitted[t.transfer_id] = fut
-                fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
+                if not self._inline:  # inline, the commit is done before any later request can look
+                    self._uncommitted[t.transfer_id] = fut
+                    fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
                 out[i] = (r, fut)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
@@ -417,6 +420,11 @@ class DecisionRecorder:
         """
         if self._wconn is None:
             self._wconn = self._db.raw_connection()
+            cur = self._wconn.cursor()
+            cur.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it, off this path
+            cur.close()
+            if self._checkpointer is None:
+                self._checkpointer = WalCheckpointer(self._db)
         conn = self._wconn
         try:
             cur = conn.cursor()
@@ -431,6 +439,8 @@ class DecisionRecorder:
             finally:
                 cur.close()
             conn.commit()
+            if self._checkpointer is not None:
+                self._checkpointer.wrote()
         except Exception as exc:
             try:
                 conn.rollback()
@@ -463,7 +473,11 @@ class DecisionRecorder:
             self._wake.notify()
         self._writer.join(timeout=10)
         self._probe.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         if self._wconn is not None and not self._writer.is_alive():
+            with contextlib.suppress(Exception):  # back to the pool with SQLite's own checkpoints again
+                self._wconn.cursor().execute("PRAGMA wal_autocheckpoint=1000")
             self._wconn.close()
             self._wconn = None
 

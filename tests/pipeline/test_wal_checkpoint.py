@@ -1,0 +1,54 @@
+"""Checkpoints run off the answering path: the writer's connection never checkpoints, the thread does."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from zaslon.adapters.db.engine import make_engine, upgrade
+from zaslon.core.types import Transfer
+from zaslon.pipeline.decide import DecisionRecorder
+from zaslon.pipeline.orgs import create_org
+from zaslon.pipeline.scoring import ScoringEngine
+from zaslon.pipeline.wal_checkpoint import WalCheckpointer
+
+
+def test_checkpointer_empties_the_log_only_after_writes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    upgrade(url)
+    db = make_engine(url)
+    cp = WalCheckpointer(db, interval=0.05)
+    try:
+        time.sleep(0.2)
+        assert cp.checkpoints == 0  # nothing written: nothing to do
+        with db.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        cp.wrote()
+        deadline = time.monotonic() + 5
+        while cp.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cp.checkpoints == 1
+    finally:
+        cp.close()
+
+
+def test_recorder_turns_off_autocheckpoint_on_its_connection_and_restores_it(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    upgrade(url)
+    db = make_engine(url, pool_size=2, max_overflow=0)  # the id probe's connection and the writer's
+    org = create_org(db, name="Bank", kind="bank").org_id
+    rec = DecisionRecorder(db, inline=True)
+    t = Transfer("T-1", datetime(2026, 1, 1, tzinfo=UTC), "A", "B", 100)
+    out = rec.record_each(ScoringEngine(), [(org, t, False)])
+    assert not isinstance(out[0], Exception) and out[0][1].done()
+    assert rec._wconn.cursor().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    assert rec._checkpointer is not None
+    rec.close()
+    with db.connect() as a, db.connect() as b:  # both pooled connections: SQLite's own checkpoints again
+        for conn in (a, b):
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000
