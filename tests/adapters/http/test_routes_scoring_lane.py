@@ -94,7 +94,8 @@ def test_lane_answers_valid_json_and_hands_back_the_rest(client, bank, lane_call
 def test_lane_hands_back_what_it_must_not_answer(client, app, bank, lane_calls) -> None:  # type: ignore[no-untyped-def]
     client.post("/v1/transfers/score", json=tx(1), headers=bank.headers)  # caches the key
     too_big = b"{" + b" " * (app.state.settings.max_body_bytes + 10) + b"}"
-    r = client.post("/v1/transfers/score", content=too_big, headers={**bank.headers, "content-type": "application/json"})
+    json_headers = {**bank.headers, "content-type": "application/json"}
+    r = client.post("/v1/transfers/score", content=too_big, headers=json_headers)
     assert r.status_code == 413 and lane_calls[-1] == "handed back"
     key = bank.headers["Authorization"].split(" ", 1)[1]
     by_header = client.post("/v1/transfers/score", json=tx(5), headers={"X-API-Key": key})
