@@ -47,3 +47,18 @@ def test_orgs_create_bad_input_exits_2_and_writes_nothing(tmp_path: Path, monkey
 def test_db_upgrade_to_unknown_revision_exits_2(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("ZASLON_DATABASE_URL", f"sqlite:///{tmp_path / 'z.db'}")
     assert runner.invoke(app, ["db", "upgrade", "nope"]).exit_code == 2
+
+
+def test_revoke_key_once_then_409_like_exit_2(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'z.db'}"
+    monkeypatch.setenv("ZASLON_DATABASE_URL", url)
+    created = runner.invoke(app, ["orgs", "create", "--kind", "bank", "--name", "Priorbank"])
+    key = next(line.split()[1] for line in created.stdout.splitlines() if line.startswith("api_key:"))
+    key_id = key.split("_")[1]
+    assert runner.invoke(app, ["orgs", "revoke-key", "nosuchkey123"]).exit_code == 2
+    done = runner.invoke(app, ["orgs", "revoke-key", key_id])
+    assert done.exit_code == 0 and "bank-priorbank" in done.stdout
+    again = runner.invoke(app, ["orgs", "revoke-key", key_id])
+    assert again.exit_code == 2 and "already revoked" in again.stderr
+    with make_engine(url).connect() as conn:
+        assert conn.execute(select(api_keys.c.revoked_at)).scalar_one() is not None

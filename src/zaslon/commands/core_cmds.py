@@ -80,6 +80,23 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         print(f"api_key: {created.api_key}")
         print("Store the key now: it is not shown again.", file=sys.stderr)
 
+    @orgs.command("revoke-key")
+    def orgs_revoke_key(
+        key_id: str = typer.Argument(..., help="the key's id: the 12 characters after 'zsl_'"),
+    ) -> None:
+        """Revoke an API key; a running server stops accepting it within seconds."""
+        from zaslon.adapters.db.engine import make_engine, upgrade
+        from zaslon.pipeline.orgs import revoke_key
+        from zaslon.settings import Settings
+
+        settings = Settings()
+        upgrade(settings.database_url)
+        try:
+            org_id = revoke_key(make_engine(settings.database_url), key_id)
+        except ZaslonError as exc:
+            raise fail(exc.message) from None
+        print(f"revoked API key {key_id} of {org_id}")
+
     @orgs.command("list")
     def orgs_list() -> None:
         """List organisations (never their keys)."""

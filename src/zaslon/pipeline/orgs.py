@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zaslon.adapters.db.tables_core import api_keys, orgs
@@ -88,6 +89,18 @@ def create_key(engine: Engine, org_id: str, scopes: frozenset[str], now: datetim
     return CreatedOrg(org_id=org_id, key_id=key_id, api_key=api_key)
 
 
+def revoke_key(engine: Engine, key_id: str, now: datetime | None = None) -> str:
+    """Revoke an API key by its id (the part after ``zsl_``); returns its organisation. Already revoked: 409."""
+    with engine.begin() as conn:
+        row = conn.execute(select(api_keys.c.org_id, api_keys.c.revoked_at).where(api_keys.c.key_id == key_id)).first()
+        if row is None:
+            raise InvalidInput(f"no API key {key_id!r}", field="key_id")
+        if row.revoked_at is not None:
+            raise Conflict(f"API key {key_id!r} was already revoked at {row.revoked_at}", field="key_id")
+        conn.execute(update(api_keys).where(api_keys.c.key_id == key_id).values(revoked_at=now or datetime.now(UTC)))
+    return str(row.org_id)
+
+
 def _insert_key(conn: object, org_id: str, scopes: frozenset[str], now: datetime) -> tuple[str, str]:
     key_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
     api_key = f"zsl_{key_id}_{secrets.token_urlsafe(32)}"
@@ -101,18 +114,43 @@ def _insert_key(conn: object, org_id: str, scopes: frozenset[str], now: datetime
 
 
 class KeyStore:
-    """Verifies API keys. argon2 is slow by design, so a verified key is remembered in memory."""
+    """Verifies API keys. argon2 is slow by design, so a verified key is remembered in memory.
 
-    def __init__(self, engine: Engine) -> None:
+    A remembered key must not outlive its revocation: every ``recheck_s`` seconds the first look-up reads
+    which remembered keys were revoked since (one indexed query, no hashing) and forgets them, so a key
+    revoked by `zaslon orgs revoke-key` in another process stops working here within that time.
+    """
+
+    def __init__(self, engine: Engine, *, recheck_s: float = 5.0) -> None:
         self._engine = engine
         self._verified: dict[str, Principal] = {}
+        self._key_ids: dict[str, str] = {}  # api key -> its key_id, for the revocation check
+        self._recheck_s = recheck_s
+        self._checked = time.monotonic()
 
     def cached(self, api_key: str) -> Principal | None:
         """The principal of a key verified earlier (a dict look-up, no I/O); None: verify it the slow way."""
+        if self._verified and time.monotonic() - self._checked >= self._recheck_s:
+            self._forget_revoked()
         return self._verified.get(api_key)
 
+    def _forget_revoked(self) -> None:
+        self._checked = time.monotonic()
+        ids = set(self._key_ids.values())
+        try:
+            with self._engine.connect() as conn:
+                revoked = {r.key_id for r in conn.execute(
+                    select(api_keys.c.key_id).where(api_keys.c.key_id.in_(ids), api_keys.c.revoked_at.is_not(None))
+                )}
+        except Exception:  # the store unreachable: forget everything rather than trust stale keys
+            revoked = ids
+        for key, key_id in list(self._key_ids.items()):
+            if key_id in revoked:
+                self._verified.pop(key, None)
+                del self._key_ids[key]
+
     def verify(self, api_key: str) -> Principal | None:
-        cached = self._verified.get(api_key)
+        cached = self.cached(api_key)
         if cached is not None:
             return cached
         match = _KEY_RE.match(api_key)
@@ -135,8 +173,10 @@ class KeyStore:
             org_id=row.org_id, kind=OrgKind(row.kind), scopes=frozenset(row.scopes.split()), bank_id=row.bank_id
         )
         self._verified[api_key] = principal
+        self._key_ids[api_key] = match.group(1)
         return principal
 
     def forget(self) -> None:
         """Drop cached verifications (after a key is revoked)."""
         self._verified.clear()
+        self._key_ids.clear()

@@ -108,3 +108,16 @@ def test_each_request_is_counted_once_in_metrics(client, bank) -> None:  # type:
     line = next(x for x in client.get("/metrics").text.splitlines()
                 if x.startswith("zaslon_http_requests_total") and 'route="/v1/transfers/score",status="200"' in x)
     assert float(line.rsplit(" ", 1)[1]) == 3.0
+
+
+def test_a_revoked_key_stops_working_on_a_running_server(client, app, engine, bank, lane_calls) -> None:  # type: ignore[no-untyped-def]
+    from zaslon.pipeline.orgs import revoke_key
+
+    assert client.post("/v1/transfers/score", json=tx(30), headers=bank.headers).status_code == 200
+    assert client.post("/v1/transfers/score", json=tx(31), headers=bank.headers).status_code == 200
+    assert lane_calls[-1] == "answered"  # the key is cached
+    app.state.keys._recheck_s = 0.0  # (5 s in service) recheck on the next look-up
+    revoke_key(engine, bank.headers["Authorization"].split("_")[1])
+    r = client.post("/v1/transfers/score", json=tx(32), headers=bank.headers)
+    assert r.status_code == 401 and lane_calls[-1] == "handed back"
+    assert client.get("/v1/orders", headers=bank.headers).status_code == 401
