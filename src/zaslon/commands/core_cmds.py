@@ -25,7 +25,9 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
     def serve(
         host: str = typer.Option(None, help="listen address (default ZASLON_HOST or 127.0.0.1)"),
         port: int = typer.Option(None, help="port (default ZASLON_PORT or 8000)"),
-        workers: int = typer.Option(1, min=1, help="uvicorn worker processes (keep 1: each holds its own scoring feature state)"),
+        workers: int = typer.Option(
+            1, min=1, help="uvicorn worker processes (keep 1: each holds its own scoring feature state)"
+        ),
     ) -> None:
         """Serve the HTTP API (migrates the database first)."""
         import uvicorn
