@@ -82,3 +82,12 @@ def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: dateti
     for row in out:
         knowledge.flag(str(row["account_id"]), AccountFlag.SUSPECTED_DROP)
     return out
+
+
+def restore_suspected_flags(engine: Engine, knowledge: Knowledge) -> int:
+    """After a restart: SUSPECTED_DROP again on the accounts of the last published ranking."""
+    with engine.connect() as conn:
+        accounts = [r.account_id for r in conn.execute(select(suspected_drops.c.account_id))]
+    for acct in accounts:
+        knowledge.flag(acct, AccountFlag.SUSPECTED_DROP)
+    return len(accounts)

@@ -72,6 +72,25 @@ class LiveLedger:
         self.row_of = {t: i for i, t in enumerate(self.ledger.transfer_ids)}
 
 
+def restore_traced_flags(live: LiveLedger, knowledge: Knowledge) -> int:
+    """After a restart: TRACED again on every account a freeze order names, as ``trace_and_freeze`` flags it
+    (an established account, a shop many people pay, is not flagged). Returns how many were flagged."""
+    from zaslon.adapters.db.tables_orders import freeze_orders
+
+    with live.engine.connect() as conn:
+        accounts = {r.account_id for r in conn.execute(select(freeze_orders.c.account_id).distinct())}
+    if not accounts:
+        return 0
+    led = live.current()
+    flagged = 0
+    for acc in sorted(accounts):
+        idx = led.account_index.get(acc)
+        if idx is not None and not is_established(None, distinct_payers(led, idx, led.n_rows)):
+            knowledge.flag(acc, AccountFlag.TRACED)
+            flagged += 1
+    return flagged
+
+
 def _utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 

@@ -157,3 +157,21 @@ def test_huge_paging_and_versions_are_422_not_500(client, police, linked) -> Non
     case_id = linked["a"]["case"]["case_id"]
     r = client.post(f"/v1/cases/{case_id}/confirm", json={"version": 2**63}, headers=police.headers)
     assert r.status_code == 422
+
+
+def test_published_suspected_drops_count_again_after_a_restart(app, engine) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from zaslon.adapters.db.tables_cases import suspected_drops
+    from zaslon.adapters.http.app import create_app
+    from zaslon.core.knowledge import AccountFlag
+
+    with engine.begin() as conn:
+        conn.execute(insert(suspected_drops), [
+            {"account_id": DROP2, "bank_id": None, "score": 0.9, "rank": 1, "reasons": "[]",
+             "ranked_at": datetime(2026, 3, 2, tzinfo=UTC)}])
+    again = create_app(app.state.settings, db=engine)  # Knowledge lives in memory: a restart rebuilds it
+    restored = {a for a, f in again.state.knowledge.accounts.items() if f & AccountFlag.SUSPECTED_DROP}
+    assert restored == {DROP2}

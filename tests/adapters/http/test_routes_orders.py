@@ -116,6 +116,19 @@ def test_incident_traces_and_issues_orders_to_the_holding_banks(  # type: ignore
     assert [(o["account_id"], o["amount"]) for o in mine] == [(drop1, 300_000)]
     assert [(o["account_id"], o["amount"]) for o in theirs] == [(drop2, 150_000)]
     assert app.state.knowledge.flags(drop2)
+    # A restart: a new app on the same database knows again which accounts hold traced money, and scores so.
+    from zaslon.adapters.http.app import create_app
+    from zaslon.core.knowledge import AccountFlag
+
+    again = create_app(app.state.settings, db=app.state.db)
+    assert again.state.knowledge.flags(drop1) & AccountFlag.TRACED
+    assert again.state.knowledge.flags(drop2) & AccountFlag.TRACED
+    assert not again.state.knowledge.flags(victim) & AccountFlag.TRACED
+    with TestClient(again) as restarted:
+        scored = restarted.post("/v1/transfers/score", headers=bank.headers, json={
+            "transfer_id": "tx-9", "ts": "2026-03-02T12:00:00Z", "payer": "BY20OLMP31350000001000000933",
+            "payee": drop2, "amount": 10_000, "currency": "BYN"})
+        assert scored.status_code == 200 and scored.json()["outcome"] in ("hold", "block")
 
 
 def test_paging_past_any_real_list_is_a_precise_422(client: TestClient, bank) -> None:  # type: ignore[no-untyped-def]

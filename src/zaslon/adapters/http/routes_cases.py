@@ -23,7 +23,11 @@ router = APIRouter(tags=["cases"])
 
 def install(app: FastAPI, settings: Settings) -> None:
     del settings
+    from zaslon.pipeline.drops import restore_suspected_flags
+
     app.state.cases = CaseService(app.state.db)
+    # Knowledge lives in memory: after a restart, the last published suspected drops count again.
+    restore_suspected_flags(app.state.db, app.state.knowledge)
     if not hasattr(app.state, "on_incident"):
         app.state.on_incident = []
     app.state.on_incident.append(_link_new_incident)

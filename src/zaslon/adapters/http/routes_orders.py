@@ -19,7 +19,7 @@ from zaslon.adapters.iso20022.pacs004 import render_pacs004
 from zaslon.core.types import OrderStatus
 from zaslon.errors import Forbidden
 from zaslon.pipeline.freeze import FreezeStore, order_json
-from zaslon.pipeline.live import LiveLedger, trace_and_freeze
+from zaslon.pipeline.live import LiveLedger, restore_traced_flags, trace_and_freeze
 from zaslon.settings import Settings
 
 router = APIRouter(tags=["orders"])
@@ -35,6 +35,8 @@ def install(app: Any, settings: Settings) -> None:
     """Keep a freeze store and a live ledger; run trace and freeze after every new incident."""
     app.state.freeze_store = FreezeStore(app.state.db)
     app.state.live_ledger = LiveLedger(app.state.db)
+    # Knowledge lives in memory: after a restart, accounts found holding traced money count again.
+    restore_traced_flags(app.state.live_ledger, app.state.knowledge)
     if not hasattr(app.state, "on_incident"):
         app.state.on_incident = []
     app.state.on_incident.append(_trace_and_freeze)
