@@ -121,3 +121,27 @@ def test_a_revoked_key_stops_working_on_a_running_server(client, app, engine, ba
     r = client.post("/v1/transfers/score", json=tx(32), headers=bank.headers)
     assert r.status_code == 401 and lane_calls[-1] == "handed back"
     assert client.get("/v1/orders", headers=bank.headers).status_code == 401
+
+
+def test_a_scored_cash_out_attempt_by_a_traced_account_alerts_the_desk(  # type: ignore[no-untyped-def]
+    client, app, bank, police, lane_calls
+) -> None:
+    drop = "BY86AKBB10100000002966000000"
+    app.state.knowledge.flag(drop, AccountFlag.TRACED)
+    atm = {"atm_id": "ATM-77", "lat": 53.9, "lon": 27.56, "city": "Minsk"}
+    # the first request goes the documented route (the key is not cached yet), the second the fast lane
+    for i, path in ((40, "handed back"), (41, "answered")):
+        r = client.post("/v1/transfers/score", headers=bank.headers,
+                        json=tx(i, payer=drop, payee="CASH", atm=atm, amount=200_000))
+        assert r.status_code == 200 and lane_calls[-1] == path
+    client.post("/v1/transfers/score", headers=bank.headers,  # a replay alerts nothing new
+                json=tx(41, payer=drop, payee="CASH", atm=atm, amount=200_000))
+    client.post("/v1/transfers/score", headers=bank.headers, json=tx(42, payer=drop))  # not a cash-out
+    alerts = client.get("/v1/alerts/cashout", headers=police.headers).json()["alerts"]
+    assert sorted((a["transfer_id"], a["atm_id"], a["kind"]) for a in alerts) == [
+        ("D-40", "ATM-77", "cash_out"), ("D-41", "ATM-77", "cash_out")]
+    batch = client.post("/v1/transfers/score/batch", headers=bank.headers,
+                        json=[tx(43, payer=drop, payee="CASH", atm=atm), tx(44)])
+    assert batch.status_code == 200
+    alerts = client.get("/v1/alerts/cashout", headers=police.headers).json()["alerts"]
+    assert "D-43" in {a["transfer_id"] for a in alerts} and "D-44" not in {a["transfer_id"] for a in alerts}

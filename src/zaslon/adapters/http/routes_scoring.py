@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -19,12 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.types import Receive, Scope, Send
 
-from zaslon.adapters.http.app import replay, status_for
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.schemas import Strict, TransferIn
-from zaslon.errors import InvalidInput, ZaslonError
+from zaslon.errors import InvalidInput
 from zaslon.settings import Settings
 
 router = APIRouter(tags=["scoring"])
@@ -117,7 +114,9 @@ def install(app: FastAPI, settings: Settings) -> None:
         warm_ups.append(lambda: app.state.engine.warm_up())
     lanes = getattr(app, "fast_lanes", None)
     if lanes is not None:
-        lanes[("POST", "/v1/transfers/score")] = _score_lane
+        from zaslon.adapters.http.scoring_lane import score_lane
+
+        lanes[("POST", "/v1/transfers/score")] = score_lane
 
 
 def _batch_context(app: FastAPI) -> tuple[Any, Any]:
@@ -261,72 +260,37 @@ async def _score_one(request: Request, principal: Principal) -> Response:
             await asyncio.wrap_future(committed)
         committed.result()
         recorded = rec[0]
+    if not recorded.replayed and (alerts := cashout_alerts(request.app, [transfer])):
+        await run_in_threadpool(store_alerts, request.app, alerts)
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
-    return Response(_COMPACT.encode(_json_ready(_decision_out(recorded))), media_type="application/json")
+    return Response(decision_json(recorded), media_type="application/json")
 
 
-_SCORE_ROUTE = "/v1/transfers/score"
-_JSON_HEADERS = [(b"content-type", b"application/json")]
+def cashout_alerts(app: Any, transfers: list[Any]) -> list[Any]:
+    """Cash-out alerts for scored attempts: a traced account trying to pay out to cash, abroad or crypto is a
+    courier lead for the desk at the moment of the attempt, before the bank executes anything (pure, cheap:
+    one flag look-up per transfer; nearly always empty)."""
+    from zaslon.core.cashout import cashout_alert
+
+    knowledge = app.state.engine.knowledge
+    found = [a for t in transfers if (a := cashout_alert(t, knowledge)) is not None]
+    return found if getattr(app.state, "freeze_store", None) is not None else []
 
 
-async def _score_lane(app: Any, scope: Scope, receive: Receive, send: Send) -> Receive | None:
-    """``score_transfer`` for the common case, before the middleware stack (see ``ZaslonAPI``).
-
-    It answers a JSON transfer sent with a key already verified and holding the scope, that validates;
-    every other request (and every one it could not finish reading) goes back to the full stack, body
-    included, so errors, XML and first-time keys are answered exactly as the documented route answers them.
-    """
-    ctype = auth = length = b""
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            ctype = value
-        elif name == b"authorization":
-            auth = value
-        elif name == b"content-length":
-            length = value
-    limit = app.state.settings.max_body_bytes
-    if (ctype.split(b";")[0].strip().lower() != b"application/json" or auth[:7].lower() != b"bearer "
-            or not length.isdigit() or int(length) > limit):
-        return receive
-    principal = app.state.keys.cached(auth[7:].strip().decode("latin-1"))
-    batcher = getattr(app.state, "score_batcher", None)
-    if principal is None or "transfers:score" not in principal.scopes or batcher is None:
-        return receive
-    started = time.perf_counter()
-    raw = b""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client left: nothing to answer
-            return None
-        raw += message.get("body", b"")
-        more = bool(message.get("more_body", False))
-        if len(raw) > limit or not more:
-            break
-    if more:
-        return replay(raw, True, receive)  # over the limit: the full stack answers 413
-    try:
-        item = ScoreIn.model_validate_json(raw)
-    except ValidationError:
-        return replay(raw, False, receive)  # the full stack re-derives the precise 422
-    status = 200
-    try:
-        recorded = await batcher.score(principal.org_id, item.to_domain(), item.on_flagged_call)
-        body = _COMPACT.encode(_json_ready(_decision_out(recorded))).encode()
-    except ZaslonError as exc:  # a conflicting replay of a known id, say: the same answer the route gives
-        status = status_for(exc)
-        body = _COMPACT.encode(exc.to_dict()).encode()
-    except Exception:  # uvicorn answers 500 and logs it; the metrics count it as the middleware would
-        app.state.http_metrics.record("POST", _SCORE_ROUTE, 500, time.perf_counter() - started)
-        raise
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-    app.state.http_metrics.record("POST", _SCORE_ROUTE, status, time.perf_counter() - started)
-    return None
+def store_alerts(app: Any, alerts: list[Any]) -> None:
+    """Stored once per transfer (an executed transfer reported later does not alert twice)."""
+    now = datetime.now(UTC)
+    for alert in alerts:
+        app.state.freeze_store.record_alert(alert, now=now)
 
 
 # One encoder for every answer: json.dumps with non-default options builds a new encoder on each call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
+COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def decision_json(recorded: Any) -> bytes:
+    """``DecisionOut`` as JSON bytes, as FastAPI would serialise it (without re-validating it)."""
+    return COMPACT.encode(_json_ready(_decision_out(recorded))).encode()
 
 
 def _json_ready(out: dict[str, Any]) -> dict[str, Any]:
@@ -348,6 +312,8 @@ def _score_xml(request: Request, principal: Principal, raw: bytes) -> Response:
             return JSONResponse(exc.to_dict(), status_code=400)
         raise
     recorded = _score(request, principal, [], "pacs008", msg.msg_id, list(msg.transfers))
+    store_alerts(request.app, cashout_alerts(
+        request.app, [t for t, r in zip(msg.transfers, recorded, strict=True) if not r.replayed]))
     accept = request.headers.get("accept", "")
     if "xml" in accept:
         now = datetime.now(UTC)
@@ -372,6 +338,9 @@ async def score_batch(request: Request, principal: Principal = Depends(require_s
     if len(items) > settings.max_batch:
         raise InvalidInput(f"a batch holds at most {settings.max_batch} transfers", field="body")
     recorded = await run_in_threadpool(_score, request, principal, items, "batch")
+    fresh = [i.to_domain() for i, r in zip(items, recorded, strict=True) if not r.replayed]
+    if alerts := cashout_alerts(request.app, fresh):
+        await run_in_threadpool(store_alerts, request.app, alerts)
     return [_decision_out(r) for r in recorded]
 
 
