@@ -85,9 +85,19 @@ def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: dateti
 
 
 def restore_suspected_flags(engine: Engine, knowledge: Knowledge) -> int:
-    """After a restart: SUSPECTED_DROP again on the accounts of the last published ranking."""
+    """After a restart: SUSPECTED_DROP again on the accounts of the last published ranking, except those an
+    upheld appeal cleared after that ranking."""
+    from zaslon.pipeline.intake import upheld_appeals
+
     with engine.connect() as conn:
-        accounts = [r.account_id for r in conn.execute(select(suspected_drops.c.account_id))]
-    for acct in accounts:
+        ranked = [(r.account_id, r.ranked_at) for r in conn.execute(
+            select(suspected_drops.c.account_id, suspected_drops.c.ranked_at))]
+        delisted = upheld_appeals(conn)
+    flagged = 0
+    for acct, at in ranked:
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        if acct in delisted and delisted[acct] >= at:
+            continue
         knowledge.flag(acct, AccountFlag.SUSPECTED_DROP)
-    return len(accounts)
+        flagged += 1
+    return flagged

@@ -357,11 +357,21 @@ def get_incident(engine: Engine, principal: Principal, incident_id: str) -> dict
     return out
 
 
+def upheld_appeals(conn: Connection) -> dict[str, datetime]:
+    """Accounts cleared by an upheld appeal, with the latest such decision (UTC): a flag from before it is void."""
+    from zaslon.adapters.db.tables_incidents import appeals
+
+    delisted: dict[str, datetime] = {}
+    for r in conn.execute(select(appeals.c.account_id, appeals.c.decided_at).where(appeals.c.status == "upheld")):
+        at = r.decided_at if r.decided_at.tzinfo else r.decided_at.replace(tzinfo=UTC)
+        delisted[r.account_id] = max(at, delisted.get(r.account_id, at))
+    return delisted
+
+
 def load_knowledge(engine: Engine, knowledge: Knowledge) -> tuple[int, int]:
     """Rebuild what intake taught ``knowledge`` from the store (after a restart): REPORTED on every payee
     and account/wallet indicator of an incident, unless an upheld appeal delisted the account after its
     last incident; every stored fraud number in ``flagged_phones``. Returns (accounts, phones) flagged."""
-    from zaslon.adapters.db.tables_incidents import appeals
 
     last_named: dict[str, datetime] = {}
 
@@ -381,10 +391,7 @@ def load_knowledge(engine: Engine, knowledge: Knowledge) -> tuple[int, int]:
                               .join(incidents, incidents.c.incident_id == link.incident_id)
                               .where(indicators.c.kind.in_([k.value for k in _FLAGGED_KINDS]))):
             named(r.value, r.received_at)
-        delisted: dict[str, datetime] = {}
-        for r in conn.execute(select(appeals.c.account_id, appeals.c.decided_at).where(appeals.c.status == "upheld")):
-            at = r.decided_at if r.decided_at.tzinfo else r.decided_at.replace(tzinfo=UTC)
-            delisted[r.account_id] = max(at, delisted.get(r.account_id, at))
+        delisted = upheld_appeals(conn)
         phones = {r.phone for r in conn.execute(select(fraud_numbers.c.phone))}
     flagged = 0
     for account, at in last_named.items():

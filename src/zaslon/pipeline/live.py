@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, distinct, func, select
 
 from zaslon.adapters.db.tables_core import transfers
 from zaslon.core.corroborate import is_established
@@ -72,20 +72,33 @@ class LiveLedger:
         self.row_of = {t: i for i, t in enumerate(self.ledger.transfer_ids)}
 
 
-def restore_traced_flags(live: LiveLedger, knowledge: Knowledge) -> int:
-    """After a restart: TRACED again on every account a freeze order names, as ``trace_and_freeze`` flags it
-    (an established account, a shop many people pay, is not flagged). Returns how many were flagged."""
+def restore_traced_flags(engine: Engine, knowledge: Knowledge) -> int:
+    """After a restart: TRACED again on the accounts freeze orders name, as ``trace_and_freeze`` flags them
+    (not an established account, a shop many people pay; not an account an upheld appeal cleared after its
+    last order). Accounts the trace only passed through, which named in no order, are not restored: the
+    traced set itself is not stored. Distinct payers are counted in SQL, for those accounts only."""
     from zaslon.adapters.db.tables_orders import freeze_orders
+    from zaslon.pipeline.intake import upheld_appeals
 
-    with live.engine.connect() as conn:
-        accounts = {r.account_id for r in conn.execute(select(freeze_orders.c.account_id).distinct())}
-    if not accounts:
-        return 0
-    led = live.current()
+    with engine.connect() as conn:
+        issued = {r.account_id: _utc(r.last) for r in conn.execute(
+            select(freeze_orders.c.account_id, func.max(freeze_orders.c.issued_at).label("last"))
+            .group_by(freeze_orders.c.account_id))}
+        if not issued:
+            return 0
+        delisted = upheld_appeals(conn)
+        accounts = sorted(issued)
+        payers: dict[str, int] = {}
+        for start in range(0, len(accounts), 500):
+            chunk = accounts[start : start + 500]
+            for r in conn.execute(select(transfers.c.payee, func.count(distinct(transfers.c.payer)).label("n"))
+                                  .where(transfers.c.payee.in_(chunk)).group_by(transfers.c.payee)):
+                payers[r.payee] = int(r.n)
     flagged = 0
-    for acc in sorted(accounts):
-        idx = led.account_index.get(acc)
-        if idx is not None and not is_established(None, distinct_payers(led, idx, led.n_rows)):
+    for acc in accounts:
+        if acc in delisted and delisted[acc] >= issued[acc]:
+            continue
+        if not is_established(None, payers.get(acc, 0)):
             knowledge.flag(acc, AccountFlag.TRACED)
             flagged += 1
     return flagged

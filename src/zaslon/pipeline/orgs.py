@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,6 +128,7 @@ class KeyStore:
         self._key_ids: dict[str, str] = {}  # api key -> its key_id, for the revocation check
         self._recheck_s = recheck_s
         self._checked = time.monotonic()
+        self._recheck_lock = threading.Lock()  # the event loop and worker threads both look keys up
 
     def cached(self, api_key: str) -> Principal | None:
         """The principal of a key verified earlier (a dict look-up, no I/O); None: verify it the slow way."""
@@ -135,7 +137,13 @@ class KeyStore:
         return self._verified.get(api_key)
 
     def _forget_revoked(self) -> None:
-        self._checked = time.monotonic()
+        with self._recheck_lock:
+            if time.monotonic() - self._checked < self._recheck_s:
+                return  # another thread just did it
+            self._checked = time.monotonic()
+            self._forget_revoked_locked()
+
+    def _forget_revoked_locked(self) -> None:
         ids = set(self._key_ids.values())
         try:
             with self._engine.connect() as conn:
@@ -147,7 +155,7 @@ class KeyStore:
         for key, key_id in list(self._key_ids.items()):
             if key_id in revoked:
                 self._verified.pop(key, None)
-                del self._key_ids[key]
+                self._key_ids.pop(key, None)
 
     def verify(self, api_key: str) -> Principal | None:
         cached = self.cached(api_key)

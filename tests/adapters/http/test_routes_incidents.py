@@ -240,3 +240,33 @@ def test_appeal_reject_keeps_flags_and_unlisted_account_is_refused(client, app, 
     clean = client.post("/v1/appeals", json={"account_id": VICTIM_ACC, "reason": "r", "contact": "c"},
                         headers=bank.headers)
     assert clean.status_code == 422
+
+
+def test_an_upheld_appeal_outlives_a_restart(client, app, engine, bank, police) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from zaslon.adapters.db.tables_cases import suspected_drops
+    from zaslon.adapters.http.app import create_app
+    from zaslon.core.knowledge import AccountFlag
+
+    shop = "BY04PJCB30120000000000000000"
+    with engine.begin() as conn:  # as publish_suspected_drops leaves it
+        conn.execute(insert(suspected_drops), [{"account_id": shop, "bank_id": None, "score": 0.9, "rank": 1,
+                                                "reasons": "[]", "ranked_at": datetime(2026, 3, 2, tzinfo=UTC)}])
+    app.state.knowledge.flag(shop, AccountFlag.SUSPECTED_DROP)  # as publishing the ranking does
+    for tid in ("tx-1", "tx-2"):
+        assert client.post("/v1/transfers", json=transfer(tid), headers=bank.headers).status_code == 201
+    assert client.post("/v1/incidents", json=incident(), headers=bank.headers).status_code == 201
+    assert app.state.knowledge.flags(DROP)  # reported, and traced: a freeze order names it
+    for account in (DROP, shop):
+        a = client.post("/v1/appeals", json={"account_id": account, "reason": "a shop", "contact": "c"},
+                        headers=bank.headers)
+        assert a.status_code == 201, a.text
+        d = client.post(f"/v1/appeals/{a.json()['appeal_id']}/decision", json={"decision": "uphold", "note": "ok"},
+                        headers=police.headers)
+        assert d.status_code == 200
+    again = create_app(app.state.settings, db=engine)  # a restart rebuilds Knowledge from the store
+    assert again.state.knowledge.flags(DROP) == AccountFlag.NONE
+    assert again.state.knowledge.flags(shop) == AccountFlag.NONE

@@ -145,3 +145,24 @@ def test_a_scored_cash_out_attempt_by_a_traced_account_alerts_the_desk(  # type:
     assert batch.status_code == 200
     alerts = client.get("/v1/alerts/cashout", headers=police.headers).json()["alerts"]
     assert "D-43" in {a["transfer_id"] for a in alerts} and "D-44" not in {a["transfer_id"] for a in alerts}
+
+
+def test_duplicate_headers_are_answered_as_the_route_answers_them(client, app, bank) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    assert client.post("/v1/transfers/score", json=tx(50), headers=bank.headers).status_code == 200  # caches the key
+    cases = [
+        [("content-type", "application/json"), ("authorization", "Bearer zsl_bogus_bogus"),
+         ("authorization", bank.headers["Authorization"])],
+        [("content-type", "application/xml"), ("content-type", "application/json"),
+         ("authorization", bank.headers["Authorization"])],
+    ]
+    for n, headers in enumerate(cases):
+        with_lane = client.post("/v1/transfers/score", content=json.dumps(tx(51 + 2 * n)).encode(), headers=headers)
+        lanes = dict(app.fast_lanes)
+        app.fast_lanes.clear()
+        try:
+            route = client.post("/v1/transfers/score", content=json.dumps(tx(52 + 2 * n)).encode(), headers=headers)
+        finally:
+            app.fast_lanes.update(lanes)
+        assert with_lane.status_code == route.status_code != 200

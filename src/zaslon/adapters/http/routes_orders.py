@@ -36,7 +36,7 @@ def install(app: Any, settings: Settings) -> None:
     app.state.freeze_store = FreezeStore(app.state.db)
     app.state.live_ledger = LiveLedger(app.state.db)
     # Knowledge lives in memory: after a restart, accounts found holding traced money count again.
-    restore_traced_flags(app.state.live_ledger, app.state.knowledge)
+    restore_traced_flags(app.state.db, app.state.knowledge)
     if not hasattr(app.state, "on_incident"):
         app.state.on_incident = []
     app.state.on_incident.append(_trace_and_freeze)

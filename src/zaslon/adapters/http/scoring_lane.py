@@ -29,13 +29,16 @@ async def score_lane(app: Any, scope: Scope, receive: Receive, send: Send) -> Re
     included, so errors, XML and first-time keys are answered exactly as the documented route answers them.
     """
     ctype = auth = length = b""
+    seen = 0
     for name, value in scope["headers"]:
         if name == b"content-type":
-            ctype = value
+            ctype, seen = value, seen + 1
         elif name == b"authorization":
-            auth = value
+            auth, seen = value, seen + 1
         elif name == b"content-length":
-            length = value
+            length, seen = value, seen + 1
+    if seen != 3:  # one of them missing or sent twice: the route decides (it reads the first of duplicates)
+        return receive
     limit = app.state.settings.max_body_bytes
     if (ctype.split(b";")[0].strip().lower() != b"application/json" or auth[:7].lower() != b"bearer "
             or not length.isdigit() or int(length) > limit):
