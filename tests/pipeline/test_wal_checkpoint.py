@@ -52,3 +52,37 @@ def test_recorder_turns_off_autocheckpoint_on_its_connection_and_restores_it(tmp
     with db.connect() as a, db.connect() as b:  # both pooled connections: SQLite's own checkpoints again
         for conn in (a, b):
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000
+
+
+def test_a_long_log_is_restarted_so_the_file_stops_growing(tmp_path: Path) -> None:
+    # Under steady load a PASSIVE checkpoint never lets the log start over (measured with the recorder at
+    # 850 decisions/s: the file grew by about 8 MB/s; with this, it stays at about 68 MB). Here: only a log
+    # past ``restart_pages`` gets the RESTART checkpoint.
+    import os
+
+    url = f"sqlite:///{tmp_path}/g.db"
+    db = make_engine(url)
+    with db.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER, pad TEXT)"))
+    writer = db.raw_connection()
+    writer.cursor().execute("PRAGMA wal_autocheckpoint=0")  # as the decision writer's connection
+
+    def write(n: int) -> int:
+        writer.cursor().executemany("INSERT INTO t VALUES (?, ?)", [(i, "x" * 500) for i in range(n)])
+        writer.commit()
+        return os.path.getsize(f"{tmp_path}/g.db-wal")
+
+    checker = db.raw_connection()
+    lazy, eager = WalCheckpointer(db, restart_pages=10**9), WalCheckpointer(db, restart_pages=10)
+    try:
+        grown = write(500)
+        lazy.checkpoint(checker)
+        assert lazy.restarts == 0
+        eager.checkpoint(checker)
+        assert eager.restarts == 1
+        assert write(5) <= grown  # and writing goes on from the start of the (not longer) file
+    finally:
+        lazy.close()
+        eager.close()
+        checker.close()
+        writer.close()
