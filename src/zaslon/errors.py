@@ -44,3 +44,7 @@ class Forbidden(ZaslonError):
 
 class PayloadTooLarge(ZaslonError):
     """The request body exceeds the configured limit (HTTP 413)."""
+
+
+class Unavailable(ZaslonError):
+    """The store is busy or unreachable; nothing was stored and the request may be retried (HTTP 503)."""

@@ -276,3 +276,57 @@ def test_commit_window_groups_rows_and_never_answers_before_the_commit(engine: E
         rec.close()
     with pytest.raises(ValueError):
         ScoreBatcher(rec, lambda: (scoring, None), window=-1)
+
+
+def test_a_replay_never_answers_before_what_it_replays_is_stored(engine: Engine, org: str) -> None:
+    from sqlalchemy import insert
+
+    from zaslon.adapters.db.tables_core import transfers
+    from zaslon.pipeline.ingest import row_body
+
+    rec = DecisionRecorder(engine)  # SQLite: record_each commits inline, record() through the writer thread
+    scoring, t = _scoring(), _tx(1)
+    try:
+        with rec._commit_lock:  # the writer is mid-commit
+            _, done = rec.record(scoring, org, [t], source="batch")  # the batch route
+            replay = rec.record_each(scoring, [(org, t, False)])[0]  # the single route, same body: a replay
+            assert not isinstance(replay, Exception) and replay[0].replayed
+            assert not replay[1].done()  # it waits for the batch's commit
+            with engine.begin() as conn:  # another process stores the id first: the batch's commit fails
+                conn.execute(insert(transfers), [{**row_body(t), "org_id": org, "ts": t.ts, "body_hash": "other",
+                                                  "received_at": t.ts}])
+        with pytest.raises(Conflict):
+            done.result(timeout=10)
+        with pytest.raises(Conflict):  # the replay is not answered 200 for a decision that was never stored
+            replay[1].result(timeout=10)
+        assert _stored(engine) == 0
+    finally:
+        rec.close()
+
+
+def test_a_locked_store_fails_the_batch_once_as_unavailable(
+    engine: Engine, org: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from zaslon.errors import Unavailable
+
+    rec = DecisionRecorder(engine, inline=True)
+    calls: list[int] = []
+
+    def locked(t_rows: Any, d_rows: Any) -> None:
+        calls.append(len(d_rows))
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(rec, "_commit_raw", locked)
+    monkeypatch.setattr(rec._probe, "enabled", True)
+    try:
+        out = rec.record_each(_scoring(), [(org, _tx(i), False) for i in range(5)])
+        for r in out:
+            assert not isinstance(r, Exception)
+            with pytest.raises(Unavailable):
+                r[1].result(timeout=5)
+        assert calls == [5]  # one attempt for the batch, not one more wait per request
+        assert not rec._recent  # nothing remembered as decided: a retry is decided afresh
+    finally:
+        rec.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -28,7 +27,7 @@ from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
 from zaslon.core.rules import RuleSet
 from zaslon.core.types import Decision, Outcome, Reason, Transfer
-from zaslon.errors import Conflict, InvalidInput
+from zaslon.errors import Conflict, InvalidInput, Unavailable
 from zaslon.pipeline.ingest import body_hash, hash_row_body, row_body
 from zaslon.pipeline.wal_checkpoint import WalCheckpointer
 
@@ -207,11 +206,14 @@ class DecisionRecorder:
                 stored_d = _known(conn, decisions_table, look, *decisions_table.c)
         with self._lock:
             earlier: dict[str, Recorded] = {}
+            pending: list[Future[None]] = []  # commits of replayed decisions still under way
             for tid in ids:
                 mem = self._recent.get(tid)
                 if mem is not None:
                     _same_body(tid, (mem["body_hash"], mem["org_id"]), (hashes[tid], org_id), "scored")
                     earlier[tid] = _from_row(mem)
+                    if tid in self._uncommitted:
+                        pending.append(self._uncommitted[tid])
                 elif tid in stored_d:
                     row = stored_d[tid]
                     _same_body(tid, (row.body_hash, row.org_id), (hashes[tid], org_id), "scored")
@@ -234,6 +236,9 @@ class DecisionRecorder:
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
             done: Future[None] = Future()
+            for row in d_rows:
+                self._uncommitted[row["transfer_id"]] = done
+                done.add_done_callback(functools.partial(self._committed, row["transfer_id"]))
             if d_rows or t_rows:
                 with self._wake:
                     self._queue.append((t_rows, d_rows, done))
@@ -241,7 +246,8 @@ class DecisionRecorder:
             else:
                 done.set_result(None)
         out = [by_index[i] if i in by_index else earlier[t.transfer_id] for i, t in enumerate(batch)]
-        return out, done
+        # A replay is answered only once what it replays is stored, as the original request is.
+        return out, (_all_done([done, *pending]) if pending else done)
 
     def record_each(
         self,
@@ -350,9 +356,10 @@ class DecisionRecorder:
                 # One queue entry per request: a failed commit is retried per entry, failing only its owner.
                 work.append((t_rows, [d_row], fut))
                 self._recent[t.transfer_id] = d_row
-                if not self._inline:  # inline, the commit is done before any later request can look
-                    self._uncommitted[t.transfer_id] = fut
-                    fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
+                # Registered even when this thread commits at once: a request in another thread may replay
+                # the decision before that commit is done, and must wait for it.
+                self._uncommitted[t.transfer_id] = fut
+                fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
                 out[i] = (r, fut)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
@@ -401,9 +408,13 @@ class DecisionRecorder:
                         conn.execute(insert(transfers_table), t_rows)
                     if d_rows:
                         conn.execute(insert(decisions_table), d_rows)
-        except Exception:
+        except Exception as exc:
             if len(work) == 1:
-                self._fail(work[0], sys.exc_info()[1])
+                self._fail(work[0], exc)
+                return
+            if _store_busy(exc):  # retrying each request would wait out the lock once per request
+                for item in work:
+                    self._fail(item, exc)
                 return
             for item in work:  # one bad request must not fail the others: commit each on its own
                 self._commit([item])
@@ -422,6 +433,8 @@ class DecisionRecorder:
             self._wconn = self._db.raw_connection()
             cur = self._wconn.cursor()
             cur.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it, off this path
+            # Inline commits run on the event loop: wait at most 5 s for another writer's lock, not 30.
+            cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
             if self._checkpointer is None:
                 self._checkpointer = WalCheckpointer(self._db)
@@ -465,6 +478,8 @@ class DecisionRecorder:
                 self._recent.pop(row["transfer_id"], None)
         if isinstance(exc, IntegrityError):
             exc = Conflict("a transfer in this request was stored concurrently by another process", field="transfer_id")
+        elif _store_busy(exc):
+            exc = Unavailable("the decision store is busy (locked by another writer): nothing was stored, retry")
         item[2].set_exception(exc)
 
     def close(self) -> None:
@@ -482,6 +497,28 @@ class DecisionRecorder:
             self._wconn = None
 
 
+def _all_done(futures: list[Future[None]]) -> Future[None]:
+    """A future that completes when all of ``futures`` have; with the first exception among them, if any."""
+    out: Future[None] = Future()
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one(_: Future[None]) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            exc = next((f.exception() for f in futures if f.exception() is not None), None)
+            if exc is not None:
+                out.set_exception(exc)
+            else:
+                out.set_result(None)
+
+    for f in futures:
+        f.add_done_callback(one)
+    return out
+
+
 def _completed() -> Future[None]:
     fut: Future[None] = Future()
     fut.set_result(None)
@@ -491,6 +528,12 @@ def _completed() -> Future[None]:
 # A replay answers from what is already committed: one shared, completed future serves them all (a done
 # future is never changed again, and its callbacks run at once).
 _COMMITTED = _completed()
+
+
+def _store_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy": another writer held the lock past the busy timeout."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
 
 
 def _uniform(rows: list[dict[str, Any]]) -> bool:

@@ -30,6 +30,7 @@ from zaslon.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthenticated,
+    Unavailable,
     ZaslonError,
 )
 from zaslon.pipeline.orgs import KeyStore
@@ -42,6 +43,7 @@ STATUS = {
     Unauthenticated: 401,
     Forbidden: 403,
     PayloadTooLarge: 413,
+    Unavailable: 503,
 }
 
 
