@@ -247,7 +247,7 @@ class DecisionRecorder:
                 done.set_result(None)
         out = [by_index[i] if i in by_index else earlier[t.transfer_id] for i, t in enumerate(batch)]
         # A replay is answered only once what it replays is stored, as the original request is.
-        return out, (_all_done([done, *pending]) if pending else done)
+        return out, (all_done([done, *pending]) if pending else done)
 
     def record_each(
         self,
@@ -497,7 +497,7 @@ class DecisionRecorder:
             self._wconn = None
 
 
-def _all_done(futures: list[Future[None]]) -> Future[None]:
+def all_done(futures: list[Future[None]]) -> Future[None]:
     """A future that completes when all of ``futures`` have; with the first exception among them, if any."""
     out: Future[None] = Future()
     left = [len(futures)]

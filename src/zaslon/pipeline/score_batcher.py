@@ -15,14 +15,13 @@ decision is committed.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from zaslon.core.types import Transfer
-from zaslon.pipeline.decide import DecisionRecorder, Recorded
+from zaslon.pipeline.decide import DecisionRecorder, Recorded, all_done
 
 __all__ = ["ScoreBatcher"]
 
@@ -117,21 +116,12 @@ class ScoreBatcher:
         if waiting:
             self._when_committed(loop, waiting)
 
-    def _when_committed(self, loop: asyncio.AbstractEventLoop,
+    @staticmethod
+    def _when_committed(loop: asyncio.AbstractEventLoop,
                         waiting: list[tuple[_Item, Recorded, Future[None]]]) -> None:
         """Answer the batch once all its commits are done: one wake-up of the loop, not one per request."""
-        left = [len(waiting)]
-        lock = threading.Lock()
-
-        def one_done(_: Future[None]) -> None:
-            with lock:
-                left[0] -= 1
-                last = left[0] == 0
-            if last:
-                loop.call_soon_threadsafe(_settle, waiting)
-
-        for _, _, fut in waiting:
-            fut.add_done_callback(one_done)
+        all_done([fut for _, _, fut in waiting]).add_done_callback(
+            lambda _: loop.call_soon_threadsafe(_settle, waiting))
 
 
 def _settle(waiting: list[tuple[_Item, Recorded, Future[None]]]) -> None:
