@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from zaslon.adapters.db.engine import make_engine, upgrade
 from zaslon.adapters.http.app import create_app
-from zaslon.pipeline.orgs import create_org
+from zaslon.flow.orgs import create_org
 from zaslon.settings import Settings
 
 PG_URL = os.environ.get("ZASLON_TEST_POSTGRES_URL")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from zaslon.adapters.db.engine import make_engine, upgrade
 from zaslon.adapters.http.app import create_app
-from zaslon.pipeline.orgs import create_org
+from zaslon.flow.orgs import create_org
 from zaslon.settings import Settings
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from zaslon.adapters.db.tables_orders import order_events
 from zaslon.core.trace import Holding, TraceResult
-from zaslon.pipeline.freeze import FreezeStore
+from zaslon.flow.freeze import FreezeStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -111,7 +111,7 @@ def test_each_request_is_counted_once_in_metrics(client, bank) -> None:  # type:
 
 
 def test_a_revoked_key_stops_working_on_a_running_server(client, app, engine, bank, lane_calls) -> None:  # type: ignore[no-untyped-def]
-    from zaslon.pipeline.orgs import revoke_key
+    from zaslon.flow.orgs import revoke_key
 
     assert client.post("/v1/transfers/score", json=tx(30), headers=bank.headers).status_code == 200
     assert client.post("/v1/transfers/score", json=tx(31), headers=bank.headers).status_code == 200

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 
 from zaslon.adapters.db.engine import make_engine, upgrade
 from zaslon.adapters.http.app import create_app
-from zaslon.pipeline.orgs import create_org
+from zaslon.flow.orgs import create_org
 from zaslon.settings import Settings
 
 _URL = f"sqlite:///{tempfile.mkdtemp(prefix='zaslon-schemathesis-')}/api.db"

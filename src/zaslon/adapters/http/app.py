@@ -33,7 +33,7 @@ from zaslon.errors import (
     Unavailable,
     ZaslonError,
 )
-from zaslon.pipeline.orgs import KeyStore
+from zaslon.flow.orgs import KeyStore
 from zaslon.settings import Settings
 
 STATUS = {

@@ -8,7 +8,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from zaslon.errors import Forbidden, Unauthenticated
-from zaslon.pipeline.orgs import Principal
+from zaslon.flow.orgs import Principal
 
 __all__ = ["Principal", "authenticate", "require_scope"]
 

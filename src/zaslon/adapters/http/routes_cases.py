@@ -14,8 +14,8 @@ from zaslon.adapters.db.tables_cases import suspected_drops
 from zaslon.adapters.http.auth import require_scope
 from zaslon.core.access import sees_everything
 from zaslon.errors import Forbidden
-from zaslon.pipeline.cases import CaseService
-from zaslon.pipeline.orgs import Principal
+from zaslon.flow.cases import CaseService
+from zaslon.flow.orgs import Principal
 from zaslon.settings import Settings
 
 router = APIRouter(tags=["cases"])
@@ -23,7 +23,7 @@ router = APIRouter(tags=["cases"])
 
 def install(app: FastAPI, settings: Settings) -> None:
     del settings
-    from zaslon.pipeline.drops import restore_suspected_flags
+    from zaslon.flow.drops import restore_suspected_flags
 
     app.state.cases = CaseService(app.state.db)
     # Knowledge lives in memory: after a restart, the last published suspected drops count again.
@@ -35,7 +35,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 def _link_new_incident(app: FastAPI, result: Any) -> dict[str, Any]:
     """Intake hook: every new incident is linked into cases as soon as it is stored."""
-    from zaslon.pipeline.case_keys import incident_keys
+    from zaslon.flow.case_keys import incident_keys
 
     service: CaseService = app.state.cases
     incident_id = result.incident.incident_id
@@ -95,7 +95,7 @@ def get_case(request: Request, case_id: str, _p: Principal = Depends(require_sco
 def link_incident(request: Request, body: LinkIn, _p: Principal = Depends(require_scope("cases:write"))
                   ) -> dict[str, Any]:
     """Link a stored incident into cases now (intake normally does this itself)."""
-    from zaslon.pipeline.case_keys import incident_keys
+    from zaslon.flow.case_keys import incident_keys
 
     service = _service(request)
     if body.incident_id in service.linker.index:  # already linked (intake links on arrival): say where
@@ -130,7 +130,7 @@ def merge_case(request: Request, case_id: str, body: MergeIn,
 @router.get("/v1/cases/{case_id}/report", response_model=None)
 def case_report(request: Request, case_id: str, format: Literal["json", "csv"] = "json",
                 _p: Principal = Depends(require_scope("cases:read"))) -> Response:
-    from zaslon.pipeline.groups import export_case
+    from zaslon.flow.groups import export_case
 
     text = export_case(_service(request).engine, case_id, format)
     if format == "csv":
@@ -143,7 +143,7 @@ def case_report(request: Request, case_id: str, format: Literal["json", "csv"] =
 def refresh_suspected(request: Request, top_k: int = Query(500, ge=1, le=100_000),
                       _p: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
     """Re-rank every account now and replace the published list (and the Knowledge flags)."""
-    from zaslon.pipeline.drops import publish_suspected_drops
+    from zaslon.flow.drops import publish_suspected_drops
 
     rows = publish_suspected_drops(_service(request).engine, request.app.state.knowledge, top_k=top_k)
     return {"published": len(rows)}

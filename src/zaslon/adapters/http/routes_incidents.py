@@ -19,8 +19,8 @@ from zaslon.adapters.http.auth import Principal, authenticate, require_scope
 from zaslon.core.calls import RecentCalls
 from zaslon.core.types import Scheme
 from zaslon.errors import Forbidden, InvalidInput
-from zaslon.pipeline.appeals import Verdict, decide_appeal, file_appeal, get_appeal
-from zaslon.pipeline.intake import (
+from zaslon.flow.appeals import Verdict, decide_appeal, file_appeal, get_appeal
+from zaslon.flow.intake import (
     MAX_TEXT,
     MAX_TRANSFERS,
     IncidentReport,
@@ -30,7 +30,7 @@ from zaslon.pipeline.intake import (
     intake_incident,
     load_knowledge,
 )
-from zaslon.pipeline.telecom import CallReport, block_list, report_calls, report_fraud_numbers
+from zaslon.flow.telecom import CallReport, block_list, report_calls, report_fraud_numbers
 from zaslon.settings import Settings
 
 router = APIRouter()

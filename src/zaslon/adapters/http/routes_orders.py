@@ -18,8 +18,8 @@ from zaslon.adapters.iso20022.camt056 import render_camt056
 from zaslon.adapters.iso20022.pacs004 import render_pacs004
 from zaslon.core.types import OrderStatus
 from zaslon.errors import Forbidden
-from zaslon.pipeline.freeze import FreezeStore, order_json
-from zaslon.pipeline.live import LiveLedger, restore_traced_flags, trace_and_freeze
+from zaslon.flow.freeze import FreezeStore, order_json
+from zaslon.flow.live import LiveLedger, restore_traced_flags, trace_and_freeze
 from zaslon.settings import Settings
 
 router = APIRouter(tags=["orders"])

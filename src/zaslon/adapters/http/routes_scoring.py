@@ -86,10 +86,10 @@ class ValidateIn(Strict):
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Put one ScoringEngine and a rules watcher on ``app.state`` (unless the app factory made one)."""
-    from zaslon.pipeline.decide import DecisionRecorder
-    from zaslon.pipeline.rules import RulesWatcher, default_ruleset
-    from zaslon.pipeline.score_batcher import ScoreBatcher
-    from zaslon.pipeline.scoring import ScoringEngine
+    from zaslon.flow.decide import DecisionRecorder
+    from zaslon.flow.rules import RulesWatcher, default_ruleset
+    from zaslon.flow.score_batcher import ScoreBatcher
+    from zaslon.flow.scoring import ScoringEngine
 
     engine = getattr(app.state, "engine", None)
     if engine is None:
@@ -248,7 +248,7 @@ async def _score_one(request: Request, principal: Principal) -> Response:
     except ValidationError:
         items = _validate_json(raw, many=False)
     # Decided on the event loop (a thread hop costs more than one transfer's work), together with the other
-    # requests queued at the same moment (see zaslon.pipeline.score_batcher); answered once committed.
+    # requests queued at the same moment (see zaslon.flow.score_batcher); answered once committed.
     item = items[0]
     transfer = item.to_domain()
     batcher = getattr(request.app.state, "score_batcher", None)
@@ -359,7 +359,7 @@ def _notify(request: Request) -> None:
 
 @router.get("/v1/rules", tags=["rules"])
 def list_rule_sets(request: Request, _p: Principal = Depends(require_scope("rules:read"))) -> dict[str, Any]:
-    from zaslon.pipeline.rules import deployment, list_versions
+    from zaslon.flow.rules import deployment, list_versions
 
     db = request.app.state.db
     dep = deployment(db)
@@ -373,14 +373,14 @@ def list_rule_sets(request: Request, _p: Principal = Depends(require_scope("rule
 
 @router.get("/v1/rules/{version}", tags=["rules"])
 def show_rule_set(version: str, request: Request, _p: Principal = Depends(require_scope("rules:read"))) -> Any:
-    from zaslon.pipeline.rules import get_version
+    from zaslon.flow.rules import get_version
 
     return get_version(request.app.state.db, version).to_dict()
 
 
 @router.post("/v1/rules/validate", tags=["rules"])
 def validate_rules(body: ValidateIn, _p: Principal = Depends(require_scope("rules:read"))) -> dict[str, Any]:
-    from zaslon.pipeline.rules import compile_rules
+    from zaslon.flow.rules import compile_rules
 
     rs = compile_rules("check", _rules(body.rules))
     return {"ok": True, "rules": len(rs.rules), "features": sorted(rs.features)}
@@ -389,7 +389,7 @@ def validate_rules(body: ValidateIn, _p: Principal = Depends(require_scope("rule
 @router.post("/v1/rules", tags=["rules"], status_code=201)
 def create_rule_draft(body: DraftIn, request: Request,
                       principal: Principal = Depends(require_scope("rules:write"))) -> Any:
-    from zaslon.pipeline.rules import create_draft
+    from zaslon.flow.rules import create_draft
 
     return create_draft(
         request.app.state.db, _rules(body.rules), actor=principal.org_id, version=body.version,
@@ -400,7 +400,7 @@ def create_rule_draft(body: DraftIn, request: Request,
 @router.put("/v1/rules/{version}", tags=["rules"])
 def update_rule_draft(version: str, body: DraftUpdateIn, request: Request,
                       principal: Principal = Depends(require_scope("rules:write"))) -> Any:
-    from zaslon.pipeline.rules import update_draft
+    from zaslon.flow.rules import update_draft
 
     return update_draft(
         request.app.state.db, version, _rules(body.rules), actor=principal.org_id, description=body.description
@@ -410,7 +410,7 @@ def update_rule_draft(version: str, body: DraftUpdateIn, request: Request,
 @router.post("/v1/rules/{version}/publish", tags=["rules"])
 def publish_rule_set(version: str, request: Request,
                      principal: Principal = Depends(require_scope("rules:write"))) -> Any:
-    from zaslon.pipeline.rules import publish
+    from zaslon.flow.rules import publish
 
     return publish(request.app.state.db, version, actor=principal.org_id).to_dict(with_rules=False)
 
@@ -418,7 +418,7 @@ def publish_rule_set(version: str, request: Request,
 @router.post("/v1/rules/{version}/activate", tags=["rules"])
 def activate_rule_set(version: str, request: Request,
                       principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
-    from zaslon.pipeline.rules import activate
+    from zaslon.flow.rules import activate
 
     dep = activate(request.app.state.db, version, actor=principal.org_id)
     _notify(request)
@@ -429,7 +429,7 @@ def activate_rule_set(version: str, request: Request,
 @router.post("/v1/rules/{version}/shadow", tags=["rules"])
 def shadow_rule_set(version: str, request: Request,
                     principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
-    from zaslon.pipeline.rules import set_shadow
+    from zaslon.flow.rules import set_shadow
 
     dep = set_shadow(request.app.state.db, version, actor=principal.org_id)
     _notify(request)
@@ -438,7 +438,7 @@ def shadow_rule_set(version: str, request: Request,
 
 @router.delete("/v1/rules-shadow", tags=["rules"])
 def stop_shadow(request: Request, principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
-    from zaslon.pipeline.rules import set_shadow
+    from zaslon.flow.rules import set_shadow
 
     dep = set_shadow(request.app.state.db, None, actor=principal.org_id)
     _notify(request)

@@ -10,7 +10,7 @@ from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.schemas import BatchOut, StoredOut, TransferIn
 from zaslon.core.types import Transfer
 from zaslon.errors import InvalidInput
-from zaslon.pipeline.ingest import get_transfer, store_transfers
+from zaslon.flow.ingest import get_transfer, store_transfers
 
 router = APIRouter(tags=["transfers"])
 
@@ -57,7 +57,7 @@ def _alert_cash_outs(request: Request, executed: list[Transfer]) -> None:
     store = getattr(request.app.state, "freeze_store", None)
     if store is None:
         return
-    from zaslon.pipeline.freeze import alert_on_transfer
+    from zaslon.flow.freeze import alert_on_transfer
 
     for t in executed:
         alert_on_transfer(store, request.app.state.knowledge, t)

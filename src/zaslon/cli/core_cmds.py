@@ -1,0 +1,119 @@
+"""Operating commands: serve the API, migrate the database, create organisations and keys."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from zaslon.errors import ZaslonError
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``message`` to stderr and return the Exit to raise (exit code 2: bad input)."""
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
+    db = typer.Typer(no_args_is_help=True, help="Database schema.")
+    orgs = typer.Typer(no_args_is_help=True, help="Organisations and their API keys.")
+    app.add_typer(db, name="db")
+    app.add_typer(orgs, name="orgs")
+
+    @app.command()
+    def serve(
+        host: str = typer.Option(None, help="listen address (default ZASLON_HOST or 127.0.0.1)"),
+        port: int = typer.Option(None, help="port (default ZASLON_PORT or 8000)"),
+        workers: int = typer.Option(
+            1, min=1, help="uvicorn worker processes (keep 1: each holds its own scoring feature state)"
+        ),
+    ) -> None:
+        """Serve the HTTP API (migrates the database first)."""
+        import uvicorn
+
+        from zaslon.adapters.db.engine import upgrade
+        from zaslon.adapters.logging import configure
+        from zaslon.settings import Settings
+
+        settings = Settings()
+        configure(settings.log_json)
+        upgrade(settings.database_url)
+        uvicorn.run(
+            "zaslon.adapters.http.app:create_app", factory=True, host=host or settings.host,
+            port=port or settings.port, workers=workers, log_level="warning", access_log=False,
+        )
+
+    @db.command("upgrade")
+    def db_upgrade(revision: str = typer.Argument("head")) -> None:
+        """Apply Alembic migrations to ZASLON_DATABASE_URL."""
+        from zaslon.adapters.db.engine import upgrade
+        from zaslon.settings import Settings
+
+        url = Settings().database_url
+        try:
+            upgrade(url, revision)
+        except Exception as exc:  # alembic raises plain exceptions for unknown revisions or bad URLs
+            raise fail(f"migration failed: {exc}") from None
+        print(f"database at {url} is at {revision}")
+
+    @orgs.command("create")
+    def orgs_create(
+        kind: str = typer.Option(..., help="bank, telecom, police or partner"),
+        name: str = typer.Option(..., help="the organisation's name"),
+        bank_id: str = typer.Option(None, help="a bank's BIC (orders for it are addressed there)"),
+        scopes: str = typer.Option(None, help="space-separated scopes (default: the kind's defaults)"),
+    ) -> None:
+        """Create an organisation and print its first API key (shown once, stored only hashed)."""
+        from zaslon.adapters.db.engine import make_engine, upgrade
+        from zaslon.flow.orgs import create_org
+        from zaslon.settings import Settings
+
+        settings = Settings()
+        upgrade(settings.database_url)
+        try:
+            created = create_org(
+                make_engine(settings.database_url), name=name, kind=kind, bank_id=bank_id,
+                scopes=frozenset(scopes.split()) if scopes else None,
+            )
+        except ZaslonError as exc:
+            raise fail(exc.message) from None
+        print(f"org_id:  {created.org_id}")
+        print(f"api_key: {created.api_key}")
+        print("Store the key now: it is not shown again.", file=sys.stderr)
+
+    @orgs.command("revoke-key")
+    def orgs_revoke_key(
+        key_id: str = typer.Argument(..., help="the key's id: the 12 characters after 'zsl_'"),
+    ) -> None:
+        """Revoke an API key; a running server stops accepting it within seconds."""
+        from zaslon.adapters.db.engine import make_engine, upgrade
+        from zaslon.flow.orgs import revoke_key
+        from zaslon.settings import Settings
+
+        settings = Settings()
+        upgrade(settings.database_url)
+        try:
+            org_id = revoke_key(make_engine(settings.database_url), key_id)
+        except ZaslonError as exc:
+            raise fail(exc.message) from None
+        print(f"revoked API key {key_id} of {org_id}")
+
+    @orgs.command("list")
+    def orgs_list() -> None:
+        """List organisations (never their keys)."""
+        from rich.console import Console
+        from rich.table import Table
+        from sqlalchemy import select
+
+        from zaslon.adapters.db.engine import make_engine, upgrade
+        from zaslon.adapters.db.tables_core import orgs as orgs_table
+        from zaslon.settings import Settings
+
+        settings = Settings()
+        upgrade(settings.database_url)
+        table = Table("org_id", "kind", "name", "bank_id")
+        with make_engine(settings.database_url).connect() as conn:
+            for row in conn.execute(select(orgs_table).order_by(orgs_table.c.org_id)):
+                table.add_row(row.org_id, row.kind, row.name, row.bank_id or "")
+        Console().print(table)

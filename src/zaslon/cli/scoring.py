@@ -1,0 +1,186 @@
+"""CLI for scoring: `zaslon replay`, `zaslon model train|list`, `zaslon eval scoring`, `zaslon bench scoring`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from zaslon.errors import ZaslonError
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(2)
+
+
+@contextmanager
+def _bar(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
+        console=None,
+    ) as p:
+        task = p.add_task(label, total=total)
+        yield lambda k: p.advance(task, k)
+
+
+def _world_for(preset: str, seed: int, world: Path | None) -> Path:
+    """An existing world directory, or one generated (once) under data/worlds."""
+    if world is not None:
+        if not (world / "transfers.parquet").exists():
+            raise _fail(f"{world} holds no transfers.parquet (not a simulated world)")
+        return world
+    target = Path("data") / "worlds" / f"{preset}-{seed}"  # data/ is git-ignored
+    if not (target / "manifest.json").exists():
+        from zaslon.simulate.world import generate
+
+        print(f"generating the {preset} world (seed {seed}) into {target} ...", file=sys.stderr)
+        generate(preset, seed, target, force=True)
+    return target
+
+
+def _write_json(path: Path | None, data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    print(text)
+
+
+def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
+    model = typer.Typer(no_args_is_help=True, help="The fraud model: train on reports known by a date, list.")
+    app.add_typer(model, name="model")
+
+    @app.command()
+    def replay(
+        transfers: Path = typer.Option(..., help="Parquet: transfer_id, ts, payer, payee, amount [, currency, ...]"),
+        incidents: Path = typer.Option(..., help="Parquet: transfer_id, reported_at"),
+        out: Path = typer.Option(..., help="Parquet to write: transfer_id, score, decision (+ model_version)"),
+        retrain_days: float = typer.Option(7.0, min=0.25, help="retrain on reports known so far every N days"),
+        home_country: str = typer.Option("BY", help="country whose payees are not cross-border"),
+    ) -> None:
+        """Score a bank's own history in event-time order, learning only from reports already made."""
+        from zaslon.flow.replay import read_parquet, write_atomic
+        from zaslon.flow.replay import replay as run_replay
+
+        try:
+            t = read_parquet(transfers, "transfers")
+            i = read_parquet(incidents, "incidents")
+            with _bar(len(t), "replay") as advance:
+                res = run_replay(t, i, retrain_days=retrain_days, progress=advance, home_country=home_country)
+        except ZaslonError as exc:
+            raise _fail(exc.message) from None
+        write_atomic(res.out, out)
+        counts = res.out["decision"].value_counts().sort("decision").rows()
+        print(json.dumps({"transfers": len(res.out), "models": [m["model_id"] for m in res.models],
+                          "decisions": dict(counts), "out": str(out)}))
+
+    @model.command("train")
+    def model_train(
+        cutoff: datetime = typer.Option(..., help="train only on transfers before it and reports made before it"),
+        store: Path = typer.Option(Path("data/models"), help="model store directory"),
+        world: Path | None = typer.Option(None, help="a simulated world directory (reads no truth_* table)"),
+        transfers: Path | None = typer.Option(None, help="or: transfers Parquet (as for replay)"),
+        incidents: Path | None = typer.Option(None, help="and incidents Parquet (transfer_id, reported_at)"),
+    ) -> None:
+        """Train a LightGBM model on reports known by CUTOFF and store it under a content-derived id."""
+        from datetime import UTC
+
+        import numpy as np
+
+        from zaslon.flow.model import ModelStore, labels_known_by, train
+        from zaslon.flow.replay import read_parquet, stream_pass, validate_incidents, validate_transfers
+        from zaslon.flow.scoring import ScoringEngine
+        from zaslon.lab.scoring_eval import profiles_of, reports_of
+
+        if cutoff.tzinfo is None:
+            cutoff = cutoff.replace(tzinfo=UTC)  # typer parses without a zone: read it as UTC, say so
+            print(f"cutoff read as UTC: {cutoff.isoformat()}", file=sys.stderr)
+        try:
+            profiles = None
+            if world is not None:
+                t_raw = read_parquet(world / "transfers.parquet", "transfers")
+                i_raw = reports_of(world)
+                profiles = profiles_of(world)
+            elif transfers is not None and incidents is not None:
+                t_raw, i_raw = read_parquet(transfers, "transfers"), read_parquet(incidents, "incidents")
+            else:
+                raise _fail("give --world, or both --transfers and --incidents")
+            t = validate_transfers(t_raw)
+            t = t.filter(t["ts"] < cutoff)
+            reports = validate_incidents(i_raw.filter(i_raw["reported_at"] < cutoff), t)
+            engine = ScoringEngine(profiles=profiles)
+            with _bar(len(t), "features") as advance:
+                st = stream_pass(engine, t, reports, progress=advance)
+            named = [(at, [tid]) for tid, at in reports.iter_rows()]
+            y = labels_known_by(st.frame["transfer_id"].to_list(), named, cutoff)
+            trained = train(st.x, y, cutoff=cutoff)
+        except ZaslonError as exc:
+            raise _fail(exc.message) from None
+        mid = ModelStore(store).save(trained)
+        print(json.dumps({"model_id": mid, "store": str(store), "rows": int(st.x.shape[0]),
+                          "positives": int(np.sum(y)), "cutoff": cutoff.isoformat()}))
+
+    @model.command("list")
+    def model_list(store: Path = typer.Option(Path("data/models"), help="model store directory")) -> None:
+        """Models in the store, with their cut-off and training size."""
+        from zaslon.flow.model import ModelStore
+
+        s = ModelStore(store)
+        for mid in s.ids():
+            m = s.meta(mid)
+            print(f"{mid}  cutoff={m['cutoff']}  rows={m['rows']}  positives={m['positives']}")
+
+    @evaluate.command("scoring")
+    def eval_scoring(
+        preset: str = typer.Option("small", help="simulator preset of the world to evaluate on"),
+        seed: int = typer.Option(1, min=0),
+        world: Path | None = typer.Option(None, help="use this world directory instead of generating one"),
+        json_path: Path | None = typer.Option(None, "--json", help="write the figures here"),
+        eval_days: float = typer.Option(7.0, min=1.0, help="length of the scored last period"),
+        model_dir: Path | None = typer.Option(None, help="also store the trained model here"),
+    ) -> None:
+        """Train on reports made before the last week, score the last week, then measure against truth."""
+        from zaslon.lab.scoring_eval import evaluate_world
+
+        try:
+            w = _world_for(preset, seed, world)
+            import polars as pl
+
+            n = pl.scan_parquet(w / "transfers.parquet").select(pl.len()).collect().item()
+            with _bar(int(n), "features") as advance:
+                out = evaluate_world(w, eval_days=eval_days, model_dir=model_dir, progress=advance)
+        except ZaslonError as exc:
+            raise _fail(exc.message) from None
+        out["preset"], out["seed"] = (preset if world is None else None), seed
+        _write_json(json_path, out)
+
+    @bench.command("scoring")
+    def bench_scoring(
+        json_path: Path | None = typer.Option(None, "--json", help="write the figures here"),
+        preset: str = typer.Option("small", help="world the transfers come from"),
+        seed: int = typer.Option(1, min=0),
+        world: Path | None = typer.Option(None, help="use this world directory"),
+        transfers: int = typer.Option(300_000, min=1000, help="transfers scored in-process"),
+        http: bool = typer.Option(True, help="also start the API and load it over loopback"),
+        http_rps: int = typer.Option(1000, min=1, help="offered HTTP load, requests per second"),
+        http_seconds: float = typer.Option(10.0, min=1.0, max=120.0, help="length of the HTTP load"),
+    ) -> None:
+        """In-process and HTTP scoring speed, JSON parse speed, and feature-state size per account."""
+        from zaslon.lab.scoring_bench import run_bench
+
+        try:
+            w = _world_for(preset, seed, world)
+            out = run_bench(w, transfers=transfers, http=http, http_rps=http_rps, http_seconds=http_seconds)
+        except ZaslonError as exc:
+            raise _fail(exc.message) from None
+        out["world"] = str(w)
+        _write_json(json_path, out)

@@ -1,0 +1,606 @@
+"""Score transfers for a bank and record every decision for audit, all or nothing.
+
+One unit of work per request: check the ids (a transfer already decided with the same body gets its stored
+decision back; a different body under a known id is a conflict and nothing is written), score the new
+transfers with the running engine, evaluate the shadow rule set on the same features (recorded, never
+deciding), then store the transfers and their decisions in one transaction before answering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from zaslon.adapters.db.tables_core import transfers as transfers_table
+from zaslon.adapters.db.tables_decisions import decisions as decisions_table
+from zaslon.core.rules import RuleSet
+from zaslon.core.types import Decision, Outcome, Reason, Transfer
+from zaslon.errors import Conflict, InvalidInput, Unavailable
+from zaslon.flow.ingest import body_hash, hash_row_body, row_body
+from zaslon.flow.wal_checkpoint import WalCheckpointer
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    decision: Decision
+    shadow_version: str | None = None
+    shadow_outcome: Outcome | None = None
+    shadow_hits: tuple[str, ...] = ()
+    replayed: bool = False  # True: decided earlier, returned from the store
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _reasons_json(reasons: Sequence[Reason]) -> str:
+    return json.dumps([{"code": r.code, "detail": r.detail, "weight": r.weight} for r in reasons])
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _from_row(row: Any) -> Recorded:
+    """A stored decision (a row read back, or a row kept in memory as it was written) as a replay."""
+    m = row if isinstance(row, dict) else row._mapping
+    reasons = tuple(Reason(r["code"], r["detail"], float(r["weight"])) for r in json.loads(m["reasons"]))
+    d = Decision(
+        m["transfer_id"], Outcome(m["outcome"]), float(m["score"]), reasons, _aware(m["hold_until"]),
+        m["ruleset_version"], m["model_version"],
+    )
+    hits = tuple(json.loads(m["shadow_hits"])) if m["shadow_hits"] else ()
+    shadow_outcome = Outcome(m["shadow_outcome"]) if m["shadow_outcome"] else None
+    return Recorded(d, m["shadow_version"], shadow_outcome, hits, replayed=True)
+
+
+def _known(conn: Connection, table: Any, ids: list[str], *cols: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in conn.execute(select(*cols).where(table.c.transfer_id.in_(chunk))):
+            out[row.transfer_id] = row
+    return out
+
+
+class _IdProbe:
+    """Which of some transfer ids the database already holds, by fixed SQL on one held SQLite connection.
+
+    Nearly every id scored is new, and building a SQLAlchemy ``select ... IN`` costs far more than SQLite's
+    index look-up itself. This answers "any of these stored?" in microseconds; only ids it finds are read
+    (with their types) through SQLAlchemy. In autocommit-style pysqlite a SELECT opens no transaction, so
+    each probe sees everything committed so far. Other databases (and in-memory SQLite) use the general path.
+    """
+
+    MAX_IDS = 200
+
+    def __init__(self, db: Engine) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        name = db.url.database or ""
+        self.enabled = db.dialect.name == "sqlite" and name not in ("", ":memory:") and "memory" not in str(db.url)
+        t, d = transfers_table.name, decisions_table.name
+        self._sql = {
+            n: (f"SELECT transfer_id FROM {t} WHERE transfer_id IN ({','.join('?' * n)}) UNION ALL "
+                f"SELECT transfer_id FROM {d} WHERE transfer_id IN ({','.join('?' * n)})")
+            for n in (1, 2, 4, 8)
+        }
+
+    def known(self, ids: list[str]) -> set[str] | None:
+        """The ids among ``ids`` that are stored; None when this cannot tell (use the general path)."""
+        if not self.enabled or len(ids) > self.MAX_IDS:
+            return None
+        sql = self._sql.get(len(ids))
+        if sql is None:
+            marks = ",".join("?" * len(ids))
+            sql = (f"SELECT transfer_id FROM {transfers_table.name} WHERE transfer_id IN ({marks}) UNION ALL "
+                   f"SELECT transfer_id FROM {decisions_table.name} WHERE transfer_id IN ({marks})")
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = self._db.raw_connection()
+                cur = self._conn.cursor()
+                try:
+                    cur.execute(sql, (*ids, *ids))
+                    return {row[0] for row in cur.fetchall()}
+                finally:
+                    cur.close()
+            except Exception:  # the probe is an optimisation: on any trouble, the general path decides
+                self._close_locked()
+                return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too; nothing to do
+                conn.close()  # back to the pool
+
+
+class DecisionRecorder:
+    """Scores transfers and records every decision, with one writer thread doing group commits.
+
+    Writers to one SQLite file serialise on its lock, and concurrent request threads that each open a write
+    transaction spend their time in SQLite's busy-wait. Instead, each request scores under one lock and
+    queues its rows; the writer commits everything queued so far in one transaction and only then are the
+    requests answered, so an answered decision is always stored.
+
+    Idempotency: an id decided earlier gets its stored decision back; the last ``recent`` decision rows
+    are also kept in memory, which covers rows queued but not yet committed. They are kept as the plain
+    rows written (no objects inside), which the garbage collector does not track: a few hundred thousand
+    decision objects would make every full collection a pause of a tenth of a second.
+    """
+
+    def __init__(self, db: Engine, *, recent: int = 50_000, commit_window: float = 0.0,
+                 inline: bool | None = None) -> None:
+        self._db = db
+        # record_each (the real-time micro-batches) commits in the caller's thread on SQLite, whose commit
+        # is local and short: handing each batch to the writer thread costs more (wake-ups, the interpreter
+        # lock passed back and forth) than the commit itself. A server database keeps the writer thread,
+        # which waits on the network without holding the interpreter lock.
+        self._inline = db.dialect.name == "sqlite" if inline is None else inline
+        self._commit_lock = threading.Lock()  # one committer at a time on the writer's connection
+        # Commits at least this many seconds apart: under a steady stream each would otherwise carry one
+        # row and pay a whole transaction; an idle writer still commits at once (see _write_loop).
+        self._commit_window = commit_window
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._recent_max = recent
+        self._queue: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._probe = _IdProbe(db)
+        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...]]] = {}
+        self._wconn: Any = None  # the writer thread's own SQLite connection (see _commit_raw)
+        self._checkpointer: WalCheckpointer | None = None
+        # Decisions of record_each not yet committed: a replay of one answers only once it is stored.
+        self._uncommitted: dict[str, Future[None]] = {}
+        self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
+        self._writer.start()
+
+    def record(
+        self,
+        engine: Any,
+        org_id: str,
+        batch: Sequence[Transfer],
+        *,
+        on_flagged_call: Sequence[bool] | None = None,
+        shadow: RuleSet | None = None,
+        source: str = "json",
+        message_id: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[list[Recorded], Future[None]]:
+        """Decide ``batch`` now; the returned future completes when the decisions are committed."""
+        ids = [t.transfer_id for t in batch]
+        if not ids:
+            raise InvalidInput("nothing to score", field="body")
+        if len(set(ids)) != len(ids):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            raise InvalidInput(f"duplicate transfer ids in one request: {dupes[:10]}", field="transfer_id")
+        calls = list(on_flagged_call) if on_flagged_call is not None else [False] * len(batch)
+        hashes = {t.transfer_id: body_hash(t) for t in batch}
+        at = now or datetime.now(UTC)
+        stored_t: dict[str, Any] = {}
+        stored_d: dict[str, Any] = {}
+        seen = self._probe.known(ids)  # usually nothing: then no SQLAlchemy statement at all
+        look = ids if seen is None else [i for i in ids if i in seen]
+        if look:
+            with self._db.connect() as conn:  # readers never wait for the writer (WAL / MVCC)
+                stored_t = _known(conn, transfers_table, look, transfers_table.c.transfer_id,
+                                  transfers_table.c.body_hash, transfers_table.c.org_id)
+                stored_d = _known(conn, decisions_table, look, *decisions_table.c)
+        with self._lock:
+            earlier: dict[str, Recorded] = {}
+            pending: list[Future[None]] = []  # commits of replayed decisions still under way
+            for tid in ids:
+                mem = self._recent.get(tid)
+                if mem is not None:
+                    _same_body(tid, (mem["body_hash"], mem["org_id"]), (hashes[tid], org_id), "scored")
+                    earlier[tid] = _from_row(mem)
+                    if tid in self._uncommitted:
+                        pending.append(self._uncommitted[tid])
+                elif tid in stored_d:
+                    row = stored_d[tid]
+                    _same_body(tid, (row.body_hash, row.org_id), (hashes[tid], org_id), "scored")
+                    earlier[tid] = _from_row(row)
+                elif tid in stored_t:
+                    row = stored_t[tid]
+                    _same_body(tid, (row.body_hash, row.org_id), (hashes[tid], org_id), "stored")
+            new = [i for i, t in enumerate(batch) if t.transfer_id not in earlier]
+            fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
+            by_index = dict(zip(new, fresh, strict=True))
+            t_rows = [
+                {**row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts,
+                 "body_hash": hashes[batch[i].transfer_id], "received_at": at}
+                for i in new if batch[i].transfer_id not in stored_t
+            ]
+            d_rows = [_decision_row(r, org_id, hashes[r.decision.transfer_id], batch[i].ts, at, source, message_id)
+                      for i, r in by_index.items()]
+            for row in d_rows:
+                self._recent[row["transfer_id"]] = row
+            while len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
+            done: Future[None] = Future()
+            for row in d_rows:
+                self._uncommitted[row["transfer_id"]] = done
+                done.add_done_callback(functools.partial(self._committed, row["transfer_id"]))
+            if d_rows or t_rows:
+                with self._wake:
+                    self._queue.append((t_rows, d_rows, done))
+                    self._wake.notify()
+            else:
+                done.set_result(None)
+        out = [by_index[i] if i in by_index else earlier[t.transfer_id] for i, t in enumerate(batch)]
+        # A replay is answered only once what it replays is stored, as the original request is.
+        return out, (all_done([done, *pending]) if pending else done)
+
+    def record_each(
+        self,
+        engine: Any,
+        items: Sequence[tuple[str, Transfer, bool]],
+        *,
+        shadow: RuleSet | None = None,
+        source: str = "json",
+        now: datetime | None = None,
+    ) -> list[tuple[Recorded, Future[None]] | Exception]:
+        """Decide many one-transfer requests ``(org_id, transfer, on_flagged_call)`` together.
+
+        The real-time micro-batch: one engine call and one queue hand-off for requests that arrived
+        together, yet each item behaves as its own request, in the given order. Its answer is its decision
+        and a future that completes once that decision is committed, or the exception meant for it alone
+        (a conflict, say) while its batch-mates go on. An id sent twice in one batch is handled as two
+        sequential requests: the first decides, the later ones are replays of it (waiting for its commit)
+        or conflicts. So the items are decided in rounds: first occurrences, then second ones, and so on.
+        """
+        out: list[tuple[Recorded, Future[None]] | Exception | None] = [None] * len(items)
+        rounds: list[list[int]] = []
+        seen_count: dict[str, int] = {}
+        for i, (_, t, _) in enumerate(items):
+            k = seen_count.get(t.transfer_id, 0)
+            seen_count[t.transfer_id] = k + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(i)
+        at = now or datetime.now(UTC)
+        for idx in rounds:
+            try:
+                self._record_round(engine, items, idx, out, shadow, source, at)
+            except Exception as exc:  # the store unreadable, say: every item of this round gets the error
+                for i in idx:
+                    if out[i] is None:
+                        out[i] = exc
+        return [r if r is not None else RuntimeError("not decided") for r in out]
+
+    def _record_round(
+        self,
+        engine: Any,
+        items: Sequence[tuple[str, Transfer, bool]],
+        idx: list[int],
+        out: list[tuple[Recorded, Future[None]] | Exception | None],
+        shadow: RuleSet | None,
+        source: str,
+        at: datetime,
+    ) -> None:
+        """One round of ``record_each``: distinct ids, each checked, the new ones scored as one batch."""
+        ids = [items[i][1].transfer_id for i in idx]
+        bodies = [row_body(items[i][1]) for i in idx]
+        hashes = [hash_row_body(b) for b in bodies]  # = body_hash(t), without building the row body twice
+        stored_t: dict[str, Any] = {}
+        stored_d: dict[str, Any] = {}
+        seen = self._probe.known(ids)
+        look = ids if seen is None else [i for i in ids if i in seen]
+        if look:
+            with self._db.connect() as conn:
+                stored_t = _known(conn, transfers_table, look, transfers_table.c.transfer_id,
+                                  transfers_table.c.body_hash, transfers_table.c.org_id)
+                stored_d = _known(conn, decisions_table, look, *decisions_table.c)
+        with self._lock:
+            todo: list[tuple[int, str, dict[str, Any] | None]] = []  # (item, body hash, transfer row body to store)
+            for i, h, body in zip(idx, hashes, bodies, strict=True):
+                org_id, t, _ = items[i]
+                tid = t.transfer_id
+                try:
+                    mem = self._recent.get(tid)
+                    if mem is not None:
+                        _same_body(tid, (mem["body_hash"], mem["org_id"]), (h, org_id), "scored")
+                        out[i] = (_from_row(mem), self._uncommitted.get(tid, _COMMITTED))
+                    elif tid in stored_d:
+                        row = stored_d[tid]
+                        _same_body(tid, (row.body_hash, row.org_id), (h, org_id), "scored")
+                        out[i] = (_from_row(row), _COMMITTED)
+                    else:
+                        if tid in stored_t:
+                            row = stored_t[tid]
+                            _same_body(tid, (row.body_hash, row.org_id), (h, org_id), "stored")
+                        todo.append((i, h, None if tid in stored_t else body))
+                except Exception as exc:  # this request's conflict; the others go on
+                    out[i] = exc
+            if not todo:
+                return
+            fresh: list[Recorded | Exception]
+            try:
+                fresh = list(_score(engine, [items[i][1] for i, _, _ in todo], [items[i][2] for i, _, _ in todo],
+                                    shadow))
+            except Exception:  # not expected for validated input; isolate it: score each on its own
+                fresh = []
+                for i, _, _ in todo:
+                    try:
+                        fresh.append(_score(engine, [items[i][1]], [items[i][2]], shadow)[0])
+                    except Exception as exc:
+                        fresh.append(exc)
+            work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
+            for (i, h, t_body), r in zip(todo, fresh, strict=True):
+                if isinstance(r, Exception):
+                    out[i] = r
+                    continue
+                org_id, t, _ = items[i]
+                t_rows = ([{**t_body, "org_id": org_id, "ts": t.ts, "body_hash": h, "received_at": at}]
+                          if t_body is not None else [])
+                fut: Future[None] = Future()
+                d_row = _decision_row(r, org_id, h, t.ts, at, source, None)
+                # One queue entry per request: a failed commit is retried per entry, failing only its owner.
+                work.append((t_rows, [d_row], fut))
+                self._recent[t.transfer_id] = d_row
+                # Registered even when this thread commits at once: a request in another thread may replay
+                # the decision before that commit is done, and must wait for it.
+                self._uncommitted[t.transfer_id] = fut
+                fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
+                out[i] = (r, fut)
+            while len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
+        if not work:
+            return
+        if self._inline:  # the caller's thread commits (its requests are answered only after it anyway)
+            with self._commit_lock:
+                self._commit(work)
+        else:
+            with self._wake:
+                self._queue.extend(work)
+                self._wake.notify()
+
+    def _committed(self, tid: str, fut: Future[None]) -> None:
+        """Forget a finished commit (runs in the writer thread); after a failed one the id may be queued anew."""
+        with self._lock:
+            if self._uncommitted.get(tid) is fut:
+                del self._uncommitted[tid]
+
+    def _write_loop(self) -> None:
+        next_commit = 0.0
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if self._closed and not self._queue:
+                    return
+            wait = next_commit - time.monotonic()
+            if wait > 0 and not self._closed:
+                time.sleep(wait)  # let the rows of the next few requests join this transaction
+            with self._wake:
+                work, self._queue = self._queue, []
+            with self._commit_lock:
+                self._commit(work)
+            next_commit = time.monotonic() + self._commit_window
+
+    def _commit(self, work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]]) -> None:
+        t_rows = [r for t, _, _ in work for r in t]
+        d_rows = [r for _, d, _ in work for r in d]
+        try:
+            if self._probe.enabled and _uniform(t_rows) and _uniform(d_rows):
+                self._commit_raw(t_rows, d_rows)
+            else:
+                with self._db.begin() as conn:
+                    if t_rows:
+                        conn.execute(insert(transfers_table), t_rows)
+                    if d_rows:
+                        conn.execute(insert(decisions_table), d_rows)
+        except Exception as exc:
+            if len(work) == 1:
+                self._fail(work[0], exc)
+                return
+            if _store_busy(exc):  # retrying each request would wait out the lock once per request
+                for item in work:
+                    self._fail(item, exc)
+                return
+            for item in work:  # one bad request must not fail the others: commit each on its own
+                self._commit([item])
+            return
+        for _, _, fut in work:
+            fut.set_result(None)
+
+    def _commit_raw(self, t_rows: list[dict[str, Any]], d_rows: list[dict[str, Any]]) -> None:
+        """One SQLite transaction through the driver, on a connection only the writer thread uses.
+
+        SQLAlchemy's statement and transaction machinery costs far more than SQLite's insert and commit
+        themselves. Values are converted by the bind processors SQLAlchemy would use, so rows are stored
+        exactly as SQLAlchemy stores them (and read back by it).
+        """
+        if self._wconn is None:
+            self._wconn = self._db.raw_connection()
+            cur = self._wconn.cursor()
+            cur.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it, off this path
+            # Inline commits run on the event loop: wait at most 5 s for another writer's lock, not 30.
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+            if self._checkpointer is None:
+                self._checkpointer = WalCheckpointer(self._db)
+        conn = self._wconn
+        try:
+            cur = conn.cursor()
+            try:
+                for table, rows in ((transfers_table, t_rows), (decisions_table, d_rows)):
+                    if rows:
+                        sql, procs = self._insert_plan(table, tuple(rows[0]))
+                        cur.executemany(sql, [
+                            tuple(v if p is None or v is None else p(v) for p, v in zip(procs, r.values(), strict=True))
+                            for r in rows
+                        ])
+            finally:
+                cur.close()
+            conn.commit()
+            if self._checkpointer is not None:
+                self._checkpointer.wrote()
+        except Exception as exc:
+            try:
+                conn.rollback()
+            except Exception:  # a broken connection: the next commit takes a fresh one
+                self._wconn = None
+            if isinstance(exc, self._db.dialect.dbapi.IntegrityError):  # type: ignore[union-attr]
+                raise IntegrityError("INSERT", None, exc) from exc
+            raise
+
+    def _insert_plan(self, table: Any, keys: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
+        plan = self._inserts.get((table.name, keys))
+        if plan is None:
+            dialect = self._db.dialect
+            procs = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys)
+            sql = f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
+            plan = self._inserts[(table.name, keys)] = (sql, procs)
+        return plan
+
+    def _fail(self, item: tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]], exc: Any) -> None:
+        with self._lock:
+            for row in item[1]:
+                self._recent.pop(row["transfer_id"], None)
+        if isinstance(exc, IntegrityError):
+            exc = Conflict("a transfer in this request was stored concurrently by another process", field="transfer_id")
+        elif _store_busy(exc):
+            exc = Unavailable("the decision store is busy (locked by another writer): nothing was stored, retry")
+        item[2].set_exception(exc)
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._writer.join(timeout=10)
+        self._probe.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        if self._wconn is not None and not self._writer.is_alive():
+            with contextlib.suppress(Exception):  # back to the pool with SQLite's own checkpoints again
+                self._wconn.cursor().execute("PRAGMA wal_autocheckpoint=1000")
+            self._wconn.close()
+            self._wconn = None
+
+
+def all_done(futures: list[Future[None]]) -> Future[None]:
+    """A future that completes when all of ``futures`` have; with the first exception among them, if any."""
+    out: Future[None] = Future()
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one(_: Future[None]) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            exc = next((f.exception() for f in futures if f.exception() is not None), None)
+            if exc is not None:
+                out.set_exception(exc)
+            else:
+                out.set_result(None)
+
+    for f in futures:
+        f.add_done_callback(one)
+    return out
+
+
+def _completed() -> Future[None]:
+    fut: Future[None] = Future()
+    fut.set_result(None)
+    return fut
+
+
+# A replay answers from what is already committed: one shared, completed future serves them all (a done
+# future is never changed again, and its callbacks run at once).
+_COMMITTED = _completed()
+
+
+def _store_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy": another writer held the lock past the busy timeout."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
+
+
+def _uniform(rows: list[dict[str, Any]]) -> bool:
+    """Every row has the same keys in the same order (one fixed INSERT fits them all)."""
+    if not rows:
+        return True
+    keys = tuple(rows[0])
+    return all(tuple(r) == keys for r in rows)
+
+
+def _same_body(tid: str, stored: tuple[str, str], sent: tuple[str, str], what: str) -> None:
+    """A known id is a replay only with the same body from the same organisation; anything else conflicts."""
+    if stored != sent:
+        raise Conflict(f"transfer {tid!r} was already {what} with a different body", field="transfer_id")
+
+
+def _decision_row(
+    r: Recorded, org_id: str, body_hash_: str, ts: datetime, at: datetime, source: str, message_id: str | None
+) -> dict[str, Any]:
+    return {
+        "transfer_id": r.decision.transfer_id, "org_id": org_id, "body_hash": body_hash_, "transfer_ts": ts,
+        "decided_at": at, "outcome": r.decision.outcome.value, "score": float(r.decision.score),
+        "hold_until": r.decision.hold_until, "reasons": _reasons_json(r.decision.reasons),
+        "ruleset_version": r.decision.ruleset_version, "model_version": r.decision.model_version,
+        "shadow_version": r.shadow_version,
+        "shadow_outcome": r.shadow_outcome.value if r.shadow_outcome else None,
+        "shadow_hits": json.dumps(list(r.shadow_hits)) if r.shadow_version else None,
+        "source": source, "message_id": message_id,
+    }
+
+
+def score_and_record(db: Engine, engine: Any, org_id: str, batch: Sequence[Transfer], **kw: Any) -> list[Recorded]:
+    """Decide and store ``batch`` synchronously (a one-off recorder: for scripts and tests)."""
+    recorder = DecisionRecorder(db)
+    try:
+        out, done = recorder.record(engine, org_id, batch, **kw)
+        done.result()
+        return out
+    finally:
+        recorder.close()
+
+
+def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None) -> list[Recorded]:
+    from zaslon.core.features import knowledge_flags
+    from zaslon.core.policy import OUTCOMES
+    from zaslon.flow.scoring import columns_of
+
+    cols = columns_of(batch, calls)
+    res = engine.score_columns(cols)
+    decisions = engine.decisions(res, [t.transfer_id for t in batch], cols.ts)
+    if shadow is None:
+        return [Recorded(d) for d in decisions]
+    # The shadow set sees exactly the features the live decision saw; it is recorded, never applied.
+    flags = engine.knowledge.accounts
+    payer_f, payee_f = knowledge_flags(cols.payer, flags), knowledge_flags(cols.payee, flags)
+    sres = engine.judge(res.features, payer_f, payee_f, explain=False, ruleset=shadow, names=None, model=True)
+    hits = shadow.evaluate_batch(res.features)
+    return [
+        Recorded(d, shadow.version, OUTCOMES[int(sres.outcome[i])], tuple(h.rule_id for h in hits.row(i)))
+        for i, d in enumerate(decisions)
+    ]
+
+
+def recent_decisions(db: Engine, org_id: str | None, limit: int = 100) -> list[Recorded]:
+    """The latest decisions (of one organisation, or all for the police)."""
+    q = select(*decisions_table.c).order_by(decisions_table.c.decision_id.desc()).limit(limit)
+    if org_id is not None:
+        q = q.where(decisions_table.c.org_id == org_id)
+    with db.connect() as conn:
+        return [_from_row(r) for r in conn.execute(q)]

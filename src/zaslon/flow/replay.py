@@ -1,0 +1,282 @@
+"""Replay a bank's history through the engine in event-time order, learning only from reports already made.
+
+The stream pass interleaves two kinds of events by time: transfers (scored, then folded into the state)
+and incident reports (from ``reported_at`` on, the payee of each named transfer is flagged REPORTED in
+the engine's Knowledge). Because decisions in a replay do not change what happened next, the feature
+pass is done once, and models retrained on a schedule (weekly by default) score the period after their
+cut-off, each trained only on rows before the cut-off with labels reported before it.
+
+Input checks happen before anything is computed; output is written to a temporary file and renamed, so
+a failure never leaves half a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from zaslon.core.features import FEATURE_NAMES, AccountProfile, TransferColumns
+from zaslon.core.money import check_currency, minor_exponent
+from zaslon.core.policy import OUTCOMES
+from zaslon.errors import InvalidInput
+from zaslon.flow.model import labels_known_by, train
+from zaslon.flow.scoring import ScoringEngine
+
+T_REQUIRED = ("transfer_id", "ts", "payer", "payee", "amount")
+T_OPTIONAL = ("currency", "channel", "device", "ip", "payee_country")
+# Columns our own simulator writes besides those; accepted and ignored.
+T_IGNORED = ("payer_bank", "payee_bank", "atm_id")
+I_REQUIRED = ("transfer_id", "reported_at")
+NO_CURRENCY = "XXX"  # ISO 4217 "no currency": amounts of one unnamed currency
+DAY = 86_400
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Stream:
+    """Event-ordered transfers plus the features and knowledge flags computed in the stream pass."""
+
+    frame: pl.DataFrame  # validated T, sorted by ts (stable), with a column "_row" = original position
+    cols: TransferColumns
+    x: npt.NDArray[np.float32]
+    payer_f: npt.NDArray[np.int64]
+    payee_f: npt.NDArray[np.int64]
+
+
+def _is_aware_datetime(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+
+
+def validate_transfers(df: pl.DataFrame) -> pl.DataFrame:
+    """Check T strictly; return it with ``currency`` filled and ``ts`` in UTC. InvalidInput names the problem."""
+    missing = [c for c in T_REQUIRED if c not in df.columns]
+    if missing:
+        raise InvalidInput(f"transfers: missing required columns {missing}", field="transfers")
+    unknown = [c for c in df.columns if c not in T_REQUIRED + T_OPTIONAL + T_IGNORED]
+    if unknown:
+        raise InvalidInput(
+            f"transfers: unknown columns {unknown}; allowed: {list(T_REQUIRED + T_OPTIONAL)}", field="transfers"
+        )
+    if not _is_aware_datetime(df.schema["ts"]):
+        raise InvalidInput(
+            f"transfers: ts must be a timezone-aware timestamp, got {df.schema['ts']} (naive or not a time)",
+            field="ts",
+        )
+    for c in ("transfer_id", "payer", "payee"):
+        if df[c].null_count():
+            raise InvalidInput(f"transfers: {c} has {df[c].null_count()} empty values", field=c)
+    if df["ts"].null_count():
+        raise InvalidInput("transfers: ts has empty values", field="ts")
+    amount = df["amount"]
+    if not amount.dtype.is_numeric():
+        raise InvalidInput(f"transfers: amount must be numeric minor units, got {amount.dtype}", field="amount")
+    if amount.null_count():
+        raise InvalidInput("transfers: amount has empty values", field="amount")
+    if amount.dtype.is_float() and (
+        not bool(amount.is_finite().all()) or not bool((amount == amount.round(0)).all())
+    ):
+        raise InvalidInput("transfers: amount must be whole minor units (integers)", field="amount")
+    if int((amount < 0).sum()):
+        bad = df.filter(pl.col("amount") < 0)["transfer_id"].head(5).to_list()
+        raise InvalidInput(f"transfers: negative amounts, e.g. transfer_id {bad}", field="amount")
+    dup = df["transfer_id"].is_duplicated()
+    if bool(dup.any()):
+        ids = df.filter(dup)["transfer_id"].unique().head(5).to_list()
+        raise InvalidInput(f"transfers: duplicate transfer_id values, e.g. {ids}", field="transfer_id")
+    if "currency" in df.columns:
+        if df["currency"].null_count():
+            raise InvalidInput("transfers: currency has empty values", field="currency")
+        for code in df["currency"].cast(pl.String).unique().to_list():
+            check_currency(str(code))
+    else:
+        df = df.with_columns(pl.lit(NO_CURRENCY).alias("currency"))
+    return df.with_columns(
+        pl.col("ts").dt.convert_time_zone("UTC"),
+        pl.col("transfer_id").cast(pl.String),
+        pl.col("payer").cast(pl.String),
+        pl.col("payee").cast(pl.String),
+        pl.col("currency").cast(pl.String),
+    )
+
+
+def validate_incidents(df: pl.DataFrame, transfers: pl.DataFrame) -> pl.DataFrame:
+    """Check I against the validated T: known ids, aware times, not reported before the transfer was made."""
+    missing = [c for c in I_REQUIRED if c not in df.columns]
+    if missing:
+        raise InvalidInput(f"incidents: missing required columns {missing}", field="incidents")
+    if not _is_aware_datetime(df.schema["reported_at"]):
+        raise InvalidInput(
+            f"incidents: reported_at must be a timezone-aware timestamp, got {df.schema['reported_at']}",
+            field="reported_at",
+        )
+    if df["transfer_id"].null_count() or df["reported_at"].null_count():
+        raise InvalidInput("incidents: transfer_id and reported_at must not be empty", field="incidents")
+    df = df.select(pl.col("transfer_id").cast(pl.String), pl.col("reported_at").dt.convert_time_zone("UTC"))
+    joined = df.join(transfers.select("transfer_id", "ts"), on="transfer_id", how="left")
+    unknown = joined.filter(pl.col("ts").is_null())["transfer_id"].head(5).to_list()
+    if unknown:
+        raise InvalidInput(f"incidents: transfer_id not in transfers, e.g. {unknown}", field="transfer_id")
+    early = joined.filter(pl.col("reported_at") < pl.col("ts"))["transfer_id"].head(5).to_list()
+    if early:
+        raise InvalidInput(f"incidents: reported before the transfer was made, e.g. {early}", field="reported_at")
+    # A transfer reported twice is known from its first report.
+    return df.group_by("transfer_id").agg(pl.col("reported_at").min()).sort("reported_at", "transfer_id")
+
+
+def read_parquet(path: str | Path, what: str) -> pl.DataFrame:
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInput(f"{what}: no such file {p}", field=what)
+    try:
+        return pl.read_parquet(p)
+    except Exception as exc:  # a corrupt or non-Parquet file: the user's input, not our crash
+        raise InvalidInput(f"{what}: cannot read {p} as Parquet ({type(exc).__name__})", field=what) from None
+
+
+def columns_of_frame(df: pl.DataFrame) -> TransferColumns:
+    cur = df["currency"].to_list()
+    scale = {c: float(10 ** minor_exponent(c)) for c in set(cur)}
+    div = np.fromiter((scale[c] for c in cur), dtype=np.float64, count=len(cur))
+
+    def opt(c: str) -> list[Any] | None:
+        return df[c].cast(pl.String).to_list() if c in df.columns else None
+
+    return TransferColumns(
+        payer=df["payer"].to_list(),
+        payee=df["payee"].to_list(),
+        ts=(df["ts"].dt.epoch("s")).to_numpy().astype(np.int64),
+        amount=df["amount"].cast(pl.Float64).to_numpy() / div,
+        currency=cur,
+        payee_country=opt("payee_country"),
+        device=opt("device"),
+        ip=opt("ip"),
+        channel=opt("channel"),
+    )
+
+
+def slice_cols(c: TransferColumns, lo: int, hi: int) -> TransferColumns:
+    def s(seq: Sequence[Any] | None) -> Sequence[Any] | None:
+        return None if seq is None else seq[lo:hi]
+
+    return TransferColumns(
+        payer=c.payer[lo:hi], payee=c.payee[lo:hi], ts=c.ts[lo:hi], amount=c.amount[lo:hi],
+        currency=c.currency[lo:hi], payee_country=s(c.payee_country), device=s(c.device), ip=s(c.ip),
+        channel=s(c.channel),
+        on_flagged_call=None if c.on_flagged_call is None else c.on_flagged_call[lo:hi],
+    )
+
+
+def stream_pass(
+    engine: ScoringEngine,
+    transfers: pl.DataFrame,
+    reports: pl.DataFrame,
+    *,
+    chunk: int = 65_536,
+    progress: Progress | None = None,
+) -> Stream:
+    """Features of every transfer as the engine saw them at its time, with reports applied at their time.
+
+    ``reports`` has transfer_id, reported_at (one row per named transfer). A report flags the payee of the
+    named transfer from ``reported_at`` on; a transfer at exactly that instant already sees it.
+    """
+    df = transfers.with_row_index("_row").sort("ts", maintain_order=True)
+    cols = columns_of_frame(df)
+    n = len(df)
+    payee_of = dict(zip(df["transfer_id"].to_list(), cols.payee, strict=True))
+    rep_ts = (reports["reported_at"].dt.epoch("s")).to_numpy().astype(np.int64)
+    rep_ids = reports["transfer_id"].to_list()
+    cut = np.searchsorted(cols.ts, rep_ts, side="left")
+    x = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+    payer_f = np.empty(n, dtype=np.int64)
+    payee_f = np.empty(n, dtype=np.int64)
+    pos = 0
+    r = 0
+    bounds = [*np.unique(cut).tolist(), n]
+    for b in bounds:
+        while r < len(rep_ids) and cut[r] <= pos:
+            engine.report_payee(payee_of[rep_ids[r]])
+            r += 1
+        while pos < b:
+            hi = min(b, pos + chunk)
+            xs, pf, qf = engine.featurize(slice_cols(cols, pos, hi))
+            x[pos:hi], payer_f[pos:hi], payee_f[pos:hi] = xs, pf, qf
+            if progress is not None:
+                progress(hi - pos)
+            pos = hi
+    return Stream(df, cols, x, payer_f, payee_f)
+
+
+@dataclass
+class ReplayResult:
+    out: pl.DataFrame  # transfer_id, score, decision, model_version in T's row order
+    models: list[dict[str, Any]]
+
+
+def replay(
+    transfers: pl.DataFrame,
+    incidents: pl.DataFrame,
+    *,
+    retrain_days: float = 7.0,
+    min_positives: int = 5,
+    profiles: Mapping[str, AccountProfile] | None = None,
+    params: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    home_country: str = "BY",
+) -> ReplayResult:
+    t = validate_transfers(transfers)
+    reports = validate_incidents(incidents, t)
+    engine = ScoringEngine(profiles=profiles, home_country=home_country)
+    st = stream_pass(engine, t, reports, progress=progress)
+    n = len(st.frame)
+    ts = st.cols.ts
+    ids = st.frame["transfer_id"].to_list()
+    named = [(at, [tid]) for tid, at in reports.iter_rows()]
+    score = np.zeros(n, dtype=np.float64)
+    outcome = np.zeros(n, dtype=np.int8)
+    version: list[str | None] = [None] * n
+    models: list[dict[str, Any]] = []
+    step = int(retrain_days * DAY)
+    start = (int(ts[0]) // DAY) * DAY if n else 0
+    edges = list(range(start + step, int(ts[-1]) + step + 1, step)) if n else []
+    lo = 0
+    model = None
+    for edge in [*edges, None]:
+        hi = n if edge is None else int(np.searchsorted(ts, edge, side="left"))
+        if hi > lo:
+            res = engine.judge(st.x[lo:hi], st.payer_f[lo:hi], st.payee_f[lo:hi], explain=False, model=model)
+            score[lo:hi], outcome[lo:hi] = res.score, res.outcome
+            version[lo:hi] = [res.model_version] * (hi - lo)
+        lo = hi
+        if edge is None or hi == 0 or hi == n:  # nothing before it to learn from, or nothing after to score
+            continue
+        cutoff = datetime.fromtimestamp(edge, tz=UTC)
+        y = labels_known_by(ids[:hi], named, cutoff)
+        if int(y.sum()) >= min_positives and int(y.sum()) < hi:
+            trained = train(st.x[:hi], y, cutoff=cutoff, params=params)
+            model = trained.compiled
+            models.append(trained.meta)
+    order = st.frame["_row"].to_numpy()
+    out = pl.DataFrame(
+        {
+            "transfer_id": ids,
+            "score": score,
+            "decision": [OUTCOMES[o].value for o in outcome.tolist()],
+            "model_version": version,
+            "_row": order,
+        }
+    ).sort("_row").drop("_row")
+    return ReplayResult(out, models)
+
+
+def write_atomic(df: pl.DataFrame, path: str | Path) -> None:
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp")
+    df.write_parquet(tmp)
+    tmp.replace(p)

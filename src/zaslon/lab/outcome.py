@@ -1,0 +1,73 @@
+"""Score a demo run against the world's ground truth (read here, after the run, and never before).
+
+See docs/outcome.md. In short, per way of working (Zaslon, list-only, no exchange):
+stolen = fraud-origin transfers; prevented = those it held or blocked; frozen = what banks froze on its
+orders, counted only for money traced from fraud-origin transfers (so a false report's frozen money does
+not count); friction = the share of legitimate transfers it held or blocked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from zaslon.core.outcome import Tally, summary
+from zaslon.lab.demo import DemoRun, Scenario
+
+
+def _truth(world: Path, ids: list[str]) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    tt = pl.read_parquet(world / "truth_transfers.parquet", columns=["transfer_id", "label", "scheme"])
+    joined = pl.DataFrame({"transfer_id": ids}).join(tt, on="transfer_id", how="left", maintain_order="left")
+    label = joined["label"].fill_null("legit")
+    return ((label == "fraud_origin").to_numpy(), (label == "legit").to_numpy(), joined["scheme"].to_list())
+
+
+def _frozen_by_scheme(sc: Scenario, scheme_of: dict[str, str | None]) -> dict[str, int]:
+    """Frozen money per scheme, counting only money whose seed was a fraud-origin transfer."""
+    out: dict[str, int] = {}
+    for tid, frozen in sc.frozen_by_seed.items():
+        scheme = scheme_of.get(tid)
+        if scheme is not None and frozen:
+            out[scheme] = out.get(scheme, 0) + frozen
+    return out
+
+
+def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
+    fraud, legit, scheme = _truth(world, run.transfer_ids)
+    amount = run.amounts
+    fraud_rows = np.nonzero(fraud)[0]
+    scheme_of = {run.transfer_ids[i]: scheme[i] for i in fraud_rows.tolist()}  # fraud-origin only
+    schemes = sorted({s for s in (scheme[i] for i in fraud_rows.tolist()) if s is not None})
+    ti = pl.read_parquet(world / "truth_incidents.parquet", columns=["incident_id", "scheme"])
+    incident_scheme = dict(ti.iter_rows())
+    out: dict[str, Any] = {}
+    by_scheme: dict[str, Any] = {}
+    for name, sc in (("zaslon", run.zaslon), ("list_only", run.list_only), ("no_exchange", run.no_exchange)):
+        frozen = _frozen_by_scheme(sc, scheme_of)
+        held_legit = sc.stopped & legit
+        total = Tally(
+            stolen=int(amount[fraud].sum()), prevented=int(amount[fraud & sc.stopped].sum()),
+            frozen=round(sum(frozen.values())), legit=int(legit.sum()), legit_held=int(held_legit.sum()),
+            legit_held_amount=int(amount[held_legit].sum()), freeze_times_s=list(sc.freeze_times_s.values()),
+        )
+        out[name] = summary(total)
+        if name != "zaslon":
+            continue
+        for s in schemes:
+            mask = fraud & np.array([x == s for x in scheme], dtype=np.bool_)
+            times = [t for inc, t in sc.freeze_times_s.items() if incident_scheme.get(inc) == s]
+            by_scheme[s] = summary(Tally(
+                stolen=int(amount[mask].sum()), prevented=int(amount[mask & sc.stopped].sum()),
+                frozen=round(frozen.get(s, 0.0)), legit=total.legit, legit_held=total.legit_held,
+                legit_held_amount=total.legit_held_amount, freeze_times_s=times,
+            ))
+    out["by_scheme"] = by_scheme
+    out["run"] = {
+        "transfers": len(run.transfer_ids), "incidents": run.incidents, "duplicates": run.duplicates,
+        "rejected": run.rejected, "orders": run.orders, "cash_out_alerts": run.alerts,
+        "traced_accounts": run.traced_accounts, "linked_transfers": run.zaslon.linked,
+    }
+    return out
