@@ -7,8 +7,6 @@ tables are opened only after linking and ranking are finished.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,12 +28,18 @@ TRACE_HOPS = 6  # as the trace's default depth (Brazil's MED 2.0 follows about f
 
 
 def simulate_world(preset: str, seed: int) -> Path:
+    """Generate a world into a new temporary directory (in this process, as ``zaslon simulate`` does)."""
+    import shutil
+
+    from zaslon.simulate.world import generate
+
     out = Path(tempfile.mkdtemp(prefix=f"zaslon-{preset}-"))
-    cmd = [sys.executable, "-c", "from zaslon.cli import main; main()",
-           "simulate", "--preset", preset, "--seed", str(seed), "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise InvalidInput(f"simulate failed: {done.stderr.strip()[-500:]}", field="preset")
+    try:
+        generate(preset, seed, out)
+    except (InvalidInput, OSError) as exc:
+        shutil.rmtree(out, ignore_errors=True)
+        reason = exc.message if isinstance(exc, InvalidInput) else str(exc)
+        raise InvalidInput(f"simulate failed: {reason}", field="preset") from exc
     return out
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,18 +51,20 @@ def load_world(path: Path) -> World:
 
 
 def ensure_world(path: Path, *, preset: str, seed: int) -> Path:
-    """Reuse the world at ``path`` or generate it there with ``zaslon simulate``."""
+    """Reuse the world at ``path`` or generate it there (in this process, as ``zaslon simulate`` does)."""
+    from zaslon.simulate.world import generate
+
     if (path / "transfers.parquet").is_file() and (path / "manifest.json").is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-c", "from zaslon.cli import main; main()", "simulate",
-           "--preset", preset, "--seed", str(seed), "--out", str(path)]
-    if path.exists():
-        cmd.append("--force")  # a half-written world from an interrupted run
-    done = subprocess.run(cmd, check=False)
-    if done.returncode != 0 or not (path / "transfers.parquet").is_file():
-        raise InvalidInput(f"could not generate the {preset} world at {path} (exit {done.returncode})",
-                           field="world")
+    try:
+        # A directory without the manifest is a half-written world from an interrupted run: replace it.
+        generate(preset, seed, path, force=path.exists())
+    except (InvalidInput, OSError) as exc:
+        reason = exc.message if isinstance(exc, InvalidInput) else str(exc)
+        raise InvalidInput(f"could not generate the {preset} world at {path}: {reason}", field="world") from exc
+    if not (path / "transfers.parquet").is_file():
+        raise InvalidInput(f"could not generate the {preset} world at {path}", field="world")
     return path
 
 
