@@ -6,13 +6,7 @@ import sys
 
 import typer
 
-from zaslon.errors import ZaslonError
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print ``message`` to stderr and return the Exit to raise (exit code 2: bad input)."""
-    print(f"error: {message}", file=sys.stderr)
-    return typer.Exit(code)
+from zaslon.errors import InvalidInput
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
@@ -40,7 +34,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         configure(settings.log_json)
         upgrade(settings.database_url)
         uvicorn.run(
-            "zaslon.adapters.http.app:create_app", factory=True, host=host or settings.host,
+            "zaslon.adapters.http.app:serve_app", factory=True, host=host or settings.host,
             port=port or settings.port, workers=workers, log_level="warning", access_log=False,
         )
 
@@ -54,7 +48,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         try:
             upgrade(url, revision)
         except Exception as exc:  # alembic raises plain exceptions for unknown revisions or bad URLs
-            raise fail(f"migration failed: {exc}") from None
+            raise InvalidInput(f"migration failed: {exc}", field="revision") from None
         print(f"database at {url} is at {revision}")
 
     @orgs.command("create")
@@ -71,13 +65,10 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
 
         settings = Settings()
         upgrade(settings.database_url)
-        try:
-            created = create_org(
-                make_engine(settings.database_url), name=name, kind=kind, bank_id=bank_id,
-                scopes=frozenset(scopes.split()) if scopes else None,
-            )
-        except ZaslonError as exc:
-            raise fail(exc.message) from None
+        created = create_org(
+            make_engine(settings.database_url), name=name, kind=kind, bank_id=bank_id,
+            scopes=frozenset(scopes.split()) if scopes else None,
+        )
         print(f"org_id:  {created.org_id}")
         print(f"api_key: {created.api_key}")
         print("Store the key now: it is not shown again.", file=sys.stderr)
@@ -93,10 +84,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
 
         settings = Settings()
         upgrade(settings.database_url)
-        try:
-            org_id = revoke_key(make_engine(settings.database_url), key_id)
-        except ZaslonError as exc:
-            raise fail(exc.message) from None
+        org_id = revoke_key(make_engine(settings.database_url), key_id)
         print(f"revoked API key {key_id} of {org_id}")
 
     @orgs.command("list")

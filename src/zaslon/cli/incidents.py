@@ -10,10 +10,7 @@ from pathlib import Path
 
 import typer
 
-
-def _fail(message: str) -> typer.Exit:
-    print(f"error: {message}", file=sys.stderr)
-    return typer.Exit(2)
+from zaslon.errors import InvalidInput
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
@@ -34,13 +31,13 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
             try:
                 body = file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise _fail(f"cannot read {file}: {exc}") from None
+                raise InvalidInput(f"cannot read {file}: {exc}", field="file") from None
         elif text == "-":
             body = sys.stdin.read()
         elif text is not None:
             body = text
         else:
-            raise _fail("give the text as an argument, '-' for stdin, or --file PATH")
+            raise InvalidInput("give the text as an argument, '-' for stdin, or --file PATH", field="text")
         pepper = Settings().card_pepper.get_secret_value().encode()
         for ind in extract_indicators(body, card_pepper=pepper):
             print(json.dumps({"kind": ind.kind.value, "value": ind.value, "display": ind.display},
@@ -63,7 +60,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
             texts = pl.read_parquet(world / "incidents.parquet", columns=["text"])["text"].fill_null("").to_list()
             accounts = set(pl.read_parquet(world / "accounts.parquet", columns=["account_id"])["account_id"])
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise _fail(f"cannot read the world at {world}: {exc}") from None
+            raise InvalidInput(f"cannot read the world at {world}: {exc}", field="world") from None
         kinds: dict[str, int] = {}
         named_acc = got_acc = extracted_acc = real_acc = named_ph = got_ph = named_cards = got_cards = empty = 0
         elapsed = 0.0

@@ -9,12 +9,7 @@ from typing import Any
 
 import typer
 
-from zaslon.errors import ZaslonError
-
-
-def _fail(message: str) -> typer.Exit:
-    print(f"error: {message}", file=sys.stderr)
-    return typer.Exit(2)
+from zaslon.errors import InvalidInput
 
 
 def _write(result: dict[str, Any], json_path: Path | None) -> None:
@@ -38,12 +33,8 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.lab.mule_eval import eval_amlsim as run
 
         if not path.is_file():
-            raise _fail(f"no such file: {path}")
-        try:
-            result = run(path)
-        except ZaslonError as exc:
-            raise _fail(exc.message) from None
-        _write(result, json_path)
+            raise InvalidInput(f"no such file: {path}", field="path")
+        _write(run(path), json_path)
 
     @evaluate.command("linking")
     def eval_linking(
@@ -62,10 +53,8 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
             if directory is None:
                 directory = simulate_world(preset, seed)
             if not (directory / "incidents.parquet").is_file():
-                raise _fail(f"{directory} holds no incidents.parquet")
+                raise InvalidInput(f"{directory} holds no incidents.parquet", field="world")
             result = eval_world(directory)
-        except ZaslonError as exc:
-            raise _fail(exc.message) from None
         finally:
             if world is None and directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)  # the world we simulated for this run
@@ -95,11 +84,8 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.settings import Settings
 
         if fmt not in ("json", "csv"):
-            raise _fail(f"--format must be json or csv, not {fmt!r}")
-        try:
-            text = export_case(make_engine(Settings().database_url), case, fmt)
-        except ZaslonError as exc:
-            raise _fail(exc.message) from None
+            raise InvalidInput(f"--format must be json or csv, not {fmt!r}", field="format")
+        text = export_case(make_engine(Settings().database_url), case, fmt)
         if out is None:
             sys.stdout.write(text)
         else:

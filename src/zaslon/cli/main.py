@@ -6,7 +6,11 @@ import importlib
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Zaslon, the national anti-fraud exchange.")
+from zaslon.cli.errors import ZaslonGroup
+
+# ZaslonGroup maps the errors any command raises to exit codes (zaslon.cli.errors), once for all of them.
+app = typer.Typer(cls=ZaslonGroup, no_args_is_help=True, add_completion=False,
+                  help="Zaslon, the national anti-fraud exchange.")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: each writes its measured figures as JSON.")
 evaluate = typer.Typer(no_args_is_help=True, help="Quality against ground truth (never fed to the engine).")
 app.add_typer(bench, name="bench")

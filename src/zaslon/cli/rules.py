@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from zaslon.errors import ZaslonError
+from zaslon.errors import InvalidInput
 
 ACTOR = "cli"
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    print(f"error: {message}", file=sys.stderr)
-    return typer.Exit(code)
 
 
 def _db(url: str | None) -> Any:
@@ -25,22 +19,6 @@ def _db(url: str | None) -> Any:
     from zaslon.settings import Settings
 
     return make_engine(url or Settings().database_url)
-
-
-def _run(fn: Any) -> Any:
-    """Map the error tree to exit codes: bad input 2, a missing/locked object 1; a schema problem explained."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from zaslon.errors import InvalidInput
-
-    try:
-        return fn()
-    except InvalidInput as exc:
-        raise _fail(f"{exc.field + ': ' if exc.field else ''}{exc.message}") from None
-    except ZaslonError as exc:
-        raise _fail(exc.message, 1) from None
-    except (OperationalError, ProgrammingError) as exc:
-        raise _fail(f"database not ready ({type(exc.orig).__name__}); run `zaslon db upgrade` first", 1) from None
 
 
 def _print_json(obj: Any) -> None:
@@ -57,7 +35,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         """Every version, with its status and whether it is live or in shadow."""
         from zaslon.flow.rules import list_versions
 
-        infos = _run(lambda: list_versions(_db(db)))
+        infos = list_versions(_db(db))
         if as_json:
             _print_json([i.to_dict(with_rules=False) for i in infos])
             return
@@ -77,15 +55,15 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         """A version with all its rules, as JSON (the format `draft` reads)."""
         from zaslon.flow.rules import get_version
 
-        _print_json(_run(lambda: get_version(_db(db), version)).to_dict())
+        _print_json(get_version(_db(db), version).to_dict())
 
     @rules.command("validate")
     def validate_cmd(file: Path = typer.Argument(..., help="a rules JSON file")) -> None:
         """Check that every rule parses and names known features (no database needed)."""
         from zaslon.flow.rules import compile_rules, load_rules_file
 
-        version, _desc, raw = _run(lambda: load_rules_file(file))
-        rs = _run(lambda: compile_rules(version or file.stem, raw))
+        version, _desc, raw = load_rules_file(file)
+        rs = compile_rules(version or file.stem, raw)
         print(f"ok: {len(rs.rules)} rules, reading {len(rs.features)} features: {', '.join(sorted(rs.features))}")
 
     @rules.command("draft")
@@ -100,19 +78,17 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         """Store a draft version from a file (validated first; nothing is stored if any rule is bad)."""
         from zaslon.flow.rules import create_draft, load_rules_file, update_draft
 
-        file_version, file_desc, raw = _run(lambda: load_rules_file(file))
+        file_version, file_desc, raw = load_rules_file(file)
         name = version or file_version
         engine = _db(db)
         if update:
             if not name:
-                raise _fail("--update needs --version (or a version in the file)")
-            info = _run(lambda: update_draft(engine, name, raw, actor=ACTOR, description=description))
+                raise InvalidInput("--update needs --version (or a version in the file)")
+            info = update_draft(engine, name, raw, actor=ACTOR, description=description)
         else:
-            info = _run(
-                lambda: create_draft(
-                    engine, raw, actor=ACTOR, version=name, description=description or file_desc,
-                    parent_version=parent,
-                )
+            info = create_draft(
+                engine, raw, actor=ACTOR, version=name, description=description or file_desc,
+                parent_version=parent,
             )
         print(f"draft {info.version}: {len(info.rules)} rules (sha256 {info.content_hash[:12]})")
 
@@ -121,7 +97,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         """Freeze a draft: a published version never changes."""
         from zaslon.flow.rules import publish
 
-        info = _run(lambda: publish(_db(db), version, actor=ACTOR))
+        info = publish(_db(db), version, actor=ACTOR)
         print(f"published {info.version} at {info.published_at}")
 
     @rules.command("activate")
@@ -129,7 +105,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         """Make a published version live; running engines switch at their next poll (no restart)."""
         from zaslon.flow.rules import activate
 
-        dep = _run(lambda: activate(_db(db), version, actor=ACTOR))
+        dep = activate(_db(db), version, actor=ACTOR)
         print(f"live: {dep.live} (generation {dep.generation}); shadow: {dep.shadow or '-'}")
 
     @rules.command("shadow")
@@ -142,8 +118,8 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.flow.rules import set_shadow
 
         if (version is None) == (not off):
-            raise _fail("give a VERSION, or --off")
-        dep = _run(lambda: set_shadow(_db(db), None if off else version, actor=ACTOR))
+            raise InvalidInput("give a VERSION, or --off")
+        dep = set_shadow(_db(db), None if off else version, actor=ACTOR)
         print(f"live: {dep.live or '-'}; shadow: {dep.shadow or '-'} (generation {dep.generation})")
 
     @rules.command("init")
@@ -151,7 +127,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         """Publish and activate the packaged default rule set if nothing is live yet."""
         from zaslon.flow.rules import ensure_default
 
-        dep = _run(lambda: ensure_default(_db(db), actor=ACTOR))
+        dep = ensure_default(_db(db), actor=ACTOR)
         print(f"live: {dep.live}; shadow: {dep.shadow or '-'}")
 
     @rules.command("backtest")
@@ -168,19 +144,19 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
     ) -> None:
         """Run a rule set over past transfers in event-time order: hits, precision, recall, money, friction."""
         if world is None and not use_db:
-            raise _fail("give --world DIR and/or --from-db")
+            raise InvalidInput("give --world DIR and/or --from-db")
         if truth and world is None:
-            raise _fail("--truth needs --world (ground truth exists only for simulated worlds)")
+            raise InvalidInput("--truth needs --world (ground truth exists only for simulated worlds)")
         if sum(x is not None and x is not False for x in (version, file, default)) > 1:
-            raise _fail("give one of VERSION, --file, --default")
-        rs = _run(lambda: _ruleset(version, file, default, db))
-        history = _run(lambda: _history(world, use_db, truth, db))
+            raise InvalidInput("give one of VERSION, --file, --default")
+        rs = _ruleset(version, file, default, db)
+        history = _history(world, use_db, truth, db)
         since = None
         if days is not None:
             last = history.transfers["ts"].max()
             assert isinstance(last, datetime)
             since = last.astimezone(UTC) - timedelta(days=days)
-        report = _run(lambda: _backtest(rs, history, since))
+        report = _backtest(rs, history, since)
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
@@ -199,8 +175,6 @@ def _ruleset(version: str | None, file: Path | None, default: bool, db: str | No
     if version is None:
         version = pr.deployment(engine).live
         if version is None:
-            from zaslon.errors import InvalidInput
-
             raise InvalidInput("no live rule set: give VERSION, --file or --default", field="version")
     return pr.load_ruleset(engine, version)
 

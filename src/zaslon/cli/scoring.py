@@ -12,12 +12,7 @@ from typing import Any
 
 import typer
 
-from zaslon.errors import ZaslonError
-
-
-def _fail(message: str) -> typer.Exit:
-    print(f"error: {message}", file=sys.stderr)
-    return typer.Exit(2)
+from zaslon.errors import InvalidInput
 
 
 @contextmanager
@@ -36,7 +31,7 @@ def _world_for(preset: str, seed: int, world: Path | None) -> Path:
     """An existing world directory, or one generated (once) under data/worlds."""
     if world is not None:
         if not (world / "transfers.parquet").exists():
-            raise _fail(f"{world} holds no transfers.parquet (not a simulated world)")
+            raise InvalidInput(f"{world} holds no transfers.parquet (not a simulated world)", field="world")
         return world
     target = Path("data") / "worlds" / f"{preset}-{seed}"  # data/ is git-ignored
     if not (target / "manifest.json").exists():
@@ -71,13 +66,10 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.flow.replay import read_parquet, write_atomic
         from zaslon.flow.replay import replay as run_replay
 
-        try:
-            t = read_parquet(transfers, "transfers")
-            i = read_parquet(incidents, "incidents")
-            with _bar(len(t), "replay") as advance:
-                res = run_replay(t, i, retrain_days=retrain_days, progress=advance, home_country=home_country)
-        except ZaslonError as exc:
-            raise _fail(exc.message) from None
+        t = read_parquet(transfers, "transfers")
+        i = read_parquet(incidents, "incidents")
+        with _bar(len(t), "replay") as advance:
+            res = run_replay(t, i, retrain_days=retrain_days, progress=advance, home_country=home_country)
         write_atomic(res.out, out)
         counts = res.out["decision"].value_counts().sort("decision").rows()
         print(json.dumps({"transfers": len(res.out), "models": [m["model_id"] for m in res.models],
@@ -104,27 +96,24 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         if cutoff.tzinfo is None:
             cutoff = cutoff.replace(tzinfo=UTC)  # typer parses without a zone: read it as UTC, say so
             print(f"cutoff read as UTC: {cutoff.isoformat()}", file=sys.stderr)
-        try:
-            profiles = None
-            if world is not None:
-                t_raw = read_parquet(world / "transfers.parquet", "transfers")
-                i_raw = reports_of(world)
-                profiles = profiles_of(world)
-            elif transfers is not None and incidents is not None:
-                t_raw, i_raw = read_parquet(transfers, "transfers"), read_parquet(incidents, "incidents")
-            else:
-                raise _fail("give --world, or both --transfers and --incidents")
-            t = validate_transfers(t_raw)
-            t = t.filter(t["ts"] < cutoff)
-            reports = validate_incidents(i_raw.filter(i_raw["reported_at"] < cutoff), t)
-            engine = ScoringEngine(profiles=profiles)
-            with _bar(len(t), "features") as advance:
-                st = stream_pass(engine, t, reports, progress=advance)
-            named = [(at, [tid]) for tid, at in reports.iter_rows()]
-            y = labels_known_by(st.frame["transfer_id"].to_list(), named, cutoff)
-            trained = train(st.x, y, cutoff=cutoff)
-        except ZaslonError as exc:
-            raise _fail(exc.message) from None
+        profiles = None
+        if world is not None:
+            t_raw = read_parquet(world / "transfers.parquet", "transfers")
+            i_raw = reports_of(world)
+            profiles = profiles_of(world)
+        elif transfers is not None and incidents is not None:
+            t_raw, i_raw = read_parquet(transfers, "transfers"), read_parquet(incidents, "incidents")
+        else:
+            raise InvalidInput("give --world, or both --transfers and --incidents", field="world")
+        t = validate_transfers(t_raw)
+        t = t.filter(t["ts"] < cutoff)
+        reports = validate_incidents(i_raw.filter(i_raw["reported_at"] < cutoff), t)
+        engine = ScoringEngine(profiles=profiles)
+        with _bar(len(t), "features") as advance:
+            st = stream_pass(engine, t, reports, progress=advance)
+        named = [(at, [tid]) for tid, at in reports.iter_rows()]
+        y = labels_known_by(st.frame["transfer_id"].to_list(), named, cutoff)
+        trained = train(st.x, y, cutoff=cutoff)
         mid = ModelStore(store).save(trained)
         print(json.dumps({"model_id": mid, "store": str(store), "rows": int(st.x.shape[0]),
                           "positives": int(np.sum(y)), "cutoff": cutoff.isoformat()}))
@@ -149,17 +138,14 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         model_dir: Path | None = typer.Option(None, help="also store the trained model here"),
     ) -> None:
         """Train on reports made before the last week, score the last week, then measure against truth."""
+        import polars as pl
+
         from zaslon.lab.scoring_eval import evaluate_world
 
-        try:
-            w = _world_for(preset, seed, world)
-            import polars as pl
-
-            n = pl.scan_parquet(w / "transfers.parquet").select(pl.len()).collect().item()
-            with _bar(int(n), "features") as advance:
-                out = evaluate_world(w, eval_days=eval_days, model_dir=model_dir, progress=advance)
-        except ZaslonError as exc:
-            raise _fail(exc.message) from None
+        w = _world_for(preset, seed, world)
+        n = pl.scan_parquet(w / "transfers.parquet").select(pl.len()).collect().item()
+        with _bar(int(n), "features") as advance:
+            out = evaluate_world(w, eval_days=eval_days, model_dir=model_dir, progress=advance)
         out["preset"], out["seed"] = (preset if world is None else None), seed
         _write_json(json_path, out)
 
@@ -177,10 +163,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         """In-process and HTTP scoring speed, JSON parse speed, and feature-state size per account."""
         from zaslon.lab.scoring_bench import run_bench
 
-        try:
-            w = _world_for(preset, seed, world)
-            out = run_bench(w, transfers=transfers, http=http, http_rps=http_rps, http_seconds=http_seconds)
-        except ZaslonError as exc:
-            raise _fail(exc.message) from None
+        w = _world_for(preset, seed, world)
+        out = run_bench(w, transfers=transfers, http=http, http_rps=http_rps, http_seconds=http_seconds)
         out["world"] = str(w)
         _write_json(json_path, out)

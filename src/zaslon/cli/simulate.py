@@ -10,11 +10,6 @@ from typing import Any
 import typer
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
 def print_report(manifest: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -70,20 +65,16 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         """Generate a synthetic country: people, banks, transfers, fraud groups, victims' reports."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from zaslon.errors import InvalidInput
         from zaslon.simulate.world import generate
 
-        try:
-            with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                          transient=True, disable=not sys.stderr.isatty()) as bar:
-                task = bar.add_task("simulate", total=1.0)
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("simulate", total=1.0)
 
-                def progress(stage: str, frac: float) -> None:
-                    bar.update(task, completed=frac, description=stage)
+            def progress(stage: str, frac: float) -> None:
+                bar.update(task, completed=frac, description=stage)
 
-                manifest = generate(preset, seed, out, force=force, progress=progress)
-        except InvalidInput as exc:
-            raise _fail(exc.message) from None
+            manifest = generate(preset, seed, out, force=force, progress=progress)
         if report:
             print_report(manifest)
         c = manifest["counts"]
@@ -105,7 +96,6 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
 
         import pyarrow as pa
 
-        from zaslon.errors import InvalidInput
         from zaslon.simulate.world import generate
 
         threads = (pa.cpu_count(), pa.io_thread_count())
@@ -118,8 +108,6 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
             manifest = generate(preset, seed, tmp / "world")
             seconds = time.perf_counter() - start
             cpu = time.process_time() - cpu0
-        except InvalidInput as exc:
-            raise _fail(exc.message) from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
             pa.set_cpu_count(threads[0])

@@ -27,20 +27,15 @@ def bench_trace(
     from rich.progress import Progress
 
     from zaslon.core.trace import Method, trace
-    from zaslon.errors import ZaslonError
+    from zaslon.errors import InvalidInput
     from zaslon.flow.ledger import load_ledger
     from zaslon.simulate.load import ensure_world
 
     try:
         how = Method(method)
     except ValueError:
-        typer.echo("error: --method must be fifo or haircut", err=True)
-        raise typer.Exit(2) from None
-    try:
-        path = ensure_world(world or Path("data/worlds") / f"{preset}-{seed}", preset=preset, seed=seed)
-    except ZaslonError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
+        raise InvalidInput("--method must be fifo or haircut", field="method") from None
+    path = ensure_world(world or Path("data/worlds") / f"{preset}-{seed}", preset=preset, seed=seed)
     t0 = time.perf_counter()
     ledger = load_ledger(path)
     build_s = time.perf_counter() - t0
@@ -55,8 +50,7 @@ def bench_trace(
         at_us = int(at.timestamp() * 1_000_000)
         cases.append((ledger.upto(at_us), [(int(r), int(amount[r])) for r in rows]))
     if not cases:
-        typer.echo("error: the world has no incidents naming known transfers", err=True)
-        raise typer.Exit(2)
+        raise InvalidInput("the world has no incidents naming known transfers", field="world")
     for upto, seeds in cases[:20]:  # warm the per-account caches' code paths, not the timed ones
         trace(ledger, seeds, upto=upto, max_depth=max_depth, method=how)
     ledger._views.clear()  # every timed trace starts cold: no FIFO positions cached from warm-up
