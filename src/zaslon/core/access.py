@@ -17,7 +17,7 @@ ALL_SCOPES = frozenset(
     {
         "transfers:write", "transfers:read", "transfers:score",
         "incidents:write", "incidents:read",
-        "orders:read", "orders:write", "orders:read_all",
+        "orders:read", "orders:write", "orders:read_all", "customers:write",
         "signals:read",
         "telecom:write", "telecom:read",
         "cases:read", "cases:write",
@@ -31,7 +31,7 @@ ALL_SCOPES = frozenset(
 DEFAULT_SCOPES: dict[OrgKind, frozenset[str]] = {
     OrgKind.BANK: frozenset(
         {"transfers:write", "transfers:read", "transfers:score", "incidents:write", "incidents:read",
-         "orders:read", "orders:write", "signals:read"}
+         "orders:read", "orders:write", "signals:read", "customers:write"}
     ),
     OrgKind.TELECOM: frozenset({"incidents:write", "incidents:read", "telecom:write", "telecom:read"}),
     OrgKind.POLICE: frozenset(

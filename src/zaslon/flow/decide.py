@@ -584,6 +584,9 @@ def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSe
     cols = columns_of(batch, calls)
     res = engine.score_columns(cols)
     decisions = engine.decisions(res, [t.transfer_id for t in batch], cols.ts)
+    log = getattr(engine, "feature_log", None)
+    if log is not None:  # what the model is retrained on (zaslon.flow.exchange.FeatureLog)
+        log.append([t.transfer_id for t in batch], cols.ts, res.features)
     if shadow is None:
         return [Recorded(d) for d in decisions]
     # The shadow set sees exactly the features the live decision saw; it is recorded, never applied.

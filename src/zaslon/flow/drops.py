@@ -10,6 +10,7 @@ list: a signal that no longer holds goes.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import numpy as np
@@ -26,7 +27,10 @@ from zaslon.core.types import CASH_SINK
 
 def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: datetime | None = None,
                             top_k: int = 500, min_score: float = 0.5,
-                            params: MuleParams | None = None) -> list[dict[str, object]]:
+                            params: MuleParams | None = None,
+                            opened_at: Mapping[str, datetime] | None = None) -> list[dict[str, object]]:
+    """Rank, publish and flag; ``opened_at`` is what banks registered of their accounts' opening dates (a
+    young account receiving and passing on money is a drop's mark)."""
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
         rows = conn.execute(
@@ -64,7 +68,12 @@ def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: dateti
     disputed = {a for a in disputed if not is_established(None, len(payers_of.get(a, ())))}
     known = {a for a, f in knowledge.accounts.items() if f & (AccountFlag.REPORTED | AccountFlag.TRACED)}
     seeds = sorted(index[a] for a in (known | disputed) if a in index)
-    ranking = rank_mules(len(ids), arrays, params or MuleParams(), seeds=seeds)
+    opened = np.full(len(ids), np.nan)
+    for acct, at in (opened_at or {}).items():
+        i = index.get(acct)
+        if i is not None:
+            opened[i] = at.timestamp()
+    ranking = rank_mules(len(ids), arrays, params or MuleParams(), opened_at=opened, seeds=seeds)
     seed_set = set(seeds)
     chosen = [int(i) for i in ranking.order() if int(i) not in seed_set and ranking.scores[i] >= min_score][:top_k]
     out: list[dict[str, object]] = []

@@ -8,7 +8,7 @@ an order that does not exist (404), so ids never leak. Each state change is one 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,10 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from zaslon.adapters.db.tables_core import orgs
 from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
 from zaslon.core import orders as lifecycle
-from zaslon.core.cashout import CashOutAlert, cashout_alert
-from zaslon.core.knowledge import Knowledge
+from zaslon.core.cashout import CashOutAlert
 from zaslon.core.trace import TraceResult
-from zaslon.core.types import FreezeOrder, OrderStatus, Transfer
+from zaslon.core.types import FreezeOrder, OrderStatus
 from zaslon.errors import Conflict, NotFound
 
 log = structlog.get_logger(__name__)
@@ -243,15 +242,3 @@ def _row(o: FreezeOrder) -> dict[str, Any]:
         "legal_reference": o.legal_reference, "status": o.status.value, "frozen_amount": o.frozen_amount,
         "returned_amount": o.returned_amount, "issued_at": o.issued_at, "deadline": o.deadline,
     }
-
-
-def alert_on_transfer(
-    store: FreezeStore, knowledge: Knowledge, t: Transfer, *, crypto_accounts: Container[str] = (),
-    now: datetime | None = None,
-) -> CashOutAlert | None:
-    """The hook for every executed transfer: a traced account paying out to cash/abroad/crypto raises
-    a cash-out alert for the desk (stored once per transfer). Returns the new alert, if any."""
-    alert = cashout_alert(t, knowledge, crypto_accounts=crypto_accounts)
-    if alert is None:
-        return None
-    return alert if store.record_alert(alert, now=now or datetime.now(UTC)) else None

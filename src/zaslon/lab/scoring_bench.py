@@ -177,7 +177,7 @@ def _http_bench(model: Any, bodies: list[bytes], rps: int, seconds: float) -> di
         port = _free_port()
         env = {**os.environ, "ZASLON_DATABASE_URL": url, "ZASLON_MODEL_DIR": str(store), "ZASLON_PORT": str(port)}
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "zaslon.adapters.http.app:create_app", "--factory",
+            [sys.executable, "-m", "uvicorn", "zaslon.adapters.http.app:serve_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )

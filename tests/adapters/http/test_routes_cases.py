@@ -173,5 +173,5 @@ def test_published_suspected_drops_count_again_after_a_restart(app, engine) -> N
             {"account_id": DROP2, "bank_id": None, "score": 0.9, "rank": 1, "reasons": "[]",
              "ranked_at": datetime(2026, 3, 2, tzinfo=UTC)}])
     again = create_app(app.state.settings, db=engine)  # Knowledge lives in memory: a restart rebuilds it
-    restored = {a for a, f in again.state.knowledge.accounts.items() if f & AccountFlag.SUSPECTED_DROP}
+    restored = {a for a, f in again.state.exchange.knowledge.accounts.items() if f & AccountFlag.SUSPECTED_DROP}
     assert restored == {DROP2}

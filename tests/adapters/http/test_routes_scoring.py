@@ -56,7 +56,7 @@ def test_single_json_transfer_gets_a_decision_that_is_stored(client, bank, engin
 
 
 def test_reported_payee_is_held_with_reason_and_hold_until(client, app, bank) -> None:  # type: ignore[no-untyped-def]
-    app.state.engine.knowledge.flag(PAYEE, AccountFlag.REPORTED)
+    app.state.exchange.knowledge.flag(PAYEE, AccountFlag.REPORTED)
     d = client.post("/v1/transfers/score", json=tx(), headers=bank.headers).json()
     assert d["outcome"] == "hold"
     assert d["hold_until"] is not None

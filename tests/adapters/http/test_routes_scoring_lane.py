@@ -28,7 +28,7 @@ def tx(i: int = 1, **over: Any) -> dict[str, Any]:
 
 
 def test_answer_is_exactly_the_response_model(client, app, bank) -> None:  # type: ignore[no-untyped-def]
-    app.state.engine.knowledge.flag(PAYEE, AccountFlag.REPORTED)
+    app.state.exchange.knowledge.flag(PAYEE, AccountFlag.REPORTED)
     r = client.post("/v1/transfers/score", json=tx(), headers=bank.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     body = r.json()
@@ -127,7 +127,7 @@ def test_a_scored_cash_out_attempt_by_a_traced_account_alerts_the_desk(  # type:
     client, app, bank, police, lane_calls
 ) -> None:
     drop = "BY86AKBB10100000002966000000"
-    app.state.knowledge.flag(drop, AccountFlag.TRACED)
+    app.state.exchange.knowledge.flag(drop, AccountFlag.TRACED)
     atm = {"atm_id": "ATM-77", "lat": 53.9, "lon": 27.56, "city": "Minsk"}
     # the first request goes the documented route (the key is not cached yet), the second the fast lane
     for i, path in ((40, "handed back"), (41, "answered")):

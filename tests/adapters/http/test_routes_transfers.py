@@ -151,7 +151,7 @@ def test_traced_account_cashing_out_raises_a_desk_alert(client, app, bank, polic
     from zaslon.core.knowledge import AccountFlag
 
     drop = "BY86AKBB10100000002966000000"
-    app.state.knowledge.flag(drop, AccountFlag.TRACED)
+    app.state.exchange.knowledge.flag(drop, AccountFlag.TRACED)
     cash = transfer("cash-9", payer=drop, payee="CASH", channel="atm", amount=90_000,
                     atm={"atm_id": "ATM-BREST-07", "lat": 52.08, "lon": 23.69, "city": "Brest"})
     assert client.post("/v1/transfers", json=cash, headers=bank.headers).status_code == 201

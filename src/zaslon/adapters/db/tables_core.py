@@ -54,3 +54,4 @@ transfers = Table(
 )
 Index("ix_transfers_payer_ts", transfers.c.payer, transfers.c.ts)
 Index("ix_transfers_payee_ts", transfers.c.payee, transfers.c.ts)
+Index("ix_transfers_ts", transfers.c.ts, transfers.c.transfer_id)

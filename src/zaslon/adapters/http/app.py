@@ -1,14 +1,12 @@
-"""The FastAPI application: one factory, routers discovered from ``routes_*`` modules.
+"""The FastAPI application: one factory over one ``Exchange``, routers included by name.
 
 Only this layer maps the error tree to HTTP status codes. A route module may define
-``install(app, settings)`` to put what it needs on ``app.state`` (an engine, a store).
+``install(app, settings)`` to register what it needs (the scoring fast lane, its micro-batcher).
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
-import pkgutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,7 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from zaslon import __version__
 from zaslon.adapters.db.engine import make_engine
 from zaslon.adapters.http.observability import instrument
-from zaslon.core.knowledge import Knowledge
 from zaslon.errors import (
     Conflict,
     Forbidden,
@@ -33,6 +30,7 @@ from zaslon.errors import (
     Unavailable,
     ZaslonError,
 )
+from zaslon.flow.exchange import Exchange
 from zaslon.flow.orgs import KeyStore
 from zaslon.settings import Settings
 
@@ -165,25 +163,38 @@ def replay(body: bytes, more_body: bool, receive: Receive) -> Receive:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    for warm_up in getattr(app.state, "warm_ups", ()):  # compile (numba) and touch the hot paths first
-        warm_up()
-    # What start-up loaded (modules, the model, compiled code, feature state) lives as long as the server.
-    # Frozen, it is left out of every later full garbage collection, each of which would otherwise scan it
-    # all again: a pause of a tenth of a second in answering, measured under load.
-    gc.collect()
-    gc.freeze()
-    yield
+    exchange: Exchange = app.state.exchange
+    exchange.warm_up()  # compile (numba) and touch the hot paths before the first request
+    if app.state.freeze_heap:
+        # What start-up loaded (modules, the model, compiled code, feature state) lives as long as the server.
+        # Frozen, it is left out of every later full garbage collection, each of which would otherwise scan it
+        # all again: a pause of a tenth of a second in answering, measured under load. Only for `zaslon serve`:
+        # a test or an embedding process must not have its heap frozen behind its back.
+        gc.collect()
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if app.state.owns_exchange:
+            exchange.close()
 
 
-def create_app(settings: Settings | None = None, *, db: Engine | None = None) -> ZaslonAPI:
-    settings = settings or Settings()
+def create_app(settings: Settings | None = None, *, db: Engine | None = None, exchange: Exchange | None = None,
+               freeze_heap: bool = False) -> ZaslonAPI:
+    """The API over one ``Exchange`` (built here from ``settings`` unless given; a given one is the caller's
+    to close). Routers are included by name below."""
+    settings = settings or (exchange.settings if exchange is not None else Settings())
     app = ZaslonAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.",
                     lifespan=_lifespan)
     app.state.settings = settings
-    app.state.db = db if db is not None else make_engine(settings.database_url)
-    app.state.keys = KeyStore(app.state.db)
-    app.state.knowledge = Knowledge()
-    app.state.warm_ups = []  # callables run once at start-up, before serving (see _lifespan)
+    app.state.owns_exchange = exchange is None
+    if exchange is None:
+        exchange = Exchange(db if db is not None else make_engine(settings.database_url), settings)
+        exchange.restore()  # Knowledge lives in memory: what the store says was learnt counts again
+    app.state.exchange = exchange
+    app.state.db = exchange.db
+    app.state.keys = KeyStore(exchange.db)
+    app.state.freeze_heap = freeze_heap
 
     @app.exception_handler(ZaslonError)
     async def _zaslon_error(_request: Request, exc: ZaslonError) -> JSONResponse:
@@ -217,12 +228,22 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None) ->
     return app
 
 
+def serve_app() -> ZaslonAPI:
+    """The factory ``zaslon serve`` runs: settings from the environment, the heap frozen after start-up."""
+    return create_app(freeze_heap=True)
+
+
 def _include_routes(app: ZaslonAPI, settings: Settings) -> None:
-    package = importlib.import_module("zaslon.adapters.http")
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if not info.name.startswith("routes_"):
-            continue
-        module = importlib.import_module(f"zaslon.adapters.http.{info.name}")
+    from zaslon.adapters.http import (
+        routes_cases,
+        routes_customers,
+        routes_incidents,
+        routes_orders,
+        routes_scoring,
+        routes_transfers,
+    )
+
+    for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers):
         install = getattr(module, "install", None)
         if install is not None:
             install(app, settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -16,36 +16,12 @@ from zaslon.core.access import sees_everything
 from zaslon.errors import Forbidden
 from zaslon.flow.cases import CaseService
 from zaslon.flow.orgs import Principal
-from zaslon.settings import Settings
 
 router = APIRouter(tags=["cases"])
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    del settings
-    from zaslon.flow.drops import restore_suspected_flags
-
-    app.state.cases = CaseService(app.state.db)
-    # Knowledge lives in memory: after a restart, the last published suspected drops count again.
-    restore_suspected_flags(app.state.db, app.state.knowledge)
-    if not hasattr(app.state, "on_incident"):
-        app.state.on_incident = []
-    app.state.on_incident.append(_link_new_incident)
-
-
-def _link_new_incident(app: FastAPI, result: Any) -> dict[str, Any]:
-    """Intake hook: every new incident is linked into cases as soon as it is stored."""
-    from zaslon.flow.case_keys import incident_keys
-
-    service: CaseService = app.state.cases
-    incident_id = result.incident.incident_id
-    case_id = service.link(incident_id, incident_keys(service.engine, incident_id))
-    view = service.get(case_id)
-    return {"case": {"case_id": view.case_id, "version": view.version, "incidents": len(view.incident_ids)}}
-
-
 def _service(request: Request) -> CaseService:
-    service: CaseService = request.app.state.cases
+    service: CaseService = request.app.state.exchange.cases
     return service
 
 
@@ -95,14 +71,7 @@ def get_case(request: Request, case_id: str, _p: Principal = Depends(require_sco
 def link_incident(request: Request, body: LinkIn, _p: Principal = Depends(require_scope("cases:write"))
                   ) -> dict[str, Any]:
     """Link a stored incident into cases now (intake normally does this itself)."""
-    from zaslon.flow.case_keys import incident_keys
-
-    service = _service(request)
-    if body.incident_id in service.linker.index:  # already linked (intake links on arrival): say where
-        return service.get(f"case-{service.linker.case_of(body.incident_id)}").to_dict()
-    keys = incident_keys(service.engine, body.incident_id)
-    case_id = service.link(body.incident_id, keys)
-    return service.get(case_id).to_dict()
+    return dict(request.app.state.exchange.link_incident(body.incident_id).to_dict())
 
 
 @router.post("/v1/cases/{case_id}/confirm")
@@ -143,9 +112,7 @@ def case_report(request: Request, case_id: str, format: Literal["json", "csv"] =
 def refresh_suspected(request: Request, top_k: int = Query(500, ge=1, le=100_000),
                       _p: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
     """Re-rank every account now and replace the published list (and the Knowledge flags)."""
-    from zaslon.flow.drops import publish_suspected_drops
-
-    rows = publish_suspected_drops(_service(request).engine, request.app.state.knowledge, top_k=top_k)
+    rows = request.app.state.exchange.publish_suspected_drops(top_k=top_k)
     return {"published": len(rows)}
 
 

@@ -1,54 +1,33 @@
-"""Incidents, the telecom side and appeals.
+"""Incidents, the telecom side and appeals: thin routes over the Exchange.
 
-``POST /v1/incidents`` runs intake; once the incident is committed, each callable in
-``app.state.on_incident`` (the trace and freeze step registers there) is called as
-``hook(app, result)`` and a mapping it returns is merged into the response.
+``POST /v1/incidents`` runs ``Exchange.report_incident``: intake, then trace, freeze orders and linking into
+a case; the answer carries all of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import structlog
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from zaslon.adapters.http.auth import Principal, authenticate, require_scope
-from zaslon.core.calls import RecentCalls
 from zaslon.core.types import Scheme
-from zaslon.errors import Forbidden, InvalidInput
-from zaslon.flow.appeals import Verdict, decide_appeal, file_appeal, get_appeal
-from zaslon.flow.intake import (
-    MAX_TEXT,
-    MAX_TRANSFERS,
-    IncidentReport,
-    IntakeResult,
-    Victim,
-    get_incident,
-    intake_incident,
-    load_knowledge,
-)
-from zaslon.flow.telecom import CallReport, block_list, report_calls, report_fraud_numbers
-from zaslon.settings import Settings
+from zaslon.errors import InvalidInput
+from zaslon.flow.appeals import Verdict, get_appeal
+from zaslon.flow.exchange import Exchange, IncidentOutcome
+from zaslon.flow.intake import MAX_TEXT, MAX_TRANSFERS, IncidentReport, Victim, get_incident
+from zaslon.flow.telecom import CallReport, block_list
 
 router = APIRouter()
-log = structlog.get_logger(__name__)
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/+-]+$")]
-IncidentHook = Callable[[FastAPI, IntakeResult], dict[str, Any] | None]
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Give the app what these routes keep in memory; keep hooks another module registered first."""
-    del settings
-    # Knowledge lives in memory: after a restart, what earlier incidents and operators reported counts again.
-    load_knowledge(app.state.db, app.state.knowledge)
-    if not hasattr(app.state, "on_incident"):
-        app.state.on_incident = []
-    if not hasattr(app.state, "recent_calls"):
-        app.state.recent_calls = RecentCalls()
+def _exchange(request: Request) -> Exchange:
+    exchange: Exchange = request.app.state.exchange
+    return exchange
 
 
 class Strict(BaseModel):
@@ -73,7 +52,8 @@ class IncidentIn(Strict):
     language: Literal["ru", "be", "en"] | None = None
 
 
-def _incident_body(result: IntakeResult) -> dict[str, Any]:
+def _incident_body(outcome: IncidentOutcome) -> dict[str, Any]:
+    result = outcome.intake
     inc = result.incident
     body: dict[str, Any] = {
         "incident_id": inc.incident_id,
@@ -83,11 +63,20 @@ def _incident_body(result: IntakeResult) -> dict[str, Any]:
         "transfer_ids": list(inc.transfer_ids),
         "indicators": [{"kind": i.kind.value, "value": i.value, "display": i.display} for i in inc.indicators],
     }
-    if result.created:
-        body["flagged_accounts"] = list(result.flagged_accounts)
-        body["flagged_phones"] = list(result.flagged_phones)
-    else:
+    if not result.created:
         body["duplicate_of"] = result.duplicate_of
+        return body
+    body["flagged_accounts"] = list(result.flagged_accounts)
+    body["flagged_phones"] = list(result.flagged_phones)
+    if outcome.trace is not None:
+        body["trace"] = outcome.trace
+        body["orders"] = [o.order_id for o in outcome.orders] + list(outcome.existing_orders)
+        body["linked_transfers"] = outcome.linked_transfers
+    if outcome.case is not None:
+        view = outcome.case
+        body["case"] = {"case_id": view.case_id, "version": view.version, "incidents": len(view.incident_ids)}
+    if outcome.followup_errors:
+        body["followup_errors"] = list(outcome.followup_errors)
     return body
 
 
@@ -99,13 +88,12 @@ def post_incident(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
     principal: Principal = Depends(require_scope("incidents:write")),
 ) -> dict[str, Any]:
-    """Report an incident: 201 with the extracted indicators; a repeat gets 200 with ``duplicate_of``;
-    unknown transfer ids, or no transfer and no indicator in the text: 422, nothing written."""
+    """Report an incident: 201 with the extracted indicators, the trace, the freeze orders issued and the case
+    it was linked into; a repeat gets 200 with ``duplicate_of``; unknown transfer ids, or no transfer and no
+    indicator in the text: 422, nothing written."""
     ref = body.external_ref
     if idempotency_key and ref and idempotency_key != ref:
         raise InvalidInput("Idempotency-Key and external_ref differ", field="external_ref")
-    state = request.app.state
-    settings: Settings = state.settings
     v = body.victim
     report = IncidentReport(
         reporter_org=principal.org_id,
@@ -118,22 +106,10 @@ def post_incident(
         external_ref=ref or idempotency_key,
         language=body.language,
     )
-    result = intake_incident(state.db, state.knowledge, report,
-                             card_pepper=settings.card_pepper.get_secret_value().encode())
-    out = _incident_body(result)
-    if not result.created:
+    outcome = _exchange(request).report_incident(principal, report)
+    if not outcome.intake.created:
         response.status_code = 200
-        return out
-    for hook in list(getattr(state, "on_incident", [])):
-        try:
-            extra = hook(request.app, result)
-        except Exception as exc:  # the incident is committed; a failed follow-up must not hide it
-            log.exception("incident hook failed", incident_id=result.incident.incident_id, hook=repr(hook))
-            out.setdefault("followup_errors", []).append(f"{type(exc).__name__}: {exc}")
-            continue
-        if extra:
-            out.update(extra)
-    return out
+    return _incident_body(outcome)
 
 
 @router.get("/v1/incidents/{incident_id}", tags=["incidents"])
@@ -163,18 +139,11 @@ class CallsIn(Strict):
     calls: list[CallIn] = Field(min_length=1, max_length=10_000)
 
 
-def _require_telecom(principal: Principal) -> None:
-    if str(principal.kind) != "telecom":
-        raise Forbidden("only telecom operators report fraud numbers and calls")
-
-
 @router.post("/v1/telecom/fraud-numbers", tags=["telecom"])
 def post_fraud_numbers(
     body: FraudNumbersIn, request: Request, principal: Principal = Depends(require_scope("telecom:write"))
 ) -> dict[str, Any]:
-    _require_telecom(principal)
-    state = request.app.state
-    phones, new = report_fraud_numbers(state.db, state.knowledge, principal.org_id, body.numbers, body.note)
+    phones, new = _exchange(request).report_fraud_numbers(principal, body.numbers, body.note)
     return {"accepted": phones, "new": new}
 
 
@@ -182,10 +151,8 @@ def post_fraud_numbers(
 def post_calls(
     body: CallsIn, request: Request, principal: Principal = Depends(require_scope("telecom:write"))
 ) -> dict[str, Any]:
-    _require_telecom(principal)
-    state = request.app.state
     calls = [CallReport(c.call_id, c.ts, c.caller, c.callee, c.callee_party, c.duration_s) for c in body.calls]
-    return report_calls(state.db, state.knowledge, state.recent_calls, principal.org_id, calls)
+    return _exchange(request).report_calls(principal, calls)
 
 
 @router.get("/v1/telecom/block-list", tags=["telecom"])
@@ -212,9 +179,8 @@ class DecisionIn(Strict):
 @router.post("/v1/appeals", tags=["appeals"], status_code=201)
 def post_appeal(body: AppealIn, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
     """File an appeal against a listing (any connected organisation, on behalf of its customer)."""
-    state = request.app.state
-    return file_appeal(state.db, state.knowledge, principal, account_id=body.account_id, reason=body.reason,
-                       contact=body.contact)
+    return _exchange(request).file_appeal(principal, account_id=body.account_id, reason=body.reason,
+                                          contact=body.contact)
 
 
 @router.post("/v1/appeals/{appeal_id}/decision", tags=["appeals"])
@@ -223,8 +189,7 @@ def post_decision(
     principal: Principal = Depends(require_scope("appeals:decide")),
 ) -> dict[str, Any]:
     """Uphold (delist at once) or reject. A decided appeal: 409; an unknown one: 404."""
-    state = request.app.state
-    return decide_appeal(state.db, state.knowledge, principal, appeal_id, verdict=body.decision, note=body.note)
+    return _exchange(request).decide_appeal(principal, appeal_id, verdict=body.decision, note=body.note)
 
 
 @router.get("/v1/appeals/{appeal_id}", tags=["appeals"])

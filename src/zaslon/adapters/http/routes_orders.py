@@ -11,52 +11,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.iso20022.camt056 import render_camt056
 from zaslon.adapters.iso20022.pacs004 import render_pacs004
 from zaslon.core.types import OrderStatus
 from zaslon.errors import Forbidden
-from zaslon.flow.freeze import FreezeStore, order_json
-from zaslon.flow.live import LiveLedger, restore_traced_flags, trace_and_freeze
-from zaslon.settings import Settings
+from zaslon.flow.exchange import Exchange
+from zaslon.flow.freeze import order_json
 
 router = APIRouter(tags=["orders"])
 XML = "application/xml"
 
 
-class AmountIn(BaseModel):
+class AtIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    at: AwareDatetime | None = Field(default=None, description="when the bank did it (default: now); not ahead of "
+                                     "the exchange's clock by more than 5 minutes")
+
+
+class AmountIn(AtIn):
     amount: int = Field(ge=0, le=10**15, description="minor units of the order's currency")
 
 
-def install(app: Any, settings: Settings) -> None:
-    """Keep a freeze store and a live ledger; run trace and freeze after every new incident."""
-    app.state.freeze_store = FreezeStore(app.state.db)
-    app.state.live_ledger = LiveLedger(app.state.db)
-    # Knowledge lives in memory: after a restart, accounts found holding traced money count again.
-    restore_traced_flags(app.state.db, app.state.knowledge)
-    if not hasattr(app.state, "on_incident"):
-        app.state.on_incident = []
-    app.state.on_incident.append(_trace_and_freeze)
-
-
-def _trace_and_freeze(app: Any, result: Any) -> dict[str, Any]:
-    """Intake hook: trace the new incident's transfers and issue freeze orders at once."""
-    inc = result.incident
-    if not inc.transfer_ids:
-        return {}
-    return trace_and_freeze(
-        app.state.live_ledger, app.state.freeze_store, app.state.knowledge, inc.incident_id,
-        tuple(inc.transfer_ids), inc.reported_at, now=_now(),
-        transport=getattr(app.state, "webhook_transport", None),
-    )
-
-
-def _store(request: Request) -> FreezeStore:
-    store = getattr(request.app.state, "freeze_store", None)
-    return store if isinstance(store, FreezeStore) else FreezeStore(request.app.state.db)
+def _exchange(request: Request) -> Exchange:
+    exchange: Exchange = request.app.state.exchange
+    return exchange
 
 
 def _reader_bank(p: Principal) -> str | None:
@@ -65,12 +46,6 @@ def _reader_bank(p: Principal) -> str | None:
         return None
     if p.bank_id is None:
         raise Forbidden("freeze orders are addressed to banks; this organisation has no BIC")
-    return p.bank_id
-
-
-def _writer_bank(p: Principal) -> str:
-    if p.bank_id is None:
-        raise Forbidden("only the bank an order is addressed to can act on it")
     return p.bank_id
 
 
@@ -88,7 +63,7 @@ def list_orders(
     principal: Principal = Depends(require_scope("orders:read")),
 ) -> dict[str, Any]:
     """Orders addressed to the caller's bank (all orders for the police desk), oldest first."""
-    orders = _store(request).list(_reader_bank(principal), status=status, incident_id=incident_id,
+    orders = _exchange(request).list_orders(_reader_bank(principal), status=status, incident_id=incident_id,
                                   limit=limit, offset=offset)
     return {"orders": [order_json(o) for o in orders], "limit": limit, "offset": offset}
 
@@ -97,7 +72,7 @@ def list_orders(
 def read_order(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> dict[str, Any]:
-    return order_json(_store(request).get(order_id, _reader_bank(principal)))
+    return order_json(_exchange(request).order(order_id, _reader_bank(principal)))
 
 
 @router.get("/v1/orders/{order_id}/camt056", response_class=Response)
@@ -105,7 +80,7 @@ def order_camt056(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
     """The order as an ISO 20022 camt.056.001.08 recall request."""
-    order = _store(request).get(order_id, _reader_bank(principal))
+    order = _exchange(request).order(order_id, _reader_bank(principal))
     return Response(render_camt056(order, created_at=order.issued_at), media_type=XML)
 
 
@@ -114,17 +89,17 @@ def order_pacs004(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
     """The return to the victim as ISO 20022 pacs.004.001.09 (409 until the bank reported a return)."""
-    order = _store(request).get(order_id, _reader_bank(principal))
+    order = _exchange(request).order(order_id, _reader_bank(principal))
     return Response(render_pacs004(order, created_at=_now()), media_type=XML)
 
 
 @router.post("/v1/orders/{order_id}/ack")
 def ack_order(
-    order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:write"))
+    order_id: str, request: Request, body: AtIn | None = None,
+    principal: Principal = Depends(require_scope("orders:write")),
 ) -> dict[str, Any]:
     """Acknowledge receipt. A second acknowledgement is 409 (the first one stands)."""
-    o = _store(request).acknowledge(order_id, _writer_bank(principal), by_org=principal.org_id, now=_now())
-    return order_json(o)
+    return order_json(_exchange(request).acknowledge(principal, order_id, at=body.at if body else None))
 
 
 @router.post("/v1/orders/{order_id}/frozen")
@@ -133,9 +108,7 @@ def frozen_order(
     principal: Principal = Depends(require_scope("orders:write")),
 ) -> dict[str, Any]:
     """Report the amount actually frozen (0 if the money had already left)."""
-    o = _store(request).frozen(order_id, _writer_bank(principal), body.amount, by_org=principal.org_id,
-                               now=_now())
-    return order_json(o)
+    return order_json(_exchange(request).frozen(principal, order_id, body.amount, at=body.at))
 
 
 @router.post("/v1/orders/{order_id}/returned")
@@ -144,18 +117,16 @@ def returned_order(
     principal: Principal = Depends(require_scope("orders:write")),
 ) -> dict[str, Any]:
     """Report the amount returned to the victim (at most the frozen amount)."""
-    o = _store(request).returned(order_id, _writer_bank(principal), body.amount, by_org=principal.org_id,
-                                 now=_now())
-    return order_json(o)
+    return order_json(_exchange(request).returned(principal, order_id, body.amount, at=body.at))
 
 
 @router.post("/v1/orders/{order_id}/released")
 def released_order(
-    order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:write"))
+    order_id: str, request: Request, body: AtIn | None = None,
+    principal: Principal = Depends(require_scope("orders:write")),
 ) -> dict[str, Any]:
     """Release the order (e.g. the investigator lifted it); the money is free again."""
-    o = _store(request).release(order_id, _writer_bank(principal), by_org=principal.org_id, now=_now())
-    return order_json(o)
+    return order_json(_exchange(request).release(principal, order_id, at=body.at if body else None))
 
 
 @router.get("/v1/alerts/cashout", tags=["orders"])
@@ -164,4 +135,4 @@ def cashout_alerts_list(
     _p: Principal = Depends(require_scope("orders:read_all")),
 ) -> dict[str, Any]:
     """The desk's cash-out alerts: traced accounts paying out to cash, abroad or crypto (newest first)."""
-    return {"alerts": request.app.state.freeze_store.alerts(limit=limit)}
+    return {"alerts": _exchange(request).orders.alerts(limit=limit)}

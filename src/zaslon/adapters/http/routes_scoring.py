@@ -7,16 +7,14 @@ a JSON list. Unsafe or malformed XML is a 400; a well-formed message with a wron
 
 from __future__ import annotations
 
-import asyncio
 import json
-from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from zaslon.adapters.http.auth import Principal, require_scope
@@ -85,58 +83,14 @@ class ValidateIn(Strict):
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Put one ScoringEngine and a rules watcher on ``app.state`` (unless the app factory made one)."""
-    from zaslon.flow.decide import DecisionRecorder
-    from zaslon.flow.rules import RulesWatcher, default_ruleset
+    """The real-time path: a micro-batcher over the Exchange's recorder, and the fast lane in front of it."""
+    from zaslon.adapters.http.scoring_lane import score_lane
     from zaslon.flow.score_batcher import ScoreBatcher
-    from zaslon.flow.scoring import ScoringEngine
 
-    engine = getattr(app.state, "engine", None)
-    if engine is None:
-        engine = ScoringEngine.from_settings(settings, knowledge=getattr(app.state, "knowledge", None))
-        app.state.engine = engine
-    if engine.ruleset_version is None:
-        # Until an analyst activates a version in the database, the packaged default rules apply.
-        # (cast: the engine's Hit protocol declares writable attributes; our RuleHit is frozen.)
-        engine.set_ruleset(cast(Any, default_ruleset()))
-    app.state.shadow_ruleset = None
-
-    def apply(live: Any, shadow: Any) -> None:
-        app.state.engine.set_ruleset(live)
-        app.state.shadow_ruleset = shadow
-
-    app.state.rules_watcher = RulesWatcher(app.state.db, apply)
-    app.state.recorder = DecisionRecorder(app.state.db, commit_window=settings.commit_window_ms / 1000)
-    app.state.score_batcher = ScoreBatcher(app.state.recorder, lambda: _batch_context(app), max_batch=256,
+    exchange = app.state.exchange
+    app.state.score_batcher = ScoreBatcher(exchange.recorder, exchange.batch_context, max_batch=256,
                                            window=settings.score_window_ms / 1000)
-    warm_ups = getattr(app.state, "warm_ups", None)
-    if warm_ups is not None:
-        warm_ups.append(lambda: app.state.engine.warm_up())
-    lanes = getattr(app, "fast_lanes", None)
-    if lanes is not None:
-        from zaslon.adapters.http.scoring_lane import score_lane
-
-        lanes[("POST", "/v1/transfers/score")] = score_lane
-
-
-def _batch_context(app: FastAPI) -> tuple[Any, Any]:
-    """The engine and shadow rules for one micro-batch of real-time requests (rules refreshed first)."""
-    _refresh_app_rules(app)
-    return app.state.engine, getattr(app.state, "shadow_ruleset", None)
-
-
-def _refresh_rules(request: Request) -> None:
-    _refresh_app_rules(request.app)
-
-
-def _refresh_app_rules(app: FastAPI) -> None:
-    watcher = getattr(app.state, "rules_watcher", None)
-    if watcher is None:
-        return
-    try:
-        watcher.maybe_refresh()
-    except Exception as exc:  # the rules store being down must not stop scoring: keep the current rules
-        watcher.last_error = f"{type(exc).__name__}: {exc}"
+    app.fast_lanes[("POST", "/v1/transfers/score")] = score_lane  # type: ignore[attr-defined]
 
 
 def _decision_out(r: Any) -> dict[str, Any]:
@@ -161,24 +115,14 @@ def _decision_out(r: Any) -> dict[str, Any]:
     }
 
 
-def _score_now(request: Request, principal: Principal, items: list[ScoreIn], source: str,
-               message_id: str | None = None, transfers: list[Any] | None = None) -> tuple[list[Any], Future[None]]:
-    """Decide now; the future completes once the decisions are committed (answer only after that)."""
-    _refresh_rules(request)
-    state = request.app.state
-    batch = transfers if transfers is not None else [i.to_domain() for i in items]
-    calls = [i.on_flagged_call for i in items] if transfers is None else None
-    return cast(tuple[list[Any], "Future[None]"], state.recorder.record(
-        state.engine, principal.org_id, batch, on_flagged_call=calls,
-        shadow=getattr(state, "shadow_ruleset", None), source=source, message_id=message_id,
-    ))
-
-
 def _score(request: Request, principal: Principal, items: list[ScoreIn], source: str,
            message_id: str | None = None, transfers: list[Any] | None = None) -> list[Any]:
-    recorded, committed = _score_now(request, principal, items, source, message_id, transfers)
-    committed.result()
-    return recorded
+    """Decide and store through the Exchange (cash-out attempts recorded); answered once committed."""
+    exchange = request.app.state.exchange
+    batch = transfers if transfers is not None else [i.to_domain() for i in items]
+    calls = [i.on_flagged_call for i in items] if transfers is None else None
+    return cast(list[Any], exchange.score(principal.org_id, batch, on_flagged_call=calls, source=source,
+                                          message_id=message_id))
 
 
 def _validate_json(raw: bytes, many: bool) -> list[ScoreIn]:
@@ -251,37 +195,13 @@ async def _score_one(request: Request, principal: Principal) -> Response:
     # requests queued at the same moment (see zaslon.flow.score_batcher); answered once committed.
     item = items[0]
     transfer = item.to_domain()
-    batcher = getattr(request.app.state, "score_batcher", None)
-    if batcher is not None:
-        recorded = await batcher.score(principal.org_id, transfer, item.on_flagged_call)
-    else:  # an app wired without install(): one request, one recorder call
-        rec, committed = _score_now(request, principal, items, "json")
-        if not committed.done():
-            await asyncio.wrap_future(committed)
-        committed.result()
-        recorded = rec[0]
-    if not recorded.replayed and (alerts := cashout_alerts(request.app, [transfer])):
-        await run_in_threadpool(store_alerts, request.app, alerts)
+    exchange = request.app.state.exchange
+    [flag] = exchange.on_call([transfer], [item.on_flagged_call])
+    recorded = await request.app.state.score_batcher.score(principal.org_id, transfer, flag)
+    if not recorded.replayed and (alerts := exchange.cashout_attempts([transfer])):
+        await run_in_threadpool(exchange.record_cashout_attempts, [transfer], alerts)
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
     return Response(decision_json(recorded), media_type="application/json")
-
-
-def cashout_alerts(app: Any, transfers: list[Any]) -> list[Any]:
-    """Cash-out alerts for scored attempts: a traced account trying to pay out to cash, abroad or crypto is a
-    courier lead for the desk at the moment of the attempt, before the bank executes anything (pure, cheap:
-    one flag look-up per transfer; nearly always empty)."""
-    from zaslon.core.cashout import cashout_alert
-
-    knowledge = app.state.engine.knowledge
-    found = [a for t in transfers if (a := cashout_alert(t, knowledge)) is not None]
-    return found if getattr(app.state, "freeze_store", None) is not None else []
-
-
-def store_alerts(app: Any, alerts: list[Any]) -> None:
-    """Stored once per transfer (an executed transfer reported later does not alert twice)."""
-    now = datetime.now(UTC)
-    for alert in alerts:
-        app.state.freeze_store.record_alert(alert, now=now)
 
 
 # One encoder for every answer: json.dumps with non-default options builds a new encoder on each call.
@@ -312,8 +232,6 @@ def _score_xml(request: Request, principal: Principal, raw: bytes) -> Response:
             return JSONResponse(exc.to_dict(), status_code=400)
         raise
     recorded = _score(request, principal, [], "pacs008", msg.msg_id, list(msg.transfers))
-    store_alerts(request.app, cashout_alerts(
-        request.app, [t for t, r in zip(msg.transfers, recorded, strict=True) if not r.replayed]))
     accept = request.headers.get("accept", "")
     if "xml" in accept:
         now = datetime.now(UTC)
@@ -338,9 +256,6 @@ async def score_batch(request: Request, principal: Principal = Depends(require_s
     if len(items) > settings.max_batch:
         raise InvalidInput(f"a batch holds at most {settings.max_batch} transfers", field="body")
     recorded = await run_in_threadpool(_score, request, principal, items, "batch")
-    fresh = [i.to_domain() for i, r in zip(items, recorded, strict=True) if not r.replayed]
-    if alerts := cashout_alerts(request.app, fresh):
-        await run_in_threadpool(store_alerts, request.app, alerts)
     return [_decision_out(r) for r in recorded]
 
 
@@ -352,9 +267,7 @@ def _rules(items: list[RuleIn]) -> list[dict[str, Any]]:
 
 
 def _notify(request: Request) -> None:
-    watcher = getattr(request.app.state, "rules_watcher", None)
-    if watcher is not None:
-        watcher.notify()  # this process switches now; others at their next poll
+    request.app.state.exchange.rules_watcher.notify()  # this process switches now; others at their next poll
 
 
 @router.get("/v1/rules", tags=["rules"])
@@ -363,10 +276,9 @@ def list_rule_sets(request: Request, _p: Principal = Depends(require_scope("rule
 
     db = request.app.state.db
     dep = deployment(db)
-    engine = request.app.state.engine
     return {
         "live": dep.live, "shadow": dep.shadow, "generation": dep.generation,
-        "running": engine.ruleset_version,
+        "running": request.app.state.exchange.scoring.ruleset_version,
         "versions": [i.to_dict(with_rules=False) for i in list_versions(db)],
     }
 
@@ -423,7 +335,7 @@ def activate_rule_set(version: str, request: Request,
     dep = activate(request.app.state.db, version, actor=principal.org_id)
     _notify(request)
     return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation,
-            "running": request.app.state.engine.ruleset_version}
+            "running": request.app.state.exchange.scoring.ruleset_version}
 
 
 @router.post("/v1/rules/{version}/shadow", tags=["rules"])
@@ -443,3 +355,24 @@ def stop_shadow(request: Request, principal: Principal = Depends(require_scope("
     dep = set_shadow(request.app.state.db, None, actor=principal.org_id)
     _notify(request)
     return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation}
+
+
+# ---- the model (analysts) -----------------------------------------------------------------------------------
+
+
+class TrainIn(Strict):
+    cutoff: AwareDatetime = Field(description="train on transfers scored before this moment, labelled by the "
+                                  "incidents reported before it")
+    min_positives: int = Field(default=5, ge=1, le=1_000_000)
+
+
+@router.post("/v1/model/train", tags=["rules"])
+def train_model(body: TrainIn, request: Request,
+                principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
+    """Retrain the model on what reports taught by ``cutoff`` and put it live at once (``trained: false``
+    when too few reports were made by then; the running model stays)."""
+    del principal
+    trained = request.app.state.exchange.train_model(body.cutoff, min_positives=body.min_positives)
+    if trained is None:
+        return {"trained": False, "model_version": request.app.state.exchange.scoring.model_version}
+    return {"trained": True, "model_version": trained.model_id, "meta": trained.meta}

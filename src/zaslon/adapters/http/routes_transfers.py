@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.schemas import BatchOut, StoredOut, TransferIn
-from zaslon.core.types import Transfer
 from zaslon.errors import InvalidInput
-from zaslon.flow.ingest import get_transfer, store_transfers
+from zaslon.flow.ingest import get_transfer
 
 router = APIRouter(tags=["transfers"])
 
@@ -43,24 +42,12 @@ def post_transfers(
     if len(items) > settings.max_batch:
         raise InvalidInput(f"a batch holds at most {settings.max_batch} transfers", field="body")
     domain = [i.to_domain() for i in items]
-    stored = store_transfers(request.app.state.db, principal.org_id, domain)
-    _alert_cash_outs(request, [t for t, s in zip(domain, stored, strict=True) if s.created])
+    stored = request.app.state.exchange.store_transfers(principal.org_id, domain)
     outs = [StoredOut(transfer_id=s.transfer_id, status="created" if s.created else "duplicate") for s in stored]
     response.status_code = 201 if any(s.created for s in stored) else 200
     if isinstance(body, list):
         return BatchOut(results=outs)
     return outs[0]
-
-
-def _alert_cash_outs(request: Request, executed: list[Transfer]) -> None:
-    """A traced account paying out to cash, abroad or crypto raises a cash-out alert for the desk."""
-    store = getattr(request.app.state, "freeze_store", None)
-    if store is None:
-        return
-    from zaslon.flow.freeze import alert_on_transfer
-
-    for t in executed:
-        alert_on_transfer(store, request.app.state.knowledge, t)
 
 
 @router.get("/v1/transfers/{transfer_id}")

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from zaslon.adapters.http.app import replay, status_for
-from zaslon.adapters.http.routes_scoring import COMPACT, ScoreIn, cashout_alerts, decision_json, store_alerts
+from zaslon.adapters.http.routes_scoring import COMPACT, ScoreIn, decision_json
 from zaslon.errors import ZaslonError
 
 __all__ = ["score_lane"]
@@ -67,10 +67,12 @@ async def score_lane(app: Any, scope: Scope, receive: Receive, send: Send) -> Re
     alerts: list[Any] = []
     try:
         transfer = item.to_domain()
-        recorded = await batcher.score(principal.org_id, transfer, item.on_flagged_call)
+        exchange = app.state.exchange
+        [flag] = exchange.on_call([transfer], [item.on_flagged_call])
+        recorded = await batcher.score(principal.org_id, transfer, flag)
         body = decision_json(recorded)
         if not recorded.replayed:
-            alerts = cashout_alerts(app, [transfer])
+            alerts = exchange.cashout_attempts([transfer])
     except ZaslonError as exc:  # a conflicting replay of a known id, say: the same answer the route gives
         status = status_for(exc)
         body = COMPACT.encode(exc.to_dict()).encode()
@@ -82,5 +84,5 @@ async def score_lane(app: Any, scope: Scope, receive: Receive, send: Send) -> Re
     await send({"type": "http.response.body", "body": body})
     app.state.http_metrics.record("POST", _SCORE_ROUTE, status, time.perf_counter() - started)
     if alerts:  # after the answer: the bank is not kept waiting for the desk's alert
-        await run_in_threadpool(store_alerts, app, alerts)
+        await run_in_threadpool(app.state.exchange.record_cashout_attempts, [transfer], alerts)
     return None

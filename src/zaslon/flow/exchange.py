@@ -1,0 +1,382 @@
+"""The Exchange: the one application service that owns the flow. Read it top-down to see the data flow.
+
+    banks ── transfers ──► score() ──► decision back to the bank (and the feature log the model learns from)
+    reporters ── incident ──► report_incident() = intake -> trace -> freeze orders -> link into cases -> feedback
+    banks ── order steps ──► acknowledge() / frozen() / returned() / release()
+    telecoms ── numbers, calls ──► report_fraud_numbers() / report_calls()      (feed scoring's call signal)
+    banks ── customers' profiles ──► register_customers()                        (age, living alone, kind, phones)
+    account holders ── appeals ──► file_appeal() / decide_appeal()
+    analysts ── rules, model, drops ──► refresh_rules() / train_model() / publish_suspected_drops()
+
+HTTP routes, the CLI, the demo and every evaluation call these methods; nothing else implements the steps.
+Everything the exchange learns (Knowledge flags, customers' profiles, the trace ledger) is held here, in one
+place, and rebuilt from the store by ``restore()`` after a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Container, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, select
+
+from zaslon.core.calls import RecentCalls
+from zaslon.core.cashout import CashOutAlert, cashout_alert
+from zaslon.core.features import FEATURE_NAMES, AccountProfile
+from zaslon.core.knowledge import Knowledge
+from zaslon.core.types import FreezeOrder, Transfer, require_utc
+from zaslon.errors import Forbidden, InvalidInput
+from zaslon.flow.appeals import Verdict, decide_appeal, file_appeal
+from zaslon.flow.case_keys import incident_keys
+from zaslon.flow.cases import CaseService, CaseView
+from zaslon.flow.customers import Customer, load_customers, store_customers
+from zaslon.flow.decide import DecisionRecorder, Recorded
+from zaslon.flow.drops import publish_suspected_drops, restore_suspected_flags
+from zaslon.flow.freeze import FreezeStore
+from zaslon.flow.ingest import Stored, store_transfers
+from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, load_knowledge
+from zaslon.flow.model import TrainedModel, train
+from zaslon.flow.orgs import Principal
+from zaslon.flow.rules import RulesWatcher, default_ruleset
+from zaslon.flow.scoring import ScoringEngine
+from zaslon.flow.telecom import CallReport, report_calls, report_fraud_numbers
+from zaslon.flow.tracing import LiveLedger, Tracer, TraceSettings, restore_traced_flags, trace_summary
+from zaslon.settings import Settings
+
+# A transfer made within this long after a call from a flagged number is "on a call" (vishing).
+CALL_WINDOW = timedelta(hours=1)
+# A bank may date its report of a freeze a little ahead of the server clock (clock skew), never more.
+MAX_FUTURE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentOutcome:
+    """What one report set in motion: the stored incident, its trace, the orders issued, its case."""
+
+    intake: IntakeResult
+    trace: dict[str, Any] | None = None
+    orders: tuple[FreezeOrder, ...] = ()
+    existing_orders: tuple[str, ...] = ()
+    case: CaseView | None = None
+    linked_transfers: int = 0
+    followup_errors: tuple[str, ...] = ()
+
+
+class FeatureLog:
+    """The features every transfer was scored with, kept so the model can be retrained on what reports taught
+    (a transfer is labelled by the reports made before the cut-off, never by anything else)."""
+
+    def __init__(self, max_rows: int = 5_000_000) -> None:
+        self.max_rows = max_rows
+        self.ids: list[str] = []
+        self.ts: list[npt.NDArray[np.int64]] = []
+        self.x: list[npt.NDArray[np.float32]] = []
+        self.rows = 0
+        self._lock = threading.Lock()
+
+    def append(self, ids: Sequence[str], ts: npt.NDArray[np.int64], x: npt.NDArray[np.float32]) -> None:
+        """``ts`` in seconds since the epoch, as the scoring columns carry it."""
+        with self._lock:
+            self.ids.extend(ids)
+            self.ts.append(np.asarray(ts, dtype=np.int64).copy())
+            self.x.append(np.asarray(x, dtype=np.float32).copy())
+            self.rows += len(ids)
+            while self.rows > self.max_rows and len(self.x) > 1:  # the oldest batch goes first
+                n = len(self.x[0])
+                del self.ids[:n]
+                self.ts.pop(0)
+                self.x.pop(0)
+                self.rows -= n
+
+    def before(self, cutoff_s: int) -> tuple[list[str], npt.NDArray[np.float32]]:
+        with self._lock:
+            if not self.x:
+                return [], np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+            ts = np.concatenate(self.ts)
+            x = np.concatenate(self.x)
+            keep = np.flatnonzero(ts < cutoff_s)
+            return [self.ids[i] for i in keep.tolist()], x[keep]
+
+
+class _KindView(Container[str]):
+    """The accounts whose registered profile has ``kind`` (a live view of the profiles)."""
+
+    def __init__(self, profiles: dict[str, AccountProfile], kind: str) -> None:
+        self.profiles, self.kind = profiles, kind
+
+    def __contains__(self, account: object) -> bool:
+        prof = self.profiles.get(account) if isinstance(account, str) else None
+        return prof is not None and prof.kind == self.kind
+
+
+class Exchange:
+    def __init__(self, db: Engine, settings: Settings | None = None, *,
+                 webhook_transport: httpx.BaseTransport | None = None,
+                 trace_settings: TraceSettings | None = None) -> None:
+        self.db = db
+        self.settings = settings or Settings()
+        self.knowledge = Knowledge()  # the one Knowledge: scoring reads what intake, traces and appeals teach
+        self.profiles: dict[str, AccountProfile] = {}
+        self.owners: dict[str, str] = {}  # account -> the bank's customer id
+        self.phones_of: dict[str, tuple[str, ...]] = {}  # account -> its owner's phone numbers
+        self.scoring = ScoringEngine.from_settings(self.settings, knowledge=self.knowledge)
+        self.scoring.state.profiles = self.profiles
+        if self.scoring.ruleset_version is None:
+            # Until an analyst activates a version in the database, the packaged default rules apply.
+            self.scoring.set_ruleset(cast(Any, default_ruleset()))
+        self.feature_log = FeatureLog()
+        self.scoring.feature_log = self.feature_log  # type: ignore[attr-defined]
+        self.shadow_ruleset: Any = None
+        self.rules_watcher = RulesWatcher(db, self._apply_rules)
+        self.recorder = DecisionRecorder(db, commit_window=self.settings.commit_window_ms / 1000)
+        self.orders = FreezeStore(db)
+        self.ledger = LiveLedger(db, self.profiles, self.owners)
+        self.tracer = Tracer(self.ledger, trace_settings)
+        self.cases = CaseService(db)
+        self.recent_calls = RecentCalls(window=CALL_WINDOW)
+        self.webhook_transport = webhook_transport
+        self.models: list[dict[str, Any]] = []
+        self._incident_lock = threading.Lock()
+        self._crypto = _KindView(self.profiles, "crypto_exchange")
+
+    # ------------------------------------------------------------------ life
+    def restore(self) -> dict[str, int]:
+        """After a restart: what the store says the exchange had learnt counts again."""
+        customers = self._learn_customers(load_customers(self.db))
+        reported, phones = load_knowledge(self.db, self.knowledge)
+        traced = restore_traced_flags(self.db, self.knowledge)
+        suspected = restore_suspected_flags(self.db, self.knowledge)
+        return {"customers": customers, "reported": reported, "phones": phones, "traced": traced,
+                "suspected": suspected}
+
+    def warm_up(self) -> None:
+        self.scoring.warm_up()
+
+    def close(self) -> None:
+        self.rules_watcher.stop()
+        self.recorder.close()
+
+    # ------------------------------------------------------------------ customers
+    def register_customers(self, principal: Principal, batch: Sequence[Customer],
+                           *, now: datetime | None = None) -> int:
+        """A bank registers (or updates) its customers' profiles; all of the batch or nothing."""
+        return self._learn_customers(store_customers(self.db, principal, batch, now=now))
+
+    def _learn_customers(self, batch: Sequence[Customer]) -> int:
+        for c in batch:
+            self.profiles[c.account_id] = c.profile()
+            if c.customer_id:
+                self.owners[c.account_id] = c.customer_id
+            if c.phones:
+                self.phones_of[c.account_id] = c.phones
+            else:
+                self.phones_of.pop(c.account_id, None)
+        return len(batch)
+
+    # ------------------------------------------------------------------ scoring
+    def on_call(self, transfers: Sequence[Transfer], bank_says: Sequence[bool] | None = None) -> list[bool]:
+        """Per transfer: the bank's own call flag, or a call to the payer's phone from a flagged number within
+        ``CALL_WINDOW`` before it, as telecoms reported it."""
+        flags = list(bank_says) if bank_says is not None else [False] * len(transfers)
+        if not self.phones_of:
+            return flags
+        flagged = self.knowledge.flagged_phones
+        for i, t in enumerate(transfers):
+            if not flags[i]:
+                phones = self.phones_of.get(t.payer)
+                if phones:
+                    flags[i] = any(self.recent_calls.on_call_with_flagged(p, t.ts, flagged) for p in phones)
+        return flags
+
+    def score_now(self, org: str, transfers: Sequence[Transfer], *, on_flagged_call: Sequence[bool] | None = None,
+                  source: str = "batch", message_id: str | None = None) -> tuple[list[Recorded], Future[None]]:
+        """Decide ``transfers`` now; the future completes once the decisions are committed (answer after it)."""
+        self.refresh_rules()
+        calls = self.on_call(transfers, on_flagged_call)
+        return self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,
+                                    shadow=self.shadow_ruleset, source=source, message_id=message_id)
+
+    def score(self, org: str, transfers: Sequence[Transfer], *, on_flagged_call: Sequence[bool] | None = None,
+              source: str = "batch", message_id: str | None = None) -> list[Recorded]:
+        """Decide and store ``transfers``, record cash-out attempts by traced accounts, return the decisions."""
+        recorded, committed = self.score_now(org, transfers, on_flagged_call=on_flagged_call, source=source,
+                                             message_id=message_id)
+        committed.result()
+        self.record_cashout_attempts([t for t, r in zip(transfers, recorded, strict=True) if not r.replayed])
+        return recorded
+
+    def batch_context(self) -> tuple[ScoringEngine, Any]:
+        """The engine and shadow rules for one real-time micro-batch (rules refreshed first)."""
+        self.refresh_rules()
+        return self.scoring, self.shadow_ruleset
+
+    def store_transfers(self, org: str, transfers: Sequence[Transfer]) -> list[Stored]:
+        """Store executed transfers a bank sends without asking for a decision (history, disputed payments);
+        all of the batch or nothing. Cash-outs by traced accounts among them alert the desk."""
+        stored = store_transfers(self.db, org, transfers)
+        self.record_cashout_attempts([t for t, s in zip(transfers, stored, strict=True) if s.created])
+        return stored
+
+    def cashout_attempts(self, transfers: Sequence[Transfer]) -> list[CashOutAlert]:
+        """A traced account paying out to cash, abroad or crypto: a courier lead for the desk (cheap: one flag
+        look-up per transfer, nearly always empty)."""
+        return [a for t in transfers
+                if (a := cashout_alert(t, self.knowledge, crypto_accounts=self._crypto)) is not None]
+
+    def record_cashout_attempts(self, transfers: Sequence[Transfer], alerts: Sequence[CashOutAlert] | None = None,
+                                *, now: datetime | None = None) -> int:
+        found = self.cashout_attempts(transfers) if alerts is None else alerts
+        at = now or datetime.now(UTC)
+        return sum(self.orders.record_alert(a, now=at) for a in found)
+
+    # ------------------------------------------------------------------ incidents
+    def report_incident(self, principal: Principal, report: IncidentReport, *,
+                        now: datetime | None = None) -> IncidentOutcome:
+        """Intake -> trace -> freeze orders -> link into cases -> feedback into scoring, in that order.
+
+        The incident is committed first; a step after it that fails is reported in ``followup_errors`` and
+        never hides or undoes the stored incident."""
+        if report.reporter_org != principal.org_id:
+            raise Forbidden("an organisation reports incidents in its own name")
+        result = intake_incident(self.db, self.knowledge, report,
+                                 card_pepper=self.settings.card_pepper.get_secret_value().encode(), now=now)
+        if not result.created:
+            return IncidentOutcome(result)
+        inc = result.incident
+        errors: list[str] = []
+        summary: dict[str, Any] | None = None
+        created: list[FreezeOrder] = []
+        existing: list[str] = []
+        linked = 0
+        at = now or datetime.now(UTC)
+        with self._incident_lock:  # one trace at a time: "traced already" must not race
+            if inc.transfer_ids:
+                try:
+                    traced = self.tracer.trace_incident(tuple(inc.transfer_ids), inc.reported_at,
+                                                        victim=inc.victim_party, knowledge=self.knowledge)
+                    issued = self.orders.issue(inc.incident_id, traced.result, now=at)
+                    created, existing, linked = issued.created, issued.existing, traced.linked
+                    summary = trace_summary(traced.result)
+                    if created:
+                        self.orders.deliver(created, transport=self.webhook_transport, now=at)
+                except Exception as exc:  # the incident is committed; a failed follow-up must not hide it
+                    errors.append(f"trace: {type(exc).__name__}: {exc}")
+            case = None
+            try:
+                case_id = self.cases.link(inc.incident_id, incident_keys(self.db, inc.incident_id), now=at)
+                case = self.cases.get(case_id)
+            except Exception as exc:
+                errors.append(f"link: {type(exc).__name__}: {exc}")
+        return IncidentOutcome(result, summary, tuple(created), tuple(existing), case, linked, tuple(errors))
+
+    def link_incident(self, incident_id: str, *, now: datetime | None = None) -> CaseView:
+        """Link a stored incident into cases (intake does it on arrival; an incident already linked: its case)."""
+        if incident_id in self.cases.linker.index:
+            return self.cases.get(f"case-{self.cases.linker.case_of(incident_id)}")
+        return self.cases.get(self.cases.link(incident_id, incident_keys(self.db, incident_id), now=now))
+
+    # ------------------------------------------------------------------ freeze orders
+    def _bank(self, principal: Principal) -> str:
+        if principal.bank_id is None:
+            raise Forbidden("only the bank an order is addressed to can act on it")
+        return principal.bank_id
+
+    def _when(self, at: datetime | None) -> datetime:
+        now = datetime.now(UTC)
+        if at is None:
+            return now
+        at = require_utc(at, "at")
+        if at > now + MAX_FUTURE:
+            raise InvalidInput("at lies in the future", field="at")
+        return at
+
+    def acknowledge(self, principal: Principal, order_id: str, *, at: datetime | None = None) -> FreezeOrder:
+        return self.orders.acknowledge(order_id, self._bank(principal), by_org=principal.org_id, now=self._when(at))
+
+    def frozen(self, principal: Principal, order_id: str, amount: int, *, at: datetime | None = None) -> FreezeOrder:
+        """The bank froze ``amount`` at ``at``: from then on the trace sees that money as stopped."""
+        return self.orders.frozen(order_id, self._bank(principal), amount, by_org=principal.org_id,
+                                  now=self._when(at))
+
+    def returned(self, principal: Principal, order_id: str, amount: int, *, at: datetime | None = None) -> FreezeOrder:
+        return self.orders.returned(order_id, self._bank(principal), amount, by_org=principal.org_id,
+                                    now=self._when(at))
+
+    def release(self, principal: Principal, order_id: str, *, at: datetime | None = None) -> FreezeOrder:
+        return self.orders.release(order_id, self._bank(principal), by_org=principal.org_id, now=self._when(at))
+
+    def list_orders(self, bank_id: str | None, **kw: Any) -> list[FreezeOrder]:
+        return self.orders.list(bank_id, **kw)
+
+    def order(self, order_id: str, bank_id: str | None) -> FreezeOrder:
+        return self.orders.get(order_id, bank_id)
+
+    # ------------------------------------------------------------------ telecoms
+    def report_fraud_numbers(self, principal: Principal, numbers: Sequence[str],
+                             note: str | None = None) -> tuple[list[str], int]:
+        self._telecom(principal)
+        return report_fraud_numbers(self.db, self.knowledge, principal.org_id, numbers, note)
+
+    def report_calls(self, principal: Principal, calls: Sequence[CallReport]) -> dict[str, Any]:
+        self._telecom(principal)
+        return report_calls(self.db, self.knowledge, self.recent_calls, principal.org_id, calls)
+
+    @staticmethod
+    def _telecom(principal: Principal) -> None:
+        if str(principal.kind) != "telecom":
+            raise Forbidden("only telecom operators report fraud numbers and calls")
+
+    # ------------------------------------------------------------------ appeals
+    def file_appeal(self, principal: Principal, *, account_id: str, reason: str, contact: str) -> dict[str, Any]:
+        return file_appeal(self.db, self.knowledge, principal, account_id=account_id, reason=reason, contact=contact)
+
+    def decide_appeal(self, principal: Principal, appeal_id: str, *, verdict: Verdict, note: str) -> dict[str, Any]:
+        return decide_appeal(self.db, self.knowledge, principal, appeal_id, verdict=verdict, note=note)
+
+    # ------------------------------------------------------------------ rules, model, drops
+    def _apply_rules(self, live: Any, shadow: Any) -> None:
+        self.scoring.set_ruleset(live)
+        self.shadow_ruleset = shadow
+
+    def refresh_rules(self) -> None:
+        """Pick up an analyst's activation (the store is checked at most every couple of seconds)."""
+        try:
+            self.rules_watcher.maybe_refresh()
+        except Exception as exc:  # the rules store being down must not stop scoring: keep the current rules
+            self.rules_watcher.last_error = f"{type(exc).__name__}: {exc}"
+
+    def set_model(self, model: Any) -> None:
+        self.scoring.set_model(model)
+
+    def train_model(self, cutoff: datetime, *, min_positives: int = 5) -> TrainedModel | None:
+        """Retrain on every transfer scored before ``cutoff``, labelled by the reports made before it (the
+        disputed transfers of incidents reported by then); put the model live. None if too few reports."""
+        from zaslon.adapters.db.tables_incidents import incident_transfers, incidents
+
+        cutoff = require_utc(cutoff, "cutoff")
+        ids, x = self.feature_log.before(int(cutoff.timestamp()))
+        with self.db.connect() as conn:
+            named = set(conn.execute(
+                select(incident_transfers.c.transfer_id)
+                .join(incidents, incidents.c.incident_id == incident_transfers.c.incident_id)
+                .where(incidents.c.reported_at < cutoff)).scalars())
+        y = np.fromiter((t in named for t in ids), dtype=np.bool_, count=len(ids))
+        if int(y.sum()) < min_positives or int(y.sum()) == len(ids):
+            return None
+        trained = train(x, y, cutoff=cutoff)
+        self.set_model(trained.compiled)
+        self.models.append(trained.meta)
+        return trained
+
+    def publish_suspected_drops(self, *, top_k: int = 500, min_score: float = 0.5,
+                                now: datetime | None = None) -> list[dict[str, object]]:
+        return publish_suspected_drops(self.db, self.knowledge, now=now, top_k=top_k, min_score=min_score,
+                                       opened_at={a: p.opened_at for a, p in self.profiles.items()
+                                                  if p.opened_at is not None})

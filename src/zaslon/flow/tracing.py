@@ -1,0 +1,282 @@
+"""The trace step of the flow: a ledger kept in step with the store, and trace -> flags -> freeze orders.
+
+The ledger holds what actually happened to money: every stored transfer except those the exchange held or
+blocked (they never executed), and every freeze a bank reported (money frozen can no longer move on). It is
+refreshed from the store before each trace: new rows are appended; a row dated before the newest one already
+indexed (a late transfer) makes it rebuild, so the time order the trace relies on always holds.
+
+``trace_incident`` follows an incident's disputed transfers through everything recorded before the report
+time, then also the money other payers sent into the same first drops (in practice other, often unreported,
+victims of the same group), and returns what to freeze and which accounts the money reached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, distinct, func, select
+
+from zaslon.adapters.db.tables_core import transfers
+from zaslon.adapters.db.tables_decisions import decisions
+from zaslon.adapters.db.tables_orders import freeze_orders, order_events
+from zaslon.core.corroborate import is_established
+from zaslon.core.features import AccountProfile
+from zaslon.core.fx import to_byn_minor
+from zaslon.core.knowledge import AccountFlag, Knowledge
+from zaslon.core.ledger import FROZEN_SINK, Ledger, distinct_payers, to_us
+from zaslon.core.trace import Method, TraceResult, trace
+from zaslon.core.types import CASH_SINK
+
+_COLS = (transfers.c.transfer_id, transfers.c.ts, transfers.c.payer, transfers.c.payee, transfers.c.amount,
+         transfers.c.currency, transfers.c.payer_bank, transfers.c.payee_bank, transfers.c.payee_country,
+         transfers.c.atm_id)
+# A transfer the exchange held or blocked did not execute: it moved no money.
+_NOT_EXECUTED = ("hold", "block")
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSettings:
+    max_depth: int = 6  # Brazil's MED 2.0 follows about five levels of onward transfers
+    method: Method = Method.FIFO
+    # Other money that fed the drops this victim's money reached (within ``linked_depth`` hops), traced and
+    # frozen with it: in practice other, often unreported, victims of the same group.
+    linked_depth: int = 6
+    max_linked: int = 200
+    linked_lookback_s: int = 3 * 86_400
+
+
+class LiveLedger:
+    """The trace's ledger, in step with the store. ``profiles`` tells merchants and exchanges apart (money
+    paid to a shop is spent, not laundered) and which customer owns an account."""
+
+    def __init__(self, engine: Engine, profiles: Mapping[str, AccountProfile] | None = None,
+                 owners: Mapping[str, str] | None = None) -> None:
+        self.engine = engine
+        self.profiles: Mapping[str, AccountProfile] = profiles if profiles is not None else {}
+        self.owners: Mapping[str, str] = owners if owners is not None else {}
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.ledger = Ledger()
+        self.ledger.add_account(CASH_SINK, bank_id=None)
+        self.row_of: dict[str, int] = {}
+        self._consumed = 0  # stored transfer rows taken in (executed or not)
+        self._last_us: int | None = None
+        self._at_last: set[str] = set()  # ids consumed at exactly the newest timestamp
+        self._last_event = 0  # newest order event consumed (freezes)
+
+    def current(self) -> Ledger:
+        with self._lock, self.engine.connect() as conn:
+            stored = int(conn.execute(select(func.count()).select_from(transfers)).scalar_one())
+            events = conn.execute(
+                select(order_events.c.event_id, order_events.c.at, order_events.c.amount, freeze_orders.c.account_id,
+                       freeze_orders.c.bank_id)
+                .join(freeze_orders, freeze_orders.c.order_id == order_events.c.order_id)
+                .where(order_events.c.status == "frozen", order_events.c.event_id > self._last_event,
+                       order_events.c.amount > 0)
+                .order_by(order_events.c.event_id)).all()
+            if stored == self._consumed and not events:
+                return self.ledger
+            q = self._query()
+            if self._last_us is not None:
+                q = q.where(transfers.c.ts >= datetime.fromtimestamp(self._last_us / 1e6, tz=UTC))
+            new = [r for r in conn.execute(q)
+                   if not (self._last_us is not None and to_us(_utc(r.ts)) == self._last_us
+                           and r.transfer_id in self._at_last)]
+            frozen = [(to_us(_utc(e.at)), e) for e in events]
+            late = len(new) != stored - self._consumed or any(
+                self._last_us is not None and at < self._last_us for at, _ in frozen)
+            if late:
+                self._reset()
+                new = list(conn.execute(self._query()))
+                frozen = [(to_us(_utc(e.at)), e) for e in conn.execute(
+                    select(order_events.c.event_id, order_events.c.at, order_events.c.amount,
+                           freeze_orders.c.account_id, freeze_orders.c.bank_id)
+                    .join(freeze_orders, freeze_orders.c.order_id == order_events.c.order_id)
+                    .where(order_events.c.status == "frozen", order_events.c.amount > 0)
+                    .order_by(order_events.c.event_id))]
+            self._take(new, frozen)
+            return self.ledger
+
+    def _query(self) -> Any:
+        # Every stored row is consumed (and counted); those that did not execute are skipped in ``_take``.
+        return (select(*_COLS, decisions.c.outcome)
+                .select_from(transfers.outerjoin(decisions, decisions.c.transfer_id == transfers.c.transfer_id))
+                .order_by(transfers.c.ts, transfers.c.transfer_id))
+
+    def _take(self, rows: list[Any], frozen: list[tuple[int, Any]]) -> None:
+        """Append transfers and freezes merged in time order (a freeze after transfers of the same moment)."""
+        amounts = to_byn_minor_list(rows)
+        merged: list[tuple[int, int, int, Any]] = [(to_us(_utc(r.ts)), 0, i, r) for i, r in enumerate(rows)]
+        merged += [(at, 1, i, e) for i, (at, e) in enumerate(frozen)]
+        merged.sort(key=lambda x: (x[0], x[1], x[2]))
+        led = self.ledger
+        for at, kind, i, r in merged:
+            if kind == 1:
+                led.append(f"freeze:{r.event_id}", at, r.account_id, FROZEN_SINK, int(r.amount),
+                           payer_bank=r.bank_id)
+                self._last_event = max(self._last_event, int(r.event_id))
+                continue
+            self._consumed += 1
+            if at != self._last_us:
+                self._last_us, self._at_last = at, set()
+            self._at_last.add(r.transfer_id)
+            if r.outcome in _NOT_EXECUTED:
+                continue
+            for acct, bank in ((r.payer, r.payer_bank), (r.payee, r.payee_bank)):
+                if acct not in led.account_index:
+                    self._add_account(acct, bank)
+            self.row_of[r.transfer_id] = led.append(
+                r.transfer_id, at, r.payer, r.payee, amounts[i], payer_bank=r.payer_bank,
+                payee_bank=r.payee_bank, payee_country=r.payee_country, atm_id=r.atm_id)
+        if self._last_us is None and merged:
+            self._last_us = merged[-1][0]
+
+    def _add_account(self, account: str, bank: str | None) -> None:
+        prof = self.profiles.get(account)
+        kind = prof.kind if prof is not None else None
+        self.ledger.add_account(account, bank_id=bank, party_id=self.owners.get(account),
+                                crypto_exchange=kind == "crypto_exchange", merchant=kind == "merchant")
+
+
+def to_byn_minor_list(rows: list[Any]) -> list[int]:
+    if not rows:
+        return []
+    import numpy as np
+
+    out = to_byn_minor(np.array([r.amount for r in rows], dtype=np.int64), [r.currency for r in rows])
+    return [int(a) for a in out.tolist()]
+
+
+@dataclass
+class TracedIncident:
+    result: TraceResult
+    seeds: list[str]  # the transfers traced for this incident: its own disputed ones, then linked feeders
+    linked: int
+    flagged: list[str] = field(default_factory=list)
+
+
+class Tracer:
+    """Traces incidents against the live ledger; remembers which transfers were already traced, so money is
+    traced (and ordered frozen) for the first incident that names it, not once per report."""
+
+    def __init__(self, live: LiveLedger, settings: TraceSettings | None = None) -> None:
+        self.live = live
+        self.settings = settings or TraceSettings()
+        self.traced: set[str] = set()
+        self._established: set[str] = set()  # payers only ever grow: once established, always
+        self._lock = threading.Lock()
+
+    def established(self, led: Ledger, account: str) -> bool:
+        if account in self._established:
+            return True
+        idx = led.account_index.get(account)
+        if idx is None:
+            return False
+        prof = self.live.profiles.get(account)
+        if is_established(prof.kind if prof else None, distinct_payers(led, idx, led.n_rows)):
+            self._established.add(account)
+            return True
+        return False
+
+    def trace_incident(self, transfer_ids: tuple[str, ...], reported_at: datetime, *, victim: str | None,
+                       knowledge: Knowledge) -> TracedIncident:
+        cfg = self.settings
+        with self._lock:
+            led = self.live.current()
+            upto = led.upto(to_us(reported_at))
+            row_of = self.live.row_of
+            # The victim's own accounts: the payers of the disputed transfers, and what the bank says they own.
+            mine = {led.account_ids[int(led.payer[row_of[t]])] for t in transfer_ids if t in row_of}
+
+            def victims(account: str) -> bool:
+                idx = led.account_index.get(account)
+                owner = led.account_party[idx] if idx is not None else None
+                return account in mine or (victim is not None and owner == victim)
+
+            fresh = [t for t in transfer_ids if t in row_of and row_of[t] < upto and t not in self.traced]
+            self.traced.update(fresh)
+            seeds = [(row_of[t], int(led.amount[row_of[t]])) for t in fresh]
+            res = trace(led, seeds, upto=upto, max_depth=cfg.max_depth, method=cfg.method,
+                        feeders_lookback_us=cfg.linked_lookback_s * 1_000_000, max_feeders=4 * cfg.max_linked)
+            linked = self._linked(led, res, victims)
+            if linked:
+                self.traced.update(linked)
+                seeds += [(row_of[t], int(led.amount[row_of[t]])) for t in linked]
+                res = trace(led, seeds, upto=upto, max_depth=cfg.max_depth, method=cfg.method)
+            flagged = []
+            for acc in sorted(res.accounts):
+                if not victims(acc) and not self.established(led, acc):
+                    knowledge.flag(acc, AccountFlag.TRACED)
+                    flagged.append(acc)
+            return TracedIncident(res, fresh + linked, len(linked), flagged)
+
+    def _linked(self, led: Ledger, result: TraceResult, victims: Callable[[str], bool]) -> list[str]:
+        """Backwards: money from outside the trace into its first drops, not traced for anyone yet."""
+        cfg = self.settings
+        depth: dict[str, int] = {}
+        for h in result.hops:
+            depth[h.to_account] = min(depth.get(h.to_account, h.depth), h.depth)
+        out: list[str] = []
+        row_of = self.live.row_of
+        for f in result.feeders:
+            if len(out) >= cfg.max_linked:
+                break
+            t = f.transfer_id
+            if (depth.get(f.into_account, 99) > cfg.linked_depth or t in self.traced or t not in row_of
+                    or victims(f.payer) or self.established(led, f.into_account)):
+                continue
+            out.append(t)
+        return out
+
+
+def restore_traced_flags(engine: Engine, knowledge: Knowledge) -> int:
+    """After a restart: TRACED again on the accounts freeze orders name, as ``Tracer`` flags them (not an
+    established account, a shop many people pay; not an account an upheld appeal cleared after its last order).
+    Accounts the trace only passed through, named in no order, are not restored: the traced set itself is not
+    stored. Distinct payers are counted in SQL, for those accounts only."""
+    from zaslon.flow.intake import upheld_appeals
+
+    with engine.connect() as conn:
+        issued = {r.account_id: _utc(r.last) for r in conn.execute(
+            select(freeze_orders.c.account_id, func.max(freeze_orders.c.issued_at).label("last"))
+            .group_by(freeze_orders.c.account_id))}
+        if not issued:
+            return 0
+        delisted = upheld_appeals(conn)
+        accounts = sorted(issued)
+        payers: dict[str, int] = {}
+        for start in range(0, len(accounts), 500):
+            chunk = accounts[start : start + 500]
+            for r in conn.execute(select(transfers.c.payee, func.count(distinct(transfers.c.payer)).label("n"))
+                                  .where(transfers.c.payee.in_(chunk)).group_by(transfers.c.payee)):
+                payers[r.payee] = int(r.n)
+    flagged = 0
+    for acc in accounts:
+        if acc in delisted and delisted[acc] >= issued[acc]:
+            continue
+        if not is_established(None, payers.get(acc, 0)):
+            knowledge.flag(acc, AccountFlag.TRACED)
+            flagged += 1
+    return flagged
+
+
+def trace_summary(res: TraceResult) -> dict[str, Any]:
+    """What the reporter is told of the trace."""
+    return {
+        "traced": res.traced, "still_in_accounts": res.held,
+        "exits": [{"kind": e.kind.value, "amount": e.amount, "from_account": e.from_account,
+                   "transfer_id": e.transfer_id, "atm_id": e.atm_id, "country": e.country,
+                   "bank_id": e.bank_id} for e in res.exits],
+        "other_victims": [{"payer": f.payer, "into_account": f.into_account, "transfer_id": f.transfer_id,
+                           "amount": f.amount} for f in res.feeders[:50]],
+    }
