@@ -1,34 +1,46 @@
-"""`zaslon demo`: the small world through the exchange, its money outcome beside two baselines, then the API."""
+"""`zaslon demo`: a simulated country through the exchange, its money outcome beside two baselines, then the API."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from zaslon.errors import InvalidInput
+
 SCENARIOS = (("zaslon", "Zaslon"), ("list_only", "list-only"), ("no_exchange", "no exchange"))
 
 
 def _money(v: float) -> str:
-    return f"{v:,.0f}"
+    """Whole BYN; millions as 1.23M so a column never needs more than nine characters."""
+    return f"{v / 1e6:.2f}M" if abs(v) >= 10_000_000 else f"{v:,.0f}"
 
 
 def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v * 1000:.1f} ms" if v < 10 else f"{v / 60:.1f} min"
 
 
+_SHORT = {"fake_director": "fake dir.", "investment": "invest.", "extortion": "extort.", "vishing": "vishing",
+          "phishing": "phishing", "courier": "courier"}
+
+
 def _print(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=80)
     table = Table(title="Money outcome (BYN)", show_lines=False)
     table.add_column("")
     for _, label in SCENARIOS:
-        table.add_column(label, justify="right")
+        table.add_column(label, justify="right", no_wrap=True)
     for key, label in (("stolen", "stolen"), ("prevented", "prevented"), ("frozen", "frozen"),
                        ("saved", "saved"), ("lost", "lost")):
         table.add_row(label, *(_money(summary[k][key]) for k, _ in SCENARIOS))
@@ -39,14 +51,61 @@ def _print(summary: dict[str, Any]) -> None:
     table.add_row("report -> orders p99", *(_ms(summary[k]["time_to_freeze_p99_s"]) for k, _ in SCENARIOS))
     console.print(table)
     per = Table(title="Zaslon by scheme (BYN)")
-    for col in ("scheme", "stolen", "prevented", "frozen", "saved", "lost", "saved share"):
-        per.add_column(col, justify="left" if col == "scheme" else "right")
+    for col in ("scheme", "stolen", "prevented", "frozen", "saved", "lost", "saved"):
+        per.add_column(col, justify="left" if col == "scheme" else "right", no_wrap=True)
     for scheme, s in summary["by_scheme"].items():
-        per.add_row(scheme, *(_money(s[k]) for k in ("stolen", "prevented", "frozen", "saved", "lost")),
+        per.add_row(_SHORT.get(scheme, scheme[:9]),
+                    *(_money(s[k]) for k in ("stolen", "prevented", "frozen", "saved", "lost")),
                     f"{s['saved_share']:.1%}")
     console.print(per)
-    console.print(f"run: {summary['run']}")
-    console.print("no-exchange freeze time is the modelled bank delay; Zaslon's is measured processing time.")
+    run = summary["run"]
+    console.print(f"transport: {summary['transport']}; transfers {run['transfers']:,}, incidents {run['incidents']}"
+                  f" ({run['duplicates']} duplicates, {run['rejected']} rejected), orders {run['orders']},"
+                  f" declined by banks (frozen money) {run['declined']}")
+    link, drops = summary["linking"], summary["drops"]
+    console.print(f"cases: {link['cases']} (pairwise F1 {link['pairwise_f1']:.3f}); suspected drops published "
+                  f"{drops['published']} (true drops among them {drops['true']})")
+    console.print("no-exchange freeze time is the modelled bank delay; Zaslon's is the measured time of reporting "
+                  "the incident.")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _served(url: str) -> Any:
+    """``zaslon serve``'s app (``serve_app``) in its own process on a loopback port, until the block ends."""
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "ZASLON_DATABASE_URL": url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "zaslon.adapters.http.app:serve_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise InvalidInput(f"the API server exited at start-up ({proc.returncode})", field="via-http")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise InvalidInput("the API server did not start within 120 s", field="via-http")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def demo(
@@ -54,6 +113,8 @@ def demo(
     preset: str = typer.Option("small", help="simulator preset to generate if the world is missing"),
     seed: int = typer.Option(42, help="world seed (generation) and demo seed (bank delays)"),
     db: str = typer.Option(None, help="an empty database's URL (default: a fresh SQLite file beside the world)"),
+    via_http: bool = typer.Option(False, "--via-http", help="the simulated banks talk to `zaslon serve` over "
+                                  "HTTP on loopback, each with its own API key (default: in-process calls)"),
     no_serve: bool = typer.Option(False, "--no-serve", help="exit after printing the outcome"),
     summary_json: Path = typer.Option(None, "--summary-json", help="write the outcome figures here"),
     host: str = typer.Option("127.0.0.1"),
@@ -64,18 +125,15 @@ def demo(
     from sqlalchemy import text
 
     from zaslon.adapters.db.engine import make_engine, upgrade
-    from zaslon.errors import ZaslonError
-    from zaslon.flow.scoring import ScoringEngine
     from zaslon.lab.demo import DemoConfig, run_demo
     from zaslon.lab.outcome import score_run
-    from zaslon.simulate.load import ensure_world, load_world, profiles
+    from zaslon.lab.parties import Parties
+    from zaslon.lab.transport import InProcess, OverHttp
+    from zaslon.settings import Settings
+    from zaslon.simulate.load import ensure_world, load_world
 
-    try:
-        path = ensure_world(world or Path("data/worlds") / f"{preset}-{seed}", preset=preset, seed=seed)
-        w = load_world(path)
-    except ZaslonError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
+    path = ensure_world(world or Path("data/worlds") / f"{preset}-{seed}", preset=preset, seed=seed)
+    w = load_world(path)
     url = db
     if url is None:
         file = path / "demo.db"
@@ -87,51 +145,54 @@ def demo(
     with engine.connect() as conn:
         used = conn.execute(text("SELECT count(*) FROM freeze_orders")).scalar_one()
     if used:
-        typer.echo("error: the demo needs an empty database (this one already holds freeze orders)", err=True)
-        raise typer.Exit(2)
-    prof = profiles(w)
+        raise InvalidInput("the demo needs an empty database (this one already holds freeze orders)", field="db")
+    parties = Parties.create(engine, w)
+    settings = Settings(database_url=url, host=host, port=port)
+    exchange = None
     with Progress(TextColumn("[bold]demo"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task("transfers", total=len(w.transfers))
-        run = run_demo(
-            w, engine, engine_factory=lambda k: ScoringEngine(k, profiles=prof),  # type: ignore[arg-type]
-            cfg=DemoConfig(seed=seed), progress=lambda n: bar.advance(task, n),
-        )
+
+        def go(transport: Any) -> Any:
+            return run_demo(w, transport, banks=parties.banks, desk=parties.desk, telecom_of=parties.telecoms,
+                            cfg=DemoConfig(seed=seed), progress=lambda n: bar.advance(task, n))
+
+        if via_http:
+            with _served(url) as base:
+                client = OverHttp(base, parties.keys, parties.desk)
+                try:
+                    run = go(client)
+                finally:
+                    client.close()
+        else:
+            from zaslon.flow.exchange import Exchange
+
+            exchange = Exchange(engine, settings)
+            exchange.restore()
+            run = go(InProcess(exchange, parties.principals, parties.desk))
     summary = score_run(run, path)
     _print(summary)
     if summary_json is not None:
         summary_json.parent.mkdir(parents=True, exist_ok=True)
         summary_json.write_text(json.dumps(summary, indent=2, sort_keys=True))
     if no_serve:
+        if exchange is not None:
+            exchange.close()
         return
-    _serve(engine, url, run.knowledge, host, port)
+    _serve(exchange, settings, parties, host, port)
 
 
-def _serve(engine: Any, url: str, knowledge: Any, host: str, port: int) -> None:
+def _serve(exchange: Any, settings: Any, parties: Any, host: str, port: int) -> None:
     import uvicorn
-    from sqlalchemy import text
 
     from zaslon.adapters.http.app import create_app
-    from zaslon.core.access import DEFAULT_SCOPES, OrgKind
-    from zaslon.errors import Conflict
-    from zaslon.flow.orgs import create_key, create_org
-    from zaslon.settings import Settings
 
-    try:
-        police_key = create_org(engine, name="Cyber unit 24/7 desk (demo)", kind="police").api_key
-    except Conflict:  # a reused demo database: give the existing desk a fresh key
-        police_key = create_key(engine, "police-cyber-unit-24-7-desk-demo", DEFAULT_SCOPES[OrgKind.POLICE]).api_key
-
-    with engine.connect() as conn:
-        bank = conn.execute(text(
-            "SELECT o.org_id, count(*) AS n FROM freeze_orders f JOIN orgs o ON o.bank_id = f.bank_id "
-            "GROUP BY o.org_id ORDER BY n DESC LIMIT 1")).first()
-    app = create_app(Settings(database_url=url, host=host, port=port), db=engine)
-    app.state.knowledge = knowledge
-    typer.echo(f"police desk key: {police_key}")
-    if bank is not None:
-        key = create_key(engine, bank.org_id, DEFAULT_SCOPES[OrgKind.BANK])
-        typer.echo(f"bank {bank.org_id} key: {key.api_key}  (curl -H 'Authorization: Bearer <key>' "
+    # After an HTTP run the server process is gone: a new Exchange restores what it learnt from the store.
+    app = create_app(settings, exchange=exchange, freeze_heap=True)
+    typer.echo(f"police desk key: {parties.keys[parties.desk]}")
+    busiest = parties.busiest_bank()
+    if busiest is not None:
+        typer.echo(f"bank {busiest} key: {parties.keys[busiest]}  (curl -H 'Authorization: Bearer <key>' "
                    f"http://{host}:{port}/v1/orders)")
     typer.echo(f"serving http://{host}:{port} until Ctrl-C", err=sys.stderr.isatty())
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,9 +1,14 @@
-"""The demo run: a simulated world through the exchange in event-time order, with two baselines beside it.
+"""The demo run: a simulated country's banks, telecoms and police working with the exchange, in event-time order.
 
-Three kinds of events are merged by time: transfers (scored in micro-batches between events), incident
-reports (intake -> trace -> freeze orders at ``reported_at``) and banks acknowledging orders (after a
-delay drawn from a seeded RNG). A transfer Zaslon holds never executes, so it never enters Zaslon's
-ledger; a freeze adds a row to the FROZEN sink, so frozen money can no longer leave in the trace.
+The simulated parties are clients of the exchange, through a ``Transport`` (in-process calls or real HTTP):
+* each bank registers its customers' profiles, sends its customers' transfers to be scored in micro-batches
+  between events, executes those not held or blocked, and declines a transfer that would spend frozen money;
+* telecoms report the calls to their subscribers as they happen;
+* victims' reports arrive at their report time from the bank, the police or the telecom that took them;
+* a bank reads the freeze orders addressed to it, acknowledges each after a delay drawn from a seeded RNG and
+  freezes what the account actually holds at that moment (at most the order's amount);
+* the desk retrains the model every week on what reports taught by then.
+The exchange's decisions, traces, orders and cases are the product's own: nothing here traces or links.
 
 The baselines run in the same pass over the same events:
 * list-only: a transfer to a payee already named in any report is held (2 days, as 161-FZ); no tracing.
@@ -17,36 +22,26 @@ from __future__ import annotations
 
 import heapq
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, insert, select
 
-from zaslon.adapters.db.tables_core import orgs
-from zaslon.core.cashout import cashout_alert
-from zaslon.core.corroborate import is_established
-from zaslon.core.features import FEATURE_NAMES
 from zaslon.core.fx import to_byn_minor
-from zaslon.core.knowledge import AccountFlag, Knowledge
-from zaslon.core.ledger import FROZEN_SINK, Dest, Ledger, distinct_payers, from_us
-from zaslon.core.policy import HOLD
-from zaslon.core.trace import Method, TraceResult, trace
+from zaslon.core.ledger import FROZEN_SINK, Dest, Ledger, from_us
+from zaslon.core.trace import trace
 from zaslon.core.types import CASH_SINK, Atm, Channel, Scheme, Transfer
-from zaslon.errors import ZaslonError
-from zaslon.flow.freeze import FreezeStore
-from zaslon.flow.ingest import store_transfers
-from zaslon.flow.intake import IncidentReport, Victim, intake_incident
+from zaslon.flow.customers import Customer
+from zaslon.flow.intake import IncidentReport, Victim
 from zaslon.flow.ledger import register_accounts
-from zaslon.flow.model import labels_known_by, train
-from zaslon.flow.replay import columns_of_frame, slice_cols
+from zaslon.flow.telecom import CallReport
+from zaslon.lab.transport import Transport
 from zaslon.simulate.load import World
 
 Progress = Callable[[int], None]
 INF = np.iinfo(np.int64).max
+_STOP = ("hold", "block")
 
 
 @dataclass(frozen=True)
@@ -54,19 +49,9 @@ class DemoConfig:
     seed: int = 7
     # Banks act on an order in minutes: an on-call officer reads it off the queue (assumed 2-15 min).
     ack_delay_s: tuple[float, float] = (120.0, 900.0)
-    max_depth: int = 6
-    method: Method = Method.FIFO
     chunk: int = 8192
-    call_window_s: int = 3600  # a transfer within an hour of a call from a flagged number: "on a call"
-    # Other money that fed the drops this victim's money reached (within 6 hops), traced and frozen with
-    # it: in practice other, often unreported, victims of the same group.
-    linked_depth: int = 6
-    max_linked: int = 200
-    linked_lookback_s: int = 3 * 86_400
-    # The model is retrained weekly on what was reported by then, as `zaslon replay` does (0: no model).
+    # The desk retrains the model weekly on what was reported by then, as `zaslon replay` does (0: no model).
     retrain_days: float = 7.0
-    min_positives: int = 5
-    card_pepper: bytes = b"zaslon-demo-pepper"
 
 
 @dataclass
@@ -79,7 +64,6 @@ class Scenario:
     seeds: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # incident -> (ledger row, amount)
     seed_ids: dict[str, list[str]] = field(default_factory=dict)
     frozen_by_seed: dict[str, int] = field(default_factory=dict)  # seed transfer id -> frozen money
-    linked: int = 0  # other victims' transfers traced with an incident (feeders of its drops)
 
 
 @dataclass
@@ -89,31 +73,33 @@ class DemoRun:
     zaslon: Scenario
     list_only: Scenario
     no_exchange: Scenario
-    knowledge: Knowledge
+    transport: str
     incidents: int = 0
     duplicates: int = 0
     rejected: int = 0
     orders: int = 0
-    alerts: int = 0
-    traced_accounts: int = 0
+    declined: int = 0
     models: list[dict[str, object]] = field(default_factory=list)
+    cases: dict[str, list[str]] = field(default_factory=dict)  # the exchange's cases, of the world's incident ids
+    incident_ids: dict[str, str] = field(default_factory=dict)  # the exchange's incident id -> the world's
+    drops: list[dict[str, object]] = field(default_factory=list)
 
 
 class _Demo:
-    def __init__(self, world: World, db: Engine, engine_factory: Callable[[Knowledge], object],
-                 cfg: DemoConfig) -> None:
-        self.w, self.db, self.cfg = world, db, cfg
+    def __init__(self, world: World, transport: Transport, banks: dict[str, str], desk: str,
+                 telecom_of: dict[str, str], cfg: DemoConfig) -> None:
+        self.w, self.x, self.cfg = world, transport, cfg
+        self.banks = banks  # BIC -> org id
+        self.desk = desk
+        self.telecom_of = telecom_of  # world operator -> org id
         self.rng = random.Random(cfg.seed)
-        self.knowledge = Knowledge()
-        self.engine = engine_factory(self.knowledge)
-        self.store = FreezeStore(db)
         t = world.transfers
         self.n = len(t)
         self.ids: list[str] = t["transfer_id"].to_list()
         self.ts_us = t["ts"].dt.epoch("us").to_numpy().astype(np.int64)
-        # Every amount as BYN kopecks at reference rates: traces and outcomes add money across currencies.
+        # Every amount as BYN kopecks at reference rates: outcomes and bank balances add money across currencies.
         self.amount_orig = t["amount"].to_numpy().astype(np.int64)
-        self.amount = to_byn_minor(t["amount"].to_numpy().astype(np.int64), t["currency"].to_list())
+        self.amount = to_byn_minor(self.amount_orig, t["currency"].to_list())
         self.payer: list[str] = t["payer"].to_list()
         self.payee: list[str] = t["payee"].to_list()
         self.payer_bank: list[str | None] = t["payer_bank"].to_list()
@@ -122,65 +108,82 @@ class _Demo:
         self.atm_id: list[str | None] = t["atm_id"].to_list()
         self.currency: list[str] = t["currency"].to_list()
         self.channel: list[str] = t["channel"].to_list()
-        self.cols = columns_of_frame(t)
-        self.caller = _last_caller(world, cfg.call_window_s)
+        self.device: list[str | None] = t["device"].to_list()
+        self.ip: list[str | None] = t["ip"].to_list()
         self.row_of = {tid: i for i, tid in enumerate(self.ids)}
-        self.crypto = set(world.accounts.filter(pl.col("kind") == "crypto_exchange")["account_id"].to_list())
-        self.kind_of = dict(world.accounts.select("account_id", "kind").iter_rows())
-        self.party_of = dict(world.accounts.select("account_id", "party_id").iter_rows())
         self.atms = {r[0]: Atm(r[0], float(r[1]), float(r[2]), r[3])
                      for r in world.atms.select("atm_id", "lat", "lon", "city").iter_rows()}
-        self.zl, self.nl = Ledger(), Ledger()  # Zaslon's and the banks-alone executed transfers
-        for led in (self.zl, self.nl):
-            register_accounts(led, world.accounts)
-            led.add_account(CASH_SINK, bank_id=None)
-        self.x = np.zeros((self.n, len(FEATURE_NAMES)), dtype=np.float32) if cfg.retrain_days > 0 else None
-        self.named: list[tuple[datetime, list[str]]] = []  # what reports named, as the model may learn it
+        # The banks' side: balances of what executed, amounts frozen on orders.
+        self.balance: dict[str, int] = {}
+        self.frozen_in: dict[str, int] = {}
+        self.nl = Ledger()  # the banks-alone executed transfers (baseline)
+        register_accounts(self.nl, world.accounts)
+        self.nl.add_account(CASH_SINK, bank_id=None)
         self.zaslon = Scenario(np.zeros(self.n, dtype=np.bool_))
         self.list_only = Scenario(np.zeros(self.n, dtype=np.bool_))
         self.nx = Scenario(np.zeros(self.n, dtype=np.bool_))
-        self.zl_row: dict[str, int] = {}
         self.nl_row: dict[str, int] = {}
         self.national_list: set[str] = set()
         self.bank_lists: dict[str, set[str]] = {}
-        self.traced_seed: dict[str, str] = {}  # transfer id -> first incident that traced it
         self.nx_seed: set[str] = set()
         self.events: list[tuple[int, int, str, tuple[str, ...]]] = []  # (due, seq, kind, args)
         self.seq = 0
-        self.submitted: set[str] = set()
-        self.established: set[str] = set()
-        self.org_ids: set[str] = set()
-        self.run = DemoRun(self.ids, self.amount, self.zaslon, self.list_only, self.nx, self.knowledge)
-        self._orgs()
-
-    # ------------------------------------------------------------------ setup
-    def _orgs(self) -> None:
-        """Every bank and reporter becomes an organisation (no API keys: the demo calls the pipeline)."""
-        now = from_us(int(self.ts_us[0])) if self.n else datetime.now().astimezone()
-        wanted: dict[str, tuple[str, str | None]] = {}
-        for bank in self.w.banks["bank_id"].to_list():
-            wanted[bank] = ("bank", bank)
-        for org, kind in self.w.incidents.select("reporter_org", "reporter_kind").unique().iter_rows():
-            wanted.setdefault(org, (kind, org if kind == "bank" else None))
-        with self.db.begin() as conn:
-            have = set(conn.execute(select(orgs.c.org_id)).scalars())
-            rows = [{"org_id": o, "name": f"{o} ({k})", "kind": k, "bank_id": b if b and len(b) <= 11 else None,
-                     "created_at": now} for o, (k, b) in wanted.items() if o not in have]
-            if rows:
-                conn.execute(insert(orgs), rows)
-        self.org_ids = have | set(wanted)
+        self.run = DemoRun(self.ids, self.amount, self.zaslon, self.list_only, self.nx, transport.name)
+        self.calls = self._calls()
+        self.call_pos = 0
 
     def _push(self, due: int, kind: str, *args: str) -> None:
         self.seq += 1
         heapq.heappush(self.events, (due, self.seq, kind, args))
 
+    def _submitter(self, i: int) -> str:
+        """The bank that sends a transfer to be scored: the payer's, else the payee's (money from abroad)."""
+        return self.banks.get(self.payer_bank[i] or "") or self.banks.get(self.payee_bank[i] or "") \
+            or next(iter(self.banks.values()))
+
+    # ------------------------------------------------------------------ set-up
+    def register_customers(self) -> None:
+        acc = self.w.accounts.select("account_id", "bank_id", "party_id", "opened_at", "kind")
+        if self.w.parties is not None and {"birth_date", "lives_alone", "phone"} <= set(self.w.parties.columns):
+            acc = acc.join(self.w.parties.select("party_id", "birth_date", "lives_alone", "phone"), on="party_id",
+                           how="left")
+        else:
+            acc = acc.with_columns(pl.lit(None).alias("birth_date"), pl.lit(False).alias("lives_alone"),
+                                   pl.lit(None).alias("phone"))
+        by_bank: dict[str, list[Customer]] = {}
+        for a, bank, party, opened, kind, birth, alone, phone in acc.iter_rows():
+            org = self.banks.get(bank or "")
+            if org is None:
+                continue
+            opened = opened.replace(tzinfo=opened.tzinfo or None) if opened is not None else None
+            by_bank.setdefault(org, []).append(Customer(
+                a, kind, party, opened if opened is None or opened.tzinfo else None, birth, bool(alone),
+                (phone,) if phone else ()))
+        for org, customers in sorted(by_bank.items()):
+            for start in range(0, len(customers), 10_000):
+                self.x.register_customers(org, customers[start : start + 10_000])
+
+    def _calls(self) -> list[tuple[int, str, CallReport]]:
+        calls = self.w.calls
+        if calls is None or calls.is_empty():
+            return []
+        out = []
+        for cid, ts, caller, callee, party, dur, op in calls.sort("ts").select(
+                "call_id", "ts", "caller", "callee", "callee_party", "duration_s", "operator").iter_rows():
+            org = self.telecom_of.get(op)
+            if org is not None:
+                out.append((int(ts.timestamp() * 1_000_000), org, CallReport(cid, ts, caller, callee, party,
+                                                                             None if dur is None else int(dur))))
+        return out
+
     # ------------------------------------------------------------------ the loop
     def go(self, progress: Progress | None) -> DemoRun:
+        self.register_customers()
         inc = self.w.incidents.sort("reported_at", maintain_order=True)
         inc_us = inc["reported_at"].dt.epoch("us").to_numpy().astype(np.int64)
         inc_rows = list(inc.iter_rows(named=True))
         pos, k = 0, 0
-        if self.x is not None and self.n:
+        if self.cfg.retrain_days > 0 and self.n:
             step = int(self.cfg.retrain_days * 86_400 * 1_000_000)
             day0 = int(self.ts_us[0]) // 86_400_000_000 * 86_400_000_000
             for edge in range(day0 + step, int(self.ts_us[-1]) + 1, step):
@@ -204,69 +207,83 @@ class _Demo:
                 elif kind == "nx":
                     self._nx_freeze(due, *args)
                 else:
-                    self._train(due, pos)
+                    self._report_calls(due)
+                    meta = self.x.train(from_us(due))
+                    if meta is not None:
+                        self.run.models.append(meta)
             else:
+                self._report_calls(int(inc_us[k]))
                 self._incident(inc_rows[k], int(inc_us[k]))
                 k += 1
-        self.run.traced_accounts = sum(
-            1 for f in self.knowledge.accounts.values() if f & AccountFlag.TRACED)
+        ours = self.run.incident_ids
+        self.run.cases = {case: [ours.get(i, i) for i in incs] for case, incs in self.x.cases().items()}
+        self.run.drops = list(self.x.publish_drops())
         return self.run
 
+    def _report_calls(self, upto_us: int) -> None:
+        """Telecoms report every call made up to ``upto_us`` (in batches, as operators stream them)."""
+        end = self.call_pos
+        while end < len(self.calls) and self.calls[end][0] <= upto_us:
+            end += 1
+        by_org: dict[str, list[CallReport]] = {}
+        for _, org, call in self.calls[self.call_pos : end]:
+            by_org.setdefault(org, []).append(call)
+        for org, calls in sorted(by_org.items()):
+            for start in range(0, len(calls), 10_000):
+                self.x.report_calls(org, calls[start : start + 10_000])
+        self.call_pos = end
+
     def _transfers(self, lo: int, hi: int) -> None:
-        cols = slice_cols(self.cols, lo, hi)
-        flagged = self.knowledge.flagged_phones
-        cols.on_flagged_call = np.fromiter(
-            (c is not None and c in flagged for c in self.caller[lo:hi]), dtype=np.bool_, count=hi - lo)
-        res = self.engine.score_columns(cols, explain=False)  # type: ignore[attr-defined]
-        if self.x is not None:
-            self.x[lo:hi] = res.features
-        stop_z = res.outcome >= HOLD
-        self.zaslon.stopped[lo:hi] = stop_z
-        traced = self.knowledge.accounts
-        for j, i in enumerate(range(lo, hi)):
-            payee, bank = self.payee[i], self.payer_bank[i]
-            if payee in self.national_list:
-                self.list_only.stopped[i] = True
-            if bank is not None and payee in self.bank_lists.get(bank, ()):
-                self.nx.stopped[i] = True
-            else:
-                self.nl_row[self.ids[i]] = self._append(self.nl, i)
-            if stop_z[j]:
+        self._report_calls(int(self.ts_us[hi - 1]))
+        # A bank declines a transfer that would spend money frozen in its customer's account.
+        spend: dict[str, int] = {}
+        send: dict[str, list[int]] = {}
+        for i in range(lo, hi):
+            payer = self.payer[i]
+            held = self.frozen_in.get(payer)
+            if held:
+                out = spend.get(payer, 0) + int(self.amount[i])
+                if self.balance.get(payer, 0) - out < held:
+                    self.run.declined += 1
+                    continue
+                spend[payer] = out
+            send.setdefault(self._submitter(i), []).append(i)
+        outcome: dict[int, str] = {}
+        for org, rows in sorted(send.items()):
+            for row, decided in zip(rows, self.x.score(org, [self._transfer(i) for i in rows]), strict=True):
+                outcome[row] = decided
+        for i in range(lo, hi):
+            self._baseline_row(i)  # the baselines know nothing of Zaslon's freezes: their banks do not decline
+            got = outcome.get(i)
+            if got is None:
                 continue
-            self.zl_row[self.ids[i]] = self._append(self.zl, i)
-            if self.payer[i] in traced and (payee == CASH_SINK or payee in self.crypto
-                                            or self.payee_country[i] not in (None, "BY")):
-                self._alert(i)
+            if got in _STOP:
+                self.zaslon.stopped[i] = True
+                continue
+            a = int(self.amount[i])
+            self.balance[self.payer[i]] = self.balance.get(self.payer[i], 0) - a
+            self.balance[self.payee[i]] = self.balance.get(self.payee[i], 0) + a
 
-    def _train(self, due: int, pos: int) -> None:
-        """Retrain on every transfer so far, labelled by the reports made so far (never ground truth)."""
-        assert self.x is not None
-        cutoff = from_us(due)
-        y = labels_known_by(self.ids[:pos], self.named, cutoff)
-        if int(y.sum()) < self.cfg.min_positives or int(y.sum()) == pos:
-            return
-        trained = train(self.x[:pos], y, cutoff=cutoff)
-        self.engine.set_model(trained.compiled)  # type: ignore[attr-defined]
-        self.run.models.append(trained.meta)
-
-    def _append(self, led: Ledger, i: int) -> int:
-        return led.append(self.ids[i], int(self.ts_us[i]), self.payer[i], self.payee[i], int(self.amount[i]),
-                          payer_bank=self.payer_bank[i], payee_bank=self.payee_bank[i],
-                          payee_country=self.payee_country[i], atm_id=self.atm_id[i])
+    def _baseline_row(self, i: int) -> None:
+        payee, bank = self.payee[i], self.payer_bank[i]
+        if payee in self.national_list:
+            self.list_only.stopped[i] = True
+        if bank is not None and payee in self.bank_lists.get(bank, ()):
+            self.nx.stopped[i] = True
+        else:
+            self.nl_row[self.ids[i]] = self.nl.append(
+                self.ids[i], int(self.ts_us[i]), self.payer[i], payee, int(self.amount[i]),
+                payer_bank=self.payer_bank[i], payee_bank=self.payee_bank[i],
+                payee_country=self.payee_country[i], atm_id=self.atm_id[i])
 
     def _transfer(self, i: int) -> Transfer:
         atm = self.atm_id[i]
         return Transfer(
             self.ids[i], from_us(int(self.ts_us[i])), self.payer[i], self.payee[i], int(self.amount_orig[i]),
-            self.currency[i], Channel(self.channel[i]), payer_bank=self.payer_bank[i],
-            payee_bank=self.payee_bank[i], payee_country=self.payee_country[i],
+            self.currency[i], Channel(self.channel[i]), device=self.device[i], ip=self.ip[i],
+            payer_bank=self.payer_bank[i], payee_bank=self.payee_bank[i], payee_country=self.payee_country[i],
             atm=self.atms.get(atm) if atm else None,
         )
-
-    def _alert(self, i: int) -> None:
-        alert = cashout_alert(self._transfer(i), self.knowledge, crypto_accounts=self.crypto)
-        if alert is not None and self.store.record_alert(alert, now=alert.ts):
-            self.run.alerts += 1
 
     # ------------------------------------------------------------------ incidents
     def _incident(self, row: dict[str, object], at_us: int) -> None:
@@ -276,148 +293,81 @@ class _Demo:
         tids = tuple(dict.fromkeys(str(t) for t in named if str(t) in self.row_of))
         org, kind = str(row["reporter_org"]), str(row["reporter_kind"])
         self._baselines(tids, org, kind, str(row["incident_id"]), at_us)
-        # The reporting bank submitted the disputed transfers it holds (the demo does not store every
-        # transfer); intake checks they exist. Not part of the report-to-orders time.
-        self._submit(tids, org, at)
-        started = time.perf_counter()
         try:
             scheme = Scheme(str(row["scheme"]))
         except ValueError:
             scheme = Scheme.OTHER
+        victim = row.get("victim_party")
         report = IncidentReport(
-            org, kind, scheme, at, Victim(party_id=row.get("victim_party")),  # type: ignore[arg-type]
+            org, kind, scheme, at, Victim(party_id=str(victim)) if victim else None,
             tids, str(row.get("text") or ""), external_ref=str(row["incident_id"]),
             language=row.get("language"),  # type: ignore[arg-type]
         )
-        try:
-            res = intake_incident(self.db, self.knowledge, report, card_pepper=self.cfg.card_pepper, now=at,
-                                  incident_id=str(row["incident_id"]))
-        except ZaslonError:
+        res, elapsed = self.x.report_incident(org, report)
+        if res is None:
             self.run.rejected += 1
             return
-        if not res.created:
+        if not res["created"]:
             self.run.duplicates += 1
             return
-        inc_id = res.incident.incident_id
-        self.named.append((at, list(tids)))
-        for acc in getattr(res, "flagged_accounts", ()):
-            if self._established(acc):  # one report does not list an established business
-                self.knowledge.unflag(acc, AccountFlag.REPORTED)
+        inc_id = str(row["incident_id"])  # the lab keys by the world's id; the exchange has its own
+        self.run.incident_ids[str(res["incident_id"])] = inc_id
         for t in tids:
             if self.payee[self.row_of[t]] != CASH_SINK:
                 self.national_list.add(self.payee[self.row_of[t]])
-        self.national_list.update(a for a in getattr(res, "flagged_accounts", ()) if a != CASH_SINK)
-        fresh = [t for t in tids if t not in self.traced_seed and t in self.zl_row]
-        for t in fresh:
-            self.traced_seed[t] = inc_id
-        seeds = [(self.zl_row[t], int(self.amount[self.row_of[t]])) for t in fresh]
-        result = trace(self.zl, seeds, upto=self.zl.n_rows, max_depth=self.cfg.max_depth, method=self.cfg.method,
-                       feeders_lookback_us=self.cfg.linked_lookback_s * 1_000_000, max_feeders=4 * self.cfg.max_linked)
-        victim = row.get("victim_party")
-        linked = self._linked(result, victim)
-        if linked:
-            fresh += linked
-            seeds += [(self.zl_row[t], int(self.amount[self.row_of[t]])) for t in linked]
-            result = trace(self.zl, seeds, upto=self.zl.n_rows, max_depth=self.cfg.max_depth,
-                           method=self.cfg.method)
-        for acc in result.accounts:
-            if (victim is None or self.party_of.get(acc) != victim) and not self._established(acc):
-                self.knowledge.flag(acc, AccountFlag.TRACED)
-        issued = self.store.issue(inc_id, result, now=at)
-        elapsed = time.perf_counter() - started
-        self.zaslon.seeds[inc_id] = seeds
-        self.zaslon.seed_ids[inc_id] = fresh
-        if issued.created:
-            self.zaslon.freeze_times_s[inc_id] = elapsed
-            self.run.orders += len(issued.created)
+        self.national_list.update(a for a in res["flagged_accounts"] if a != CASH_SINK)
+        self.zaslon.seed_ids[inc_id] = list(tids)
+        if not res["orders"]:
+            return
+        self.zaslon.freeze_times_s[inc_id] = elapsed
+        self.run.orders += len(res["orders"])
         lo_s, hi_s = self.cfg.ack_delay_s
-        for o in issued.created:
-            self._push(at_us + int(self.rng.uniform(lo_s, hi_s) * 1e6), "ack", o.order_id, inc_id, o.account_id)
-
-    def _linked(self, result: TraceResult, victim: object) -> list[str]:
-        """Backwards: money from outside the trace into its first drops, not traced for anyone yet."""
-        depth: dict[str, int] = {}
-        for h in result.hops:
-            depth[h.to_account] = min(depth.get(h.to_account, h.depth), h.depth)
-        out: list[str] = []
-        for f in result.feeders:
-            if len(out) >= self.cfg.max_linked:
-                break
-            t = f.transfer_id
-            if (depth.get(f.into_account, 99) > self.cfg.linked_depth or t in self.traced_seed
-                    or t not in self.zl_row or (victim is not None and f.payer_party == victim)
-                    or self._established(f.into_account)):
+        orders = [o for bank in sorted(self.banks.values()) for o in self.x.new_orders(bank, str(res["incident_id"]))]
+        for o in sorted(orders, key=lambda o: str(o["order_id"])):
+            bank = self.banks.get(str(o["bank_id"]))
+            if bank is None:
                 continue
-            self.traced_seed[t] = "linked"
-            out.append(t)
-        self.zaslon.linked += len(out)
-        return out
+            self._push(at_us + int(self.rng.uniform(lo_s, hi_s) * 1e6), "ack", bank, str(o["order_id"]), inc_id,
+                       str(o["account_id"]), str(o["amount"]))
 
-    def _established(self, account: str) -> bool:
-        if account in self.established:  # payers only ever grow: once established, always
-            return True
-        idx = self.zl.account_index.get(account)
-        if idx is None:
-            return False
-        if is_established(self.kind_of.get(account), distinct_payers(self.zl, idx, self.zl.n_rows)):
-            self.established.add(account)
-            return True
-        return False
+    def _ack(self, due: int, bank: str, order_id: str, inc_id: str, account: str, amount: str) -> None:
+        """The bank acknowledges, then freezes what the account holds now (at most the order's amount)."""
+        at = from_us(due)
+        self.x.acknowledge(bank, order_id, at)
+        free = self.balance.get(account, 0) - self.frozen_in.get(account, 0)
+        take = max(0, min(int(amount), free))
+        self.x.frozen(bank, order_id, take, at)
+        if take:
+            self.frozen_in[account] = self.frozen_in.get(account, 0) + take
+            self.zaslon.frozen[inc_id] = self.zaslon.frozen.get(inc_id, 0) + take
+            self._credit(self.zaslon, inc_id, take)
 
-    def _submit(self, tids: tuple[str, ...], reporter: str, at: datetime) -> None:
-        """Store the disputed transfers as the payer's bank would have submitted them (once each)."""
-        by_org: dict[str, list[Transfer]] = {}
-        for t in tids:
-            if t in self.submitted:
-                continue
-            self.submitted.add(t)
-            bank = self.payer_bank[self.row_of[t]]
-            by_org.setdefault(bank if bank in self.org_ids else reporter, []).append(self._transfer(self.row_of[t]))
-        for org, batch in by_org.items():
-            store_transfers(self.db, org, batch, now=at)
+    def _credit(self, sc: Scenario, inc_id: str, amount: int) -> None:
+        """Credit frozen money to the incident's disputed transfers, each at most up to its own amount.
 
-    def _held(self, led: Ledger, seeds: list[tuple[int, int]], account: str, depth: int) -> int:
-        res = trace(led, seeds, upto=led.n_rows, max_depth=depth, method=self.cfg.method)
-        return sum(h.amount for h in res.holdings if h.account_id == account)
-
-    def _freeze(self, sc: Scenario, led: Ledger, inc_id: str, account: str, depth: int, cap: int | None,
-                due: int, row_id: str) -> int:
-        """Freeze what of the incident's traced money is in ``account`` now; credit it seed by seed."""
-        seeds, ids = sc.seeds[inc_id], sc.seed_ids[inc_id]
-        total = self._held(led, seeds, account, depth)
-        amount = total if cap is None else min(cap, total)
-        if amount <= 0:
-            return 0
-        per_seed = [total] if len(seeds) == 1 else [self._held(led, [s], account, depth) for s in seeds]
+        The lab cannot tell whose money a frozen balance is without tracing it itself, which it must not do;
+        so frozen money beyond what the report disputed (other, unreported victims' money the exchange traced
+        with it) is not counted: the figure is a floor."""
         left = amount
-        for tid, have in zip(ids, per_seed, strict=True):
-            take = min(have, left)
+        for tid in sc.seed_ids.get(inc_id) or []:
+            room = int(self.amount[self.row_of[tid]]) - sc.frozen_by_seed.get(tid, 0)
+            take = min(left, max(room, 0))
             if take:
                 sc.frozen_by_seed[tid] = sc.frozen_by_seed.get(tid, 0) + take
                 left -= take
-        led.append(row_id, due, account, FROZEN_SINK, amount)
-        sc.frozen[inc_id] = sc.frozen.get(inc_id, 0) + amount
-        return amount
-
-    def _ack(self, due: int, order_id: str, inc_id: str, account: str) -> None:
-        """The bank acknowledges and freezes what of the traced money is still in the account now."""
-        at = from_us(due)
-        order = self.store.acknowledge(order_id, None, by_org=None, now=at)
-        amount = self._freeze(self.zaslon, self.zl, inc_id, account, self.cfg.max_depth, order.amount, due,
-                              f"freeze:{order_id}")
-        self.store.frozen(order_id, None, amount, by_org=None, now=at)
 
     # ------------------------------------------------------------------ baselines
     def _baselines(self, tids: tuple[str, ...], org: str, kind: str, inc_id: str, at_us: int) -> None:
         """No exchange: a bank learns only from its own customers' reports and sees only its own accounts."""
         if kind != "bank":
             return
-        mine = [t for t in tids if self.payer_bank[self.row_of[t]] == org and t not in self.nx_seed]
+        bic = next((b for b, o in self.banks.items() if o == org), org)
+        mine = [t for t in tids if self.payer_bank[self.row_of[t]] == bic and t not in self.nx_seed]
         for t in mine:
             self.nx_seed.add(t)
             if self.payee[self.row_of[t]] != CASH_SINK:
-                self.bank_lists.setdefault(org, set()).add(self.payee[self.row_of[t]])
-        own = [t for t in mine if t in self.nl_row and self.payee_bank[self.row_of[t]] == org
+                self.bank_lists.setdefault(bic, set()).add(self.payee[self.row_of[t]])
+        own = [t for t in mine if t in self.nl_row and self.payee_bank[self.row_of[t]] == bic
                and Dest(int(self.nl.dest[self.nl_row[t]])) is Dest.ACCOUNT]
         if not own:
             return
@@ -429,25 +379,25 @@ class _Demo:
         self.nx.freeze_times_s[inc_id] = delay
 
     def _nx_freeze(self, due: int, inc_id: str, account: str) -> None:
-        self._freeze(self.nx, self.nl, inc_id, account, 1, None, due, f"freeze:nx:{inc_id}:{account}")
+        """The bank alone freezes what of its customer's reported money is still in its own first account."""
+        led, sc = self.nl, self.nx
+        seeds, ids = sc.seeds[inc_id], sc.seed_ids[inc_id]
+        res = trace(led, seeds, upto=led.n_rows, max_depth=1)
+        amount = sum(h.amount for h in res.holdings if h.account_id == account)
+        if amount <= 0:
+            return
+        left = amount
+        for tid, seed in zip(ids, seeds, strict=True):
+            one = trace(led, [seed], upto=led.n_rows, max_depth=1)
+            take = min(left, sum(h.amount for h in one.holdings if h.account_id == account))
+            if take:
+                sc.frozen_by_seed[tid] = sc.frozen_by_seed.get(tid, 0) + take
+                left -= take
+        led.append(f"freeze:nx:{inc_id}:{account}", due, account, FROZEN_SINK, amount)
+        sc.frozen[inc_id] = sc.frozen.get(inc_id, 0) + amount
 
 
-def _last_caller(world: World, window_s: int) -> list[str | None]:
-    """Per transfer, the number of the payer's most recent call within ``window_s`` (None if none)."""
-    t = world.transfers.select(pl.int_range(pl.len()).alias("_i"), "ts", "payer")
-    if world.calls is None or world.calls.is_empty():
-        return [None] * len(t)
-    parties = world.accounts.select(pl.col("account_id").alias("payer"), pl.col("party_id").alias("_p"))
-    left = t.join(parties, on="payer", how="left").sort("ts")
-    calls = world.calls.select(pl.col("ts").alias("_cts"), pl.col("ts"), pl.col("callee_party").alias("_p"),
-                               "caller").drop_nulls("_p").sort("ts")
-    joined = left.join_asof(calls, on="ts", by="_p", strategy="backward", tolerance=f"{window_s}s",
-                            check_sortedness=False)
-    return joined.sort("_i")["caller"].to_list()
-
-
-def run_demo(
-    world: World, db: Engine, *, engine_factory: Callable[[Knowledge], object],
-    cfg: DemoConfig | None = None, progress: Progress | None = None,
-) -> DemoRun:
-    return _Demo(world, db, engine_factory, cfg or DemoConfig()).go(progress)
+def run_demo(world: World, transport: Transport, *, banks: dict[str, str], desk: str,
+             telecom_of: dict[str, str], cfg: DemoConfig | None = None,
+             progress: Progress | None = None) -> DemoRun:
+    return _Demo(world, transport, banks, desk, telecom_of, cfg or DemoConfig()).go(progress)

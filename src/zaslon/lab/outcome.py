@@ -67,7 +67,43 @@ def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
     out["by_scheme"] = by_scheme
     out["run"] = {
         "transfers": len(run.transfer_ids), "incidents": run.incidents, "duplicates": run.duplicates,
-        "rejected": run.rejected, "orders": run.orders, "cash_out_alerts": run.alerts,
-        "traced_accounts": run.traced_accounts, "linked_transfers": run.zaslon.linked,
+        "rejected": run.rejected, "orders": run.orders, "declined": run.declined, "models": len(run.models),
     }
+    out["transport"] = run.transport
+    out["linking"] = _linking(run, world)
+    out["drops"] = _drops(run, world)
     return out
+
+
+def _pairs(counts: np.ndarray) -> int:
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def _linking(run: DemoRun, world: Path) -> dict[str, Any]:
+    """The exchange's own cases against the groups behind the reports (a false report is its own group)."""
+    rows = [(inc, case) for case, incs in run.cases.items() for inc in incs]
+    if not rows:
+        return {"cases": 0, "pairwise_precision": 1.0, "pairwise_recall": 1.0, "pairwise_f1": 0.0}
+    truth = pl.read_parquet(world / "truth_incidents.parquet", columns=["incident_id", "group_id", "is_false"])
+    t = pl.DataFrame(rows, schema=["incident_id", "case"], orient="row").join(truth, on="incident_id", how="left")
+    gid = pl.col("group_id").cast(pl.Utf8)
+    t = t.with_columns(pl.when(pl.col("is_false").fill_null(True) | gid.is_null() | gid.is_in(["", "-1"]))
+                       .then(pl.lit("x") + pl.col("incident_id")).otherwise(gid).alias("g"))
+    found = _pairs(t.group_by("case").len()["len"].to_numpy())
+    true = _pairs(t.group_by("g").len()["len"].to_numpy())
+    both = _pairs(t.group_by("case", "g").len()["len"].to_numpy())
+    precision = both / found if found else 1.0
+    recall = both / true if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"cases": len(run.cases), "pairwise_precision": round(precision, 4), "pairwise_recall": round(recall, 4),
+            "pairwise_f1": round(f1, 4)}
+
+
+def _drops(run: DemoRun, world: Path) -> dict[str, Any]:
+    """The suspected drops the exchange published at the end of the run, against the world's drop roles."""
+    roles = pl.read_parquet(world / "truth_accounts.parquet", columns=["account_id", "role"])
+    bad = set(roles.filter(pl.col("role").is_in(["transit_drop", "cashout_drop"]))["account_id"].to_list())
+    published = [str(d["account_id"]) for d in run.drops]
+    hits = sum(a in bad for a in published)
+    return {"published": len(published), "true": hits,
+            "precision": round(hits / len(published), 4) if published else None}

@@ -1,0 +1,218 @@
+"""How the demo's simulated parties reach the exchange: in-process calls of the ``Exchange``, or real HTTP.
+
+Both transports offer the same few calls, the ones a bank, a telecom or the police desk makes, and both end
+in the same ``Exchange`` methods: over HTTP through ``zaslon serve``'s routes with each organisation's own
+API key. The demo (``zaslon.lab.demo``) does not know which one it talks to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+
+from zaslon.core.access import OrgKind
+from zaslon.core.types import Transfer
+from zaslon.errors import ZaslonError
+from zaslon.flow.customers import Customer
+from zaslon.flow.exchange import Exchange
+from zaslon.flow.intake import IncidentReport, Victim
+from zaslon.flow.orgs import Principal
+from zaslon.flow.telecom import CallReport
+
+
+class Transport(Protocol):
+    name: str
+
+    def register_customers(self, bank: str, customers: Sequence[Customer]) -> None: ...
+    def score(self, bank: str, transfers: Sequence[Transfer]) -> list[str]: ...
+    def report_calls(self, telecom: str, calls: Sequence[CallReport]) -> None: ...
+    def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]: ...
+    def new_orders(self, bank: str, incident_id: str) -> list[dict[str, Any]]: ...
+    def acknowledge(self, bank: str, order_id: str, at: datetime) -> None: ...
+    def frozen(self, bank: str, order_id: str, amount: int, at: datetime) -> None: ...
+    def train(self, cutoff: datetime) -> dict[str, Any] | None: ...
+    def cases(self) -> dict[str, list[str]]: ...
+    def publish_drops(self) -> list[dict[str, Any]]: ...
+
+
+def _order(o: Any) -> dict[str, Any]:
+    return {"order_id": o.order_id, "account_id": o.account_id, "amount": o.amount, "bank_id": o.bank_id}
+
+
+class InProcess:
+    """Calls the Exchange directly, as the routes do, with each organisation's principal."""
+
+    name = "in-process"
+
+    def __init__(self, exchange: Exchange, principals: dict[str, Principal], desk: str) -> None:
+        self.x, self.p, self.desk = exchange, principals, desk
+
+    def register_customers(self, bank: str, customers: Sequence[Customer]) -> None:
+        self.x.register_customers(self.p[bank], customers)
+
+    def score(self, bank: str, transfers: Sequence[Transfer]) -> list[str]:
+        return [r.decision.outcome.value for r in self.x.score(bank, transfers, source="batch")]
+
+    def report_calls(self, telecom: str, calls: Sequence[CallReport]) -> None:
+        self.x.report_calls(self.p[telecom], calls)
+
+    def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]:
+        started = time.perf_counter()
+        try:
+            out = self.x.report_incident(self.p[org], report)
+        except ZaslonError:
+            return None, time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        return {"created": out.intake.created, "incident_id": out.intake.incident.incident_id,
+                "flagged_accounts": list(out.intake.flagged_accounts),
+                "orders": [o.order_id for o in out.orders]}, elapsed
+
+    def new_orders(self, bank: str, incident_id: str) -> list[dict[str, Any]]:
+        from zaslon.core.types import OrderStatus
+
+        bic = self.p[bank].bank_id
+        return [_order(o) for o in self.x.list_orders(bic, incident_id=incident_id, status=OrderStatus.ISSUED,
+                                                      limit=1000)]
+
+    def acknowledge(self, bank: str, order_id: str, at: datetime) -> None:
+        self.x.acknowledge(self.p[bank], order_id, at=at)
+
+    def frozen(self, bank: str, order_id: str, amount: int, at: datetime) -> None:
+        self.x.frozen(self.p[bank], order_id, amount, at=at)
+
+    def train(self, cutoff: datetime) -> dict[str, Any] | None:
+        trained = self.x.train_model(cutoff)
+        return None if trained is None else trained.meta
+
+    def cases(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for row in self.x.cases.list(limit=1_000_000):
+            out[row["case_id"]] = list(self.x.cases.get(row["case_id"]).incident_ids)
+        return out
+
+    def publish_drops(self) -> list[dict[str, Any]]:
+        return [{"account_id": r["account_id"], "score": r["score"]} for r in self.x.publish_suspected_drops()]
+
+
+class OverHttp:
+    """A real HTTP client per organisation, each with its own API key, against ``zaslon serve``."""
+
+    name = "http"
+
+    def __init__(self, base_url: str, keys: dict[str, str], desk: str) -> None:
+        self.desk = desk
+        self.clients = {org: httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"},
+                                          timeout=120.0) for org, key in keys.items()}
+
+    def close(self) -> None:
+        for c in self.clients.values():
+            c.close()
+
+    def _call(self, org: str, method: str, path: str, **kw: Any) -> httpx.Response:
+        r = self.clients[org].request(method, path, **kw)
+        if r.status_code >= 500 or r.status_code in (401, 403):
+            raise RuntimeError(f"{method} {path} as {org}: {r.status_code} {r.text[:300]}")
+        return r
+
+    def register_customers(self, bank: str, customers: Sequence[Customer]) -> None:
+        body = {"customers": [
+            {"account_id": c.account_id, "customer_id": c.customer_id, "kind": c.kind,
+             "opened_at": None if c.opened_at is None else c.opened_at.isoformat(),
+             "birth_date": None if c.birth_date is None else c.birth_date.isoformat(),
+             "lives_alone": c.lives_alone, "phones": list(c.phones)} for c in customers]}
+        r = self._call(bank, "PUT", "/v1/customers", json=body)
+        r.raise_for_status()
+
+    def score(self, bank: str, transfers: Sequence[Transfer]) -> list[str]:
+        body = [_transfer_json(t) for t in transfers]
+        r = self._call(bank, "POST", "/v1/transfers/score/batch", json=body)
+        r.raise_for_status()
+        return [d["outcome"] for d in r.json()]
+
+    def report_calls(self, telecom: str, calls: Sequence[CallReport]) -> None:
+        body = {"calls": [{"call_id": c.call_id, "ts": c.ts.isoformat(), "caller": c.caller, "callee": c.callee,
+                           "callee_party": c.callee_party, "duration_s": c.duration_s} for c in calls]}
+        self._call(telecom, "POST", "/v1/telecom/calls", json=body).raise_for_status()
+
+    def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]:
+        v = report.victim
+        body: dict[str, Any] = {
+            "scheme": report.scheme.value, "transfer_ids": list(report.transfer_ids), "text": report.text,
+            "external_ref": report.external_ref, "reported_at": report.reported_at.isoformat(),
+            "language": report.language,
+            "victim": None if v is None else {"party_id": v.party_id},
+        }
+        started = time.perf_counter()
+        r = self._call(org, "POST", "/v1/incidents", json=body)
+        elapsed = time.perf_counter() - started
+        if r.status_code >= 400:
+            return None, elapsed
+        out = r.json()
+        return {"created": out["status"] == "created", "incident_id": out["incident_id"],
+                "flagged_accounts": out.get("flagged_accounts", []), "orders": out.get("orders", [])}, elapsed
+
+    def new_orders(self, bank: str, incident_id: str) -> list[dict[str, Any]]:
+        r = self._call(bank, "GET", "/v1/orders", params={"incident_id": incident_id, "status": "issued",
+                                                           "limit": 1000})
+        r.raise_for_status()
+        return [_order_dict(o) for o in r.json()["orders"]]
+
+    def acknowledge(self, bank: str, order_id: str, at: datetime) -> None:
+        self._call(bank, "POST", f"/v1/orders/{order_id}/ack", json={"at": at.isoformat()}).raise_for_status()
+
+    def frozen(self, bank: str, order_id: str, amount: int, at: datetime) -> None:
+        self._call(bank, "POST", f"/v1/orders/{order_id}/frozen",
+                   json={"amount": amount, "at": at.isoformat()}).raise_for_status()
+
+    def train(self, cutoff: datetime) -> dict[str, Any] | None:
+        r = self._call(self.desk, "POST", "/v1/model/train", json={"cutoff": cutoff.isoformat()})
+        r.raise_for_status()
+        out = r.json()
+        return out.get("meta") if out["trained"] else None
+
+    def cases(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        offset = 0
+        while True:
+            page = self._call(self.desk, "GET", "/v1/cases", params={"limit": 1000, "offset": offset}).json()
+            rows = page["cases"]
+            for row in rows:
+                got = self._call(self.desk, "GET", f"/v1/cases/{row['case_id']}").json()
+                out[row["case_id"]] = list(got["incident_ids"])
+            if len(rows) < 1000:
+                return out
+            offset += len(rows)
+
+    def publish_drops(self) -> list[dict[str, Any]]:
+        self._call(self.desk, "POST", "/v1/signals/suspected-drops/refresh").raise_for_status()
+        r = self._call(self.desk, "GET", "/v1/signals/suspected-drops", params={"limit": 10_000})
+        return [{"account_id": a["account_id"], "score": a["score"]} for a in r.json()["accounts"]]
+
+
+def _order_dict(o: dict[str, Any]) -> dict[str, Any]:
+    return {"order_id": o["order_id"], "account_id": o["account_id"], "amount": o["amount"], "bank_id": o["bank_id"]}
+
+
+def _transfer_json(t: Transfer) -> dict[str, Any]:
+    out: dict[str, Any] = {"transfer_id": t.transfer_id, "ts": t.ts.isoformat(), "payer": t.payer, "payee": t.payee,
+                           "amount": t.amount, "currency": t.currency, "channel": t.channel.value}
+    for name in ("device", "ip", "payer_bank", "payee_bank", "payee_country"):
+        value = getattr(t, name)
+        if value is not None:
+            out[name] = value
+    if t.atm is not None:
+        out["atm"] = {"atm_id": t.atm.atm_id, "lat": t.atm.lat, "lon": t.atm.lon, "city": t.atm.city}
+    return out
+
+
+def principal_of(org_id: str, kind: str, bank_id: str | None) -> Principal:
+    from zaslon.core.access import DEFAULT_SCOPES
+
+    return Principal(org_id, OrgKind(kind), DEFAULT_SCOPES[OrgKind(kind)], bank_id)
+
+
+__all__ = ["InProcess", "OverHttp", "Transport", "Victim", "principal_of"]
