@@ -198,6 +198,9 @@ class Exchange:
     def score_now(self, org: str, transfers: Sequence[Transfer], *, on_flagged_call: Sequence[bool] | None = None,
                   source: str = "batch", message_id: str | None = None) -> tuple[list[Recorded], Future[None]]:
         """Decide ``transfers`` now; the future completes once the decisions are committed (answer after it)."""
+        for i, t in enumerate(transfers):  # as the API's schema refuses it, so does every other caller
+            if t.payer == t.payee:
+                raise InvalidInput("payer and payee are the same account", field=str(i))
         self.refresh_rules()
         calls = self.on_call(transfers, on_flagged_call)
         return self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,

@@ -240,6 +240,8 @@ class _Demo:
         send: dict[str, list[int]] = {}
         for i in range(lo, hi):
             payer = self.payer[i]
+            if payer == self.payee[i]:  # a move within one account is no payment: nothing to ask about
+                continue
             held = self.frozen_in.get(payer)
             if held:
                 out = spend.get(payer, 0) + int(self.amount[i])
