@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -14,18 +15,45 @@ KEYS = {"stolen", "prevented", "frozen", "saved", "lost", "saved_share", "legit_
 
 
 @pytest.fixture(scope="module")
-def summary(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
-    base = tmp_path_factory.mktemp("demo")
-    world = base / "world"
-    runner = CliRunner()
-    made = runner.invoke(app, ["simulate", "--preset", "tiny", "--seed", "3", "--out", str(world)])
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    world = tmp_path_factory.mktemp("world") / "tiny-3"
+    made = CliRunner().invoke(app, ["simulate", "--preset", "tiny", "--seed", "3", "--out", str(world)])
     assert made.exit_code == 0, made.output
+    return world
+
+
+def _demo(world: Path, base: Path, *extra: str) -> dict:  # type: ignore[type-arg]
     out = base / "summary.json"
-    res = runner.invoke(app, ["demo", "--world", str(world), "--no-serve", "--summary-json", str(out),
-                              "--db", f"sqlite:///{base / 'demo.db'}"])
+    res = CliRunner().invoke(app, ["demo", "--world", str(world), "--no-serve", "--summary-json", str(out),
+                                   "--db", f"sqlite:///{base / 'demo.db'}", *extra])
     assert res.exit_code == 0, res.output
     assert "Money outcome" in res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80  # an 80-column terminal, nothing cut
+    assert "…" not in res.output
     return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def summary(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    return _demo(world, tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def over_http(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    return _demo(world, tmp_path_factory.mktemp("demo-http"), "--via-http")
+
+
+def test_over_http_the_same_exchange_gives_the_same_outcome(summary: dict, over_http: dict) -> None:  # type: ignore[type-arg]
+    """Real HTTP clients (one key per bank) against `zaslon serve` reach the same figures as in-process calls."""
+    assert summary["transport"] == "in-process" and over_http["transport"] == "http"
+    assert set(over_http) == set(summary)
+    for name in ("zaslon", "list_only", "no_exchange"):
+        for key in ("stolen", "prevented", "frozen", "saved", "lost"):
+            assert over_http[name][key] == pytest.approx(summary[name][key], rel=0.005, abs=1.0), (name, key)
+    assert over_http["linking"] == summary["linking"]
+    assert over_http["drops"] == summary["drops"]
+    assert over_http["run"] == summary["run"]
+    assert over_http["zaslon"]["time_to_freeze_p99_s"] is not None
 
 
 def test_summary_has_the_contract_keys(summary: dict) -> None:  # type: ignore[type-arg]

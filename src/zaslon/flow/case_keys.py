@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Container, Iterable
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
@@ -35,8 +35,15 @@ def keys_from_indicators(found: Iterable[Indicator]) -> list[str]:
     return keys
 
 
-def incident_keys(engine: Engine, incident_id: str) -> list[str]:
-    """Keys of a stored incident, read through the store at its report time."""
+def incident_keys(engine: Engine, incident_id: str, terminal: Container[str] = ()) -> list[str]:
+    """Keys of a stored incident, read through the store at its report time.
+
+    From each account only the outflows that carry the arriving money on are followed: outflows in time order
+    after it arrived, within ``FLOW_WINDOW_S``, until they add up to the amount (money leaves in the order it
+    came, as in the FIFO trace). A drop's ordinary spending after that is not followed, so the shops and
+    friends of a drop do not become "common downstream accounts"; nor are ``terminal`` accounts (merchants,
+    companies, exchanges: spending or exit, not a drop). The devices and addresses the moves were made from
+    are keys too: a group works its drops from its own phones."""
     with engine.connect() as conn:
         inc = conn.execute(select(incidents.c.reported_at).where(incidents.c.incident_id == incident_id)).first()
         if inc is None:
@@ -48,30 +55,35 @@ def incident_keys(engine: Engine, incident_id: str) -> list[str]:
             .where(incident_indicators.c.incident_id == incident_id)
         ).all()
         keys = [f"{r.kind}:{r.value}" for r in inds]
+        keys += [f"email_domain:{r.value.rsplit('@', 1)[1]}" for r in inds if r.kind == "email" and "@" in r.value]
         disputed = conn.execute(
-            select(transfers.c.payee, transfers.c.ts)
+            select(transfers.c.payee, transfers.c.ts, transfers.c.amount)
             .join(incident_transfers, incident_transfers.c.transfer_id == transfers.c.transfer_id)
-            .where(incident_transfers.c.incident_id == incident_id)
+            .where(incident_transfers.c.incident_id == incident_id, transfers.c.ts < reported_at)
         ).all()
-        frontier = {(r.payee, r.ts) for r in disputed if r.payee != CASH_SINK}
-        keys += [f"account:{payee}" for payee, _ in frontier]
-        seen = {payee for payee, _ in frontier}
+        frontier = [(r.payee, r.ts, int(r.amount)) for r in disputed if r.payee != CASH_SINK]
+        keys += [f"account:{payee}" for payee, _, _ in frontier]
+        seen = {payee for payee, _, _ in frontier}
         for _ in range(FLOW_HOPS):
-            nxt: set[tuple[str, datetime]] = set()
-            for account, since in frontier:
+            nxt: list[tuple[str, datetime, int]] = []
+            for account, since, amount in frontier:
+                until = min(reported_at, since + timedelta(seconds=FLOW_WINDOW_S))
                 rows = conn.execute(
-                    select(transfers.c.payee, transfers.c.ts)
-                    .where((transfers.c.payer == account) & (transfers.c.ts >= since)
-                           & (transfers.c.ts < reported_at))
-                    .order_by(transfers.c.ts).limit(FLOW_FANOUT + 1)
+                    select(transfers.c.payee, transfers.c.ts, transfers.c.amount, transfers.c.device, transfers.c.ip)
+                    .where((transfers.c.payer == account) & (transfers.c.ts >= since) & (transfers.c.ts < until))
+                    .order_by(transfers.c.ts).limit(FLOW_FANOUT)
                 ).all()
-                if len(rows) > FLOW_FANOUT:
-                    continue
+                left = amount
                 for r in rows:
-                    if r.payee != CASH_SINK and r.payee not in seen and \
-                            (r.ts - since).total_seconds() <= FLOW_WINDOW_S:
-                        nxt.add((r.payee, r.ts))
+                    if left <= 0:
+                        break
+                    carried = min(left, int(r.amount))
+                    left -= carried
+                    keys += [f"device:{r.device}"] if r.device else []
+                    keys += [f"ip:{r.ip}"] if r.ip else []
+                    if r.payee != CASH_SINK and r.payee not in seen and r.payee not in terminal:
                         seen.add(r.payee)
-            keys += [f"flow:{payee}" for payee, _ in nxt]
+                        nxt.append((r.payee, r.ts, carried))
+            keys += [f"flow:{payee}" for payee, _, _ in nxt]
             frontier = nxt
     return sorted(set(keys))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -21,16 +22,26 @@ from zaslon.adapters.db.tables_core import transfers
 from zaslon.adapters.db.tables_incidents import incident_transfers
 from zaslon.core.corroborate import is_established
 from zaslon.core.knowledge import AccountFlag, Knowledge
-from zaslon.core.mules import MuleParams, TransferArrays, rank_mules
+from zaslon.core.mules import MuleParams, MuleRanking, TransferArrays, rank_mules
 from zaslon.core.types import CASH_SINK
 
 
-def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: datetime | None = None,
-                            top_k: int = 500, min_score: float = 0.5,
-                            params: MuleParams | None = None,
-                            opened_at: Mapping[str, datetime] | None = None) -> list[dict[str, object]]:
-    """Rank, publish and flag; ``opened_at`` is what banks registered of their accounts' opening dates (a
-    young account receiving and passing on money is a drop's mark)."""
+@dataclass(frozen=True)
+class DropRanking:
+    ids: list[str]
+    bank: dict[str, str | None]
+    ranking: MuleRanking
+    seeds: list[int]  # what the exchange already knows: reported, traced, disputed payees
+
+    def scores(self) -> dict[str, float]:
+        return {a: float(self.ranking.scores[i]) for i, a in enumerate(self.ids)}
+
+
+def rank_accounts(engine: Engine, knowledge: Knowledge, *, now: datetime | None = None,
+                  params: MuleParams | None = None,
+                  opened_at: Mapping[str, datetime] | None = None) -> DropRanking:
+    """Rank every account of the store's transfers before ``now``; ``opened_at`` is what banks registered of
+    their accounts' opening dates (a young account receiving and passing on money is a drop's mark)."""
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
         rows = conn.execute(
@@ -74,6 +85,17 @@ def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: dateti
         if i is not None:
             opened[i] = at.timestamp()
     ranking = rank_mules(len(ids), arrays, params or MuleParams(), opened_at=opened, seeds=seeds)
+    return DropRanking(ids, bank, ranking, seeds)
+
+
+def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: datetime | None = None,
+                            top_k: int = 500, min_score: float = 0.5,
+                            params: MuleParams | None = None,
+                            opened_at: Mapping[str, datetime] | None = None) -> list[dict[str, object]]:
+    """Rank, publish the top ``top_k`` non-seed accounts above ``min_score``, and flag them."""
+    now = now or datetime.now(UTC)
+    ranked = rank_accounts(engine, knowledge, now=now, params=params, opened_at=opened_at)
+    ids, bank, ranking, seeds = ranked.ids, ranked.bank, ranked.ranking, ranked.seeds
     seed_set = set(seeds)
     chosen = [int(i) for i in ranking.order() if int(i) not in seed_set and ranking.scores[i] >= min_score][:top_k]
     out: list[dict[str, object]] = []

@@ -38,7 +38,7 @@ from zaslon.flow.case_keys import incident_keys
 from zaslon.flow.cases import CaseService, CaseView
 from zaslon.flow.customers import Customer, load_customers, store_customers
 from zaslon.flow.decide import DecisionRecorder, Recorded
-from zaslon.flow.drops import publish_suspected_drops, restore_suspected_flags
+from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_accounts, restore_suspected_flags
 from zaslon.flow.freeze import FreezeStore
 from zaslon.flow.ingest import Stored, store_transfers
 from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, load_knowledge
@@ -108,12 +108,12 @@ class FeatureLog:
 class _KindView(Container[str]):
     """The accounts whose registered profile has ``kind`` (a live view of the profiles)."""
 
-    def __init__(self, profiles: dict[str, AccountProfile], kind: str) -> None:
-        self.profiles, self.kind = profiles, kind
+    def __init__(self, profiles: dict[str, AccountProfile], *kinds: str) -> None:
+        self.profiles, self.kinds = profiles, frozenset(kinds)
 
     def __contains__(self, account: object) -> bool:
         prof = self.profiles.get(account) if isinstance(account, str) else None
-        return prof is not None and prof.kind == self.kind
+        return prof is not None and prof.kind in self.kinds
 
 
 class Exchange:
@@ -145,6 +145,8 @@ class Exchange:
         self.models: list[dict[str, Any]] = []
         self._incident_lock = threading.Lock()
         self._crypto = _KindView(self.profiles, "crypto_exchange")
+        # Where money is spent or leaves, not passed on: linking follows no flow through these.
+        self._terminal = _KindView(self.profiles, "merchant", "business", "crypto_exchange")
 
     # ------------------------------------------------------------------ life
     def restore(self) -> dict[str, int]:
@@ -273,7 +275,8 @@ class Exchange:
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
             case = None
             try:
-                case_id = self.cases.link(inc.incident_id, incident_keys(self.db, inc.incident_id), now=at)
+                keys = incident_keys(self.db, inc.incident_id, self._terminal)
+                case_id = self.cases.link(inc.incident_id, keys, now=at)
                 case = self.cases.get(case_id)
             except Exception as exc:
                 errors.append(f"link: {type(exc).__name__}: {exc}")
@@ -283,7 +286,8 @@ class Exchange:
         """Link a stored incident into cases (intake does it on arrival; an incident already linked: its case)."""
         if incident_id in self.cases.linker.index:
             return self.cases.get(f"case-{self.cases.linker.case_of(incident_id)}")
-        return self.cases.get(self.cases.link(incident_id, incident_keys(self.db, incident_id), now=now))
+        keys = incident_keys(self.db, incident_id, self._terminal)
+        return self.cases.get(self.cases.link(incident_id, keys, now=now))
 
     # ------------------------------------------------------------------ freeze orders
     def _bank(self, principal: Principal) -> str:
@@ -378,8 +382,15 @@ class Exchange:
         self.models.append(trained.meta)
         return trained
 
+    def _opened(self) -> dict[str, datetime]:
+        return {a: p.opened_at for a, p in self.profiles.items() if p.opened_at is not None}
+
+    def rank_drops(self, *, now: datetime | None = None) -> DropRanking:
+        """Every account ranked as a likely drop, seeded with what the exchange knows (not published)."""
+        return rank_accounts(self.db, self.knowledge, now=now, opened_at=self._opened())
+
     def publish_suspected_drops(self, *, top_k: int = 500, min_score: float = 0.5,
                                 now: datetime | None = None) -> list[dict[str, object]]:
+        """Rank, publish the top to banks and flag them for scoring."""
         return publish_suspected_drops(self.db, self.knowledge, now=now, top_k=top_k, min_score=min_score,
-                                       opened_at={a: p.opened_at for a, p in self.profiles.items()
-                                                  if p.opened_at is not None})
+                                       opened_at=self._opened())
