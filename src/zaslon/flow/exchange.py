@@ -251,7 +251,8 @@ class Exchange:
         if report.reporter_org != principal.org_id:
             raise Forbidden("an organisation reports incidents in its own name")
         result = intake_incident(self.db, self.knowledge, report,
-                                 card_pepper=self.settings.card_pepper.get_secret_value().encode(), now=now)
+                                 card_pepper=self.settings.card_pepper.get_secret_value().encode(), now=now,
+                                 kind_of=self._kind_of)
         if not result.created:
             return IncidentOutcome(result)
         inc = result.incident
@@ -381,6 +382,10 @@ class Exchange:
         self.set_model(trained.compiled)
         self.models.append(trained.meta)
         return trained
+
+    def _kind_of(self, account: str) -> str | None:
+        prof = self.profiles.get(account)
+        return None if prof is None else prof.kind
 
     def _opened(self) -> dict[str, datetime]:
         return {a: p.opened_at for a, p in self.profiles.items() if p.opened_at is not None}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,8 +121,10 @@ def intake_incident(
     card_pepper: bytes,
     now: datetime | None = None,
     incident_id: str | None = None,
+    kind_of: Callable[[str], str | None] | None = None,
 ) -> IntakeResult:
-    """Validate, deduplicate and store ``report``; flag what it names in ``knowledge`` once committed."""
+    """Validate, deduplicate and store ``report``; flag what it names in ``knowledge`` once committed.
+    ``kind_of`` tells what a bank registered an account as (a merchant paid by ten people is established)."""
     now = require_utc(now or datetime.now(UTC), "now")
     if report.reporter_kind not in REPORTER_KINDS:
         raise Forbidden("only banks, the police and telecoms report incidents")
@@ -154,13 +156,14 @@ def intake_incident(
             if attempt == _ATTEMPTS - 1:
                 raise
     if result.created:
-        for account in _uncorroborated_listable(engine, result.flagged_accounts, reported_at):
+        for account in _uncorroborated_listable(engine, result.flagged_accounts, reported_at, kind_of):
             knowledge.flag(account, AccountFlag.REPORTED)
         knowledge.flagged_phones.update(result.flagged_phones)
     return result
 
 
-def _uncorroborated_listable(engine: Engine, accounts: Iterable[str], at: datetime) -> list[str]:
+def _uncorroborated_listable(engine: Engine, accounts: Iterable[str], at: datetime,
+                             kind_of: Callable[[str], str | None] | None = None) -> list[str]:
     """The accounts one report may list at once: not an established business that many people pay
     (``core.corroborate``): listing one on a single, possibly mistaken report would hold every customer's
     payment. Its incident and indicators are still stored for the desk to confirm."""
@@ -173,7 +176,8 @@ def _uncorroborated_listable(engine: Engine, accounts: Iterable[str], at: dateti
             .where(transfers.c.payee.in_(accounts), transfers.c.ts <= at)
             .group_by(transfers.c.payee)
         ).all())
-    return [a for a in accounts if not is_established(None, int(payers.get(a, 0)))]
+    kind = kind_of or (lambda _a: None)
+    return [a for a in accounts if not is_established(kind(a), int(payers.get(a, 0)))]
 
 
 def _store(
