@@ -99,8 +99,7 @@ def get_appeal(engine: Engine, principal: Principal, appeal_id: str) -> dict[str
     out = dict(row)
     for key in ("filed_at", "decided_at"):
         if out[key] is not None:
-            ts = out[key] if out[key].tzinfo else out[key].replace(tzinfo=UTC)
-            out[key] = ts.isoformat()
+            out[key] = out[key].isoformat()
     for key in ("flags_at_filing", "previous_flags"):
         if out[key] is not None:
             out[key] = [(f.name or "").lower() for f in AccountFlag if f and f in AccountFlag(out[key])]

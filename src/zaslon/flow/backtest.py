@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,20 +88,15 @@ def history_from_db(engine: Engine) -> History:
     if not rows:
         raise InvalidInput("the database holds no transfers to backtest on", field="db")
     data: dict[str, list[Any]] = {c: [getattr(r, c) for r in rows] for c in cols}
-    data["ts"] = [_aware(x) for x in data["ts"]]
     schema: dict[str, Any] = {c: pl.String for c in cols}
     schema["ts"] = pl.Datetime("us", "UTC")
     schema["amount"] = pl.Int64
     t = validate_transfers(pl.DataFrame(data, schema=schema))
     rep = pl.DataFrame(
-        {"transfer_id": [r.transfer_id for r in reps], "reported_at": [_aware(r.reported_at) for r in reps]},
+        {"transfer_id": [r.transfer_id for r in reps], "reported_at": [r.reported_at for r in reps]},
         schema={"transfer_id": pl.String, "reported_at": pl.Datetime("us", "UTC")},
     )
     return History(t, validate_incidents(rep, t), {}, None, "database")
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def merge(a: History, b: History) -> History:

@@ -95,9 +95,5 @@ def store_customers(engine: Engine, principal: Principal, batch: Sequence[Custom
 def load_customers(engine: Engine) -> list[Customer]:
     with engine.connect() as conn:
         rows = conn.execute(select(customers)).all()
-    return [Customer(r.account_id, r.kind, r.customer_id, None if r.opened_at is None else _utc(r.opened_at),
+    return [Customer(r.account_id, r.kind, r.customer_id, r.opened_at,
                      r.birth_date, bool(r.lives_alone), tuple(r.phones.split())) for r in rows]
-
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

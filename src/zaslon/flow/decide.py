@@ -46,18 +46,12 @@ def _reasons_json(reasons: Sequence[Reason]) -> str:
     return json.dumps([{"code": r.code, "detail": r.detail, "weight": r.weight} for r in reasons])
 
 
-def _aware(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def _from_row(row: Any) -> Recorded:
     """A stored decision (a row read back, or a row kept in memory as it was written) as a replay."""
     m = row if isinstance(row, dict) else row._mapping
     reasons = tuple(Reason(r["code"], r["detail"], float(r["weight"])) for r in json.loads(m["reasons"]))
     d = Decision(
-        m["transfer_id"], Outcome(m["outcome"]), float(m["score"]), reasons, _aware(m["hold_until"]),
+        m["transfer_id"], Outcome(m["outcome"]), float(m["score"]), reasons, m["hold_until"],
         m["ruleset_version"], m["model_version"],
     )
     hits = tuple(json.loads(m["shadow_hits"])) if m["shadow_hits"] else ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -36,17 +36,12 @@ class Issued:
     existing: list[str]  # order ids planned again by a re-trace: nothing written for them
 
 
-def _utc(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes for DateTime(timezone=True): they were stored as UTC.
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def _order(row: RowMapping) -> FreezeOrder:
     return FreezeOrder(
         order_id=row["order_id"], incident_id=row["incident_id"], bank_id=row["bank_id"],
         account_id=row["account_id"], amount=int(row["amount"]), currency=row["currency"],
-        legal_reference=row["legal_reference"], issued_at=_utc(row["issued_at"]),
-        deadline=_utc(row["deadline"]), status=OrderStatus(row["status"]),
+        legal_reference=row["legal_reference"], issued_at=row["issued_at"],
+        deadline=row["deadline"], status=OrderStatus(row["status"]),
         frozen_amount=int(row["frozen_amount"]), returned_amount=int(row["returned_amount"]),
     )
 
@@ -194,7 +189,7 @@ class FreezeStore:
             rows = [dict(r) for r in conn.execute(q).mappings()]
         for r in rows:
             for k in ("ts", "created_at"):
-                r[k] = _utc(r[k]).isoformat()
+                r[k] = r[k].isoformat()
         return rows
 
     # ------------------------------------------------------------------ webhooks

@@ -309,8 +309,7 @@ def _load(conn: Connection, incident_id: str) -> Incident:
         select(indicators.c.kind, indicators.c.value, indicators.c.display)
         .join(incident_indicators, incident_indicators.c.indicator_id == indicators.c.indicator_id)
         .where(incident_indicators.c.incident_id == incident_id).order_by(indicators.c.indicator_id)))
-    reported_at = row["reported_at"] if row["reported_at"].tzinfo else row["reported_at"].replace(tzinfo=UTC)
-    return Incident(incident_id, reported_at, row["reporter_org"], Scheme(row["scheme"]), row["victim_party"],
+    return Incident(incident_id, row["reported_at"], row["reporter_org"], Scheme(row["scheme"]), row["victim_party"],
                     tids, row["text"], inds)
 
 
@@ -367,8 +366,7 @@ def upheld_appeals(conn: Connection) -> dict[str, datetime]:
 
     delisted: dict[str, datetime] = {}
     for r in conn.execute(select(appeals.c.account_id, appeals.c.decided_at).where(appeals.c.status == "upheld")):
-        at = r.decided_at if r.decided_at.tzinfo else r.decided_at.replace(tzinfo=UTC)
-        delisted[r.account_id] = max(at, delisted.get(r.account_id, at))
+        delisted[r.account_id] = max(r.decided_at, delisted.get(r.account_id, r.decided_at))
     return delisted
 
 
@@ -380,7 +378,6 @@ def load_knowledge(engine: Engine, knowledge: Knowledge) -> tuple[int, int]:
     last_named: dict[str, datetime] = {}
 
     def named(account: str, at: datetime) -> None:
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
         if account != CASH_SINK and (account not in last_named or at > last_named[account]):
             last_named[account] = at
 

@@ -135,12 +135,6 @@ def _canonical(rules: Sequence[Mapping[str, object]]) -> tuple[str, list[dict[st
 # ---- the store ------------------------------------------------------------------------------------
 
 
-def _utc(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
@@ -150,8 +144,6 @@ def _event(conn: Connection, at: datetime, actor: str, action: str, version: str
 
 
 def _info(row: Any, dep: Deployment) -> RuleSetInfo:
-    created = _utc(row.created_at)
-    assert created is not None
     return RuleSetInfo(
         version=row.version,
         status=row.status,
@@ -159,9 +151,9 @@ def _info(row: Any, dep: Deployment) -> RuleSetInfo:
         rules=json.loads(row.rules_json),
         content_hash=row.content_hash,
         parent_version=row.parent_version,
-        created_at=created,
+        created_at=row.created_at,
         created_by=row.created_by,
-        published_at=_utc(row.published_at),
+        published_at=row.published_at,
         published_by=row.published_by,
         live=dep.live == row.version,
         shadow=dep.shadow == row.version,

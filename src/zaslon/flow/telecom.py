@@ -137,12 +137,11 @@ def block_list(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         for r in conn.execute(select(fraud_numbers.c.phone, fraud_numbers.c.source, fraud_numbers.c.reported_at)
                               .order_by(fraud_numbers.c.phone)):
-            ts = r.reported_at if r.reported_at.tzinfo else r.reported_at.replace(tzinfo=UTC)
-            entry = merged.setdefault(r.phone, {"phone": r.phone, "sources": set(), "first_reported_at": ts,
+            entry = merged.setdefault(r.phone, {"phone": r.phone, "sources": set(), "first_reported_at": r.reported_at,
                                                 "reports": 0})
             entry["sources"].add(r.source)
             entry["reports"] += 1
-            entry["first_reported_at"] = min(entry["first_reported_at"], ts)
+            entry["first_reported_at"] = min(entry["first_reported_at"], r.reported_at)
     return [{**e, "sources": sorted(e["sources"]), "first_reported_at": e["first_reported_at"].isoformat()}
             for e in merged.values()]
 

@@ -38,10 +38,6 @@ _COLS = (transfers.c.transfer_id, transfers.c.ts, transfers.c.payer, transfers.c
 _NOT_EXECUTED = ("hold", "block")
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class TraceSettings:
     max_depth: int = 6  # Brazil's MED 2.0 follows about five levels of onward transfers
@@ -90,15 +86,15 @@ class LiveLedger:
             if self._last_us is not None:
                 q = q.where(transfers.c.ts >= datetime.fromtimestamp(self._last_us / 1e6, tz=UTC))
             new = [r for r in conn.execute(q)
-                   if not (self._last_us is not None and to_us(_utc(r.ts)) == self._last_us
+                   if not (self._last_us is not None and to_us(r.ts) == self._last_us
                            and r.transfer_id in self._at_last)]
-            frozen = [(to_us(_utc(e.at)), e) for e in events]
+            frozen = [(to_us(e.at), e) for e in events]
             late = len(new) != stored - self._consumed or any(
                 self._last_us is not None and at < self._last_us for at, _ in frozen)
             if late:
                 self._reset()
                 new = list(conn.execute(self._query()))
-                frozen = [(to_us(_utc(e.at)), e) for e in conn.execute(
+                frozen = [(to_us(e.at), e) for e in conn.execute(
                     select(order_events.c.event_id, order_events.c.at, order_events.c.amount,
                            freeze_orders.c.account_id, freeze_orders.c.bank_id)
                     .join(freeze_orders, freeze_orders.c.order_id == order_events.c.order_id)
@@ -116,7 +112,7 @@ class LiveLedger:
     def _take(self, rows: list[Any], frozen: list[tuple[int, Any]]) -> None:
         """Append transfers and freezes merged in time order (a freeze after transfers of the same moment)."""
         amounts = to_byn_minor_list(rows)
-        merged: list[tuple[int, int, int, Any]] = [(to_us(_utc(r.ts)), 0, i, r) for i, r in enumerate(rows)]
+        merged: list[tuple[int, int, int, Any]] = [(to_us(r.ts), 0, i, r) for i, r in enumerate(rows)]
         merged += [(at, 1, i, e) for i, (at, e) in enumerate(frozen)]
         merged.sort(key=lambda x: (x[0], x[1], x[2]))
         led = self.ledger
@@ -247,7 +243,7 @@ def restore_traced_flags(engine: Engine, knowledge: Knowledge) -> int:
     from zaslon.flow.intake import upheld_appeals
 
     with engine.connect() as conn:
-        issued = {r.account_id: _utc(r.last) for r in conn.execute(
+        issued = {r.account_id: r.last for r in conn.execute(
             select(freeze_orders.c.account_id, func.max(freeze_orders.c.issued_at).label("last"))
             .group_by(freeze_orders.c.account_id))}
         if not issued:

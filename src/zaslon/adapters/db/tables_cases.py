@@ -7,9 +7,10 @@ its materialised view, with a ``version`` per case for optimistic concurrency.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Float, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
 
 from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.types import UtcDateTime
 
 cases = Table(
     "cases",
@@ -19,8 +20,8 @@ cases = Table(
     Column("version", Integer, nullable=False),  # bumped on every change; a stale version gets 409
     Column("merged_into", String(32), nullable=True),
     Column("title", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("confirmed_by", String(64), nullable=True),
 )
 
@@ -29,7 +30,7 @@ case_incidents = Table(
     metadata,
     Column("incident_id", String(64), primary_key=True),  # an incident is in exactly one case
     Column("case_id", String(32), nullable=False, index=True),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
 )
 
 case_events = Table(
@@ -42,7 +43,7 @@ case_events = Table(
     Column("incident_id", String(64), nullable=True),
     Column("reason", Text, nullable=False),  # the shared identifier, the hub, or the analyst's words
     Column("actor", String(64), nullable=True),  # null: the linker; else the analyst's organisation
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
 
 case_link_log = Table(
@@ -51,7 +52,7 @@ case_link_log = Table(
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("op", String(8), nullable=False),  # add / split / merge
     Column("payload", Text, nullable=False),  # JSON: {incident, keys} / {incidents} / {cases}
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
 Index("ix_case_events_incident", case_events.c.incident_id)
 
@@ -64,7 +65,7 @@ suspected_drops = Table(
     Column("score", Float, nullable=False),
     Column("rank", Integer, nullable=False),
     Column("reasons", Text, nullable=False),  # JSON list of {code, detail, weight}
-    Column("ranked_at", DateTime(timezone=True), nullable=False),
+    Column("ranked_at", UtcDateTime(), nullable=False),
 )
 
 CASE_TABLES = (cases, case_incidents, case_events, case_link_log, suspected_drops)

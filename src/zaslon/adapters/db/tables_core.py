@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table, Text
 
 from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.types import UtcDateTime
 
 orgs = Table(
     "orgs",
@@ -15,7 +16,7 @@ orgs = Table(
     Column("bank_id", String(11), nullable=True),  # a bank's BIC: orders and signals for it are addressed here
     Column("country", String(2), nullable=False, server_default="BY"),
     Column("webhook_url", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 api_keys = Table(
@@ -25,8 +26,8 @@ api_keys = Table(
     Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False, index=True),
     Column("secret_hash", Text, nullable=False),  # argon2id; the clear key is shown once and never stored
     Column("scopes", Text, nullable=False),  # space-separated
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
 )
 
 transfers = Table(
@@ -34,7 +35,7 @@ transfers = Table(
     metadata,
     Column("transfer_id", String(64), primary_key=True),
     Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False),
-    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("ts", UtcDateTime(), nullable=False),
     Column("payer", String(64), nullable=False),
     Column("payee", String(64), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -50,7 +51,7 @@ transfers = Table(
     Column("atm_lon", String(32), nullable=True),
     Column("atm_city", String(100), nullable=True),
     Column("body_hash", String(64), nullable=False),  # sha256 of the canonical body: replay vs conflict
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
 )
 Index("ix_transfers_payer_ts", transfers.c.payer, transfers.c.ts)
 Index("ix_transfers_payee_ts", transfers.c.payee, transfers.c.ts)

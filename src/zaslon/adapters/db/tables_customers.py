@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, String, Table, Text
 
 from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.types import UtcDateTime
 
 customers = Table(
     "customers",
@@ -14,9 +15,9 @@ customers = Table(
     Column("org_id", String(64), nullable=False),
     Column("customer_id", String(64), nullable=True),  # the bank's own id of the owner: links their accounts
     Column("kind", String(16), nullable=True),  # personal / business / merchant / crypto_exchange
-    Column("opened_at", DateTime(timezone=True), nullable=True),
+    Column("opened_at", UtcDateTime(), nullable=True),
     Column("birth_date", Date, nullable=True),
     Column("lives_alone", Boolean, nullable=False, server_default="0"),
     Column("phones", Text, nullable=False, server_default=""),  # E.164 numbers, space-separated
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -7,9 +7,10 @@ again gets the stored decision back; a different body under a known id is a conf
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
 from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.types import UtcDateTime
 
 decisions = Table(
     "decisions",
@@ -18,11 +19,11 @@ decisions = Table(
     Column("transfer_id", String(64), nullable=False),
     Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False),
     Column("body_hash", String(64), nullable=False),
-    Column("transfer_ts", DateTime(timezone=True), nullable=False),
-    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("transfer_ts", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=False),
     Column("outcome", String(8), nullable=False),  # allow / review / hold / block
     Column("score", Float, nullable=False),
-    Column("hold_until", DateTime(timezone=True), nullable=True),
+    Column("hold_until", UtcDateTime(), nullable=True),
     Column("reasons", Text, nullable=False),  # JSON list of {code, detail, weight}
     Column("ruleset_version", String(64), nullable=True),
     Column("model_version", String(64), nullable=True),

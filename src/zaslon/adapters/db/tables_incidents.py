@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +20,7 @@ from sqlalchemy import (
 )
 
 from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.types import UtcDateTime
 
 incidents = Table(
     "incidents",
@@ -36,8 +36,8 @@ incidents = Table(
     Column("victim_lives_alone", Boolean, nullable=True),
     Column("text", Text, nullable=False, server_default=""),  # cards masked
     Column("language", String(2), nullable=True),
-    Column("reported_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("reported_at", UtcDateTime(), nullable=False, index=True),
+    Column("received_at", UtcDateTime(), nullable=False),
     # sha256 of victim + sorted disputed transfers: the same victim disputing the same transfers again is
     # the same incident. NULL when there is no victim or no transfer (NULLs never collide).
     Column("dedup_key", String(64), nullable=True, unique=True),
@@ -53,7 +53,7 @@ incident_reports = Table(
     Column("external_ref", String(128), nullable=True),
     Column("body_hash", String(64), nullable=False),
     Column("duplicate", Boolean, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     UniqueConstraint("reporter_org", "external_ref", name="uq_incident_reports_reporter_ref"),
 )
 
@@ -64,7 +64,7 @@ indicators = Table(
     Column("kind", String(16), nullable=False),
     Column("value", String(512), nullable=False),  # normalised; a card's is its HMAC
     Column("display", String(64), nullable=True),  # a card's mask
-    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
     UniqueConstraint("kind", "value", name="uq_indicators_kind_value"),
 )
 
@@ -92,7 +92,7 @@ fraud_numbers = Table(
     Column("reporter_org", String(64), ForeignKey("orgs.org_id"), primary_key=True),
     Column("source", String(16), nullable=False),  # telecom / incident
     Column("note", Text, nullable=True),
-    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("reported_at", UtcDateTime(), nullable=False),
 )
 
 telecom_calls = Table(
@@ -100,13 +100,13 @@ telecom_calls = Table(
     metadata,
     Column("call_id", String(64), primary_key=True),
     Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False),
-    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("ts", UtcDateTime(), nullable=False),
     Column("caller", String(20), nullable=False),
     Column("callee", String(20), nullable=False),
     Column("callee_party", String(64), nullable=True),
     Column("duration_s", Integer, nullable=True),
     Column("body_hash", String(64), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
 )
 Index("ix_telecom_calls_callee_ts", telecom_calls.c.callee, telecom_calls.c.ts)
 
@@ -118,11 +118,11 @@ appeals = Table(
     Column("reason", Text, nullable=False),
     Column("contact", String(200), nullable=False),
     Column("filed_by", String(64), ForeignKey("orgs.org_id"), nullable=False),
-    Column("filed_at", DateTime(timezone=True), nullable=False),
+    Column("filed_at", UtcDateTime(), nullable=False),
     Column("flags_at_filing", Integer, nullable=False),  # AccountFlag bits when the appeal came in
     Column("status", String(16), nullable=False),  # pending / upheld / rejected
     Column("decided_by", String(64), ForeignKey("orgs.org_id"), nullable=True),
-    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=True),
     Column("decision_note", Text, nullable=True),
     Column("previous_flags", Integer, nullable=True),  # AccountFlag bits removed by an upheld appeal
 )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
 
 from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.types import UtcDateTime
 
 freeze_orders = Table(
     "freeze_orders",
@@ -20,9 +21,9 @@ freeze_orders = Table(
     Column("status", String(16), nullable=False),
     Column("frozen_amount", BigInteger, nullable=False, server_default="0"),
     Column("returned_amount", BigInteger, nullable=False, server_default="0"),
-    Column("issued_at", DateTime(timezone=True), nullable=False),
-    Column("deadline", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("deadline", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 Index("ix_freeze_orders_bank_status", freeze_orders.c.bank_id, freeze_orders.c.status)
 
@@ -35,7 +36,7 @@ order_events = Table(
     Column("amount", BigInteger, nullable=True),
     Column("by_org", String(64), nullable=True),  # null: the exchange itself (issue, expiry, webhook)
     Column("detail", Text, nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
 
 cashout_alerts = Table(
@@ -46,10 +47,10 @@ cashout_alerts = Table(
     Column("kind", String(16), nullable=False),  # cash_out / abroad / crypto
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("ts", UtcDateTime(), nullable=False),
     Column("atm_id", String(64), nullable=True),
     Column("payee", String(64), nullable=True),
     Column("payee_bank", String(11), nullable=True),
     Column("country", String(2), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )

@@ -8,9 +8,10 @@ slot bumps ``generation``, which running engines poll to swap rules without a re
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text
 
 from zaslon.adapters.db.base import metadata
+from zaslon.adapters.db.types import UtcDateTime
 
 rule_sets = Table(
     "rule_sets",
@@ -21,10 +22,10 @@ rule_sets = Table(
     Column("rules_json", Text, nullable=False),  # canonical JSON list of rule objects
     Column("content_hash", String(64), nullable=False),  # sha256 of rules_json
     Column("parent_version", String(64), nullable=True),  # the version a draft was copied from
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("created_by", String(64), nullable=False),  # org id, or "cli"
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=True),
     Column("published_by", String(64), nullable=True),
 )
 
@@ -34,7 +35,7 @@ rule_slots = Table(
     Column("slot", String(16), primary_key=True),  # live / shadow
     Column("version", String(64), ForeignKey("rule_sets.version"), nullable=False),
     Column("generation", BigInteger, nullable=False),  # increases on every change of any slot
-    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),
     Column("changed_by", String(64), nullable=False),
 )
 
@@ -42,7 +43,7 @@ rule_events = Table(
     "rule_events",
     metadata,
     Column("event_id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("action", String(16), nullable=False),  # draft / update / publish / activate / shadow / unshadow
     Column("version", String(64), nullable=True),
