@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from zaslon.adapters.db.engine import make_engine, upgrade
 from zaslon.adapters.http.app import create_app
+from zaslon.adapters.http.state import app_state
 from zaslon.flow.orgs import create_org
 from zaslon.settings import Settings
 
@@ -59,7 +60,9 @@ def settings(db_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
-    return create_app(settings, db=engine)
+    app = create_app(settings, db=engine)
+    yield app
+    app_state(app).exchange.close()  # an app the test never started has no shutdown to close it (idempotent)
 
 
 @pytest.fixture

@@ -117,6 +117,7 @@ class _IdProbe:
 
     def close(self) -> None:
         with self._lock:
+            self.enabled = False  # from now on the general path decides: no connection is taken again
             self._close_locked()
 
     def _close_locked(self) -> None:
@@ -180,6 +181,7 @@ class DecisionRecorder:
         now: datetime | None = None,
     ) -> tuple[list[Recorded], Future[None]]:
         """Decide ``batch`` now; the returned future completes when the decisions are committed."""
+        self._check_open()
         ids = [t.transfer_id for t in batch]
         if not ids:
             raise InvalidInput("nothing to score", field="body")
@@ -261,6 +263,7 @@ class DecisionRecorder:
         sequential requests: the first decides, the later ones are replays of it (waiting for its commit)
         or conflicts. So the items are decided in rounds: first occurrences, then second ones, and so on.
         """
+        self._check_open()
         out: list[tuple[Recorded, Future[None]] | Exception | None] = [None] * len(items)
         rounds: list[list[int]] = []
         seen_count: dict[str, int] = {}
@@ -367,6 +370,10 @@ class DecisionRecorder:
                 self._queue.extend(work)
                 self._wake.notify()
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Unavailable("the decision recorder is closed (the server is shutting down): nothing was stored")
+
     def _committed(self, tid: str, fut: Future[None]) -> None:
         """Forget a finished commit (runs in the writer thread); after a failed one the id may be queued anew."""
         with self._lock:
@@ -453,6 +460,8 @@ class DecisionRecorder:
                 conn.rollback()
             except Exception:  # a broken connection: the next commit takes a fresh one
                 self._wconn = None
+                with contextlib.suppress(Exception):
+                    conn.close()
             if isinstance(exc, self._db.dialect.dbapi.IntegrityError):  # type: ignore[union-attr]
                 raise IntegrityError("INSERT", None, exc) from exc
             raise
@@ -477,18 +486,30 @@ class DecisionRecorder:
         item[2].set_exception(exc)
 
     def close(self) -> None:
+        """Commit what is queued, then stop the writer thread and the checkpointer thread and give back the
+        connections held. Later calls to ``record`` and ``record_each`` raise ``Unavailable``. Idempotent."""
         with self._wake:
             self._closed = True
             self._wake.notify()
         self._writer.join(timeout=10)
-        self._probe.close()
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-        if self._wconn is not None and not self._writer.is_alive():
-            with contextlib.suppress(Exception):  # back to the pool with SQLite's own checkpoints again
-                self._wconn.cursor().execute("PRAGMA wal_autocheckpoint=1000")
-            self._wconn.close()
-            self._wconn = None
+        if self._writer.is_alive():  # stuck in a commit: it still owns its connection and whatever is queued
+            return
+        with self._wake:  # queued by a request that raced the close: the writer has gone, refuse it
+            left, self._queue = self._queue, []
+        for item in left:
+            self._fail(item, Unavailable("the decision recorder is closed (the server is shutting down): "
+                                         "nothing was stored"))
+        with self._commit_lock:  # an inline commit under way finishes first
+            self._probe.close()  # and with the probe off, no later commit takes the raw connection again
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
+            if self._wconn is not None:
+                with contextlib.suppress(Exception):  # back to the pool with SQLite's own checkpoints again
+                    self._wconn.cursor().execute("PRAGMA wal_autocheckpoint=1000")
+                with contextlib.suppress(Exception):
+                    self._wconn.close()
+                self._wconn = None
 
 
 def all_done(futures: list[Future[None]]) -> Future[None]:
@@ -559,17 +580,6 @@ def _decision_row(
     }
 
 
-def score_and_record(db: Engine, engine: Any, org_id: str, batch: Sequence[Transfer], **kw: Any) -> list[Recorded]:
-    """Decide and store ``batch`` synchronously (a one-off recorder: for scripts and tests)."""
-    recorder = DecisionRecorder(db)
-    try:
-        out, done = recorder.record(engine, org_id, batch, **kw)
-        done.result()
-        return out
-    finally:
-        recorder.close()
-
-
 def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None) -> list[Recorded]:
     from zaslon.core.features import knowledge_flags
     from zaslon.core.policy import OUTCOMES
@@ -592,12 +602,3 @@ def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSe
         Recorded(d, shadow.version, OUTCOMES[int(sres.outcome[i])], tuple(h.rule_id for h in hits.row(i)))
         for i, d in enumerate(decisions)
     ]
-
-
-def recent_decisions(db: Engine, org_id: str | None, limit: int = 100) -> list[Recorded]:
-    """The latest decisions (of one organisation, or all for the police)."""
-    q = select(*decisions_table.c).order_by(decisions_table.c.decision_id.desc()).limit(limit)
-    if org_id is not None:
-        q = q.where(decisions_table.c.org_id == org_id)
-    with db.connect() as conn:
-        return [_from_row(r) for r in conn.execute(q)]

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zaslon.adapters.db.tables_core import transfers
 from zaslon.core.access import sees_everything
-from zaslon.core.types import Atm, Channel, Transfer
+from zaslon.core.types import Transfer
 from zaslon.errors import Conflict, Forbidden, InvalidInput, NotFound
 from zaslon.flow.orgs import Principal
 
@@ -114,16 +114,3 @@ def get_transfer(engine: Engine, principal: Principal, transfer_id: str) -> dict
     out = dict(row)
     out.pop("body_hash")
     return out
-
-
-def row_to_transfer(row: Any) -> Transfer:
-    """Rebuild a domain Transfer from a stored row (mapping)."""
-    atm = None
-    if row["atm_id"] is not None:
-        atm = Atm(row["atm_id"], float(row["atm_lat"] or 0), float(row["atm_lon"] or 0), row["atm_city"] or "")
-    ts = row["ts"] if row["ts"].tzinfo else row["ts"].replace(tzinfo=UTC)
-    return Transfer(
-        transfer_id=row["transfer_id"], ts=ts, payer=row["payer"], payee=row["payee"], amount=row["amount"],
-        currency=row["currency"], channel=Channel(row["channel"]), device=row["device"], ip=row["ip"],
-        payer_bank=row["payer_bank"], payee_bank=row["payee_bank"], payee_country=row["payee_country"], atm=atm,
-    )

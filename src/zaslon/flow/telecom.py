@@ -144,11 +144,3 @@ def block_list(engine: Engine) -> list[dict[str, Any]]:
             entry["first_reported_at"] = min(entry["first_reported_at"], r.reported_at)
     return [{**e, "sources": sorted(e["sources"]), "first_reported_at": e["first_reported_at"].isoformat()}
             for e in merged.values()]
-
-
-def load_flagged_phones(engine: Engine, knowledge: Knowledge) -> int:
-    """Put every stored fraud number into ``knowledge`` (after a restart); returns how many."""
-    with engine.connect() as conn:
-        phones = {r.phone for r in conn.execute(select(fraud_numbers.c.phone))}
-    knowledge.flagged_phones.update(phones)
-    return len(phones)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import insert
 
 from zaslon.adapters.db.tables_cases import suspected_drops
+from zaslon.adapters.http.state import app_state
 
 DROP = "BY86AKBB10100000002966000000"
 DROP2 = "BY20PJCB30120000000000000933"
@@ -162,6 +163,7 @@ def test_huge_paging_and_versions_are_422_not_500(client, police, linked) -> Non
 def test_published_suspected_drops_count_again_after_a_restart(app, engine) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
+    from fastapi.testclient import TestClient
     from sqlalchemy import insert
 
     from zaslon.adapters.db.tables_cases import suspected_drops
@@ -172,6 +174,7 @@ def test_published_suspected_drops_count_again_after_a_restart(app, engine) -> N
         conn.execute(insert(suspected_drops), [
             {"account_id": DROP2, "bank_id": None, "score": 0.9, "rank": 1, "reasons": "[]",
              "ranked_at": datetime(2026, 3, 2, tzinfo=UTC)}])
-    again = create_app(app.state.settings, db=engine)  # Knowledge lives in memory: a restart rebuilds it
-    restored = {a for a, f in again.state.exchange.knowledge.accounts.items() if f & AccountFlag.SUSPECTED_DROP}
-    assert restored == {DROP2}
+    again = create_app(app_state(app).settings, db=engine)  # Knowledge lives in memory: a restart rebuilds it
+    with TestClient(again):  # started and stopped: its Exchange is closed
+        flags = app_state(again).exchange.knowledge.accounts
+        assert {a for a, f in flags.items() if f & AccountFlag.SUSPECTED_DROP} == {DROP2}

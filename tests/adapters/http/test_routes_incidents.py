@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from zaslon.adapters.db.tables_incidents import incident_reports, incidents, indicators
+from zaslon.adapters.http.state import app_state
 from zaslon.core.knowledge import AccountFlag
 
 DROP = "BY86AKBB10100000002966000000"
@@ -67,9 +68,9 @@ def test_report_extracts_flags_and_reads_back(client, app, engine, bank, police,
     assert PAN not in r.text
     assert body["flagged_accounts"] == [DROP]
     assert body["flagged_phones"] == ["+375447654321"]
-    assert app.state.exchange.knowledge.flags(DROP) & AccountFlag.REPORTED
-    assert "+375447654321" in app.state.exchange.knowledge.flagged_phones
-    assert "+375291112233" not in app.state.exchange.knowledge.flagged_phones  # the victim's own phone
+    assert app_state(app).exchange.knowledge.flags(DROP) & AccountFlag.REPORTED
+    assert "+375447654321" in app_state(app).exchange.knowledge.flagged_phones
+    assert "+375291112233" not in app_state(app).exchange.knowledge.flagged_phones  # the victim's own phone
     got = client.get(f"/v1/incidents/{body['incident_id']}", headers=police.headers)
     assert got.status_code == 200
     assert got.json()["victim"]["phone"] == "+375291112233"
@@ -83,7 +84,7 @@ def test_a_failed_trace_after_the_commit_keeps_the_incident(client, app, bank, s
         seen.append(transfer_ids)
         raise RuntimeError("trace store down")
 
-    app.state.exchange.tracer.trace_incident = broken
+    app_state(app).exchange.tracer.trace_incident = broken
     r = client.post("/v1/incidents", json=incident(), headers=bank.headers)
     assert r.status_code == 201
     assert r.json()["followup_errors"] == ["trace: RuntimeError: trace store down"]
@@ -171,7 +172,7 @@ def test_telecom_numbers_calls_and_block_list(client, app, telecom, bank, seeded
     r = client.post("/v1/telecom/fraud-numbers", json={"numbers": ["8 029 555-44-33", "+7 (916) 123-45-67"]},
                     headers=telecom.headers)
     assert r.status_code == 200 and r.json() == {"accepted": ["+375295554433", "+79161234567"], "new": 2}
-    assert "+375295554433" in app.state.exchange.knowledge.flagged_phones
+    assert "+375295554433" in app_state(app).exchange.knowledge.flagged_phones
     bad = client.post("/v1/telecom/fraud-numbers", json={"numbers": ["+375295554433", "abc"]},
                       headers=telecom.headers)
     assert bad.status_code == 422
@@ -189,7 +190,8 @@ def test_telecom_numbers_calls_and_block_list(client, app, telecom, bank, seeded
     from datetime import UTC, datetime
 
     now = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
-    assert app.state.exchange.recent_calls.flagged_callers("+375291112233", now, app.state.exchange.knowledge.flagged_phones) == (
+    exchange = app_state(app).exchange
+    assert exchange.recent_calls.flagged_callers("+375291112233", now, exchange.knowledge.flagged_phones) == (
         "+375295554433",
     )
     client.post("/v1/incidents", json=incident(), headers=bank.headers)  # names +375447654321
@@ -201,7 +203,7 @@ def test_telecom_numbers_calls_and_block_list(client, app, telecom, bank, seeded
 
 def test_appeal_uphold_delists_at_once_and_keeps_the_trail(client, app, bank, police, seeded) -> None:  # type: ignore[no-untyped-def]
     client.post("/v1/incidents", json=incident(), headers=bank.headers)
-    listed = app.state.exchange.knowledge.flags(DROP)  # reported, and traced where the trace reached it
+    listed = app_state(app).exchange.knowledge.flags(DROP)  # reported, and traced where the trace reached it
     assert AccountFlag.REPORTED in listed
     names = sorted(f.name.lower() for f in AccountFlag if f and f in listed)
     r = client.post("/v1/appeals", json={"account_id": DROP, "reason": "Я продал товар, это оплата",
@@ -216,7 +218,7 @@ def test_appeal_uphold_delists_at_once_and_keeps_the_trail(client, app, bank, po
     assert d.status_code == 200, d.text
     assert d.json()["status"] == "upheld" and sorted(d.json()["previous_flags"]) == names
     assert d.json()["decided_by"] == police.org_id and d.json()["decided_at"]
-    assert app.state.exchange.knowledge.flags(DROP) == AccountFlag.NONE
+    assert app_state(app).exchange.knowledge.flags(DROP) == AccountFlag.NONE
     again = client.post(f"/v1/appeals/{aid}/decision", json={"decision": "reject", "note": "x"},
                         headers=police.headers)
     assert again.status_code == 409
@@ -235,7 +237,7 @@ def test_appeal_reject_keeps_flags_and_unlisted_account_is_refused(client, app, 
     d = client.post(f"/v1/appeals/{r.json()['appeal_id']}/decision", json={"decision": "reject", "note": "дроп"},
                     headers=police.headers)
     assert d.json()["status"] == "rejected" and d.json()["previous_flags"] is None
-    assert AccountFlag.REPORTED in app.state.exchange.knowledge.flags(DROP)
+    assert AccountFlag.REPORTED in app_state(app).exchange.knowledge.flags(DROP)
     clean = client.post("/v1/appeals", json={"account_id": VICTIM_ACC, "reason": "r", "contact": "c"},
                         headers=bank.headers)
     assert clean.status_code == 422
@@ -244,6 +246,7 @@ def test_appeal_reject_keeps_flags_and_unlisted_account_is_refused(client, app, 
 def test_an_upheld_appeal_outlives_a_restart(client, app, engine, bank, police) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
+    from fastapi.testclient import TestClient
     from sqlalchemy import insert
 
     from zaslon.adapters.db.tables_cases import suspected_drops
@@ -254,11 +257,11 @@ def test_an_upheld_appeal_outlives_a_restart(client, app, engine, bank, police) 
     with engine.begin() as conn:  # as publish_suspected_drops leaves it
         conn.execute(insert(suspected_drops), [{"account_id": shop, "bank_id": None, "score": 0.9, "rank": 1,
                                                 "reasons": "[]", "ranked_at": datetime(2026, 3, 2, tzinfo=UTC)}])
-    app.state.exchange.knowledge.flag(shop, AccountFlag.SUSPECTED_DROP)  # as publishing the ranking does
+    app_state(app).exchange.knowledge.flag(shop, AccountFlag.SUSPECTED_DROP)  # as publishing the ranking does
     for tid in ("tx-1", "tx-2"):
         assert client.post("/v1/transfers", json=transfer(tid), headers=bank.headers).status_code == 201
     assert client.post("/v1/incidents", json=incident(), headers=bank.headers).status_code == 201
-    assert app.state.exchange.knowledge.flags(DROP)  # reported, and traced: a freeze order names it
+    assert app_state(app).exchange.knowledge.flags(DROP)  # reported, and traced: a freeze order names it
     for account in (DROP, shop):
         a = client.post("/v1/appeals", json={"account_id": account, "reason": "a shop", "contact": "c"},
                         headers=bank.headers)
@@ -266,6 +269,8 @@ def test_an_upheld_appeal_outlives_a_restart(client, app, engine, bank, police) 
         d = client.post(f"/v1/appeals/{a.json()['appeal_id']}/decision", json={"decision": "uphold", "note": "ok"},
                         headers=police.headers)
         assert d.status_code == 200
-    again = create_app(app.state.settings, db=engine)  # a restart rebuilds Knowledge from the store
-    assert again.state.exchange.knowledge.flags(DROP) == AccountFlag.NONE
-    assert again.state.exchange.knowledge.flags(shop) == AccountFlag.NONE
+    again = create_app(app_state(app).settings, db=engine)  # a restart rebuilds Knowledge from the store
+    with TestClient(again):  # started and stopped: its Exchange is closed
+        knowledge = app_state(again).exchange.knowledge
+        assert knowledge.flags(DROP) == AccountFlag.NONE
+        assert knowledge.flags(shop) == AccountFlag.NONE

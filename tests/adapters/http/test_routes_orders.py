@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from zaslon.adapters.db.tables_orders import order_events
+from zaslon.adapters.http.state import app_state
 from zaslon.core.trace import Holding, TraceResult
 from zaslon.flow.freeze import FreezeStore
 
@@ -91,7 +92,8 @@ def test_incident_traces_and_issues_orders_to_the_holding_banks(  # type: ignore
     seen: list[str] = []
     import httpx
 
-    app.state.exchange.webhook_transport = httpx.MockTransport(lambda r: (seen.append(str(r.url)), httpx.Response(200))[1])
+    app_state(app).exchange.webhook_transport = httpx.MockTransport(
+        lambda r: (seen.append(str(r.url)), httpx.Response(200))[1])
     victim, drop1 = "BY13NBRB3600900000002Z00AB00", "BY86AKBB10100000002966000000"
     drop2 = "BY04PJCB30120000000000000000"
     transfers = [
@@ -115,15 +117,15 @@ def test_incident_traces_and_issues_orders_to_the_holding_banks(  # type: ignore
     theirs = client.get("/v1/orders", headers=other_bank.headers).json()["orders"]
     assert [(o["account_id"], o["amount"]) for o in mine] == [(drop1, 300_000)]
     assert [(o["account_id"], o["amount"]) for o in theirs] == [(drop2, 150_000)]
-    assert app.state.exchange.knowledge.flags(drop2)
+    assert app_state(app).exchange.knowledge.flags(drop2)
     # A restart: a new app on the same database knows again which accounts hold traced money, and scores so.
     from zaslon.adapters.http.app import create_app
     from zaslon.core.knowledge import AccountFlag
 
-    again = create_app(app.state.settings, db=app.state.db)
-    assert again.state.exchange.knowledge.flags(drop1) & AccountFlag.TRACED
-    assert again.state.exchange.knowledge.flags(drop2) & AccountFlag.TRACED
-    assert not again.state.exchange.knowledge.flags(victim) & AccountFlag.TRACED
+    again = create_app(app_state(app).settings, db=app_state(app).db)
+    assert app_state(again).exchange.knowledge.flags(drop1) & AccountFlag.TRACED
+    assert app_state(again).exchange.knowledge.flags(drop2) & AccountFlag.TRACED
+    assert not app_state(again).exchange.knowledge.flags(victim) & AccountFlag.TRACED
     with TestClient(again) as restarted:
         scored = restarted.post("/v1/transfers/score", headers=bank.headers, json={
             "transfer_id": "tx-9", "ts": "2026-03-02T12:00:00Z", "payer": "BY20OLMP31350000001000000933",

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from zaslon.adapters.db.tables_core import transfers
 from zaslon.adapters.db.tables_decisions import decisions
 from zaslon.adapters.db.tables_rules import rule_sets
+from zaslon.adapters.http.state import app_state
 from zaslon.adapters.iso20022 import NS_002, build_pacs008
 from zaslon.core.knowledge import AccountFlag
 from zaslon.core.types import Transfer
@@ -56,7 +57,7 @@ def test_single_json_transfer_gets_a_decision_that_is_stored(client, bank, engin
 
 
 def test_reported_payee_is_held_with_reason_and_hold_until(client, app, bank) -> None:  # type: ignore[no-untyped-def]
-    app.state.exchange.knowledge.flag(PAYEE, AccountFlag.REPORTED)
+    app_state(app).exchange.knowledge.flag(PAYEE, AccountFlag.REPORTED)
     d = client.post("/v1/transfers/score", json=tx(), headers=bank.headers).json()
     assert d["outcome"] == "hold"
     assert d["hold_until"] is not None

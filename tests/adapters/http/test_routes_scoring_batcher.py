@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from zaslon.adapters.db.tables_decisions import decisions
+from zaslon.adapters.http.state import app_state
 
 TS = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PAYER, PAYEE = "BY13NBRB3600900000002Z00AB00", "DE89370400440532013000"
@@ -31,7 +32,7 @@ def tx(i: int, **over: Any) -> dict[str, Any]:
 def test_concurrent_requests_share_a_batch_with_isolated_errors(client, app, bank, engine) -> None:  # type: ignore[no-untyped-def]
     # A first request warms the key cache (the first look-up of a key takes a thread hop).
     assert client.post("/v1/transfers/score", json=tx(0), headers=bank.headers).status_code == 200
-    batcher = app.state.score_batcher
+    batcher = app_state(app).score_batcher
     before = batcher.batches
     bodies = [
         tx(1), tx(2), tx(2),  # B-2 twice with the same body: the second is a replay

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from zaslon.adapters.http.routes_scoring import DecisionOut
+from zaslon.adapters.http.state import app_state
 from zaslon.core.knowledge import AccountFlag
 
 TS = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -28,7 +29,7 @@ def tx(i: int = 1, **over: Any) -> dict[str, Any]:
 
 
 def test_answer_is_exactly_the_response_model(client, app, bank) -> None:  # type: ignore[no-untyped-def]
-    app.state.exchange.knowledge.flag(PAYEE, AccountFlag.REPORTED)
+    app_state(app).exchange.knowledge.flag(PAYEE, AccountFlag.REPORTED)
     r = client.post("/v1/transfers/score", json=tx(), headers=bank.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     body = r.json()
@@ -93,7 +94,7 @@ def test_lane_answers_valid_json_and_hands_back_the_rest(client, bank, lane_call
 
 def test_lane_hands_back_what_it_must_not_answer(client, app, bank, lane_calls) -> None:  # type: ignore[no-untyped-def]
     client.post("/v1/transfers/score", json=tx(1), headers=bank.headers)  # caches the key
-    too_big = b"{" + b" " * (app.state.settings.max_body_bytes + 10) + b"}"
+    too_big = b"{" + b" " * (app_state(app).settings.max_body_bytes + 10) + b"}"
     json_headers = {**bank.headers, "content-type": "application/json"}
     r = client.post("/v1/transfers/score", content=too_big, headers=json_headers)
     assert r.status_code == 413 and lane_calls[-1] == "handed back"
@@ -116,7 +117,7 @@ def test_a_revoked_key_stops_working_on_a_running_server(client, app, engine, ba
     assert client.post("/v1/transfers/score", json=tx(30), headers=bank.headers).status_code == 200
     assert client.post("/v1/transfers/score", json=tx(31), headers=bank.headers).status_code == 200
     assert lane_calls[-1] == "answered"  # the key is cached
-    app.state.keys._recheck_s = 0.0  # (5 s in service) recheck on the next look-up
+    app_state(app).keys._recheck_s = 0.0  # (5 s in service) recheck on the next look-up
     revoke_key(engine, bank.headers["Authorization"].split("_")[1])
     r = client.post("/v1/transfers/score", json=tx(32), headers=bank.headers)
     assert r.status_code == 401 and lane_calls[-1] == "handed back"
@@ -127,7 +128,7 @@ def test_a_scored_cash_out_attempt_by_a_traced_account_alerts_the_desk(  # type:
     client, app, bank, police, lane_calls
 ) -> None:
     drop = "BY86AKBB10100000002966000000"
-    app.state.exchange.knowledge.flag(drop, AccountFlag.TRACED)
+    app_state(app).exchange.knowledge.flag(drop, AccountFlag.TRACED)
     atm = {"atm_id": "ATM-77", "lat": 53.9, "lon": 27.56, "city": "Minsk"}
     # the first request goes the documented route (the key is not cached yet), the second the fast lane
     for i, path in ((40, "handed back"), (41, "answered")):

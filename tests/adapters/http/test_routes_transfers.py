@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from zaslon.adapters.db.tables_core import transfers
+from zaslon.adapters.http.state import app_state
 
 
 def transfer(tid: str = "tx-1", **over: Any) -> dict[str, Any]:
@@ -125,7 +126,7 @@ def test_malformed_bodies_get_precise_422_and_store_nothing(client, engine, bank
 
 
 def test_oversized_body_is_413(client, engine, bank, app) -> None:  # type: ignore[no-untyped-def]
-    app.state.settings.max_body_bytes = 1000
+    app_state(app).settings.max_body_bytes = 1000
     r = client.post("/v1/transfers", json=[transfer(f"t{i}") for i in range(50)], headers=bank.headers)
     assert r.status_code == 413
     assert count(engine) == 0
@@ -151,7 +152,7 @@ def test_traced_account_cashing_out_raises_a_desk_alert(client, app, bank, polic
     from zaslon.core.knowledge import AccountFlag
 
     drop = "BY86AKBB10100000002966000000"
-    app.state.exchange.knowledge.flag(drop, AccountFlag.TRACED)
+    app_state(app).exchange.knowledge.flag(drop, AccountFlag.TRACED)
     cash = transfer("cash-9", payer=drop, payee="CASH", channel="atm", amount=90_000,
                     atm={"atm_id": "ATM-BREST-07", "lat": 52.08, "lon": 23.69, "city": "Brest"})
     assert client.post("/v1/transfers", json=cash, headers=bank.headers).status_code == 201

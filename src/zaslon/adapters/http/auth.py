@@ -1,4 +1,9 @@
-"""API-key authentication and scope checks, as FastAPI dependencies."""
+"""API-key authentication and scope checks, as FastAPI dependencies.
+
+The scoring fast lane (``zaslon.adapters.http.scoring_lane``) authenticates with the same pieces: the
+key of ``Authorization: Bearer <key>`` (``bearer_key``), the same ``KeyStore`` (``AppState.keys``) and the
+same scope check (``permits``); what it cannot settle from memory it hands to these dependencies.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +12,35 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from zaslon.adapters.http.state import state_of
 from zaslon.errors import Forbidden, Unauthenticated
 from zaslon.flow.orgs import Principal
 
-__all__ = ["Principal", "authenticate", "require_scope"]
+__all__ = ["Principal", "authenticate", "bearer_key", "permits", "require_scope"]
+
+
+def bearer_key(authorization: str) -> str | None:
+    """The key of an ``Authorization`` header value ``Bearer <key>``; None for any other scheme."""
+    return authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+
+
+def permits(principal: Principal, scope: str) -> bool:
+    return scope in principal.scopes
 
 
 def _key_of(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    key = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "").strip()
+    key = bearer_key(request.headers.get("authorization", ""))
+    if key is None:
+        key = request.headers.get("x-api-key", "").strip()
     if not key:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
     return key
 
 
 def authenticate(request: Request) -> Principal:
-    key = _key_of(request)
-    principal: Principal | None = request.app.state.keys.verify(key)
+    principal = state_of(request).keys.verify(_key_of(request))
     if principal is None:
         raise Unauthenticated("unknown or revoked API key")
-    return principal
-
-
-def _cached(request: Request, key: str) -> Principal | None:
-    """A key the store verified already (an in-memory hit, no I/O); None: it must be checked the slow way."""
-    principal: Principal | None = request.app.state.keys.cached(key)
     return principal
 
 
@@ -39,10 +48,10 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     # An async dependency runs on the event loop: a sync one costs a thread-pool hop on every request.
     # Only a key seen for the first time (a database read and a slow password hash) goes to a thread.
     async def dependency(request: Request) -> Principal:
-        principal = _cached(request, _key_of(request))
+        principal = state_of(request).keys.cached(_key_of(request))  # an in-memory hit, no I/O
         if principal is None:
             principal = await run_in_threadpool(authenticate, request)
-        if scope not in principal.scopes:
+        if not permits(principal, scope):
             raise Forbidden(f"this key lacks the scope {scope!r}")
         return principal
 

@@ -1,8 +1,8 @@
 """Request logging with bound context and Prometheus metrics at /metrics.
 
 Plain ASGI middleware (not BaseHTTPMiddleware): it adds microseconds, not a task per request. A fast lane
-(see ``zaslon.adapters.http.app.ZaslonAPI``) answers outside the middleware stack and records through the
-same ``HttpMetrics`` on ``app.state.http_metrics``, so /metrics counts every request once.
+(see ``zaslon.adapters.http.lanes.ZaslonAPI``) answers outside the middleware stack and records through the
+same ``HttpMetrics`` (``AppState.metrics``), so /metrics counts every request once.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ log = structlog.get_logger("zaslon.http")
 class HttpMetrics:
     """Request counts by (method, route, status) and latency by (method, route); 4xx/5xx are logged."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry = registry if registry is not None else CollectorRegistry()
         self.requests = Counter("zaslon_http_requests", "HTTP requests", ["method", "route", "status"],
                                 registry=registry)
         self.latency = Histogram(
@@ -70,12 +71,10 @@ class Observe:
             self.metrics.record(scope.get("method", ""), route, status, time.perf_counter() - started)
 
 
-def instrument(app: FastAPI) -> None:
-    registry = CollectorRegistry()
-    app.state.metrics = registry
-    app.state.http_metrics = metrics = HttpMetrics(registry)
+def instrument(app: FastAPI, metrics: HttpMetrics) -> None:
+    """Record every request through ``metrics`` and show them at /metrics."""
     app.add_middleware(Observe, metrics=metrics)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     def metrics_endpoint() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

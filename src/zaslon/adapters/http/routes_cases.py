@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from zaslon.adapters.db.tables_cases import suspected_drops
 from zaslon.adapters.http.auth import require_scope
+from zaslon.adapters.http.state import state_of
 from zaslon.core.access import sees_everything
 from zaslon.errors import Forbidden
 from zaslon.flow.cases import CaseService
@@ -21,8 +22,7 @@ router = APIRouter(tags=["cases"])
 
 
 def _service(request: Request) -> CaseService:
-    service: CaseService = request.app.state.exchange.cases
-    return service
+    return state_of(request).exchange.cases
 
 
 class _Body(BaseModel):
@@ -71,7 +71,7 @@ def get_case(request: Request, case_id: str, _p: Principal = Depends(require_sco
 def link_incident(request: Request, body: LinkIn, _p: Principal = Depends(require_scope("cases:write"))
                   ) -> dict[str, Any]:
     """Link a stored incident into cases now (intake normally does this itself)."""
-    return dict(request.app.state.exchange.link_incident(body.incident_id).to_dict())
+    return dict(state_of(request).exchange.link_incident(body.incident_id).to_dict())
 
 
 @router.post("/v1/cases/{case_id}/confirm")
@@ -112,7 +112,7 @@ def case_report(request: Request, case_id: str, format: Literal["json", "csv"] =
 def refresh_suspected(request: Request, top_k: int = Query(500, ge=1, le=100_000),
                       _p: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
     """Re-rank every account now and replace the published list (and the Knowledge flags)."""
-    rows = request.app.state.exchange.publish_suspected_drops(top_k=top_k)
+    rows = state_of(request).exchange.publish_suspected_drops(top_k=top_k)
     return {"published": len(rows)}
 
 

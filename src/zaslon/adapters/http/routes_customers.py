@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from zaslon.adapters.http.auth import Principal, require_scope
+from zaslon.adapters.http.state import state_of
 from zaslon.flow.customers import MAX_BATCH, Customer
 
 router = APIRouter(tags=["customers"])
@@ -42,4 +43,4 @@ def put_customers(body: CustomersIn, request: Request,
     """Register or update the calling bank's customers' profiles (all of the batch, or nothing)."""
     batch = [Customer(c.account_id, c.kind, c.customer_id, c.opened_at, c.birth_date, c.lives_alone, tuple(c.phones))
              for c in body.customers]
-    return {"registered": request.app.state.exchange.register_customers(principal, batch)}
+    return {"registered": state_of(request).exchange.register_customers(principal, batch)}

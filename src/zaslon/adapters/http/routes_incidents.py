@@ -13,21 +13,17 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from zaslon.adapters.http.auth import Principal, authenticate, require_scope
+from zaslon.adapters.http.state import state_of
 from zaslon.core.types import Scheme
 from zaslon.errors import InvalidInput
 from zaslon.flow.appeals import Verdict, get_appeal
-from zaslon.flow.exchange import Exchange, IncidentOutcome
+from zaslon.flow.exchange import IncidentOutcome
 from zaslon.flow.intake import MAX_TEXT, MAX_TRANSFERS, IncidentReport, Victim, get_incident
 from zaslon.flow.telecom import CallReport, block_list
 
 router = APIRouter()
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/+-]+$")]
-
-
-def _exchange(request: Request) -> Exchange:
-    exchange: Exchange = request.app.state.exchange
-    return exchange
 
 
 class Strict(BaseModel):
@@ -106,7 +102,7 @@ def post_incident(
         external_ref=ref or idempotency_key,
         language=body.language,
     )
-    outcome = _exchange(request).report_incident(principal, report)
+    outcome = state_of(request).exchange.report_incident(principal, report)
     if not outcome.intake.created:
         response.status_code = 200
     return _incident_body(outcome)
@@ -117,7 +113,7 @@ def read_incident(
     incident_id: str, request: Request, principal: Principal = Depends(require_scope("incidents:read"))
 ) -> dict[str, Any]:
     """Police read any incident; a bank those it reported or that name its accounts; a telecom its own."""
-    return get_incident(request.app.state.db, principal, incident_id)
+    return get_incident(state_of(request).db, principal, incident_id)
 
 
 # --- telecom ------------------------------------------------------------------------------------------
@@ -143,7 +139,7 @@ class CallsIn(Strict):
 def post_fraud_numbers(
     body: FraudNumbersIn, request: Request, principal: Principal = Depends(require_scope("telecom:write"))
 ) -> dict[str, Any]:
-    phones, new = _exchange(request).report_fraud_numbers(principal, body.numbers, body.note)
+    phones, new = state_of(request).exchange.report_fraud_numbers(principal, body.numbers, body.note)
     return {"accepted": phones, "new": new}
 
 
@@ -152,7 +148,7 @@ def post_calls(
     body: CallsIn, request: Request, principal: Principal = Depends(require_scope("telecom:write"))
 ) -> dict[str, Any]:
     calls = [CallReport(c.call_id, c.ts, c.caller, c.callee, c.callee_party, c.duration_s) for c in body.calls]
-    return _exchange(request).report_calls(principal, calls)
+    return state_of(request).exchange.report_calls(principal, calls)
 
 
 @router.get("/v1/telecom/block-list", tags=["telecom"])
@@ -160,7 +156,7 @@ def get_block_list(
     request: Request, principal: Principal = Depends(require_scope("telecom:read"))
 ) -> dict[str, Any]:
     del principal
-    numbers = block_list(request.app.state.db)
+    numbers = block_list(state_of(request).db)
     return {"count": len(numbers), "numbers": numbers}
 
 
@@ -179,8 +175,8 @@ class DecisionIn(Strict):
 @router.post("/v1/appeals", tags=["appeals"], status_code=201)
 def post_appeal(body: AppealIn, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
     """File an appeal against a listing (any connected organisation, on behalf of its customer)."""
-    return _exchange(request).file_appeal(principal, account_id=body.account_id, reason=body.reason,
-                                          contact=body.contact)
+    return state_of(request).exchange.file_appeal(principal, account_id=body.account_id, reason=body.reason,
+                                                  contact=body.contact)
 
 
 @router.post("/v1/appeals/{appeal_id}/decision", tags=["appeals"])
@@ -189,9 +185,9 @@ def post_decision(
     principal: Principal = Depends(require_scope("appeals:decide")),
 ) -> dict[str, Any]:
     """Uphold (delist at once) or reject. A decided appeal: 409; an unknown one: 404."""
-    return _exchange(request).decide_appeal(principal, appeal_id, verdict=body.decision, note=body.note)
+    return state_of(request).exchange.decide_appeal(principal, appeal_id, verdict=body.decision, note=body.note)
 
 
 @router.get("/v1/appeals/{appeal_id}", tags=["appeals"])
 def read_appeal(appeal_id: str, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
-    return get_appeal(request.app.state.db, principal, appeal_id)
+    return get_appeal(state_of(request).db, principal, appeal_id)

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from zaslon.adapters.http.auth import Principal, require_scope
+from zaslon.adapters.http.state import state_of
 from zaslon.adapters.iso20022.camt056 import render_camt056
 from zaslon.adapters.iso20022.pacs004 import render_pacs004
 from zaslon.core.types import OrderStatus
 from zaslon.errors import Forbidden
-from zaslon.flow.exchange import Exchange
 from zaslon.flow.freeze import order_json
 
 router = APIRouter(tags=["orders"])
@@ -33,11 +33,6 @@ class AtIn(BaseModel):
 
 class AmountIn(AtIn):
     amount: int = Field(ge=0, le=10**15, description="minor units of the order's currency")
-
-
-def _exchange(request: Request) -> Exchange:
-    exchange: Exchange = request.app.state.exchange
-    return exchange
 
 
 def _reader_bank(p: Principal) -> str | None:
@@ -63,7 +58,7 @@ def list_orders(
     principal: Principal = Depends(require_scope("orders:read")),
 ) -> dict[str, Any]:
     """Orders addressed to the caller's bank (all orders for the police desk), oldest first."""
-    orders = _exchange(request).list_orders(_reader_bank(principal), status=status, incident_id=incident_id,
+    orders = state_of(request).exchange.list_orders(_reader_bank(principal), status=status, incident_id=incident_id,
                                   limit=limit, offset=offset)
     return {"orders": [order_json(o) for o in orders], "limit": limit, "offset": offset}
 
@@ -72,7 +67,7 @@ def list_orders(
 def read_order(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> dict[str, Any]:
-    return order_json(_exchange(request).order(order_id, _reader_bank(principal)))
+    return order_json(state_of(request).exchange.order(order_id, _reader_bank(principal)))
 
 
 @router.get("/v1/orders/{order_id}/camt056", response_class=Response)
@@ -80,7 +75,7 @@ def order_camt056(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
     """The order as an ISO 20022 camt.056.001.08 recall request."""
-    order = _exchange(request).order(order_id, _reader_bank(principal))
+    order = state_of(request).exchange.order(order_id, _reader_bank(principal))
     return Response(render_camt056(order, created_at=order.issued_at), media_type=XML)
 
 
@@ -89,7 +84,7 @@ def order_pacs004(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
     """The return to the victim as ISO 20022 pacs.004.001.09 (409 until the bank reported a return)."""
-    order = _exchange(request).order(order_id, _reader_bank(principal))
+    order = state_of(request).exchange.order(order_id, _reader_bank(principal))
     return Response(render_pacs004(order, created_at=_now()), media_type=XML)
 
 
@@ -99,7 +94,7 @@ def ack_order(
     principal: Principal = Depends(require_scope("orders:write")),
 ) -> dict[str, Any]:
     """Acknowledge receipt. A second acknowledgement is 409 (the first one stands)."""
-    return order_json(_exchange(request).acknowledge(principal, order_id, at=body.at if body else None))
+    return order_json(state_of(request).exchange.acknowledge(principal, order_id, at=body.at if body else None))
 
 
 @router.post("/v1/orders/{order_id}/frozen")
@@ -108,7 +103,7 @@ def frozen_order(
     principal: Principal = Depends(require_scope("orders:write")),
 ) -> dict[str, Any]:
     """Report the amount actually frozen (0 if the money had already left)."""
-    return order_json(_exchange(request).frozen(principal, order_id, body.amount, at=body.at))
+    return order_json(state_of(request).exchange.frozen(principal, order_id, body.amount, at=body.at))
 
 
 @router.post("/v1/orders/{order_id}/returned")
@@ -117,7 +112,7 @@ def returned_order(
     principal: Principal = Depends(require_scope("orders:write")),
 ) -> dict[str, Any]:
     """Report the amount returned to the victim (at most the frozen amount)."""
-    return order_json(_exchange(request).returned(principal, order_id, body.amount, at=body.at))
+    return order_json(state_of(request).exchange.returned(principal, order_id, body.amount, at=body.at))
 
 
 @router.post("/v1/orders/{order_id}/released")
@@ -126,7 +121,7 @@ def released_order(
     principal: Principal = Depends(require_scope("orders:write")),
 ) -> dict[str, Any]:
     """Release the order (e.g. the investigator lifted it); the money is free again."""
-    return order_json(_exchange(request).release(principal, order_id, at=body.at if body else None))
+    return order_json(state_of(request).exchange.release(principal, order_id, at=body.at if body else None))
 
 
 @router.get("/v1/alerts/cashout", tags=["orders"])
@@ -135,4 +130,4 @@ def cashout_alerts_list(
     _p: Principal = Depends(require_scope("orders:read_all")),
 ) -> dict[str, Any]:
     """The desk's cash-out alerts: traced accounts paying out to cash, abroad or crypto (newest first)."""
-    return {"alerts": _exchange(request).orders.alerts(limit=limit)}
+    return {"alerts": state_of(request).exchange.orders.alerts(limit=limit)}

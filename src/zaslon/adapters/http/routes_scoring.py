@@ -8,10 +8,11 @@ a JSON list. Unsafe or malformed XML is a 400; a well-formed message with a wron
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
@@ -19,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.schemas import Strict, TransferIn
+from zaslon.adapters.http.state import AppState, state_of
+from zaslon.core.types import Transfer
 from zaslon.errors import InvalidInput
-from zaslon.settings import Settings
+from zaslon.flow.decide import Recorded
 
 router = APIRouter(tags=["scoring"])
 
@@ -79,18 +82,10 @@ class ValidateIn(Strict):
     rules: list[RuleIn] = Field(max_length=1000)
 
 
-# ---- engine on app.state -------------------------------------------------------------------------------
+# ---- real-time scoring ----------------------------------------------------------------------------------
 
-
-def install(app: FastAPI, settings: Settings) -> None:
-    """The real-time path: a micro-batcher over the Exchange's recorder, and the fast lane in front of it."""
-    from zaslon.adapters.http.scoring_lane import score_lane
-    from zaslon.flow.score_batcher import ScoreBatcher
-
-    exchange = app.state.exchange
-    app.state.score_batcher = ScoreBatcher(exchange.recorder, exchange.batch_context, max_batch=256,
-                                           window=settings.score_window_ms / 1000)
-    app.fast_lanes[("POST", "/v1/transfers/score")] = score_lane  # type: ignore[attr-defined]
+SCORE_PATH = "/v1/transfers/score"  # also answered by the fast lane (zaslon.adapters.http.scoring_lane)
+SCORE_SCOPE = "transfers:score"
 
 
 def _decision_out(r: Any) -> dict[str, Any]:
@@ -118,7 +113,7 @@ def _decision_out(r: Any) -> dict[str, Any]:
 def _score(request: Request, principal: Principal, items: list[ScoreIn], source: str,
            message_id: str | None = None, transfers: list[Any] | None = None) -> list[Any]:
     """Decide and store through the Exchange (cash-out attempts recorded); answered once committed."""
-    exchange = request.app.state.exchange
+    exchange = state_of(request).exchange
     batch = transfers if transfers is not None else [i.to_domain() for i in items]
     calls = [i.on_flagged_call for i in items] if transfers is None else None
     return cast(list[Any], exchange.score(principal.org_id, batch, on_flagged_call=calls, source=source,
@@ -171,10 +166,8 @@ def _is_xml(request: Request) -> bool:
     return ctype in _XML_TYPES
 
 
-@router.post("/v1/transfers/score", response_model=DecisionOut | list[DecisionOut], openapi_extra=_SCORE_BODY)
-async def score_transfer(
-    request: Request, principal: Principal = Depends(require_scope("transfers:score"))
-) -> Any:
+@router.post(SCORE_PATH, response_model=DecisionOut | list[DecisionOut], openapi_extra=_SCORE_BODY)
+async def score_transfer(request: Request, principal: Principal = Depends(require_scope(SCORE_SCOPE))) -> Any:
     """Decide one transfer now: allow / review / hold (with hold_until) / block, with reasons."""
     return await _score_one(request, principal)
 
@@ -191,17 +184,21 @@ async def _score_one(request: Request, principal: Principal) -> Response:
         items = [ScoreIn.model_validate_json(raw)]
     except ValidationError:
         items = _validate_json(raw, many=False)
-    # Decided on the event loop (a thread hop costs more than one transfer's work), together with the other
-    # requests queued at the same moment (see zaslon.flow.score_batcher); answered once committed.
-    item = items[0]
-    transfer = item.to_domain()
-    exchange = request.app.state.exchange
-    [flag] = exchange.on_call([transfer], [item.on_flagged_call])
-    recorded = await request.app.state.score_batcher.score(principal.org_id, transfer, flag)
-    if not recorded.replayed and (alerts := exchange.cashout_attempts([transfer])):
-        await run_in_threadpool(exchange.record_cashout_attempts, [transfer], alerts)
+    state = state_of(request)
+    transfer = items[0].to_domain()
+    recorded = await decide(state, principal.org_id, transfer, items[0].on_flagged_call)
+    if not recorded.replayed and (alerts := state.exchange.cashout_attempts([transfer])):
+        await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
     return Response(decision_json(recorded), media_type="application/json")
+
+
+def decide(state: AppState, org_id: str, transfer: Transfer, on_flagged_call: bool) -> Awaitable[Recorded]:
+    """One real-time transfer, decided on the event loop (a thread hop costs more than one transfer's work)
+    together with the other requests queued at the same moment (``zaslon.flow.score_batcher``); the
+    awaitable completes once the decision is committed. The route and the fast lane both decide through it."""
+    [flag] = state.exchange.on_call([transfer], [on_flagged_call])
+    return state.score_batcher.score(org_id, transfer, flag)
 
 
 # One encoder for every answer: json.dumps with non-default options builds a new encoder on each call.
@@ -224,7 +221,7 @@ def _json_ready(out: dict[str, Any]) -> dict[str, Any]:
 def _score_xml(request: Request, principal: Principal, raw: bytes) -> Response:
     from zaslon.adapters.iso20022 import parse_pacs008, render_pacs002
 
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     try:
         msg = parse_pacs008(raw, max_bytes=settings.max_body_bytes, max_transactions=settings.max_batch)
     except InvalidInput as exc:
@@ -246,11 +243,11 @@ def _score_xml(request: Request, principal: Principal, raw: bytes) -> Response:
 @router.post("/v1/transfers/score/batch", response_model=list[DecisionOut], openapi_extra={
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "array", "items": {"$ref": "#/components/schemas/ScoreIn"}, "maxItems": 10000}}}}})
-async def score_batch(request: Request, principal: Principal = Depends(require_scope("transfers:score"))) -> Any:
+async def score_batch(request: Request, principal: Principal = Depends(require_scope(SCORE_SCOPE))) -> Any:
     """Decide many transfers (processed in event-time order); any invalid item: 422 and nothing stored."""
     raw = await request.body()
     items = _validate_json(raw, many=True)
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     if not items:
         raise InvalidInput("the batch is empty", field="body")
     if len(items) > settings.max_batch:
@@ -267,18 +264,18 @@ def _rules(items: list[RuleIn]) -> list[dict[str, Any]]:
 
 
 def _notify(request: Request) -> None:
-    request.app.state.exchange.rules_watcher.notify()  # this process switches now; others at their next poll
+    state_of(request).exchange.rules_watcher.notify()  # this process switches now; others at their next poll
 
 
 @router.get("/v1/rules", tags=["rules"])
 def list_rule_sets(request: Request, _p: Principal = Depends(require_scope("rules:read"))) -> dict[str, Any]:
     from zaslon.flow.rules import deployment, list_versions
 
-    db = request.app.state.db
+    db = state_of(request).db
     dep = deployment(db)
     return {
         "live": dep.live, "shadow": dep.shadow, "generation": dep.generation,
-        "running": request.app.state.exchange.scoring.ruleset_version,
+        "running": state_of(request).exchange.scoring.ruleset_version,
         "versions": [i.to_dict(with_rules=False) for i in list_versions(db)],
     }
 
@@ -287,7 +284,7 @@ def list_rule_sets(request: Request, _p: Principal = Depends(require_scope("rule
 def show_rule_set(version: str, request: Request, _p: Principal = Depends(require_scope("rules:read"))) -> Any:
     from zaslon.flow.rules import get_version
 
-    return get_version(request.app.state.db, version).to_dict()
+    return get_version(state_of(request).db, version).to_dict()
 
 
 @router.post("/v1/rules/validate", tags=["rules"])
@@ -304,7 +301,7 @@ def create_rule_draft(body: DraftIn, request: Request,
     from zaslon.flow.rules import create_draft
 
     return create_draft(
-        request.app.state.db, _rules(body.rules), actor=principal.org_id, version=body.version,
+        state_of(request).db, _rules(body.rules), actor=principal.org_id, version=body.version,
         description=body.description, parent_version=body.parent_version,
     ).to_dict()
 
@@ -315,7 +312,7 @@ def update_rule_draft(version: str, body: DraftUpdateIn, request: Request,
     from zaslon.flow.rules import update_draft
 
     return update_draft(
-        request.app.state.db, version, _rules(body.rules), actor=principal.org_id, description=body.description
+        state_of(request).db, version, _rules(body.rules), actor=principal.org_id, description=body.description
     ).to_dict()
 
 
@@ -324,7 +321,7 @@ def publish_rule_set(version: str, request: Request,
                      principal: Principal = Depends(require_scope("rules:write"))) -> Any:
     from zaslon.flow.rules import publish
 
-    return publish(request.app.state.db, version, actor=principal.org_id).to_dict(with_rules=False)
+    return publish(state_of(request).db, version, actor=principal.org_id).to_dict(with_rules=False)
 
 
 @router.post("/v1/rules/{version}/activate", tags=["rules"])
@@ -332,10 +329,10 @@ def activate_rule_set(version: str, request: Request,
                       principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
     from zaslon.flow.rules import activate
 
-    dep = activate(request.app.state.db, version, actor=principal.org_id)
+    dep = activate(state_of(request).db, version, actor=principal.org_id)
     _notify(request)
     return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation,
-            "running": request.app.state.exchange.scoring.ruleset_version}
+            "running": state_of(request).exchange.scoring.ruleset_version}
 
 
 @router.post("/v1/rules/{version}/shadow", tags=["rules"])
@@ -343,7 +340,7 @@ def shadow_rule_set(version: str, request: Request,
                     principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
     from zaslon.flow.rules import set_shadow
 
-    dep = set_shadow(request.app.state.db, version, actor=principal.org_id)
+    dep = set_shadow(state_of(request).db, version, actor=principal.org_id)
     _notify(request)
     return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation}
 
@@ -352,7 +349,7 @@ def shadow_rule_set(version: str, request: Request,
 def stop_shadow(request: Request, principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
     from zaslon.flow.rules import set_shadow
 
-    dep = set_shadow(request.app.state.db, None, actor=principal.org_id)
+    dep = set_shadow(state_of(request).db, None, actor=principal.org_id)
     _notify(request)
     return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation}
 
@@ -372,7 +369,7 @@ def train_model(body: TrainIn, request: Request,
     """Retrain the model on what reports taught by ``cutoff`` and put it live at once (``trained: false``
     when too few reports were made by then; the running model stays)."""
     del principal
-    trained = request.app.state.exchange.train_model(body.cutoff, min_positives=body.min_positives)
+    trained = state_of(request).exchange.train_model(body.cutoff, min_positives=body.min_positives)
     if trained is None:
-        return {"trained": False, "model_version": request.app.state.exchange.scoring.model_version}
+        return {"trained": False, "model_version": state_of(request).exchange.scoring.model_version}
     return {"trained": True, "model_version": trained.model_id, "meta": trained.meta}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.schemas import BatchOut, StoredOut, TransferIn
+from zaslon.adapters.http.state import state_of
 from zaslon.errors import InvalidInput
 from zaslon.flow.ingest import get_transfer
 
@@ -35,14 +36,14 @@ def post_transfers(
 ) -> Any:
     """Store one transfer (an object) or a batch (an array). Same id and body again: 200, nothing written;
     same id with another body: 409; any invalid item: 422 and nothing of the batch is stored."""
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     items = body if isinstance(body, list) else [body]
     if not items:
         raise InvalidInput("the batch is empty", field="body")
     if len(items) > settings.max_batch:
         raise InvalidInput(f"a batch holds at most {settings.max_batch} transfers", field="body")
     domain = [i.to_domain() for i in items]
-    stored = request.app.state.exchange.store_transfers(principal.org_id, domain)
+    stored = state_of(request).exchange.store_transfers(principal.org_id, domain)
     outs = [StoredOut(transfer_id=s.transfer_id, status="created" if s.created else "duplicate") for s in stored]
     response.status_code = 201 if any(s.created for s in stored) else 200
     if isinstance(body, list):
@@ -55,4 +56,4 @@ def read_transfer(
     transfer_id: str, request: Request, principal: Principal = Depends(require_scope("transfers:read"))
 ) -> dict[str, Any]:
     """A bank reads its own transfers; police read any."""
-    return get_transfer(request.app.state.db, principal, transfer_id)
+    return get_transfer(state_of(request).db, principal, transfer_id)

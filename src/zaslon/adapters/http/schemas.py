@@ -86,10 +86,3 @@ class StoredOut(BaseModel):
 
 class BatchOut(BaseModel):
     results: list[StoredOut]
-
-
-class ErrorOut(BaseModel):
-    error: str
-    message: str
-    field: str | None = None
-    errors: list[dict[str, str]] | None = None

@@ -1,5 +1,11 @@
 """The real-time scoring fast lane: ``POST /v1/transfers/score`` before the middleware stack (see
-``zaslon.adapters.http.app.ZaslonAPI``), answering exactly as the documented route in ``routes_scoring``."""
+``zaslon.adapters.http.lanes.ZaslonAPI``), answering exactly as the documented route in ``routes_scoring``.
+
+Only the dispatch is the lane's own; everything else is the routes': the key and scope check
+(``auth.bearer_key``, ``AppState.keys``, ``auth.permits``), the body limit (``settings.max_body_bytes``;
+over it the full stack answers 413), the decision (``routes_scoring.decide``, ``decision_json``), the metrics
+(``AppState.metrics``, as the middleware records them) and the error mapping (``errors.error_response``).
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,20 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from zaslon.adapters.http.app import replay, status_for
-from zaslon.adapters.http.routes_scoring import COMPACT, ScoreIn, decision_json
+from zaslon.adapters.http.auth import bearer_key, permits
+from zaslon.adapters.http.errors import error_response
+from zaslon.adapters.http.lanes import ZaslonAPI, replay
+from zaslon.adapters.http.routes_scoring import SCORE_PATH, SCORE_SCOPE, ScoreIn, decide, decision_json
+from zaslon.adapters.http.state import app_state
 from zaslon.errors import ZaslonError
 
 __all__ = ["score_lane"]
 
 
-_SCORE_ROUTE = "/v1/transfers/score"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
-async def score_lane(app: Any, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send) -> Receive | None:
     """``score_transfer`` for the common case, before the middleware stack (see ``ZaslonAPI``).
 
     It answers a JSON transfer sent with a key already verified and holding the scope, that validates;
@@ -39,13 +47,13 @@ async def score_lane(app: Any, scope: Scope, receive: Receive, send: Send) -> Re
             length, seen = value, seen + 1
     if seen != 3:  # one of them missing or sent twice: the route decides (it reads the first of duplicates)
         return receive
-    limit = app.state.settings.max_body_bytes
-    if (ctype.split(b";")[0].strip().lower() != b"application/json" or auth[:7].lower() != b"bearer "
-            or not length.isdigit() or int(length) > limit):
+    state = app_state(app)
+    limit = state.settings.max_body_bytes
+    if ctype.split(b";")[0].strip().lower() != b"application/json" or not length.isdigit() or int(length) > limit:
         return receive
-    principal = app.state.keys.cached(auth[7:].strip().decode("latin-1"))
-    batcher = getattr(app.state, "score_batcher", None)
-    if principal is None or "transfers:score" not in principal.scopes or batcher is None:
+    key = bearer_key(auth.decode("latin-1"))  # as Starlette decodes headers for the route
+    principal = state.keys.cached(key) if key else None
+    if principal is None or not permits(principal, SCORE_SCOPE):
         return receive
     started = time.perf_counter()
     raw = b""
@@ -63,26 +71,23 @@ async def score_lane(app: Any, scope: Scope, receive: Receive, send: Send) -> Re
         item = ScoreIn.model_validate_json(raw)
     except ValidationError:
         return replay(raw, False, receive)  # the full stack re-derives the precise 422
-    status = 200
-    alerts: list[Any] = []
     try:
         transfer = item.to_domain()
-        exchange = app.state.exchange
-        [flag] = exchange.on_call([transfer], [item.on_flagged_call])
-        recorded = await batcher.score(principal.org_id, transfer, flag)
+        recorded = await decide(state, principal.org_id, transfer, item.on_flagged_call)
         body = decision_json(recorded)
-        if not recorded.replayed:
-            alerts = exchange.cashout_attempts([transfer])
+        alerts: list[Any] = [] if recorded.replayed else state.exchange.cashout_attempts([transfer])
     except ZaslonError as exc:  # a conflicting replay of a known id, say: the same answer the route gives
-        status = status_for(exc)
-        body = COMPACT.encode(exc.to_dict()).encode()
+        answer = error_response(exc)
+        await answer(scope, receive, send)
+        state.metrics.record("POST", SCORE_PATH, answer.status_code, time.perf_counter() - started)
+        return None
     except Exception:  # uvicorn answers 500 and logs it; the metrics count it as the middleware would
-        app.state.http_metrics.record("POST", _SCORE_ROUTE, 500, time.perf_counter() - started)
+        state.metrics.record("POST", SCORE_PATH, 500, time.perf_counter() - started)
         raise
-    await send({"type": "http.response.start", "status": status,
+    await send({"type": "http.response.start", "status": 200,
                 "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
-    app.state.http_metrics.record("POST", _SCORE_ROUTE, status, time.perf_counter() - started)
+    state.metrics.record("POST", SCORE_PATH, 200, time.perf_counter() - started)
     if alerts:  # after the answer: the bank is not kept waiting for the desk's alert
-        await run_in_threadpool(app.state.exchange.record_cashout_attempts, [transfer], alerts)
+        await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
     return None
