@@ -167,7 +167,7 @@ def demo(
         else:
             from zaslon.flow.exchange import Exchange
 
-            exchange = Exchange(engine, settings)
+            exchange = Exchange(engine, settings, follow_ledger=True)
             exchange.restore()
             run = go(InProcess(exchange, parties.principals, parties.desk))
     summary = score_run(run, path)

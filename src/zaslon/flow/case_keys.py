@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
@@ -35,7 +35,8 @@ def keys_from_indicators(found: Iterable[Indicator]) -> list[str]:
     return keys
 
 
-def incident_keys(engine: Engine, incident_id: str, terminal: Container[str] = ()) -> list[str]:
+def incident_keys(engine: Engine, incident_id: str, terminal: Container[str] = (),
+                  card_accounts: Mapping[str, str] | None = None) -> list[str]:
     """Keys of a stored incident, read through the store at its report time.
 
     From each account only the outflows that carry the arriving money on are followed: outflows in time order
@@ -43,7 +44,8 @@ def incident_keys(engine: Engine, incident_id: str, terminal: Container[str] = (
     came, as in the FIFO trace). A drop's ordinary spending after that is not followed, so the shops and
     friends of a drop do not become "common downstream accounts"; nor are ``terminal`` accounts (merchants,
     companies, exchanges: spending or exit, not a drop). The devices and addresses the moves were made from
-    are keys too: a group works its drops from its own phones."""
+    are keys too: a group works its drops from its own phones. A card named in the report is the account its
+    bank registered it for (``card_accounts``: keyed hash -> account)."""
     with engine.connect() as conn:
         inc = conn.execute(select(incidents.c.reported_at).where(incidents.c.incident_id == incident_id)).first()
         if inc is None:
@@ -55,6 +57,9 @@ def incident_keys(engine: Engine, incident_id: str, terminal: Container[str] = (
             .where(incident_indicators.c.incident_id == incident_id)
         ).all()
         keys = [f"{r.kind}:{r.value}" for r in inds]
+        # A card its bank registered is that account (cards are compared as keyed hashes, as intake stores them).
+        cards = card_accounts or {}
+        keys += [f"account:{cards[r.value]}" for r in inds if r.kind == "card" and r.value in cards]
         keys += [f"email_domain:{r.value.rsplit('@', 1)[1]}" for r in inds if r.kind == "email" and "@" in r.value]
         disputed = conn.execute(
             select(transfers.c.payee, transfers.c.ts, transfers.c.amount)

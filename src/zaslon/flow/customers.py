@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, delete, insert, select
+from stdnum import luhn
 
 from zaslon.adapters.db.tables_customers import customers
 from zaslon.core.features import AccountProfile
-from zaslon.core.indicators import normalise_phone
+from zaslon.core.indicators import card_hash, normalise_phone
 from zaslon.core.types import require_utc
 from zaslon.errors import Forbidden, InvalidInput
 from zaslon.flow.orgs import Principal
@@ -35,14 +36,16 @@ class Customer:
     birth_date: date | None = None
     lives_alone: bool = False
     phones: tuple[str, ...] = ()
+    cards: tuple[str, ...] = ()  # card numbers as given; stored only as keyed hashes (``card_hashes``)
+    card_hashes: tuple[str, ...] = ()
 
     def profile(self) -> AccountProfile:
         return AccountProfile(opened_at=self.opened_at, birth_date=self.birth_date, lives_alone=self.lives_alone,
                               kind=self.kind)
 
 
-def normalise(batch: Sequence[Customer]) -> list[Customer]:
-    """Validated copies (phones as E.164); the first problem is a precise ``InvalidInput``."""
+def normalise(batch: Sequence[Customer], card_pepper: bytes = b"") -> list[Customer]:
+    """Validated copies (phones as E.164, cards as keyed hashes); the first problem is a precise ``InvalidInput``."""
     if not batch:
         raise InvalidInput("no customers given", field="customers")
     if len(batch) > MAX_BATCH:
@@ -61,18 +64,24 @@ def normalise(batch: Sequence[Customer]) -> list[Customer]:
                 raise InvalidInput(f"{p!r} is not a valid phone number", field=f"customers.{i}.phones")
             phones.append(e164)
         opened = None if c.opened_at is None else require_utc(c.opened_at, f"customers.{i}.opened_at")
+        hashes = list(c.card_hashes)
+        for pan in c.cards:
+            digits = "".join(ch for ch in pan if ch.isdigit())
+            if not 12 <= len(digits) <= 19 or not luhn.is_valid(digits):
+                raise InvalidInput("not a card number (length or check digit)", field=f"customers.{i}.cards")
+            hashes.append(card_hash(digits, card_pepper))
         out.append(Customer(c.account_id, c.kind, c.customer_id, opened, c.birth_date, c.lives_alone,
-                            tuple(dict.fromkeys(phones))))
+                            tuple(dict.fromkeys(phones)), (), tuple(dict.fromkeys(hashes))))
     return out
 
 
-def store_customers(engine: Engine, principal: Principal, batch: Sequence[Customer], *,
+def store_customers(engine: Engine, principal: Principal, batch: Sequence[Customer], *, card_pepper: bytes,
                     now: datetime | None = None) -> list[Customer]:
     """Insert or replace the principal bank's customers' profiles in one transaction."""
     if principal.bank_id is None:
         raise Forbidden("only a bank registers its customers' profiles")
     now = now or datetime.now(UTC)
-    clean = normalise(batch)
+    clean = normalise(batch, card_pepper)
     ids = [c.account_id for c in clean]
     with engine.begin() as conn:
         owners: dict[str, str] = {}
@@ -88,7 +97,8 @@ def store_customers(engine: Engine, principal: Principal, batch: Sequence[Custom
             {"account_id": c.account_id, "bank_id": principal.bank_id, "org_id": principal.org_id, "kind": c.kind,
              "customer_id": c.customer_id,
              "opened_at": c.opened_at, "birth_date": c.birth_date, "lives_alone": c.lives_alone,
-             "phones": " ".join(c.phones), "updated_at": now} for c in clean])
+             "phones": " ".join(c.phones), "card_hashes": " ".join(c.card_hashes), "updated_at": now}
+            for c in clean])
     return clean
 
 
@@ -96,4 +106,5 @@ def load_customers(engine: Engine) -> list[Customer]:
     with engine.connect() as conn:
         rows = conn.execute(select(customers)).all()
     return [Customer(r.account_id, r.kind, r.customer_id, r.opened_at,
-                     r.birth_date, bool(r.lives_alone), tuple(r.phones.split())) for r in rows]
+                     r.birth_date, bool(r.lives_alone), tuple(r.phones.split()), (), tuple(r.card_hashes.split()))
+            for r in rows]

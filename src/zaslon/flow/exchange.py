@@ -119,13 +119,16 @@ class _KindView(Container[str]):
 class Exchange:
     def __init__(self, db: Engine, settings: Settings | None = None, *,
                  webhook_transport: httpx.BaseTransport | None = None,
-                 trace_settings: TraceSettings | None = None) -> None:
+                 trace_settings: TraceSettings | None = None, follow_ledger: bool = False) -> None:
+        """``follow_ledger``: keep the trace's ledger in step in a background thread (a server, a long run);
+        without it each trace first catches up with what was stored since the last one."""
         self.db = db
         self.settings = settings or Settings()
         self.knowledge = Knowledge()  # the one Knowledge: scoring reads what intake, traces and appeals teach
         self.profiles: dict[str, AccountProfile] = {}
         self.owners: dict[str, str] = {}  # account -> the bank's customer id
         self.phones_of: dict[str, tuple[str, ...]] = {}  # account -> its owner's phone numbers
+        self.card_accounts: dict[str, str] = {}  # card hash -> the account its bank registered it for
         self.scoring = ScoringEngine.from_settings(self.settings, knowledge=self.knowledge)
         self.scoring.state.profiles = self.profiles
         if self.scoring.ruleset_version is None:
@@ -139,6 +142,8 @@ class Exchange:
         self.orders = FreezeStore(db)
         self.ledger = LiveLedger(db, self.profiles, self.owners)
         self.tracer = Tracer(self.ledger, trace_settings)
+        if follow_ledger:
+            self.ledger.follow()
         self.cases = CaseService(db)
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.webhook_transport = webhook_transport
@@ -162,6 +167,7 @@ class Exchange:
         self.scoring.warm_up()
 
     def close(self) -> None:
+        self.ledger.stop()
         self.rules_watcher.stop()
         self.recorder.close()
 
@@ -169,7 +175,8 @@ class Exchange:
     def register_customers(self, principal: Principal, batch: Sequence[Customer],
                            *, now: datetime | None = None) -> int:
         """A bank registers (or updates) its customers' profiles; all of the batch or nothing."""
-        return self._learn_customers(store_customers(self.db, principal, batch, now=now))
+        pepper = self.settings.card_pepper.get_secret_value().encode()
+        return self._learn_customers(store_customers(self.db, principal, batch, card_pepper=pepper, now=now))
 
     def _learn_customers(self, batch: Sequence[Customer]) -> int:
         for c in batch:
@@ -180,6 +187,8 @@ class Exchange:
                 self.phones_of[c.account_id] = c.phones
             else:
                 self.phones_of.pop(c.account_id, None)
+            for h in c.card_hashes:
+                self.card_accounts[h] = c.account_id
         return len(batch)
 
     # ------------------------------------------------------------------ scoring
@@ -276,7 +285,7 @@ class Exchange:
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
             case = None
             try:
-                keys = incident_keys(self.db, inc.incident_id, self._terminal)
+                keys = incident_keys(self.db, inc.incident_id, self._terminal, self.card_accounts)
                 case_id = self.cases.link(inc.incident_id, keys, now=at)
                 case = self.cases.get(case_id)
             except Exception as exc:
@@ -287,7 +296,7 @@ class Exchange:
         """Link a stored incident into cases (intake does it on arrival; an incident already linked: its case)."""
         if incident_id in self.cases.linker.index:
             return self.cases.get(f"case-{self.cases.linker.case_of(incident_id)}")
-        keys = incident_keys(self.db, incident_id, self._terminal)
+        keys = incident_keys(self.db, incident_id, self._terminal, self.card_accounts)
         return self.cases.get(self.cases.link(incident_id, keys, now=now))
 
     # ------------------------------------------------------------------ freeze orders

@@ -211,6 +211,8 @@ class FreezeStore:
                     orgs.c.bank_id.in_(list(by_bank)), orgs.c.webhook_url.is_not(None)))}
         ok = 0
         events = []
+        if not hooks:  # no bank set a webhook: they poll GET /v1/orders (no client to build)
+            return 0
         with httpx.Client(transport=transport, timeout=timeout_s) as client:
             for bank_id, url in hooks.items():
                 for o in by_bank[bank_id]:

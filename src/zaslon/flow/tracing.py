@@ -59,7 +59,34 @@ class LiveLedger:
         self.profiles: Mapping[str, AccountProfile] = profiles if profiles is not None else {}
         self.owners: Mapping[str, str] = owners if owners is not None else {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
+        self.last_error: str | None = None
         self._reset()
+
+    def follow(self, interval_s: float = 0.2) -> None:
+        """Keep the ledger in step in a background thread, so a report traces at once instead of first taking in
+        everything stored since the last one (on a busy exchange, tens of thousands of rows). A trace still
+        catches up itself before it runs: results never depend on this thread's timing."""
+        if self._follower is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.current()
+                except Exception as exc:  # the store away for a moment: the next round, or the trace, retries
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+
+        self._follower = threading.Thread(target=loop, name="zaslon-ledger-follower", daemon=True)
+        self._follower.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=10)
+            self._follower = None
 
     def _reset(self) -> None:
         self.ledger = Ledger()

@@ -24,6 +24,7 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 
 import numpy as np
 import polars as pl
@@ -143,7 +144,7 @@ class _Demo:
 
     # ------------------------------------------------------------------ set-up
     def register_customers(self) -> None:
-        acc = self.w.accounts.select("account_id", "bank_id", "party_id", "opened_at", "kind")
+        acc = self.w.accounts.select("account_id", "bank_id", "party_id", "opened_at", "kind", "card")
         if self.w.parties is not None and {"birth_date", "lives_alone", "phone"} <= set(self.w.parties.columns):
             acc = acc.join(self.w.parties.select("party_id", "birth_date", "lives_alone", "phone"), on="party_id",
                            how="left")
@@ -151,14 +152,15 @@ class _Demo:
             acc = acc.with_columns(pl.lit(None).alias("birth_date"), pl.lit(False).alias("lives_alone"),
                                    pl.lit(None).alias("phone"))
         by_bank: dict[str, list[Customer]] = {}
-        for a, bank, party, opened, kind, birth, alone, phone in acc.iter_rows():
+        for a, bank, party, opened, kind, card, birth, alone, phone in acc.iter_rows():
             org = self.banks.get(bank or "")
             if org is None:
                 continue
-            opened = opened.replace(tzinfo=opened.tzinfo or None) if opened is not None else None
+            if opened is not None and opened.tzinfo is None:
+                opened = opened.replace(tzinfo=UTC)  # the world's times are UTC
             by_bank.setdefault(org, []).append(Customer(
-                a, kind, party, opened if opened is None or opened.tzinfo else None, birth, bool(alone),
-                (phone,) if phone else ()))
+                a, kind, party, opened, birth, bool(alone),
+                (phone,) if phone else (), (card,) if card else ()))
         for org, customers in sorted(by_bank.items()):
             for start in range(0, len(customers), 10_000):
                 self.x.register_customers(org, customers[start : start + 10_000])

@@ -19,5 +19,8 @@ customers = Table(
     Column("birth_date", Date, nullable=True),
     Column("lives_alone", Boolean, nullable=False, server_default="0"),
     Column("phones", Text, nullable=False, server_default=""),  # E.164 numbers, space-separated
+    # The account's cards as keyed hashes (the exchange's pepper; never the number): a report naming a card
+    # number finds the account.
+    Column("card_hashes", Text, nullable=False, server_default=""),
     Column("updated_at", UtcDateTime(), nullable=False),
 )

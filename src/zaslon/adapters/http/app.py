@@ -42,13 +42,14 @@ __all__ = ["AppState", "ZaslonAPI", "create_app", "serve_app"]
 
 
 def create_app(settings: Settings | None = None, *, db: Engine | None = None, exchange: Exchange | None = None,
-               freeze_heap: bool = False) -> ZaslonAPI:
+               freeze_heap: bool = False, follow_ledger: bool = False) -> ZaslonAPI:
     """The API over one ``Exchange`` (built here from ``settings``, on ``db`` or a new engine, unless given).
     What is given stays the caller's to close; what is built here is closed when the app shuts down."""
     settings = settings or (exchange.settings if exchange is not None else Settings())
     owns_exchange, owns_db = exchange is None, exchange is None and db is None
     if exchange is None:
-        exchange = Exchange(db if db is not None else make_engine(settings.database_url), settings)
+        exchange = Exchange(db if db is not None else make_engine(settings.database_url), settings,
+                            follow_ledger=follow_ledger)
         exchange.restore()  # Knowledge lives in memory: what the store says was learnt counts again
     state = AppState(
         settings=settings,
@@ -81,8 +82,9 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
 
 
 def serve_app() -> ZaslonAPI:
-    """The factory ``zaslon serve`` runs: settings from the environment, the heap frozen after start-up."""
-    return create_app(freeze_heap=True)
+    """The factory ``zaslon serve`` runs: settings from the environment, the heap frozen after start-up, the
+    trace's ledger kept in step in the background."""
+    return create_app(freeze_heap=True, follow_ledger=True)
 
 
 @asynccontextmanager

@@ -30,6 +30,8 @@ class CustomerIn(BaseModel):
     birth_date: date | None = None
     lives_alone: bool = False
     phones: list[Annotated[str, Field(min_length=3, max_length=32)]] = Field(default_factory=list, max_length=5)
+    cards: list[Annotated[str, Field(min_length=12, max_length=23)]] = Field(
+        default_factory=list, max_length=10, description="card numbers; the exchange keeps only keyed hashes")
 
 
 class CustomersIn(BaseModel):
@@ -41,6 +43,6 @@ class CustomersIn(BaseModel):
 def put_customers(body: CustomersIn, request: Request,
                   principal: Principal = Depends(require_scope("customers:write"))) -> dict[str, Any]:
     """Register or update the calling bank's customers' profiles (all of the batch, or nothing)."""
-    batch = [Customer(c.account_id, c.kind, c.customer_id, c.opened_at, c.birth_date, c.lives_alone, tuple(c.phones))
-             for c in body.customers]
+    batch = [Customer(c.account_id, c.kind, c.customer_id, c.opened_at, c.birth_date, c.lives_alone, tuple(c.phones),
+                      tuple(c.cards)) for c in body.customers]
     return {"registered": state_of(request).exchange.register_customers(principal, batch)}

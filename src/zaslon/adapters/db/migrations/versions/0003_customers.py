@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('birth_date', sa.Date(), nullable=True),
     sa.Column('lives_alone', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('phones', sa.Text(), server_default='', nullable=False),
+    sa.Column('card_hashes', sa.Text(), server_default='', nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_customers'))
     )
