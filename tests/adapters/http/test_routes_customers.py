@@ -22,8 +22,8 @@ def _one(account: str = "BY01AKBB", **kw: object) -> dict[str, object]:
 
 
 def test_a_bank_registers_its_customers_and_scoring_knows_them(client: TestClient, app, engine, bank) -> None:  # type: ignore[no-untyped-def]
-    r = client.put("/v1/customers", json={"customers": [_one(), _one("BY02AKBB", kind="merchant", phones=[], cards=[])]},
-                   headers=bank.headers)
+    shop = _one("BY02AKBB", kind="merchant", phones=[], cards=[])
+    r = client.put("/v1/customers", json={"customers": [_one(), shop]}, headers=bank.headers)
     assert r.status_code == 200 and r.json() == {"registered": 2}
     exchange = app_state(app).exchange
     assert exchange.profiles["BY01AKBB"].lives_alone and exchange.profiles["BY02AKBB"].kind == "merchant"
