@@ -35,8 +35,9 @@ def simulate_world(preset: str, seed: int) -> Path:
     return out
 
 
-def run_world(world: Path) -> tuple[Any, Any]:
-    """The world through a fresh in-process Exchange (SQLite in a temporary directory): (run, ranking)."""
+def run_world(world: Path) -> tuple[Any, Any, int]:
+    """The world through a fresh in-process Exchange (SQLite in a temporary directory): (run, drop ranking,
+    how many shared keys the Exchange's linker suppressed as hubs)."""
     from zaslon.adapters.db.engine import make_engine, upgrade
     from zaslon.flow.exchange import Exchange
     from zaslon.lab.demo import DemoConfig, run_demo
@@ -56,10 +57,11 @@ def run_world(world: Path) -> tuple[Any, Any]:
             run = run_demo(w, InProcess(exchange, parties.principals, parties.desk), banks=parties.banks,
                            desk=parties.desk, telecom_of=parties.telecoms, cfg=DemoConfig())
             ranking = exchange.rank_drops()
+            hubs = len(exchange.cases.linker.hubs())
         finally:
             exchange.close()
             engine.dispose()
-    return run, ranking
+    return run, ranking, hubs
 
 
 def _pairs(counts: np.ndarray) -> int:
@@ -67,7 +69,7 @@ def _pairs(counts: np.ndarray) -> int:
 
 
 def eval_world(world: Path) -> dict[str, Any]:
-    run, ranked = run_world(world)
+    run, ranked, hubs = run_world(world)
     case_of = {inc: case for case, incs in run.cases.items() for inc in incs}
     incident_ids = sorted(case_of)
     # ---- everything above saw no truth; score it now ----
@@ -101,7 +103,8 @@ def eval_world(world: Path) -> dict[str, Any]:
     s = np.array([scores.get(a, 0.0) for a in account_ids])
     labels = np.array([a in bad for a in account_ids])
     return {
-        "incidents": len(incident_ids),
+        "incidents": run.incidents,  # reports in the world
+        "incidents_linked": len(incident_ids),  # distinct incidents in the Exchange's cases (repeats are one)
         "pairwise_f1": round(f1, 4),
         "pairwise_precision": round(precision, 4),
         "pairwise_recall": round(recall, 4),
@@ -110,6 +113,7 @@ def eval_world(world: Path) -> dict[str, Any]:
         "cases": int(t["case"].n_unique()),
         "fake_director_largest_case_share": None if fd_share is None else round(fd_share, 4),
         "fake_director_one_case": fd_share == 1.0,
+        "hubs_suppressed": hubs,
         "accounts_ranked": len(account_ids),
         "drops_true": int(labels.sum()),
         "mule_average_precision": round(average_precision(s, labels), 4),
