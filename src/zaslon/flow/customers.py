@@ -10,38 +10,27 @@ its profile; another bank changing it is refused, and nothing of the batch is wr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, delete, insert, select
 from stdnum import luhn
 
-from zaslon.adapters.db.tables_customers import customers
-from zaslon.core.features import AccountProfile
+from zaslon.adapters.db.stores.customers import SqlCustomerStore
 from zaslon.core.indicators import card_hash, normalise_phone
 from zaslon.core.types import require_utc
 from zaslon.errors import Forbidden, InvalidInput
 from zaslon.flow.orgs import Principal
+from zaslon.flow.ports.customers import Customer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from zaslon.flow.ports.customers import CustomerStore
+
+__all__ = ["KINDS", "MAX_BATCH", "Customer", "load_customers", "normalise", "store_customers"]
 
 KINDS = frozenset({"personal", "business", "merchant", "crypto_exchange"})
 MAX_BATCH = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Customer:
-    account_id: str
-    kind: str | None = None
-    customer_id: str | None = None
-    opened_at: datetime | None = None
-    birth_date: date | None = None
-    lives_alone: bool = False
-    phones: tuple[str, ...] = ()
-    cards: tuple[str, ...] = ()  # card numbers as given; stored only as keyed hashes (``card_hashes``)
-    card_hashes: tuple[str, ...] = ()
-
-    def profile(self) -> AccountProfile:
-        return AccountProfile(opened_at=self.opened_at, birth_date=self.birth_date, lives_alone=self.lives_alone,
-                              kind=self.kind)
 
 
 def normalise(batch: Sequence[Customer], card_pepper: bytes = b"") -> list[Customer]:
@@ -82,29 +71,11 @@ def store_customers(engine: Engine, principal: Principal, batch: Sequence[Custom
         raise Forbidden("only a bank registers its customers' profiles")
     now = now or datetime.now(UTC)
     clean = normalise(batch, card_pepper)
-    ids = [c.account_id for c in clean]
-    with engine.begin() as conn:
-        owners: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            owners.update(conn.execute(select(customers.c.account_id, customers.c.bank_id)
-                                       .where(customers.c.account_id.in_(ids[start:start + 500]))).all())
-        theirs = [a for a, bank in owners.items() if bank != principal.bank_id]
-        if theirs:
-            raise Forbidden(f"accounts registered by another bank: {sorted(theirs)[:10]}")
-        for start in range(0, len(ids), 500):
-            conn.execute(delete(customers).where(customers.c.account_id.in_(ids[start:start + 500])))
-        conn.execute(insert(customers), [
-            {"account_id": c.account_id, "bank_id": principal.bank_id, "org_id": principal.org_id, "kind": c.kind,
-             "customer_id": c.customer_id,
-             "opened_at": c.opened_at, "birth_date": c.birth_date, "lives_alone": c.lives_alone,
-             "phones": " ".join(c.phones), "card_hashes": " ".join(c.card_hashes), "updated_at": now}
-            for c in clean])
+    store: CustomerStore = SqlCustomerStore(engine)
+    store.replace(principal.bank_id, principal.org_id, clean, now)
     return clean
 
 
 def load_customers(engine: Engine) -> list[Customer]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(customers)).all()
-    return [Customer(r.account_id, r.kind, r.customer_id, r.opened_at,
-                     r.birth_date, bool(r.lives_alone), tuple(r.phones.split()), (), tuple(r.card_hashes.split()))
-            for r in rows]
+    store: CustomerStore = SqlCustomerStore(engine)
+    return store.load()
