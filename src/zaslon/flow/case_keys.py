@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
-
-from zaslon.adapters.db.tables_core import transfers
-from zaslon.adapters.db.tables_incidents import incident_indicators, incident_transfers, incidents, indicators
+from zaslon.adapters.db.stores.cases import SqlCaseStore
 from zaslon.core.types import CASH_SINK, Indicator, IndicatorKind
-from zaslon.errors import NotFound
+from zaslon.flow.ports.cases import CaseStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 FLOW_HOPS = 2  # hops followed beyond the first drop; deeper hops reach exchanges and shared cash-out
 FLOW_WINDOW_S = 3 * 86400  # an onward move counts if made within three days of the money arriving
@@ -46,49 +47,34 @@ def incident_keys(engine: Engine, incident_id: str, terminal: Container[str] = (
     companies, exchanges: spending or exit, not a drop). The devices and addresses the moves were made from
     are keys too: a group works its drops from its own phones. A card named in the report is the account its
     bank registered it for (``card_accounts``: keyed hash -> account)."""
-    with engine.connect() as conn:
-        inc = conn.execute(select(incidents.c.reported_at).where(incidents.c.incident_id == incident_id)).first()
-        if inc is None:
-            raise NotFound(f"incident {incident_id!r} does not exist", field="incident_id")
-        reported_at: datetime = inc.reported_at
-        inds = conn.execute(
-            select(indicators.c.kind, indicators.c.value)
-            .join(incident_indicators, incident_indicators.c.indicator_id == indicators.c.indicator_id)
-            .where(incident_indicators.c.incident_id == incident_id)
-        ).all()
-        keys = [f"{r.kind}:{r.value}" for r in inds]
-        # A card its bank registered is that account (cards are compared as keyed hashes, as intake stores them).
-        cards = card_accounts or {}
-        keys += [f"account:{cards[r.value]}" for r in inds if r.kind == "card" and r.value in cards]
-        keys += [f"email_domain:{r.value.rsplit('@', 1)[1]}" for r in inds if r.kind == "email" and "@" in r.value]
-        disputed = conn.execute(
-            select(transfers.c.payee, transfers.c.ts, transfers.c.amount)
-            .join(incident_transfers, incident_transfers.c.transfer_id == transfers.c.transfer_id)
-            .where(incident_transfers.c.incident_id == incident_id, transfers.c.ts < reported_at)
-        ).all()
-        frontier = [(r.payee, r.ts, int(r.amount)) for r in disputed if r.payee != CASH_SINK]
-        keys += [f"account:{payee}" for payee, _, _ in frontier]
-        seen = {payee for payee, _, _ in frontier}
-        for _ in range(FLOW_HOPS):
-            nxt: list[tuple[str, datetime, int]] = []
-            for account, since, amount in frontier:
-                until = min(reported_at, since + timedelta(seconds=FLOW_WINDOW_S))
-                rows = conn.execute(
-                    select(transfers.c.payee, transfers.c.ts, transfers.c.amount, transfers.c.device, transfers.c.ip)
-                    .where((transfers.c.payer == account) & (transfers.c.ts >= since) & (transfers.c.ts < until))
-                    .order_by(transfers.c.ts).limit(FLOW_FANOUT)
-                ).all()
-                left = amount
-                for r in rows:
-                    if left <= 0:
-                        break
-                    carried = min(left, int(r.amount))
-                    left -= carried
-                    keys += [f"device:{r.device}"] if r.device else []
-                    keys += [f"ip:{r.ip}"] if r.ip else []
-                    if r.payee != CASH_SINK and r.payee not in seen and r.payee not in terminal:
-                        seen.add(r.payee)
-                        nxt.append((r.payee, r.ts, carried))
-            keys += [f"flow:{payee}" for payee, _, _ in nxt]
-            frontier = nxt
+    store: CaseStore = SqlCaseStore(engine)
+    facts = store.incident_key_facts(incident_id)  # NotFound if there is no such incident
+    reported_at: datetime = facts.reported_at
+    inds = facts.indicators
+    keys = [f"{kind}:{value}" for kind, value in inds]
+    # A card its bank registered is that account (cards are compared as keyed hashes, as intake stores them).
+    cards = card_accounts or {}
+    keys += [f"account:{cards[value]}" for kind, value in inds if kind == "card" and value in cards]
+    keys += [f"email_domain:{value.rsplit('@', 1)[1]}" for kind, value in inds if kind == "email" and "@" in value]
+    frontier = [(payee, ts, amount) for payee, ts, amount in facts.disputed if payee != CASH_SINK]
+    keys += [f"account:{payee}" for payee, _, _ in frontier]
+    seen = {payee for payee, _, _ in frontier}
+    for _ in range(FLOW_HOPS):
+        nxt: list[tuple[str, datetime, int]] = []
+        windows = [(account, since, min(reported_at, since + timedelta(seconds=FLOW_WINDOW_S)))
+                   for account, since, _ in frontier]
+        for (_, _, amount), rows in zip(frontier, store.outflows(windows, FLOW_FANOUT), strict=True):
+            left = amount
+            for r in rows:
+                if left <= 0:
+                    break
+                carried = min(left, r.amount)
+                left -= carried
+                keys += [f"device:{r.device}"] if r.device else []
+                keys += [f"ip:{r.ip}"] if r.ip else []
+                if r.payee != CASH_SINK and r.payee not in seen and r.payee not in terminal:
+                    seen.add(r.payee)
+                    nxt.append((r.payee, r.ts, carried))
+        keys += [f"flow:{payee}" for payee, _, _ in nxt]
+        frontier = nxt
     return sorted(set(keys))

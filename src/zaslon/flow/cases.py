@@ -10,18 +10,20 @@ before anything is written. Automatic linking never needs a version: it is a fac
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
-
-from zaslon.adapters.db.tables_cases import case_events, case_incidents, case_link_log, cases
+from zaslon.adapters.db.stores.cases import SqlCaseStore
 from zaslon.core.linking import Linker, LinkEvent
 from zaslon.errors import Conflict, InvalidInput, NotFound
+from zaslon.flow.ports.cases import CaseChange, CaseEvent, CaseStore, CaseView, CaseWrites, LogEntry
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["CaseService", "CaseView", "case_id_of", "case_number"]
 
 
 def case_id_of(number: int) -> str:
@@ -34,24 +36,12 @@ def case_number(case_id: str) -> int:
     return int(case_id[5:])
 
 
-@dataclass(frozen=True, slots=True)
-class CaseView:
-    case_id: str
-    status: str
-    version: int
-    incident_ids: tuple[str, ...]
-    merged_into: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"case_id": self.case_id, "status": self.status, "version": self.version,
-                "incident_ids": list(self.incident_ids), "merged_into": self.merged_into}
-
-
 class CaseService:
     """One per process. Thread-safe: operations are serialised by a lock; processes meet in the log."""
 
     def __init__(self, engine: Engine, caps: dict[str, int] | None = None) -> None:
         self.engine = engine
+        self.store: CaseStore = SqlCaseStore(engine)
         self.caps = caps
         self._lock = threading.Lock()
         self._reset()
@@ -73,76 +63,68 @@ class CaseService:
             self.linker.merge(a, b, payload.get("reason", "analyst merge"))
         return self.linker.events_since(start)
 
-    def _catch_up(self, conn: Connection) -> None:
-        rows = conn.execute(
-            select(case_link_log.c.seq, case_link_log.c.op, case_link_log.c.payload)
-            .where(case_link_log.c.seq > self._seq).order_by(case_link_log.c.seq)
-        ).all()
-        for row in rows:
-            self._apply(row.op, json.loads(row.payload))
-            self._seq = row.seq
-        if rows:
+    def _catch_up(self, entries: Sequence[LogEntry]) -> None:
+        for entry in entries:
+            self._apply(entry.op, entry.payload)
+            self._seq = entry.seq
+        if entries:
             self._known = {no: set(ids) for no, ids in self.linker.cases().items()}
 
     def _run(self, op: str, payload: dict[str, Any], actor: str | None, now: datetime,
-             check: Any = None) -> list[LinkEvent]:
+             check: Any = None, expect: Sequence[tuple[str, int]] = ()) -> list[LinkEvent]:
+        """Catch up with the log, check the versions in ``expect``, run ``check``, apply the op to the linker,
+        log it and write out the changed cases: one transaction in the store."""
+        events: list[LinkEvent] = []
+
+        def apply() -> CaseWrites:
+            if check is not None:
+                check()
+            events.extend(self._apply(op, payload))
+            return self._write(events, actor)
+
         with self._lock:
             try:
-                with self.engine.begin() as conn:
-                    self._catch_up(conn)
-                    if check is not None:
-                        check(conn)
-                    events = self._apply(op, payload)
-                    res = conn.execute(insert(case_link_log).values(op=op, payload=json.dumps(payload), at=now))
-                    self._seq = int(res.inserted_primary_key[0])  # type: ignore[index]
-                    self._write(conn, events, actor, now)
-                    return events
+                self._seq = self.store.append(op, payload, after_seq=self._seq, now=now, replay=self._catch_up,
+                                              expect=expect, apply=apply)
+                return events
             except Exception:
                 self._reset()  # the transaction rolled back: forget what the linker did, replay later
                 raise
 
     # -- materialised view -------------------------------------------------------------------------
-    def _write(self, conn: Connection, events: Sequence[LinkEvent], actor: str | None, now: datetime) -> None:
+    def _write(self, events: Sequence[LinkEvent], actor: str | None) -> CaseWrites:
+        """The view's changes for ``events`` (``_known`` moves on to them)."""
         current = self.linker.cases()
         touched = {e.case for e in events} | {e.other for e in events if e.other is not None}
         touched |= {no for no in self._known if no not in current}
+        changes: list[CaseChange] = []
         for no in sorted(touched):
             members = set(current.get(no, ()))
             before = self._known.get(no)
             cid = case_id_of(no)
-            if before is None and members:
-                conn.execute(insert(cases).values(case_id=cid, status="open", version=1, created_at=now,
-                                                  updated_at=now))
-            elif before is not None and before != members:
-                merged_into = None
-                status: str | None = None
-                if not members:
-                    merged_into = next((case_id_of(e.case) for e in events if e.other == no), None)
-                    status = "merged" if merged_into else "closed"
-                values: dict[str, Any] = {"version": cases.c.version + 1, "updated_at": now}
-                if status:
-                    values.update(status=status, merged_into=merged_into)
-                conn.execute(update(cases).where(cases.c.case_id == cid).values(**values))
-            gone = (before or set()) - members
-            came = members - (before or set())
-            if came:
-                conn.execute(case_incidents.delete().where(case_incidents.c.incident_id.in_(sorted(came))))
-                conn.execute(insert(case_incidents), [
-                    {"incident_id": i, "case_id": cid, "added_at": now} for i in sorted(came)])
-            del gone  # moved incidents are re-inserted under their new case above
+            created = before is None and bool(members)
+            changed = before is not None and before != members
+            merged_into = None
+            status: str | None = None
+            if changed and not members:
+                merged_into = next((case_id_of(e.case) for e in events if e.other == no), None)
+                status = "merged" if merged_into else "closed"
+            came = members - (before or set())  # moved incidents are re-inserted under their new case
+            if created or changed or came:
+                changes.append(CaseChange(cid, created=created, changed=changed, status=status,
+                                          merged_into=merged_into, joined=tuple(sorted(came))))
             if members:
                 self._known[no] = members
             else:
                 self._known.pop(no, None)
         rows = [
-            {"case_id": case_id_of(e.case), "kind": e.kind,
-             "other_case_id": None if e.other is None else case_id_of(e.other),
-             "incident_id": e.incident, "reason": e.reason,
-             "actor": actor if e.kind.startswith("manual") else None, "at": now}
+            CaseEvent(case_id=case_id_of(e.case), kind=e.kind,
+                      other_case_id=None if e.other is None else case_id_of(e.other),
+                      incident_id=e.incident, reason=e.reason,
+                      actor=actor if e.kind.startswith("manual") else None)
             for e in events
         ]
-        if rows:
-            conn.execute(insert(case_events), rows)
+        return CaseWrites(changes, rows)
 
     # -- operations --------------------------------------------------------------------------------
     def link(self, incident_id: str, keys: Iterable[str], now: datetime | None = None) -> str:
@@ -150,28 +132,13 @@ class CaseService:
         now = now or datetime.now(UTC)
         payload = {"incident": incident_id, "keys": sorted({k for k in keys if k})}
 
-        def check(_conn: Connection) -> None:
+        def check() -> None:
             if incident_id in self.linker.index:
                 raise Conflict(f"incident {incident_id!r} is already linked, to "
                                f"{case_id_of(self.linker.case_of(incident_id))}", field="incident_id")
 
         self._run("add", payload, None, now, check)
         return case_id_of(self.linker.case_of(incident_id))
-
-    def _expect(self, conn: Connection, case_id: str, version: int) -> Any:
-        row = conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
-        if row is None:
-            raise NotFound(f"case {case_id!r} does not exist", field="case_id")
-        if row.status in ("merged", "closed"):
-            raise Conflict(f"case {case_id} is {row.status}" + (f" into {row.merged_into}" if row.merged_into else "")
-                           + "; work on the surviving case", field="case_id")
-        # Compare-and-set under the row lock: a change committed by another writer after our read fails here.
-        res = conn.execute(update(cases).where((cases.c.case_id == case_id) & (cases.c.version == version))
-                           .values(updated_at=cases.c.updated_at))
-        if res.rowcount != 1:
-            raise Conflict(f"case {case_id} changed since you read it (now version {row.version}, you sent "
-                           f"{version}): reload it and decide again", field="version")
-        return row
 
     def split(self, case_id: str, incident_ids: Sequence[str], version: int, actor: str,
               reason: str = "analyst split", now: datetime | None = None) -> tuple[str, str]:
@@ -180,8 +147,7 @@ class CaseService:
         number = case_number(case_id)
         wanted = sorted(set(incident_ids))
 
-        def check(conn: Connection) -> None:
-            self._expect(conn, case_id, version)
+        def check() -> None:
             members = set(self.linker.cases().get(number, ()))
             strangers = [i for i in wanted if i not in members]
             if not wanted or strangers:
@@ -189,7 +155,7 @@ class CaseService:
             if len(wanted) == len(members):
                 raise InvalidInput("a split must leave at least one incident in the case", field="incident_ids")
 
-        self._run("split", {"incidents": wanted, "reason": reason}, actor, now, check)
+        self._run("split", {"incidents": wanted, "reason": reason}, actor, now, check, expect=[(case_id, version)])
         return case_id, case_id_of(self.linker.case_of(wanted[0]))
 
     def merge(self, case_id: str, other_case_id: str, version: int, other_version: int, actor: str,
@@ -200,47 +166,26 @@ class CaseService:
         if a == b:
             raise InvalidInput("a case cannot be merged with itself", field="other_case_id")
 
-        def check(conn: Connection) -> None:
-            self._expect(conn, case_id, version)
-            self._expect(conn, other_case_id, other_version)
-
-        self._run("merge", {"cases": [a, b], "reason": reason}, actor, now, check)
+        self._run("merge", {"cases": [a, b], "reason": reason}, actor, now,
+                  expect=[(case_id, version), (other_case_id, other_version)])
         return case_id_of(min(a, b))  # the older case keeps its number
 
     def confirm(self, case_id: str, version: int, actor: str, now: datetime | None = None) -> CaseView:
         now = now or datetime.now(UTC)
-        with self._lock, self.engine.begin() as conn:
-            self._expect(conn, case_id, version)
-            res = conn.execute(update(cases).where((cases.c.case_id == case_id) & (cases.c.version == version))
-                               .values(status="confirmed", version=version + 1, updated_at=now, confirmed_by=actor))
-            if res.rowcount != 1:
-                raise Conflict(f"case {case_id} changed meanwhile: reload it", field="version")
-            conn.execute(insert(case_events).values(case_id=case_id, kind="confirm", reason="analyst confirmed",
-                                                    actor=actor, at=now))
+        with self._lock:
+            self.store.confirm(case_id, version, actor, now)
         return self.get(case_id)
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, case_id: str) -> CaseView:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
-            if row is None:
-                raise NotFound(f"case {case_id!r} does not exist", field="case_id")
-            ids = conn.execute(select(case_incidents.c.incident_id).where(case_incidents.c.case_id == case_id)
-                               .order_by(case_incidents.c.incident_id)).scalars().all()
-        return CaseView(row.case_id, row.status, row.version, tuple(ids), row.merged_into)
+        return self.store.case(case_id)
 
     def history(self, case_id: str) -> list[dict[str, Any]]:
         self.get(case_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(case_events).where((case_events.c.case_id == case_id) | (case_events.c.other_case_id == case_id))
-                .order_by(case_events.c.event_id)
-            ).all()
-        return [{"kind": r.kind, "case_id": r.case_id, "other_case_id": r.other_case_id, "incident_id": r.incident_id,
-                 "reason": r.reason, "actor": r.actor, "at": r.at.isoformat() if r.at else None} for r in rows]
+        rows = self.store.history(case_id)
+        for r in rows:
+            r["at"] = r["at"].isoformat() if r["at"] else None
+        return rows
 
     def list(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        q = select(cases).order_by(cases.c.updated_at.desc(), cases.c.case_id).limit(limit).offset(offset)
-        q = q.where(cases.c.status != "merged") if status is None else q.where(cases.c.status == status)
-        with self.engine.connect() as conn:
-            return [{"case_id": r.case_id, "status": r.status, "version": r.version} for r in conn.execute(q)]
+        return self.store.cases(status, limit, offset)

@@ -13,17 +13,19 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Engine, delete, insert, select
 
-from zaslon.adapters.db.tables_cases import suspected_drops
-from zaslon.adapters.db.tables_core import transfers
-from zaslon.adapters.db.tables_incidents import incident_transfers
+from zaslon.adapters.db.stores.cases import SqlCaseStore
 from zaslon.core.corroborate import is_established
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.mules import MuleParams, MuleRanking, TransferArrays, rank_mules
 from zaslon.core.types import CASH_SINK
+from zaslon.flow.ports.cases import CaseStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @dataclass(frozen=True)
@@ -43,16 +45,9 @@ def rank_accounts(engine: Engine, knowledge: Knowledge, *, now: datetime | None 
     """Rank every account of the store's transfers before ``now``; ``opened_at`` is what banks registered of
     their accounts' opening dates (a young account receiving and passing on money is a drop's mark)."""
     now = now or datetime.now(UTC)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(transfers.c.ts, transfers.c.payer, transfers.c.payee, transfers.c.amount,
-                   transfers.c.payer_bank, transfers.c.payee_bank)
-            .where(transfers.c.ts < now).order_by(transfers.c.ts)
-        ).all()
-        disputed = set(conn.execute(
-            select(transfers.c.payee).join(incident_transfers,
-                                           incident_transfers.c.transfer_id == transfers.c.transfer_id)
-        ).scalars())
+    store: CaseStore = SqlCaseStore(engine)
+    rows = store.moves_before(now)
+    disputed = store.disputed_payees()
     index: dict[str, int] = {}
     bank: dict[str, str | None] = {}
     for r in rows:
@@ -103,10 +98,8 @@ def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: dateti
         reasons = [{"code": x.code, "detail": x.detail, "weight": x.weight} for x in ranking.reasons(i)]
         out.append({"account_id": ids[i], "bank_id": bank.get(ids[i]), "score": float(ranking.scores[i]),
                     "rank": rank, "reasons": json.dumps(reasons, ensure_ascii=False), "ranked_at": now})
-    with engine.begin() as conn:
-        conn.execute(delete(suspected_drops))
-        if out:
-            conn.execute(insert(suspected_drops), out)
+    store: CaseStore = SqlCaseStore(engine)
+    store.publish_drops(out)
     for acct, flags in list(knowledge.accounts.items()):
         if flags & AccountFlag.SUSPECTED_DROP:
             knowledge.unflag(acct, AccountFlag.SUSPECTED_DROP)
@@ -118,14 +111,11 @@ def publish_suspected_drops(engine: Engine, knowledge: Knowledge, *, now: dateti
 def restore_suspected_flags(engine: Engine, knowledge: Knowledge) -> int:
     """After a restart: SUSPECTED_DROP again on the accounts of the last published ranking, except those an
     upheld appeal cleared after that ranking."""
-    from zaslon.flow.intake import upheld_appeals
-
-    with engine.connect() as conn:
-        ranked = [(r.account_id, r.ranked_at) for r in conn.execute(
-            select(suspected_drops.c.account_id, suspected_drops.c.ranked_at))]
-        delisted = upheld_appeals(conn)
+    store: CaseStore = SqlCaseStore(engine)
+    published = store.published_drops()
+    delisted = published.delisted
     flagged = 0
-    for acct, at in ranked:
+    for acct, at in published.ranked:
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
         if acct in delisted and delisted[acct] >= at:
             continue

@@ -1,8 +1,9 @@
 """Freeze orders in the store: issue them from a trace, let the addressed bank move them on, notify it.
 
 A bank sees and moves only orders addressed to its BIC; an order of another bank answers exactly like
-an order that does not exist (404), so ids never leak. Each state change is one conditional UPDATE
-(``WHERE status = <expected>``), so two racing acknowledgements cannot both win: the loser gets 409.
+an order that does not exist (404), so ids never leak. Each state change is one compare-and-set on the
+status in the order store (``flow.ports.orders``), so two racing acknowledgements cannot both win: the loser
+gets 409.
 """
 
 from __future__ import annotations
@@ -11,21 +12,21 @@ import builtins
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import IntegrityError
 
-from zaslon.adapters.db.tables_core import orgs
-from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
+from zaslon.adapters.db.stores.orders import SqlOrderStore
 from zaslon.core import orders as lifecycle
 from zaslon.core.cashout import CashOutAlert
 from zaslon.core.trace import TraceResult
 from zaslon.core.types import FreezeOrder, OrderStatus
-from zaslon.errors import Conflict, NotFound
+from zaslon.errors import Conflict
+from zaslon.flow.ports.orders import OrderStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -34,16 +35,6 @@ log = structlog.get_logger(__name__)
 class Issued:
     created: list[FreezeOrder]
     existing: list[str]  # order ids planned again by a re-trace: nothing written for them
-
-
-def _order(row: RowMapping) -> FreezeOrder:
-    return FreezeOrder(
-        order_id=row["order_id"], incident_id=row["incident_id"], bank_id=row["bank_id"],
-        account_id=row["account_id"], amount=int(row["amount"]), currency=row["currency"],
-        legal_reference=row["legal_reference"], issued_at=row["issued_at"],
-        deadline=row["deadline"], status=OrderStatus(row["status"]),
-        frozen_amount=int(row["frozen_amount"]), returned_amount=int(row["returned_amount"]),
-    )
 
 
 def order_json(o: FreezeOrder) -> dict[str, Any]:
@@ -60,6 +51,7 @@ class FreezeStore:
     def __init__(self, engine: Engine, *, deadline: timedelta = lifecycle.DEFAULT_DEADLINE,
                  min_amount: int = 100) -> None:
         self.engine = engine
+        self.store: OrderStore = SqlOrderStore(engine)
         self.deadline = deadline
         self.min_amount = min_amount  # no order for crumbs under 1 BYN left by FIFO splits
 
@@ -72,72 +64,26 @@ class FreezeStore:
                                         deadline=self.deadline, min_amount=self.min_amount)
         if not planned:
             return Issued([], [])
-        try:
-            with self.engine.begin() as conn:
-                have = set(conn.execute(
-                    select(freeze_orders.c.order_id).where(freeze_orders.c.incident_id == incident_id)
-                ).scalars())
-                fresh = lifecycle.new_orders(have, planned)
-                if fresh:
-                    conn.execute(insert(freeze_orders), [
-                        {**_row(o), "updated_at": now} for o in fresh
-                    ])
-                    conn.execute(insert(order_events), [
-                        {"order_id": o.order_id, "status": o.status.value, "amount": o.amount, "at": now}
-                        for o in fresh
-                    ])
-        except IntegrityError:  # a concurrent re-trace of the same incident won the race
-            return self.issue(incident_id, result, now=now, currency=currency)
+        fresh, have = self.store.add_new(incident_id, planned, now=now)
         return Issued(fresh, sorted(have & {o.order_id for o in planned}))
 
     # ------------------------------------------------------------------ read
     def get(self, order_id: str, bank_id: str | None) -> FreezeOrder:
         """An order as its bank sees it (``bank_id`` None: the police desk sees all)."""
-        with self.engine.connect() as conn:
-            return self._get(conn, order_id, bank_id)
-
-    def _get(self, conn: Connection, order_id: str, bank_id: str | None) -> FreezeOrder:
-        q = select(freeze_orders).where(freeze_orders.c.order_id == order_id)
-        if bank_id is not None:
-            q = q.where(freeze_orders.c.bank_id == bank_id)
-        row = conn.execute(q).mappings().first()
-        if row is None:
-            raise NotFound(f"no freeze order {order_id!r} for this organisation", field="order_id")
-        return _order(row)
+        return self.store.get(order_id, bank_id)
 
     def list(
         self, bank_id: str | None, *, status: OrderStatus | None = None, incident_id: str | None = None,
         limit: int = 100, offset: int = 0,
-    ) -> list[FreezeOrder]:
-        q = select(freeze_orders).order_by(freeze_orders.c.issued_at, freeze_orders.c.order_id)
-        if bank_id is not None:
-            q = q.where(freeze_orders.c.bank_id == bank_id)
-        if status is not None:
-            q = q.where(freeze_orders.c.status == status.value)
-        if incident_id is not None:
-            q = q.where(freeze_orders.c.incident_id == incident_id)
-        with self.engine.connect() as conn:
-            return [_order(r) for r in conn.execute(q.limit(limit).offset(offset)).mappings()]
+    ) -> builtins.list[FreezeOrder]:
+        return self.store.orders(bank_id, status=status, incident_id=incident_id, limit=limit, offset=offset)
 
     # ------------------------------------------------------------------ lifecycle
     def _step(
         self, order_id: str, bank_id: str | None, by_org: str | None, now: datetime,
         move: Callable[[FreezeOrder], FreezeOrder], amount: int | None = None,
     ) -> FreezeOrder:
-        with self.engine.begin() as conn:
-            cur = self._get(conn, order_id, bank_id)
-            nxt = move(cur)  # raises Conflict / InvalidInput before anything is written
-            done = conn.execute(
-                update(freeze_orders)
-                .where(freeze_orders.c.order_id == order_id, freeze_orders.c.status == cur.status.value)
-                .values(status=nxt.status.value, frozen_amount=nxt.frozen_amount,
-                        returned_amount=nxt.returned_amount, updated_at=now)
-            )
-            if done.rowcount != 1:
-                raise Conflict(f"order {order_id} changed meanwhile; read it again", field="status")
-            conn.execute(insert(order_events).values(
-                order_id=order_id, status=nxt.status.value, amount=amount, by_org=by_org, at=now))
-        return nxt
+        return self.store.step(order_id, bank_id, by_org, now, move, amount)
 
     def acknowledge(self, order_id: str, bank_id: str | None, *, by_org: str | None, now: datetime) -> FreezeOrder:
         return self._step(order_id, bank_id, by_org, now, lifecycle.acknowledge)
@@ -155,12 +101,8 @@ class FreezeStore:
 
     def expire_due(self, now: datetime) -> builtins.list[FreezeOrder]:
         """Expire every order whose deadline passed before the bank froze anything."""
-        open_ = [OrderStatus.ISSUED.value, OrderStatus.ACKNOWLEDGED.value]
-        with self.engine.connect() as conn:
-            due = [_order(r) for r in conn.execute(select(freeze_orders).where(
-                freeze_orders.c.status.in_(open_), freeze_orders.c.deadline <= now)).mappings()]
         out = []
-        for o in due:
+        for o in self.store.open_due(now):
             try:
                 out.append(self._step(o.order_id, None, None, now, lambda x: lifecycle.expire_due(x, now) or x))
             except Conflict:
@@ -170,23 +112,11 @@ class FreezeStore:
     # ------------------------------------------------------------------ alerts
     def record_alert(self, alert: CashOutAlert, *, now: datetime) -> bool:
         """Store a cash-out alert once per transfer; False if it was already there."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(cashout_alerts).values(
-                    transfer_id=alert.transfer_id, account_id=alert.account_id, kind=alert.kind.value,
-                    amount=alert.amount, currency=alert.currency, ts=alert.ts, atm_id=alert.atm_id,
-                    payee=alert.payee, payee_bank=alert.payee_bank, country=alert.country, created_at=now))
-        except IntegrityError:
-            return False
-        return True
+        return self.store.add_alert(alert, now=now)
 
     def alerts(self, *, since: datetime | None = None, limit: int = 200) -> builtins.list[dict[str, Any]]:
         """The newest cash-out alerts, for the desk: where traced money is leaving and when (courier leads)."""
-        q = select(cashout_alerts).order_by(cashout_alerts.c.ts.desc()).limit(limit)
-        if since is not None:
-            q = q.where(cashout_alerts.c.ts >= since)
-        with self.engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(q).mappings()]
+        rows = self.store.alerts(since=since, limit=limit)
         for r in rows:
             for k in ("ts", "created_at"):
                 r[k] = r[k].isoformat()
@@ -200,17 +130,14 @@ class FreezeStore:
         A failed delivery is logged and recorded, never raised: the bank still finds the order
         through ``GET /v1/orders``.
         """
-        by_bank: dict[str, list[FreezeOrder]] = {}
+        by_bank: dict[str, builtins.list[FreezeOrder]] = {}
         for o in orders:
             by_bank.setdefault(o.bank_id, []).append(o)
         if not by_bank:
             return 0
-        with self.engine.connect() as conn:
-            hooks = {r.bank_id: r.webhook_url for r in conn.execute(
-                select(orgs.c.bank_id, orgs.c.webhook_url).where(
-                    orgs.c.bank_id.in_(list(by_bank)), orgs.c.webhook_url.is_not(None)))}
+        hooks = self.store.webhooks(by_bank)
         ok = 0
-        events = []
+        events: builtins.list[tuple[FreezeOrder, str]] = []
         if not hooks:  # no bank set a webhook: they poll GET /v1/orders (no client to build)
             return 0
         with httpx.Client(transport=transport, timeout=timeout_s) as client:
@@ -225,17 +152,6 @@ class FreezeStore:
                     ok += good
                     if not good:
                         log.warning("webhook_failed", order_id=o.order_id, bank=bank_id, detail=detail)
-                    events.append({"order_id": o.order_id, "status": o.status.value, "detail": detail, "at": now})
-        if events:
-            with self.engine.begin() as conn:
-                conn.execute(insert(order_events), events)
+                    events.append((o, detail))
+        self.store.record_deliveries(events, at=now)
         return ok
-
-
-def _row(o: FreezeOrder) -> dict[str, Any]:
-    return {
-        "order_id": o.order_id, "incident_id": o.incident_id, "bank_id": o.bank_id,
-        "account_id": o.account_id, "amount": o.amount, "currency": o.currency,
-        "legal_reference": o.legal_reference, "status": o.status.value, "frozen_amount": o.frozen_amount,
-        "returned_amount": o.returned_amount, "issued_at": o.issued_at, "deadline": o.deadline,
-    }

@@ -13,57 +13,24 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
-
-from zaslon.adapters.db.tables_cases import case_incidents, cases, suspected_drops
-from zaslon.adapters.db.tables_core import transfers
-from zaslon.adapters.db.tables_incidents import incident_indicators, incident_transfers, incidents, indicators
-from zaslon.adapters.db.tables_orders import freeze_orders
+from zaslon.adapters.db.stores.cases import SqlCaseStore
+from zaslon.adapters.db.stores.orders import SqlOrderStore
 from zaslon.core.types import CASH_SINK
-from zaslon.errors import NotFound
+from zaslon.flow.ports.cases import CaseFacts, CaseStore, IncidentFact, TransferFact
+from zaslon.flow.ports.orders import OrderStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["INFRA_KINDS", "CaseFacts", "IncidentFact", "TransferFact", "build_report", "export_case", "load_facts",
+           "report_csv"]
 
 INFRA_KINDS = ("phone", "url", "domain", "wallet", "email", "apple_id", "ip", "device")
 _LEGAL_FORM = re.compile(r"(?i)\b(ООО|ОАО|ЗАО|АО|ЧУП|УП|ИП|ЧТУП|СООО|LLC|LTD|JSC|GmbH|Sp\. z o\.o\.)\b")
-
-
-@dataclass(frozen=True, slots=True)
-class TransferFact:
-    transfer_id: str
-    ts: datetime
-    payer: str
-    payee: str
-    amount: int
-    currency: str
-    payee_bank: str | None = None
-    atm_id: str | None = None
-    atm_city: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentFact:
-    incident_id: str
-    reported_at: datetime
-    scheme: str
-    victim_party: str | None
-    victim_name: str | None
-    disputed: tuple[TransferFact, ...] = ()
-    indicators: tuple[tuple[str, str], ...] = ()  # (kind, value)
-
-
-@dataclass
-class CaseFacts:
-    case_id: str
-    status: str
-    version: int
-    incidents: list[IncidentFact] = field(default_factory=list)
-    onward: list[TransferFact] = field(default_factory=list)  # transfers out of the drop accounts
-    frozen: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # account -> (frozen, returned, ccy)
-    suspected: dict[str, float] = field(default_factory=dict)  # account -> mule score
 
 
 def _country(account: str) -> str:
@@ -182,53 +149,20 @@ def report_csv(r: Mapping[str, Any]) -> str:
     return out.getvalue()
 
 
-def _fact(r: Any) -> TransferFact:
-    return TransferFact(r.transfer_id, r.ts, r.payer, r.payee, int(r.amount), r.currency, r.payee_bank, r.atm_id,
-                        r.atm_city)
-
-
-def _chunks(items: Sequence[str], n: int = 500) -> Iterable[Sequence[str]]:
-    for k in range(0, len(items), n):
-        yield items[k:k + n]
-
-
 def load_facts(engine: Engine, case_id: str) -> CaseFacts:
-    cols = (transfers.c.transfer_id, transfers.c.ts, transfers.c.payer, transfers.c.payee, transfers.c.amount,
-            transfers.c.currency, transfers.c.payee_bank, transfers.c.atm_id, transfers.c.atm_city)
-    with engine.connect() as conn:
-        row = conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
-        if row is None:
-            raise NotFound(f"case {case_id!r} does not exist", field="case_id")
-        facts = CaseFacts(case_id, row.status, row.version)
-        ids = list(conn.execute(select(case_incidents.c.incident_id).where(case_incidents.c.case_id == case_id)
-                                .order_by(case_incidents.c.incident_id)).scalars())
-        for chunk in _chunks(ids):
-            incs = conn.execute(select(incidents).where(incidents.c.incident_id.in_(chunk))).all()
-            disputed: dict[str, list[TransferFact]] = {}
-            for r in conn.execute(select(incident_transfers.c.incident_id, *cols).join(
-                    transfers, transfers.c.transfer_id == incident_transfers.c.transfer_id)
-                    .where(incident_transfers.c.incident_id.in_(chunk))):
-                disputed.setdefault(r.incident_id, []).append(_fact(r))
-            inds: dict[str, list[tuple[str, str]]] = {}
-            for ind in conn.execute(select(incident_indicators.c.incident_id, indicators.c.kind, indicators.c.value)
-                                    .join(indicators, indicators.c.indicator_id == incident_indicators.c.indicator_id)
-                                    .where(incident_indicators.c.incident_id.in_(chunk))):
-                inds.setdefault(ind.incident_id, []).append((ind.kind, ind.value))
-            for i in incs:
-                facts.incidents.append(IncidentFact(
-                    i.incident_id, i.reported_at, i.scheme, i.victim_party, i.victim_name,
-                    tuple(sorted(disputed.get(i.incident_id, []), key=lambda t: (t.ts, t.transfer_id))),
-                    tuple(sorted(inds.get(i.incident_id, [])))))
-            for o in conn.execute(select(freeze_orders).where(freeze_orders.c.incident_id.in_(chunk))):
-                old = facts.frozen.get(o.account_id, (0, 0, o.currency))
-                facts.frozen[o.account_id] = (old[0] + o.frozen_amount, old[1] + o.returned_amount, o.currency)
-        drops = sorted({t.payee for i in facts.incidents for t in i.disputed if t.payee != CASH_SINK}
-                       | set(facts.frozen))
-        for chunk in _chunks(drops):
-            facts.onward += [_fact(r) for r in conn.execute(select(*cols).where(transfers.c.payer.in_(chunk)))]
-            for sd in conn.execute(select(suspected_drops.c.account_id, suspected_drops.c.score)
-                                   .where(suspected_drops.c.account_id.in_(chunk))):
-                facts.suspected[sd.account_id] = float(sd.score)
+    cases: CaseStore = SqlCaseStore(engine)
+    orders: OrderStore = SqlOrderStore(engine)
+    case = cases.case(case_id)  # NotFound if there is no such case
+    facts = CaseFacts(case_id, case.status, case.version)
+    ids = list(case.incident_ids)
+    facts.incidents += cases.incident_facts(ids)
+    for o in orders.of_incidents(ids):
+        old = facts.frozen.get(o.account_id, (0, 0, o.currency))
+        facts.frozen[o.account_id] = (old[0] + o.frozen_amount, old[1] + o.returned_amount, o.currency)
+    drops = sorted({t.payee for i in facts.incidents for t in i.disputed if t.payee != CASH_SINK}
+                   | set(facts.frozen))
+    facts.onward += cases.transfers_from(drops)
+    facts.suspected.update(cases.mule_scores(drops))
     facts.onward.sort(key=lambda t: (t.ts, t.transfer_id))
     return facts
 

@@ -8,9 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from zaslon.adapters.db.tables_cases import suspected_drops
 from zaslon.adapters.http.auth import require_scope
 from zaslon.adapters.http.state import state_of
 from zaslon.core.access import sees_everything
@@ -120,14 +118,13 @@ def refresh_suspected(request: Request, top_k: int = Query(500, ge=1, le=100_000
 def suspected(request: Request, limit: int = Query(1000, ge=1, le=10_000),
               p: Principal = Depends(require_scope("signals:read"))) -> dict[str, Any]:
     """Accounts ranked as likely drops. A bank sees only accounts at its own BIC; the police see all."""
-    q = select(suspected_drops).order_by(suspected_drops.c.rank).limit(limit)
+    bank_id = None
     if not sees_everything(p.kind):
         if p.bank_id is None:
             raise Forbidden("suspected-drop signals go to banks (an organisation with a BIC) and the police")
-        q = q.where(suspected_drops.c.bank_id == p.bank_id)
-    with _service(request).engine.connect() as conn:
-        rows = conn.execute(q).all()
+        bank_id = p.bank_id
+    rows = _service(request).store.suspected_drops(bank_id, limit)
     return {"accounts": [
-        {"account_id": r.account_id, "bank_id": r.bank_id, "score": round(r.score, 4), "rank": r.rank,
-         "reasons": json.loads(r.reasons), "ranked_at": r.ranked_at.isoformat()} for r in rows
+        {"account_id": r["account_id"], "bank_id": r["bank_id"], "score": round(r["score"], 4), "rank": r["rank"],
+         "reasons": json.loads(r["reasons"]), "ranked_at": r["ranked_at"].isoformat()} for r in rows
     ]}
