@@ -16,18 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from sqlalchemy import Engine, select
 
 from zaslon.core.features import AccountProfile
 from zaslon.core.money import minor_exponent
 from zaslon.core.rules import SEVERITY, RuleSet
 from zaslon.core.types import Outcome
 from zaslon.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 Progress = Callable[[int], None]
 _HELD = SEVERITY[Outcome.HOLD]  # hold or block: the money does not leave
@@ -73,27 +75,22 @@ def history_from_world(path: Path, *, truth: bool = False) -> History:
 
 
 def history_from_db(engine: Engine) -> History:
-    from zaslon.adapters.db.tables_core import transfers as tt
-    from zaslon.adapters.db.tables_incidents import incident_transfers, incidents
+    from zaslon.adapters.db.stores.transfers import SqlTransferStore
+    from zaslon.flow.ports.transfers import TransferStore
     from zaslon.flow.replay import validate_incidents, validate_transfers
 
     cols = ("transfer_id", "ts", "payer", "payee", "amount", "currency", "channel", "device", "ip", "payee_country")
-    with engine.connect() as conn:
-        rows = conn.execute(select(*(tt.c[c] for c in cols)).order_by(tt.c.ts, tt.c.transfer_id)).all()
-        reps = conn.execute(
-            select(incident_transfers.c.transfer_id, incidents.c.reported_at).join(
-                incidents, incidents.c.incident_id == incident_transfers.c.incident_id
-            )
-        ).all()
-    if not rows:
+    store: TransferStore = SqlTransferStore(engine)
+    data = store.history_columns(cols)
+    reps = store.reported()
+    if not data["transfer_id"]:
         raise InvalidInput("the database holds no transfers to backtest on", field="db")
-    data: dict[str, list[Any]] = {c: [getattr(r, c) for r in rows] for c in cols}
     schema: dict[str, Any] = {c: pl.String for c in cols}
     schema["ts"] = pl.Datetime("us", "UTC")
     schema["amount"] = pl.Int64
     t = validate_transfers(pl.DataFrame(data, schema=schema))
     rep = pl.DataFrame(
-        {"transfer_id": [r.transfer_id for r in reps], "reported_at": [r.reported_at for r in reps]},
+        {"transfer_id": [tid for tid, _ in reps], "reported_at": [at for _, at in reps]},
         schema={"transfer_id": pl.String, "reported_at": pl.Datetime("us", "UTC")},
     )
     return History(t, validate_incidents(rep, t), {}, None, "database")

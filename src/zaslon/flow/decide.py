@@ -8,7 +8,6 @@ deciding), then store the transfers and their decisions in one transaction befor
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import threading
@@ -18,18 +17,18 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import IntegrityError
-
-from zaslon.adapters.db.tables_core import transfers as transfers_table
-from zaslon.adapters.db.tables_decisions import decisions as decisions_table
+from zaslon.adapters.db.stores.decisions import SqlDecisionStore
 from zaslon.core.rules import RuleSet
 from zaslon.core.types import Decision, Outcome, Reason, Transfer
 from zaslon.errors import Conflict, InvalidInput, Unavailable
 from zaslon.flow.ingest import body_hash, hash_row_body, row_body
-from zaslon.flow.wal_checkpoint import WalCheckpointer
+from zaslon.flow.ports.decisions import DecisionStore
+from zaslon.flow.ports.transfers import AlreadyStored, StoredBody
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +45,8 @@ def _reasons_json(reasons: Sequence[Reason]) -> str:
     return json.dumps([{"code": r.code, "detail": r.detail, "weight": r.weight} for r in reasons])
 
 
-def _from_row(row: Any) -> Recorded:
+def _from_row(m: dict[str, Any]) -> Recorded:
     """A stored decision (a row read back, or a row kept in memory as it was written) as a replay."""
-    m = row if isinstance(row, dict) else row._mapping
     reasons = tuple(Reason(r["code"], r["detail"], float(r["weight"])) for r in json.loads(m["reasons"]))
     d = Decision(
         m["transfer_id"], Outcome(m["outcome"]), float(m["score"]), reasons, m["hold_until"],
@@ -57,74 +55,6 @@ def _from_row(row: Any) -> Recorded:
     hits = tuple(json.loads(m["shadow_hits"])) if m["shadow_hits"] else ()
     shadow_outcome = Outcome(m["shadow_outcome"]) if m["shadow_outcome"] else None
     return Recorded(d, m["shadow_version"], shadow_outcome, hits, replayed=True)
-
-
-def _known(conn: Connection, table: Any, ids: list[str], *cols: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for row in conn.execute(select(*cols).where(table.c.transfer_id.in_(chunk))):
-            out[row.transfer_id] = row
-    return out
-
-
-class _IdProbe:
-    """Which of some transfer ids the database already holds, by fixed SQL on one held SQLite connection.
-
-    Nearly every id scored is new, and building a SQLAlchemy ``select ... IN`` costs far more than SQLite's
-    index look-up itself. This answers "any of these stored?" in microseconds; only ids it finds are read
-    (with their types) through SQLAlchemy. In autocommit-style pysqlite a SELECT opens no transaction, so
-    each probe sees everything committed so far. Other databases (and in-memory SQLite) use the general path.
-    """
-
-    MAX_IDS = 200
-
-    def __init__(self, db: Engine) -> None:
-        self._db = db
-        self._lock = threading.Lock()
-        self._conn: Any = None
-        name = db.url.database or ""
-        self.enabled = db.dialect.name == "sqlite" and name not in ("", ":memory:") and "memory" not in str(db.url)
-        t, d = transfers_table.name, decisions_table.name
-        self._sql = {
-            n: (f"SELECT transfer_id FROM {t} WHERE transfer_id IN ({','.join('?' * n)}) UNION ALL "
-                f"SELECT transfer_id FROM {d} WHERE transfer_id IN ({','.join('?' * n)})")
-            for n in (1, 2, 4, 8)
-        }
-
-    def known(self, ids: list[str]) -> set[str] | None:
-        """The ids among ``ids`` that are stored; None when this cannot tell (use the general path)."""
-        if not self.enabled or len(ids) > self.MAX_IDS:
-            return None
-        sql = self._sql.get(len(ids))
-        if sql is None:
-            marks = ",".join("?" * len(ids))
-            sql = (f"SELECT transfer_id FROM {transfers_table.name} WHERE transfer_id IN ({marks}) UNION ALL "
-                   f"SELECT transfer_id FROM {decisions_table.name} WHERE transfer_id IN ({marks})")
-        with self._lock:
-            try:
-                if self._conn is None:
-                    self._conn = self._db.raw_connection()
-                cur = self._conn.cursor()
-                try:
-                    cur.execute(sql, (*ids, *ids))
-                    return {row[0] for row in cur.fetchall()}
-                finally:
-                    cur.close()
-            except Exception:  # the probe is an optimisation: on any trouble, the general path decides
-                self._close_locked()
-                return None
-
-    def close(self) -> None:
-        with self._lock:
-            self.enabled = False  # from now on the general path decides: no connection is taken again
-            self._close_locked()
-
-    def _close_locked(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):  # closing a broken connection may fail too; nothing to do
-                conn.close()  # back to the pool
 
 
 class DecisionRecorder:
@@ -159,10 +89,9 @@ class DecisionRecorder:
         self._queue: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
         self._wake = threading.Condition()
         self._closed = False
-        self._probe = _IdProbe(db)
-        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...]]] = {}
-        self._wconn: Any = None  # the writer thread's own SQLite connection (see _commit_raw)
-        self._checkpointer: WalCheckpointer | None = None
+        # On a SQLite file: the id probe, and the writer's own connection with its checkpointer thread.
+        self._store: DecisionStore = SqlDecisionStore(db)
+        self._probe = self._store.probe
         # Decisions of record_each not yet committed: a replay of one answers only once it is stored.
         self._uncommitted: dict[str, Future[None]] = {}
         self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
@@ -191,15 +120,12 @@ class DecisionRecorder:
         calls = list(on_flagged_call) if on_flagged_call is not None else [False] * len(batch)
         hashes = {t.transfer_id: body_hash(t) for t in batch}
         at = now or datetime.now(UTC)
-        stored_t: dict[str, Any] = {}
-        stored_d: dict[str, Any] = {}
+        stored_t: dict[str, StoredBody] = {}
+        stored_d: dict[str, dict[str, Any]] = {}
         seen = self._probe.known(ids)  # usually nothing: then no SQLAlchemy statement at all
         look = ids if seen is None else [i for i in ids if i in seen]
         if look:
-            with self._db.connect() as conn:  # readers never wait for the writer (WAL / MVCC)
-                stored_t = _known(conn, transfers_table, look, transfers_table.c.transfer_id,
-                                  transfers_table.c.body_hash, transfers_table.c.org_id)
-                stored_d = _known(conn, decisions_table, look, *decisions_table.c)
+            stored_t, stored_d = self._store.stored(look)  # readers never wait for the writer (WAL / MVCC)
         with self._lock:
             earlier: dict[str, Recorded] = {}
             pending: list[Future[None]] = []  # commits of replayed decisions still under way
@@ -212,11 +138,10 @@ class DecisionRecorder:
                         pending.append(self._uncommitted[tid])
                 elif tid in stored_d:
                     row = stored_d[tid]
-                    _same_body(tid, (row.body_hash, row.org_id), (hashes[tid], org_id), "scored")
+                    _same_body(tid, (row["body_hash"], row["org_id"]), (hashes[tid], org_id), "scored")
                     earlier[tid] = _from_row(row)
                 elif tid in stored_t:
-                    row = stored_t[tid]
-                    _same_body(tid, (row.body_hash, row.org_id), (hashes[tid], org_id), "stored")
+                    _same_body(tid, stored_t[tid], (hashes[tid], org_id), "stored")
             new = [i for i, t in enumerate(batch) if t.transfer_id not in earlier]
             fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
             by_index = dict(zip(new, fresh, strict=True))
@@ -297,15 +222,12 @@ class DecisionRecorder:
         ids = [items[i][1].transfer_id for i in idx]
         bodies = [row_body(items[i][1]) for i in idx]
         hashes = [hash_row_body(b) for b in bodies]  # = body_hash(t), without building the row body twice
-        stored_t: dict[str, Any] = {}
-        stored_d: dict[str, Any] = {}
+        stored_t: dict[str, StoredBody] = {}
+        stored_d: dict[str, dict[str, Any]] = {}
         seen = self._probe.known(ids)
         look = ids if seen is None else [i for i in ids if i in seen]
         if look:
-            with self._db.connect() as conn:
-                stored_t = _known(conn, transfers_table, look, transfers_table.c.transfer_id,
-                                  transfers_table.c.body_hash, transfers_table.c.org_id)
-                stored_d = _known(conn, decisions_table, look, *decisions_table.c)
+            stored_t, stored_d = self._store.stored(look)
         with self._lock:
             todo: list[tuple[int, str, dict[str, Any] | None]] = []  # (item, body hash, transfer row body to store)
             for i, h, body in zip(idx, hashes, bodies, strict=True):
@@ -318,12 +240,11 @@ class DecisionRecorder:
                         out[i] = (_from_row(mem), self._uncommitted.get(tid, _COMMITTED))
                     elif tid in stored_d:
                         row = stored_d[tid]
-                        _same_body(tid, (row.body_hash, row.org_id), (h, org_id), "scored")
+                        _same_body(tid, (row["body_hash"], row["org_id"]), (h, org_id), "scored")
                         out[i] = (_from_row(row), _COMMITTED)
                     else:
                         if tid in stored_t:
-                            row = stored_t[tid]
-                            _same_body(tid, (row.body_hash, row.org_id), (h, org_id), "stored")
+                            _same_body(tid, stored_t[tid], (h, org_id), "stored")
                         todo.append((i, h, None if tid in stored_t else body))
                 except Exception as exc:  # this request's conflict; the others go on
                     out[i] = exc
@@ -401,14 +322,10 @@ class DecisionRecorder:
         t_rows = [r for t, _, _ in work for r in t]
         d_rows = [r for _, d, _ in work for r in d]
         try:
-            if self._probe.enabled and _uniform(t_rows) and _uniform(d_rows):
+            if self._probe.enabled:  # a SQLite file: through the driver, on the writer's own connection
                 self._commit_raw(t_rows, d_rows)
             else:
-                with self._db.begin() as conn:
-                    if t_rows:
-                        conn.execute(insert(transfers_table), t_rows)
-                    if d_rows:
-                        conn.execute(insert(decisions_table), d_rows)
+                self._store.insert(t_rows, d_rows)
         except Exception as exc:
             if len(work) == 1:
                 self._fail(work[0], exc)
@@ -424,62 +341,25 @@ class DecisionRecorder:
             fut.set_result(None)
 
     def _commit_raw(self, t_rows: list[dict[str, Any]], d_rows: list[dict[str, Any]]) -> None:
-        """One SQLite transaction through the driver, on a connection only the writer thread uses.
+        """One transaction through the store's fast path (SQLite's driver, on a connection only the committer
+        uses; rows stored exactly as SQLAlchemy stores them). Only one committer at a time (``_commit_lock``)."""
+        self._store.insert_fast(t_rows, d_rows)
 
-        SQLAlchemy's statement and transaction machinery costs far more than SQLite's insert and commit
-        themselves. Values are converted by the bind processors SQLAlchemy would use, so rows are stored
-        exactly as SQLAlchemy stores them (and read back by it).
-        """
-        if self._wconn is None:
-            self._wconn = self._db.raw_connection()
-            cur = self._wconn.cursor()
-            cur.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it, off this path
-            # Inline commits run on the event loop: wait at most 5 s for another writer's lock, not 30.
-            cur.execute("PRAGMA busy_timeout=5000")
-            cur.close()
-            if self._checkpointer is None:
-                self._checkpointer = WalCheckpointer(self._db)
-        conn = self._wconn
-        try:
-            cur = conn.cursor()
-            try:
-                for table, rows in ((transfers_table, t_rows), (decisions_table, d_rows)):
-                    if rows:
-                        sql, procs = self._insert_plan(table, tuple(rows[0]))
-                        cur.executemany(sql, [
-                            tuple(v if p is None or v is None else p(v) for p, v in zip(procs, r.values(), strict=True))
-                            for r in rows
-                        ])
-            finally:
-                cur.close()
-            conn.commit()
-            if self._checkpointer is not None:
-                self._checkpointer.wrote()
-        except Exception as exc:
-            try:
-                conn.rollback()
-            except Exception:  # a broken connection: the next commit takes a fresh one
-                self._wconn = None
-                with contextlib.suppress(Exception):
-                    conn.close()
-            if isinstance(exc, self._db.dialect.dbapi.IntegrityError):  # type: ignore[union-attr]
-                raise IntegrityError("INSERT", None, exc) from exc
-            raise
+    @property
+    def _wconn(self) -> Any:
+        """The fast path's own connection, while it holds one (diagnostics)."""
+        return self._store.writer_connection
 
-    def _insert_plan(self, table: Any, keys: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
-        plan = self._inserts.get((table.name, keys))
-        if plan is None:
-            dialect = self._db.dialect
-            procs = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys)
-            sql = f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
-            plan = self._inserts[(table.name, keys)] = (sql, procs)
-        return plan
+    @property
+    def _checkpointer(self) -> object | None:
+        """The thread checkpointing the fast path's write-ahead log, while it runs (diagnostics)."""
+        return self._store.checkpointer
 
     def _fail(self, item: tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]], exc: Any) -> None:
         with self._lock:
             for row in item[1]:
                 self._recent.pop(row["transfer_id"], None)
-        if isinstance(exc, IntegrityError):
+        if isinstance(exc, AlreadyStored):
             exc = Conflict("a transfer in this request was stored concurrently by another process", field="transfer_id")
         elif _store_busy(exc):
             exc = Unavailable("the decision store is busy (locked by another writer): nothing was stored, retry")
@@ -500,16 +380,9 @@ class DecisionRecorder:
             self._fail(item, Unavailable("the decision recorder is closed (the server is shutting down): "
                                          "nothing was stored"))
         with self._commit_lock:  # an inline commit under way finishes first
-            self._probe.close()  # and with the probe off, no later commit takes the raw connection again
-            if self._checkpointer is not None:
-                self._checkpointer.close()
-                self._checkpointer = None
-            if self._wconn is not None:
-                with contextlib.suppress(Exception):  # back to the pool with SQLite's own checkpoints again
-                    self._wconn.cursor().execute("PRAGMA wal_autocheckpoint=1000")
-                with contextlib.suppress(Exception):
-                    self._wconn.close()
-                self._wconn = None
+            # The probe off (no later commit takes the raw connection again), the checkpointer stopped and the
+            # writer's connection back in the pool with SQLite's own checkpoints again.
+            self._store.close()
 
 
 def all_done(futures: list[Future[None]]) -> Future[None]:
@@ -549,14 +422,6 @@ def _store_busy(exc: BaseException) -> bool:
     """SQLite's "database is locked" / "busy": another writer held the lock past the busy timeout."""
     text = str(exc).lower()
     return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
-
-
-def _uniform(rows: list[dict[str, Any]]) -> bool:
-    """Every row has the same keys in the same order (one fixed INSERT fits them all)."""
-    if not rows:
-        return True
-    keys = tuple(rows[0])
-    return all(tuple(r) == keys for r in rows)
 
 
 def _same_body(tid: str, stored: tuple[str, str], sent: tuple[str, str], what: str) -> None:

@@ -8,15 +8,18 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from zaslon.adapters.db.tables_core import api_keys, orgs
+from zaslon.adapters.db.stores.orgs import SqlOrgStore
 from zaslon.core.access import ALL_SCOPES, DEFAULT_SCOPES, OrgKind
-from zaslon.errors import Conflict, InvalidInput
+from zaslon.errors import InvalidInput
+from zaslon.flow.ports.orgs import NewKey, OrgStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 _HASHER = PasswordHasher()
 _KEY_RE = re.compile(r"^zsl_([a-z0-9]{12})_([A-Za-z0-9_-]{20,})$")
@@ -66,52 +69,33 @@ def create_org(
         raise InvalidInput(f"unknown scopes: {sorted(unknown)}", field="scopes")
     now = now or datetime.now(UTC)
     org_id = f"{org_kind.value}-{_slug(name)}"
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(orgs).values(
-                    org_id=org_id, name=name.strip(), kind=org_kind.value, bank_id=bank_id, created_at=now
-                )
-            )
-            key_id, api_key = _insert_key(conn, org_id, chosen, now)
-    except IntegrityError:
-        raise Conflict(f"an organisation named {name!r} already exists", field="name") from None
-    return CreatedOrg(org_id=org_id, key_id=key_id, api_key=api_key)
+    key, api_key = _new_key(org_id, chosen, now)
+    store: OrgStore = SqlOrgStore(engine)
+    store.add_org(org_id=org_id, name=name.strip(), kind=org_kind.value, bank_id=bank_id, created_at=now, key=key)
+    return CreatedOrg(org_id=org_id, key_id=key.key_id, api_key=api_key)
 
 
 def create_key(engine: Engine, org_id: str, scopes: frozenset[str], now: datetime | None = None) -> CreatedOrg:
     unknown = scopes - ALL_SCOPES
     if unknown:
         raise InvalidInput(f"unknown scopes: {sorted(unknown)}", field="scopes")
-    with engine.begin() as conn:
-        if conn.execute(select(orgs.c.org_id).where(orgs.c.org_id == org_id)).first() is None:
-            raise InvalidInput(f"no organisation {org_id!r}", field="org_id")
-        key_id, api_key = _insert_key(conn, org_id, scopes, now or datetime.now(UTC))
-    return CreatedOrg(org_id=org_id, key_id=key_id, api_key=api_key)
+    key, api_key = _new_key(org_id, scopes, now or datetime.now(UTC))
+    store: OrgStore = SqlOrgStore(engine)
+    store.add_key(key)
+    return CreatedOrg(org_id=org_id, key_id=key.key_id, api_key=api_key)
 
 
 def revoke_key(engine: Engine, key_id: str, now: datetime | None = None) -> str:
     """Revoke an API key by its id (the part after ``zsl_``); returns its organisation. Already revoked: 409."""
-    with engine.begin() as conn:
-        row = conn.execute(select(api_keys.c.org_id, api_keys.c.revoked_at).where(api_keys.c.key_id == key_id)).first()
-        if row is None:
-            raise InvalidInput(f"no API key {key_id!r}", field="key_id")
-        if row.revoked_at is not None:
-            raise Conflict(f"API key {key_id!r} was already revoked at {row.revoked_at}", field="key_id")
-        conn.execute(update(api_keys).where(api_keys.c.key_id == key_id).values(revoked_at=now or datetime.now(UTC)))
-    return str(row.org_id)
+    store: OrgStore = SqlOrgStore(engine)
+    return store.revoke_key(key_id, now or datetime.now(UTC))
 
 
-def _insert_key(conn: object, org_id: str, scopes: frozenset[str], now: datetime) -> tuple[str, str]:
+def _new_key(org_id: str, scopes: frozenset[str], now: datetime) -> tuple[NewKey, str]:
+    """A fresh key for ``org_id``: what the store keeps (its id, its argon2id hash) and the clear key, shown once."""
     key_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
     api_key = f"zsl_{key_id}_{secrets.token_urlsafe(32)}"
-    conn.execute(  # type: ignore[attr-defined]
-        insert(api_keys).values(
-            key_id=key_id, org_id=org_id, secret_hash=_HASHER.hash(api_key),
-            scopes=" ".join(sorted(scopes)), created_at=now,
-        )
-    )
-    return key_id, api_key
+    return NewKey(key_id, org_id, _HASHER.hash(api_key), scopes, now), api_key
 
 
 class KeyStore:
@@ -124,6 +108,7 @@ class KeyStore:
 
     def __init__(self, engine: Engine, *, recheck_s: float = 5.0) -> None:
         self._engine = engine
+        self._store: OrgStore = SqlOrgStore(engine)
         self._verified: dict[str, Principal] = {}
         self._key_ids: dict[str, str] = {}  # api key -> its key_id, for the revocation check
         self._recheck_s = recheck_s
@@ -146,10 +131,7 @@ class KeyStore:
     def _forget_revoked_locked(self) -> None:
         ids = set(self._key_ids.values())
         try:
-            with self._engine.connect() as conn:
-                revoked = {r.key_id for r in conn.execute(
-                    select(api_keys.c.key_id).where(api_keys.c.key_id.in_(ids), api_keys.c.revoked_at.is_not(None))
-                )}
+            revoked = self._store.revoked(ids)
         except Exception:  # the store unreachable: forget everything rather than trust stale keys
             revoked = ids
         for key, key_id in list(self._key_ids.items()):
@@ -164,22 +146,14 @@ class KeyStore:
         match = _KEY_RE.match(api_key)
         if match is None:
             return None
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(api_keys.c.secret_hash, api_keys.c.scopes, api_keys.c.revoked_at,
-                       orgs.c.org_id, orgs.c.kind, orgs.c.bank_id)
-                .join(orgs, orgs.c.org_id == api_keys.c.org_id)
-                .where(api_keys.c.key_id == match.group(1))
-            ).first()
+        row = self._store.key(match.group(1))
         if row is None or row.revoked_at is not None:
             return None
         try:
             _HASHER.verify(row.secret_hash, api_key)
         except VerificationError:
             return None
-        principal = Principal(
-            org_id=row.org_id, kind=OrgKind(row.kind), scopes=frozenset(row.scopes.split()), bank_id=row.bank_id
-        )
+        principal = Principal(org_id=row.org_id, kind=OrgKind(row.kind), scopes=row.scopes, bank_id=row.bank_id)
         self._verified[api_key] = principal
         self._key_ids[api_key] = match.group(1)
         return principal

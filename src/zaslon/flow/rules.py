@@ -15,63 +15,27 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-
-from zaslon.adapters.db.tables_rules import rule_events, rule_sets, rule_slots
+from zaslon.adapters.db.stores.rules import SqlRuleStore
 from zaslon.core.rules import Rule, RuleSet
 from zaslon.errors import Conflict, InvalidInput, NotFound
+from zaslon.flow.ports.rules import DRAFT, LIVE, PUBLISHED, SHADOW, Deployment, RuleSetInfo, RuleStore
 
-DRAFT, PUBLISHED = "draft", "published"
-LIVE, SHADOW = "live", "shadow"
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+__all__ = [
+    "DRAFT", "LIVE", "PUBLISHED", "SHADOW", "Apply", "Deployment", "RuleSetInfo", "RulesWatcher", "activate",
+    "compile_rules", "create_draft", "default_rules_document", "default_ruleset", "deployment", "ensure_default",
+    "get_version", "list_versions", "load_rules_file", "load_ruleset", "parse_rules_document", "publish",
+    "set_shadow", "update_draft",
+]
+
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSetInfo:
-    version: str
-    status: str
-    description: str
-    rules: list[dict[str, Any]]
-    content_hash: str
-    parent_version: str | None
-    created_at: datetime
-    created_by: str
-    published_at: datetime | None
-    published_by: str | None
-    live: bool = False
-    shadow: bool = False
-
-    def to_dict(self, *, with_rules: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "version": self.version,
-            "status": self.status,
-            "description": self.description,
-            "content_hash": self.content_hash,
-            "parent_version": self.parent_version,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-            "published_at": self.published_at.isoformat() if self.published_at else None,
-            "published_by": self.published_by,
-            "live": self.live,
-            "shadow": self.shadow,
-            "n_rules": len(self.rules),
-        }
-        if with_rules:
-            out["rules"] = self.rules
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Deployment:
-    generation: int
-    live: str | None
-    shadow: str | None
 
 
 # ---- files and the packaged default ---------------------------------------------------------------
@@ -139,35 +103,14 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def _event(conn: Connection, at: datetime, actor: str, action: str, version: str | None, detail: str = "") -> None:
-    conn.execute(insert(rule_events).values(at=at, actor=actor, action=action, version=version, detail=detail))
-
-
-def _info(row: Any, dep: Deployment) -> RuleSetInfo:
-    return RuleSetInfo(
-        version=row.version,
-        status=row.status,
-        description=row.description or "",
-        rules=json.loads(row.rules_json),
-        content_hash=row.content_hash,
-        parent_version=row.parent_version,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        published_at=row.published_at,
-        published_by=row.published_by,
-        live=dep.live == row.version,
-        shadow=dep.shadow == row.version,
-    )
+def _store(engine: Engine) -> RuleStore:
+    return SqlRuleStore(engine)
 
 
 def deployment(conn_or_engine: Engine | Connection) -> Deployment:
     """Which versions are live and in shadow, and the generation of that state (cheap: one query)."""
-    if isinstance(conn_or_engine, Engine):
-        with conn_or_engine.connect() as conn:
-            return deployment(conn)
-    rows = conn_or_engine.execute(select(rule_slots.c.slot, rule_slots.c.version, rule_slots.c.generation)).all()
-    slots = {r.slot: r.version for r in rows}
-    return Deployment(max((int(r.generation) for r in rows), default=0), slots.get(LIVE), slots.get(SHADOW))
+    store: RuleStore = SqlRuleStore(conn_or_engine)
+    return store.deployment()
 
 
 def create_draft(
@@ -189,29 +132,13 @@ def create_draft(
         raise InvalidInput("description is longer than 2000 characters", field="description")
     text, normalised = _canonical(rules)
     compile_rules(version or "draft", normalised)
-    at = _now(now)
-    with engine.begin() as conn:
-        if parent_version is not None and conn.execute(
-            select(rule_sets.c.version).where(rule_sets.c.version == parent_version)
-        ).first() is None:
-            raise NotFound(f"no rule set version {parent_version!r}", field="parent_version")
-        if version is None:
-            count = conn.execute(select(func.count()).select_from(rule_sets)).scalar_one()
-            version = f"v{int(count) + 1}"
-            while conn.execute(select(rule_sets.c.version).where(rule_sets.c.version == version)).first():
-                count += 1
-                version = f"v{int(count) + 1}"
-        elif conn.execute(select(rule_sets.c.version).where(rule_sets.c.version == version)).first():
-            raise Conflict(f"rule set version {version!r} already exists", field="version")
-        conn.execute(
-            insert(rule_sets).values(
-                version=version, status=DRAFT, description=description, rules_json=text,
-                content_hash=hashlib.sha256(text.encode()).hexdigest(), parent_version=parent_version,
-                created_at=at, created_by=actor, updated_at=at,
-            )
-        )
-        _event(conn, at, actor, "draft", version, f"{len(normalised)} rules")
-    return get_version(engine, version)
+    store = _store(engine)
+    version = store.add_draft(
+        version=version, rules_json=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        description=description, parent_version=parent_version, actor=actor, at=_now(now),
+        detail=f"{len(normalised)} rules",
+    )
+    return store.get(version)
 
 
 def update_draft(
@@ -225,38 +152,20 @@ def update_draft(
 ) -> RuleSetInfo:
     text, normalised = _canonical(rules)
     compile_rules(version, normalised)
-    at = _now(now)
-    with engine.begin() as conn:
-        row = _row(conn, version)
-        if row.status != DRAFT:
-            raise Conflict(f"version {version!r} is published and cannot change; draft a new one", field="version")
-        values: dict[str, Any] = {
-            "rules_json": text, "content_hash": hashlib.sha256(text.encode()).hexdigest(), "updated_at": at,
-        }
-        if description is not None:
-            values["description"] = description
-        conn.execute(update(rule_sets).where(rule_sets.c.version == version).values(**values))
-        _event(conn, at, actor, "update", version, f"{len(normalised)} rules")
-    return get_version(engine, version)
-
-
-def _row(conn: Connection, version: str) -> Any:
-    row = conn.execute(select(rule_sets).where(rule_sets.c.version == version)).first()
-    if row is None:
-        raise NotFound(f"no rule set version {version!r}", field="version")
-    return row
+    store = _store(engine)
+    store.update_draft(
+        version, rules_json=text, content_hash=hashlib.sha256(text.encode()).hexdigest(), description=description,
+        actor=actor, at=_now(now), detail=f"{len(normalised)} rules",
+    )
+    return store.get(version)
 
 
 def get_version(engine: Engine, version: str) -> RuleSetInfo:
-    with engine.connect() as conn:
-        return _info(_row(conn, version), deployment(conn))
+    return _store(engine).get(version)
 
 
 def list_versions(engine: Engine) -> list[RuleSetInfo]:
-    with engine.connect() as conn:
-        dep = deployment(conn)
-        rows = conn.execute(select(rule_sets).order_by(rule_sets.c.created_at, rule_sets.c.version)).all()
-        return [_info(r, dep) for r in rows]
+    return _store(engine).versions()
 
 
 def load_ruleset(engine: Engine, version: str) -> RuleSet:
@@ -266,62 +175,23 @@ def load_ruleset(engine: Engine, version: str) -> RuleSet:
 
 def publish(engine: Engine, version: str, *, actor: str, now: datetime | None = None) -> RuleSetInfo:
     """Freeze a draft. Publishing twice is a conflict: a published version is history."""
-    at = _now(now)
-    with engine.begin() as conn:
-        row = _row(conn, version)
-        if row.status != DRAFT:
-            raise Conflict(f"version {version!r} is already published", field="version")
-        compile_rules(version, json.loads(row.rules_json))  # features may have changed since drafting
-        conn.execute(
-            update(rule_sets)
-            .where(rule_sets.c.version == version, rule_sets.c.status == DRAFT)
-            .values(status=PUBLISHED, published_at=at, published_by=actor, updated_at=at)
-        )
-        _event(conn, at, actor, "publish", version)
-    return get_version(engine, version)
+    store = _store(engine)
 
+    def still_compiles(rules: list[dict[str, Any]]) -> None:  # features may have changed since drafting
+        compile_rules(version, rules)
 
-def _set_slot(conn: Connection, slot: str, version: str | None, actor: str, at: datetime) -> None:
-    gen = conn.execute(select(func.max(rule_slots.c.generation))).scalar_one_or_none() or 0
-    conn.execute(update(rule_slots).values(generation=int(gen) + 1))  # every watcher sees any change
-    conn.execute(delete(rule_slots).where(rule_slots.c.slot == slot))
-    if version is not None:
-        conn.execute(
-            insert(rule_slots).values(
-                slot=slot, version=version, generation=int(gen) + 1, changed_at=at, changed_by=actor
-            )
-        )
-
-
-def _published(conn: Connection, version: str, what: str) -> None:
-    row = _row(conn, version)
-    if row.status != PUBLISHED:
-        raise Conflict(f"version {version!r} is a draft: publish it before making it {what}", field="version")
+    store.publish(version, actor=actor, at=_now(now), check=still_compiles)
+    return store.get(version)
 
 
 def activate(engine: Engine, version: str, *, actor: str, now: datetime | None = None) -> Deployment:
     """Make ``version`` the live one (it must be published). Takes effect at the engines' next poll."""
-    at = _now(now)
-    with engine.begin() as conn:
-        _published(conn, version, "live")
-        _set_slot(conn, LIVE, version, actor, at)
-        if deployment(conn).shadow == version:  # shadowing the live version would only double the work
-            _set_slot(conn, SHADOW, None, actor, at)
-        _event(conn, at, actor, "activate", version)
-        return deployment(conn)
+    return _store(engine).activate(version, actor=actor, at=_now(now))
 
 
 def set_shadow(engine: Engine, version: str | None, *, actor: str, now: datetime | None = None) -> Deployment:
     """Evaluate ``version`` beside the live one, recorded but never deciding; ``None`` stops shadowing."""
-    at = _now(now)
-    with engine.begin() as conn:
-        if version is not None:
-            _published(conn, version, "the shadow")
-            if deployment(conn).live == version:
-                raise Conflict(f"version {version!r} is live; shadow another version", field="version")
-        _set_slot(conn, SHADOW, version, actor, at)
-        _event(conn, at, actor, "shadow" if version else "unshadow", version)
-        return deployment(conn)
+    return _store(engine).set_shadow(version, actor=actor, at=_now(now))
 
 
 def ensure_default(engine: Engine, *, actor: str = "system", now: datetime | None = None) -> Deployment:

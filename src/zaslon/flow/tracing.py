@@ -16,13 +16,9 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, distinct, func, select
-
-from zaslon.adapters.db.tables_core import transfers
-from zaslon.adapters.db.tables_decisions import decisions
-from zaslon.adapters.db.tables_orders import freeze_orders, order_events
+from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core.corroborate import is_established
 from zaslon.core.features import AccountProfile
 from zaslon.core.fx import to_byn_minor
@@ -30,10 +26,11 @@ from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.ledger import FROZEN_SINK, Ledger, distinct_payers, to_us
 from zaslon.core.trace import Method, TraceResult, trace
 from zaslon.core.types import CASH_SINK
+from zaslon.flow.ports.transfers import FreezeRow, LedgerRow, TransferStore
 
-_COLS = (transfers.c.transfer_id, transfers.c.ts, transfers.c.payer, transfers.c.payee, transfers.c.amount,
-         transfers.c.currency, transfers.c.payer_bank, transfers.c.payee_bank, transfers.c.payee_country,
-         transfers.c.atm_id)
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 # A transfer the exchange held or blocked did not execute: it moved no money.
 _NOT_EXECUTED = ("hold", "block")
 
@@ -56,6 +53,7 @@ class LiveLedger:
     def __init__(self, engine: Engine, profiles: Mapping[str, AccountProfile] | None = None,
                  owners: Mapping[str, str] | None = None) -> None:
         self.engine = engine
+        self._store: TransferStore = SqlTransferStore(engine)
         self.profiles: Mapping[str, AccountProfile] = profiles if profiles is not None else {}
         self.owners: Mapping[str, str] = owners if owners is not None else {}
         self._lock = threading.Lock()
@@ -102,21 +100,15 @@ class LiveLedger:
         dated before the newest one taken in (which make it rebuild); the follower skips that count, a trace
         does not. The count comes before the read: rows committed in between only add to what is read, so a
         late row is never mistaken for them, at worst found by the next trace."""
-        with self._lock, self.engine.connect() as conn:
-            stored = int(conn.execute(select(func.count()).select_from(transfers)).scalar_one()) if check_late else -1
-            events = conn.execute(
-                select(order_events.c.event_id, order_events.c.at, order_events.c.amount, freeze_orders.c.account_id,
-                       freeze_orders.c.bank_id)
-                .join(freeze_orders, freeze_orders.c.order_id == order_events.c.order_id)
-                .where(order_events.c.status == "frozen", order_events.c.event_id > self._last_event,
-                       order_events.c.amount > 0)
-                .order_by(order_events.c.event_id)).all()
+        with self._lock:
+            store = self._store
+            stored = store.count() if check_late else -1
+            events = store.freezes(after_event=self._last_event)
             if stored == self._consumed and not events:
                 return self.ledger  # nothing new (the common case for a trace when the follower keeps up)
-            q = self._query()
-            if self._last_us is not None:
-                q = q.where(transfers.c.ts >= datetime.fromtimestamp(self._last_us / 1e6, tz=UTC))
-            new = [r for r in conn.execute(q)
+            since = None if self._last_us is None else datetime.fromtimestamp(self._last_us / 1e6, tz=UTC)
+            # Every stored row is consumed (and counted); those that did not execute are skipped in ``_take``.
+            new = [r for r in store.ledger_rows(since)
                    if not (self._last_us is not None and to_us(r.ts) == self._last_us
                            and r.transfer_id in self._at_last)]
             frozen = [(to_us(e.at), e) for e in events]
@@ -124,23 +116,12 @@ class LiveLedger:
                 self._last_us is not None and at < self._last_us for at, _ in frozen)
             if late:
                 self._reset()
-                new = list(conn.execute(self._query()))
-                frozen = [(to_us(e.at), e) for e in conn.execute(
-                    select(order_events.c.event_id, order_events.c.at, order_events.c.amount,
-                           freeze_orders.c.account_id, freeze_orders.c.bank_id)
-                    .join(freeze_orders, freeze_orders.c.order_id == order_events.c.order_id)
-                    .where(order_events.c.status == "frozen", order_events.c.amount > 0)
-                    .order_by(order_events.c.event_id))]
+                new = store.ledger_rows()
+                frozen = [(to_us(e.at), e) for e in store.freezes()]
             self._take(new, frozen)
             return self.ledger
 
-    def _query(self) -> Any:
-        # Every stored row is consumed (and counted); those that did not execute are skipped in ``_take``.
-        return (select(*_COLS, decisions.c.outcome)
-                .select_from(transfers.outerjoin(decisions, decisions.c.transfer_id == transfers.c.transfer_id))
-                .order_by(transfers.c.ts, transfers.c.transfer_id))
-
-    def _take(self, rows: list[Any], frozen: list[tuple[int, Any]]) -> None:
+    def _take(self, rows: list[LedgerRow], frozen: list[tuple[int, FreezeRow]]) -> None:
         """Append transfers and freezes merged in time order (a freeze after transfers of the same moment)."""
         amounts = to_byn_minor_list(rows)
         merged: list[tuple[int, int, int, Any]] = [(to_us(r.ts), 0, i, r) for i, r in enumerate(rows)]
@@ -271,22 +252,17 @@ def restore_traced_flags(engine: Engine, knowledge: Knowledge) -> int:
     established account, a shop many people pay; not an account an upheld appeal cleared after its last order).
     Accounts the trace only passed through, named in no order, are not restored: the traced set itself is not
     stored. Distinct payers are counted in SQL, for those accounts only."""
-    from zaslon.flow.intake import upheld_appeals
+    from zaslon.adapters.db.stores.incidents import SqlAppealStore
+    from zaslon.flow.ports.incidents import AppealStore
 
-    with engine.connect() as conn:
-        issued = {r.account_id: r.last for r in conn.execute(
-            select(freeze_orders.c.account_id, func.max(freeze_orders.c.issued_at).label("last"))
-            .group_by(freeze_orders.c.account_id))}
-        if not issued:
-            return 0
-        delisted = upheld_appeals(conn)
-        accounts = sorted(issued)
-        payers: dict[str, int] = {}
-        for start in range(0, len(accounts), 500):
-            chunk = accounts[start : start + 500]
-            for r in conn.execute(select(transfers.c.payee, func.count(distinct(transfers.c.payer)).label("n"))
-                                  .where(transfers.c.payee.in_(chunk)).group_by(transfers.c.payee)):
-                payers[r.payee] = int(r.n)
+    store: TransferStore = SqlTransferStore(engine)
+    issued = store.last_order_per_account()
+    if not issued:
+        return 0
+    appeals: AppealStore = SqlAppealStore(engine)
+    delisted = appeals.upheld_appeals()
+    accounts = sorted(issued)
+    payers = store.distinct_payers(accounts)
     flagged = 0
     for acc in accounts:
         if acc in delisted and delisted[acc] >= issued[acc]:

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import text
 
 from zaslon.adapters.db.engine import make_engine, upgrade
+from zaslon.adapters.db.wal_checkpoint import WalCheckpointer
 from zaslon.core.types import Transfer
 from zaslon.flow.decide import DecisionRecorder
 from zaslon.flow.orgs import create_org
 from zaslon.flow.scoring import ScoringEngine
-from zaslon.flow.wal_checkpoint import WalCheckpointer
 
 
 def test_checkpointer_empties_the_log_only_after_writes(tmp_path: Path) -> None:
