@@ -20,13 +20,13 @@ from collections.abc import Container, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine, select
 
+from zaslon.adapters.db.stores.incidents import SqlIncidentStore
 from zaslon.core.calls import RecentCalls
 from zaslon.core.cashout import CashOutAlert, cashout_alert
 from zaslon.core.features import FEATURE_NAMES, AccountProfile
@@ -49,6 +49,9 @@ from zaslon.flow.scoring import ScoringEngine
 from zaslon.flow.telecom import CallReport, report_calls, report_fraud_numbers
 from zaslon.flow.tracing import LiveLedger, Tracer, TraceSettings, restore_traced_flags, trace_summary
 from zaslon.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # A transfer made within this long after a call from a flagged number is "on a call" (vishing).
 CALL_WINDOW = timedelta(hours=1)
@@ -375,15 +378,9 @@ class Exchange:
     def train_model(self, cutoff: datetime, *, min_positives: int = 5) -> TrainedModel | None:
         """Retrain on every transfer scored before ``cutoff``, labelled by the reports made before it (the
         disputed transfers of incidents reported by then); put the model live. None if too few reports."""
-        from zaslon.adapters.db.tables_incidents import incident_transfers, incidents
-
         cutoff = require_utc(cutoff, "cutoff")
         ids, x = self.feature_log.before(int(cutoff.timestamp()))
-        with self.db.connect() as conn:
-            named = set(conn.execute(
-                select(incident_transfers.c.transfer_id)
-                .join(incidents, incidents.c.incident_id == incident_transfers.c.incident_id)
-                .where(incidents.c.reported_at < cutoff)).scalars())
+        named = SqlIncidentStore(self.db).disputed_before(cutoff)
         y = np.fromiter((t in named for t in ids), dtype=np.bool_, count=len(ids))
         if int(y.sum()) < min_positives or int(y.sum()) == len(ids):
             return None
