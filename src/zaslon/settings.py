@@ -24,6 +24,11 @@ class Settings(BaseSettings):
         description="on a server database, decisions are committed at most once per this many ms",
     )
     hold_days: float = Field(default=2.0, description="cooling-off period of a hold decision")
+    ledger_lag_s: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="the trace's ledger is kept in step in the background up to this many seconds behind the "
+                    "newest stored transfer: banks' transfers arrive out of time order by up to this much",
+    )
     log_json: bool = False
     card_pepper: SecretStr = Field(
         default=SecretStr("zaslon-dev-card-pepper-change-me"),

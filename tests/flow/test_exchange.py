@@ -114,6 +114,6 @@ def test_training_needs_reports_and_the_follower_stops(exchange: Exchange, orgs)
     bb = orgs["Belarusbank"]
     exchange.score(bb.org_id, [_t("t1", 0, VICTIM, DROP1, 500_000)])
     assert exchange.train_model(T0 + timedelta(days=1)) is None  # no report yet: nothing to learn from
-    exchange.ledger.follow(interval_s=0.01)
+    exchange.ledger.follow(lag_s=0, interval_s=0.01)
     exchange.ledger.stop()
     assert exchange.ledger._follower is None

@@ -17,6 +17,9 @@ import typer
 from zaslon.errors import InvalidInput
 
 SCENARIOS = (("zaslon", "Zaslon"), ("list_only", "list-only"), ("no_exchange", "no exchange"))
+# The simulated banks send each chunk of up to 30 minutes of transfers bank by bank: the exchange's ledger follower
+# stays an hour behind the newest transfer, so it never takes one bank's batch before another's older one.
+DEMO_LEDGER_LAG_S = 3600.0
 
 
 def _money(v: float) -> str:
@@ -81,7 +84,7 @@ def _served(url: str) -> Any:
     import httpx
 
     port = _free_port()
-    env = {**os.environ, "ZASLON_DATABASE_URL": url}
+    env = {**os.environ, "ZASLON_DATABASE_URL": url, "ZASLON_LEDGER_LAG_S": str(DEMO_LEDGER_LAG_S)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "zaslon.adapters.http.app:serve_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)
@@ -147,7 +150,7 @@ def demo(
     if used:
         raise InvalidInput("the demo needs an empty database (this one already holds freeze orders)", field="db")
     parties = Parties.create(engine, w)
-    settings = Settings(database_url=url, host=host, port=port)
+    settings = Settings(database_url=url, host=host, port=port, ledger_lag_s=DEMO_LEDGER_LAG_S)
     exchange = None
     with Progress(TextColumn("[bold]demo"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeRemainingColumn(), transient=True) as bar:

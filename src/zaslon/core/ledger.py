@@ -171,6 +171,11 @@ class Ledger:
 
     # ----------------------------------------------------------------- transfers
     @property
+    def tail_rows(self) -> int:
+        """Rows appended since the last compaction (looked up through the slower tail index)."""
+        return self._ts.n - self._n_main
+
+    @property
     def n_rows(self) -> int:
         return self._ts.n
 

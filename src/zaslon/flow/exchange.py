@@ -146,7 +146,7 @@ class Exchange:
         self.ledger = LiveLedger(db, self.profiles, self.owners)
         self.tracer = Tracer(self.ledger, trace_settings)
         if follow_ledger:
-            self.ledger.follow()
+            self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.webhook_transport = webhook_transport

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
@@ -62,10 +62,12 @@ class LiveLedger:
         self.last_error: str | None = None
         self._reset()
 
-    def follow(self, interval_s: float = 0.2) -> None:
+    def follow(self, lag_s: float, interval_s: float = 0.2) -> None:
         """Keep the ledger in step in a background thread, so a report traces at once instead of first taking in
         everything stored since the last one (on a busy exchange, tens of thousands of rows). A trace still
-        catches up itself before it runs: results never depend on this thread's timing."""
+        catches up itself before it runs. It takes rows only up to ``lag_s`` before the newest stored one:
+        transfers arrive from many banks, not in one time order, and a row older than what was taken in would make
+        the ledger rebuild. Given a lag longer than the banks' skew, results never depend on this thread's timing."""
         if self._follower is not None:
             return
         self._stop.clear()
@@ -73,7 +75,7 @@ class LiveLedger:
         def loop() -> None:
             while not self._stop.wait(interval_s):
                 try:
-                    self.current(check_late=False)
+                    self.current(check_late=False, lag_s=lag_s)
                 except Exception as exc:  # the store away for a moment: the next round, or the trace, retries
                     self.last_error = f"{type(exc).__name__}: {exc}"
 
@@ -93,32 +95,53 @@ class LiveLedger:
         self._consumed = 0  # stored transfer rows taken in (executed or not)
         self._last_us: int | None = None
         self._at_last: set[str] = set()  # ids consumed at exactly the newest timestamp
-        self._last_event = 0  # newest order event consumed (freezes)
+        self._last_event = 0  # newest order event read (freezes)
+        self._pending_freezes: list[tuple[int, FreezeRow]] = []  # read, dated past the last cut
 
-    def current(self, *, check_late: bool = True) -> Ledger:
-        """The ledger with everything stored so far. ``check_late`` counts the stored rows to find transfers
-        dated before the newest one taken in (which make it rebuild); the follower skips that count, a trace
-        does not. The count comes before the read: rows committed in between only add to what is read, so a
-        late row is never mistaken for them, at worst found by the next trace."""
+    def current(self, *, check_late: bool = True, upto: datetime | None = None, lag_s: float | None = None) -> Ledger:
+        """The ledger with what is stored, taken in time order up to a cut: rows dated at or before ``upto`` (a
+        trace needs nothing later), or (the follower) no newer than ``lag_s`` before the newest stored row. Rows
+        past the cut stay in the store for a later call, so banks' batches that overlap in time (each bank sends
+        its own customers' transfers) are taken in order instead of looking late.
+
+        ``check_late`` counts the stored rows to find a transfer dated before what was already taken in (which
+        makes the ledger rebuild); the follower skips that count, a trace does not. The count comes before the
+        read: rows committed in between only add to what is read, so they are never mistaken for a late row."""
         with self._lock:
             store = self._store
             stored = store.count() if check_late else -1
-            events = store.freezes(after_event=self._last_event)
-            if stored == self._consumed and not events:
+            self._pending_freezes += [(to_us(e.at), e) for e in store.freezes(after_event=self._last_event)]
+            if self._pending_freezes:
+                self._last_event = max(self._last_event, max(int(e.event_id) for _, e in self._pending_freezes))
+            if stored == self._consumed and not self._pending_freezes:
                 return self.ledger  # nothing new (the common case for a trace when the follower keeps up)
+            cut = upto
+            if lag_s is not None:
+                newest = store.newest()
+                if newest is None:
+                    return self.ledger
+                behind = newest - timedelta(seconds=lag_s)
+                cut = behind if cut is None else min(cut, behind)
             since = None if self._last_us is None else datetime.fromtimestamp(self._last_us / 1e6, tz=UTC)
             # Every stored row is consumed (and counted); those that did not execute are skipped in ``_take``.
-            new = [r for r in store.ledger_rows(since)
-                   if not (self._last_us is not None and to_us(r.ts) == self._last_us
-                           and r.transfer_id in self._at_last)]
-            frozen = [(to_us(e.at), e) for e in events]
-            late = (check_late and len(new) < stored - self._consumed) or any(
-                self._last_us is not None and at < self._last_us for at, _ in frozen)
+            rows = [r for r in store.ledger_rows(since, cut)
+                    if not (self._last_us is not None and to_us(r.ts) == self._last_us
+                            and r.transfer_id in self._at_last)]
+            later = store.count(after=cut) if check_late and cut is not None else 0
+            late = (check_late and len(rows) + later < stored - self._consumed) or any(
+                self._last_us is not None and at < self._last_us for at, _ in self._pending_freezes)
             if late:
                 self._reset()
-                new = store.ledger_rows()
-                frozen = [(to_us(e.at), e) for e in store.freezes()]
-            self._take(new, frozen)
+                rows = store.ledger_rows(None, cut)
+                self._pending_freezes = [(to_us(e.at), e) for e in store.freezes()]
+                if self._pending_freezes:
+                    self._last_event = max(int(e.event_id) for _, e in self._pending_freezes)
+            limit = None if cut is None else to_us(cut)
+            frozen = [f for f in self._pending_freezes if limit is None or f[0] <= limit]
+            self._pending_freezes = [f for f in self._pending_freezes if not (limit is None or f[0] <= limit)]
+            self._take(rows, frozen)
+            if lag_s is not None and self.ledger.tail_rows >= self.ledger.compact_every // 2:
+                self.ledger.compact()  # here, in the background, rather than in the middle of a trace
             return self.ledger
 
     def _take(self, rows: list[LedgerRow], frozen: list[tuple[int, FreezeRow]]) -> None:
@@ -200,7 +223,7 @@ class Tracer:
                        knowledge: Knowledge) -> TracedIncident:
         cfg = self.settings
         with self._lock:
-            led = self.live.current()
+            led = self.live.current(upto=reported_at)
             upto = led.upto(to_us(reported_at))
             row_of = self.live.row_of
             # The victim's own accounts: the payers of the disputed transfers, and what the bank says they own.

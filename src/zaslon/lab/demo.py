@@ -51,6 +51,9 @@ class DemoConfig:
     # Banks act on an order in minutes: an on-call officer reads it off the queue (assumed 2-15 min).
     ack_delay_s: tuple[float, float] = (120.0, 900.0)
     chunk: int = 8192
+    # Each bank sends its customers' transfers of a chunk in one batch, so batches overlap in time by up to a
+    # chunk's span: the exchange's ledger follower must stay further behind than that (``ledger_lag_s``).
+    chunk_span_s: float = 1800.0
     # The desk retrains the model weekly on what was reported by then, as `zaslon replay` does (0: no model).
     retrain_days: float = 7.0
 
@@ -196,6 +199,9 @@ class _Demo:
             nxt = min(next_inc, next_ev)
             hi = self.n if nxt == INF else int(np.searchsorted(self.ts_us, nxt, side="left"))
             hi = min(max(hi, pos), pos + self.cfg.chunk)
+            if hi > pos:  # a chunk spans at most ``chunk_span_s`` of event time (banks' batches overlap by that)
+                hi = min(hi, max(pos + 1, int(np.searchsorted(
+                    self.ts_us, int(self.ts_us[pos]) + int(self.cfg.chunk_span_s * 1e6), side="left"))))
             if hi > pos:
                 self._transfers(pos, hi)
                 if progress is not None:

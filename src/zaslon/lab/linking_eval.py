@@ -52,7 +52,7 @@ def run_world(world: Path) -> tuple[Any, Any, int]:
         upgrade(url)
         engine = make_engine(url)
         parties = Parties.create(engine, w)
-        exchange = Exchange(engine, Settings(database_url=url), follow_ledger=True)
+        exchange = Exchange(engine, Settings(database_url=url, ledger_lag_s=3600.0), follow_ledger=True)
         try:
             run = run_demo(w, InProcess(exchange, parties.principals, parties.desk), banks=parties.banks,
                            desk=parties.desk, telecom_of=parties.telecoms, cfg=DemoConfig())

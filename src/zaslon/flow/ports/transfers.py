@@ -61,12 +61,16 @@ class TransferStore(Protocol):
         """The stored transfer (every column, ``org_id`` and ``body_hash`` included), or None."""
         ...
 
-    def count(self) -> int:
-        """How many transfers are stored."""
+    def count(self, *, after: datetime | None = None) -> int:
+        """How many transfers are stored (only those dated after ``after``, if given)."""
         ...
 
-    def ledger_rows(self, since: datetime | None = None) -> list[LedgerRow]:
-        """Stored transfers dated at or after ``since`` (all if None), in time order (then id)."""
+    def newest(self) -> datetime | None:
+        """The date of the newest stored transfer (None when there is none)."""
+        ...
+
+    def ledger_rows(self, since: datetime | None = None, until: datetime | None = None) -> list[LedgerRow]:
+        """Stored transfers dated from ``since`` to ``until`` (inclusive; open if None), in time order (then id)."""
         ...
 
     def freezes(self, after_event: int | None = None) -> list[FreezeRow]:

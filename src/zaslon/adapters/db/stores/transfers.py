@@ -66,17 +66,27 @@ class SqlTransferStore:
             row = conn.execute(select(transfers).where(transfers.c.transfer_id == transfer_id)).mappings().first()
         return None if row is None else dict(row)
 
-    def count(self) -> int:
+    def count(self, *, after: datetime | None = None) -> int:
+        q = select(func.count()).select_from(transfers)
+        if after is not None:
+            q = q.where(transfers.c.ts > after)
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(transfers)).scalar_one())
+            return int(conn.execute(q).scalar_one())
 
-    def ledger_rows(self, since: datetime | None = None) -> list[LedgerRow]:
+    def newest(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            newest: datetime | None = conn.execute(select(func.max(transfers.c.ts))).scalar_one()
+        return newest
+
+    def ledger_rows(self, since: datetime | None = None, until: datetime | None = None) -> list[LedgerRow]:
         # Every stored row, executed or not (the ledger counts them all and skips those held or blocked).
         q = (select(*_LEDGER_COLS)
              .select_from(transfers.outerjoin(decisions, decisions.c.transfer_id == transfers.c.transfer_id))
              .order_by(transfers.c.ts, transfers.c.transfer_id))
         if since is not None:
             q = q.where(transfers.c.ts >= since)
+        if until is not None:
+            q = q.where(transfers.c.ts <= until)
         with self.engine.connect() as conn:
             return [LedgerRow._make(r) for r in conn.execute(q)]
 
