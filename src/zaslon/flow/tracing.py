@@ -56,7 +56,9 @@ class LiveLedger:
         self._store: TransferStore = SqlTransferStore(engine)
         self.profiles: Mapping[str, AccountProfile] = profiles if profiles is not None else {}
         self.owners: Mapping[str, str] = owners if owners is not None else {}
-        self._lock = threading.Lock()
+        # Held while the ledger is appended to, and by a trace for as long as it reads the ledger (the follower
+        # must not append or compact under a running trace). Re-entrant: a trace takes it, then calls current().
+        self.lock = threading.RLock()
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
         self.last_error: str | None = None
@@ -107,7 +109,7 @@ class LiveLedger:
         ``check_late`` counts the stored rows to find a transfer dated before what was already taken in (which
         makes the ledger rebuild); the follower skips that count, a trace does not. The count comes before the
         read: rows committed in between only add to what is read, so they are never mistaken for a late row."""
-        with self._lock:
+        with self.lock:
             store = self._store
             stored = store.count() if check_late else -1
             self._pending_freezes += [(to_us(e.at), e) for e in store.freezes(after_event=self._last_event)]
@@ -222,7 +224,7 @@ class Tracer:
     def trace_incident(self, transfer_ids: tuple[str, ...], reported_at: datetime, *, victim: str | None,
                        knowledge: Knowledge) -> TracedIncident:
         cfg = self.settings
-        with self._lock:
+        with self._lock, self.live.lock:  # the follower waits while this trace reads the ledger
             led = self.live.current(upto=reported_at)
             upto = led.upto(to_us(reported_at))
             row_of = self.live.row_of

@@ -96,7 +96,8 @@ class _Demo:
         self.banks = banks  # BIC -> org id
         self.desk = desk
         self.telecom_of = telecom_of  # world operator -> org id
-        self.rng = random.Random(cfg.seed)
+        self.rng = random.Random(cfg.seed)  # Zaslon's banks' acknowledgement delays
+        self.nx_rng = random.Random(cfg.seed + 1)  # the banks-alone baseline's own delays: independent of Zaslon
         t = world.transfers
         self.n = len(t)
         self.ids: list[str] = t["transfer_id"].to_list()
@@ -383,7 +384,7 @@ class _Demo:
             return
         self.nx.seeds[inc_id] = [(self.nl_row[t], int(self.amount[self.row_of[t]])) for t in own]
         self.nx.seed_ids[inc_id] = own
-        delay = self.rng.uniform(*self.cfg.ack_delay_s)
+        delay = self.nx_rng.uniform(*self.cfg.ack_delay_s)
         for acc in sorted({self.payee[self.row_of[t]] for t in own}):
             self._push(at_us + int(delay * 1e6), "nx", inc_id, acc)
         self.nx.freeze_times_s[inc_id] = delay
