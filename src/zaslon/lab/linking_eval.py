@@ -17,6 +17,7 @@ import polars as pl
 
 from zaslon.core.mules import average_precision, precision_at
 from zaslon.errors import InvalidInput
+from zaslon.lab.outcome import score_cases
 
 
 def simulate_world(preset: str, seed: int) -> Path:
@@ -64,28 +65,10 @@ def run_world(world: Path) -> tuple[Any, Any, int]:
     return run, ranking, hubs
 
 
-def _pairs(counts: np.ndarray) -> int:
-    return int((counts * (counts - 1) // 2).sum())
-
-
 def eval_world(world: Path) -> dict[str, Any]:
     run, ranked, hubs = run_world(world)
-    case_of = {inc: case for case, incs in run.cases.items() for inc in incs}
-    incident_ids = sorted(case_of)
     # ---- everything above saw no truth; score it now ----
-    truth = pl.read_parquet(world / "truth_incidents.parquet")
-    t = pl.DataFrame({"incident_id": incident_ids, "case": [case_of[i] for i in incident_ids]}).join(
-        truth.select("incident_id", "group_id", "is_false", "scheme"), on="incident_id", how="left")
-    # A false report, or one outside any group, is its own group of one.
-    gid = pl.col("group_id").cast(pl.Utf8)
-    t = t.with_columns(pl.when(pl.col("is_false").fill_null(True) | gid.is_null() | gid.is_in(["", "-1"]))
-                       .then(pl.lit("x") + pl.col("incident_id")).otherwise(gid).alias("g"))
-    found = _pairs(t.group_by("case").len()["len"].to_numpy())
-    true = _pairs(t.group_by("g").len()["len"].to_numpy())
-    both = _pairs(t.group_by("case", "g").len()["len"].to_numpy())
-    precision = both / found if found else 1.0
-    recall = both / true if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    figures, t = score_cases(run.cases, world)
     real = t.filter(~pl.col("g").str.starts_with("x"))
     # The long-running fake-director group: the group with most fake-director reports.
     fd = real.filter(pl.col("scheme") == "fake_director")
@@ -104,10 +87,8 @@ def eval_world(world: Path) -> dict[str, Any]:
     labels = np.array([a in bad for a in account_ids])
     return {
         "incidents": run.incidents,  # reports in the world
-        "incidents_linked": len(incident_ids),  # distinct incidents in the Exchange's cases (repeats are one)
-        "pairwise_f1": round(f1, 4),
-        "pairwise_precision": round(precision, 4),
-        "pairwise_recall": round(recall, 4),
+        "incidents_linked": len(t),  # distinct incidents in the Exchange's cases (repeats are one)
+        **figures,
         "groups_true": int(real["g"].n_unique()),
         "groups_found": int((t.group_by("case").len()["len"] >= 2).sum()),
         "cases": int(t["case"].n_unique()),

@@ -79,12 +79,13 @@ def _pairs(counts: np.ndarray) -> int:
     return int((counts * (counts - 1) // 2).sum())
 
 
-def _linking(run: DemoRun, world: Path) -> dict[str, Any]:
-    """The exchange's own cases against the groups behind the reports (a false report is its own group)."""
-    rows = [(inc, case) for case, incs in run.cases.items() for inc in incs]
-    if not rows:
-        return {"cases": 0, "pairwise_precision": 1.0, "pairwise_recall": 1.0, "pairwise_f1": 0.0}
-    truth = pl.read_parquet(world / "truth_incidents.parquet", columns=["incident_id", "group_id", "is_false"])
+def score_cases(cases: dict[str, list[str]], world: Path) -> tuple[dict[str, float], pl.DataFrame]:
+    """Pairwise precision, recall and F1 of ``cases`` (case -> the world's incident ids) against the groups behind
+    the reports (a false report, or one outside any group, is its own group of one); also the joined frame
+    (incident_id, case, scheme, g) for further figures."""
+    rows = [(inc, case) for case, incs in cases.items() for inc in incs]
+    truth = pl.read_parquet(world / "truth_incidents.parquet",
+                            columns=["incident_id", "group_id", "is_false", "scheme"])
     t = pl.DataFrame(rows, schema=["incident_id", "case"], orient="row").join(truth, on="incident_id", how="left")
     gid = pl.col("group_id").cast(pl.Utf8)
     t = t.with_columns(pl.when(pl.col("is_false").fill_null(True) | gid.is_null() | gid.is_in(["", "-1"]))
@@ -95,8 +96,16 @@ def _linking(run: DemoRun, world: Path) -> dict[str, Any]:
     precision = both / found if found else 1.0
     recall = both / true if true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"cases": len(run.cases), "pairwise_precision": round(precision, 4), "pairwise_recall": round(recall, 4),
-            "pairwise_f1": round(f1, 4)}
+    return {"pairwise_precision": round(precision, 4), "pairwise_recall": round(recall, 4),
+            "pairwise_f1": round(f1, 4)}, t
+
+
+def _linking(run: DemoRun, world: Path) -> dict[str, Any]:
+    """The exchange's own cases against the groups behind the reports."""
+    if not any(run.cases.values()):
+        return {"cases": 0, "pairwise_precision": 1.0, "pairwise_recall": 1.0, "pairwise_f1": 0.0}
+    figures, _ = score_cases(run.cases, world)
+    return {"cases": len(run.cases), **figures}
 
 
 def _drops(run: DemoRun, world: Path) -> dict[str, Any]:
