@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from zaslon.adapters.db.stores.incidents import SqlIncidentStore
-from zaslon.adapters.db.stores.incidents import upheld_appeals as upheld_appeals  # drops', tracing's restores
 from zaslon.core.access import OrgKind, sees_everything
 from zaslon.core.corroborate import is_established
 from zaslon.core.indicators import extract_indicators, normalise_phone, redact_cards
