@@ -29,6 +29,16 @@ class Settings(BaseSettings):
         description="the trace's ledger is kept in step in the background up to this many seconds behind the "
                     "newest stored transfer: banks' transfers arrive out of time order by up to this much",
     )
+    snapshot_interval_s: float = Field(
+        default=300.0, ge=0, le=86_400,
+        description="the scoring engine's feature state is snapshotted into the store this often (and at "
+                    "shutdown); a restart replays only the transfers decided after the last snapshot. 0: only "
+                    "at shutdown",
+    )
+    model_poll_s: float = Field(
+        default=2.0, gt=0, le=3600,
+        description="a running exchange looks for a newly promoted model this often (hot reload)",
+    )
     log_json: bool = False
     card_pepper: SecretStr = Field(
         default=SecretStr("zaslon-dev-card-pepper-change-me"),

@@ -13,11 +13,11 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zaslon.adapters.db.stores.decisions import SqlDecisionStore
 from zaslon.core.rules import RuleSet
@@ -30,6 +30,8 @@ from zaslon.flow.ports.transfers import AlreadyStored, StoredBody
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
@@ -39,6 +41,8 @@ class Recorded:
     shadow_hits: tuple[str, ...] = ()
     replayed: bool = False  # True: decided earlier, returned from the store
     extra: dict[str, Any] = field(default_factory=dict)
+    transfer: Transfer | None = None  # what was folded into the feature state (new decisions only)
+    feature_seq: int | None = None  # its number in the engine's fold order (zaslon.flow.feature_snapshot)
 
 
 def _reasons_json(reasons: Sequence[Reason]) -> str:
@@ -94,6 +98,15 @@ class DecisionRecorder:
         self._probe = self._store.probe
         # Decisions of record_each not yet committed: a replay of one answers only once it is stored.
         self._uncommitted: dict[str, Future[None]] = {}
+        # Feature state vs. the store: every transfer scored is folded into the engine's feature state at once
+        # (the next transfer must see it), before its decision is committed. ``_inflight`` holds those folded
+        # but not yet committed, by feature sequence number; a commit that fails marks the state ``_dirty``,
+        # and before anything is scored again the state is rebuilt from what the store holds plus what is
+        # still in flight (``zaslon.flow.feature_snapshot.rebuild``), so the failed transfer is not counted and
+        # its retry counts once.
+        self._inflight: dict[int, Transfer] = {}
+        self._dirty = False
+        self.rebuilds = 0
         self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
         self._writer.start()
 
@@ -143,7 +156,13 @@ class DecisionRecorder:
                 elif tid in stored_t:
                     _same_body(tid, stored_t[tid], (hashes[tid], org_id), "stored")
             new = [i for i, t in enumerate(batch) if t.transfer_id not in earlier]
-            fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
+            if new:
+                self._rebuild_if_dirty(engine)
+            try:
+                fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
+            except Exception:  # folded (maybe) but never to be committed: rebuild before the next scoring
+                self._dirty = True
+                raise
             by_index = dict(zip(new, fresh, strict=True))
             t_rows = [
                 {**row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts,
@@ -160,6 +179,7 @@ class DecisionRecorder:
             for row in d_rows:
                 self._uncommitted[row["transfer_id"]] = done
                 done.add_done_callback(functools.partial(self._committed, row["transfer_id"]))
+            self._track(fresh, done)
             if d_rows or t_rows:
                 with self._wake:
                     self._queue.append((t_rows, d_rows, done))
@@ -250,16 +270,21 @@ class DecisionRecorder:
                     out[i] = exc
             if not todo:
                 return
+            self._rebuild_if_dirty(engine)
             fresh: list[Recorded | Exception]
             try:
                 fresh = list(_score(engine, [items[i][1] for i, _, _ in todo], [items[i][2] for i, _, _ in todo],
                                     shadow))
             except Exception:  # not expected for validated input; isolate it: score each on its own
+                self._dirty = True  # the failed batch may have been folded in: take it out first
+                self._rebuild_if_dirty(engine)
                 fresh = []
                 for i, _, _ in todo:
                     try:
                         fresh.append(_score(engine, [items[i][1]], [items[i][2]], shadow)[0])
                     except Exception as exc:
+                        self._dirty = True
+                        self._rebuild_if_dirty(engine)
                         fresh.append(exc)
             work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
             for (i, h, t_body), r in zip(todo, fresh, strict=True):
@@ -278,6 +303,7 @@ class DecisionRecorder:
                 # the decision before that commit is done, and must wait for it.
                 self._uncommitted[t.transfer_id] = fut
                 fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
+                self._track([r], fut)
                 out[i] = (r, fut)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
@@ -290,6 +316,39 @@ class DecisionRecorder:
             with self._wake:
                 self._queue.extend(work)
                 self._wake.notify()
+
+    def _track(self, fresh: Sequence[Recorded], fut: Future[None]) -> None:
+        """Remember what ``fresh`` folded into the feature state until its commit is settled (under ``_lock``)."""
+        seqs = [r.feature_seq for r in fresh if r.feature_seq is not None and r.transfer is not None]
+        if not seqs:
+            return
+        for r in fresh:
+            if r.feature_seq is not None and r.transfer is not None:
+                self._inflight[r.feature_seq] = r.transfer
+        fut.add_done_callback(functools.partial(self._settled, seqs))
+
+    def _settled(self, seqs: list[int], fut: Future[None]) -> None:
+        with self._lock:
+            for q in seqs:
+                self._inflight.pop(q, None)
+
+    def _rebuild_if_dirty(self, engine: Any) -> None:
+        """After a failed commit: rebuild the engine's feature state from the store and what is still in
+        flight (under ``_lock``, so nothing is scored meanwhile)."""
+        if not self._dirty or not hasattr(engine, "state"):
+            return
+        from zaslon.flow.feature_snapshot import rebuild
+
+        rebuild(self._db, engine, dict(self._inflight))
+        self._dirty = False
+        self.rebuilds += 1
+
+    def consistent_state(self, engine: Any, fn: Callable[[list[int]], T]) -> T:
+        """Call ``fn(pending)`` while nothing is scored, on a feature state free of failed commits;
+        ``pending`` are the feature sequence numbers folded in but not committed yet."""
+        with self._lock:
+            self._rebuild_if_dirty(engine)
+            return fn(sorted(self._inflight))
 
     def _check_open(self) -> None:
         if self._closed:
@@ -359,6 +418,8 @@ class DecisionRecorder:
         with self._lock:
             for row in item[1]:
                 self._recent.pop(row["transfer_id"], None)
+            if any(row.get("feature_seq") is not None for row in item[1]):
+                self._dirty = True  # set before the future settles and its transfers leave ``_inflight``
         if isinstance(exc, AlreadyStored):
             exc = Conflict("a transfer in this request was stored concurrently by another process", field="transfer_id")
         elif _store_busy(exc):
@@ -441,7 +502,7 @@ def _decision_row(
         "shadow_version": r.shadow_version,
         "shadow_outcome": r.shadow_outcome.value if r.shadow_outcome else None,
         "shadow_hits": json.dumps(list(r.shadow_hits)) if r.shadow_version else None,
-        "source": source, "message_id": message_id,
+        "source": source, "message_id": message_id, "feature_seq": r.feature_seq,
     }
 
 
@@ -453,17 +514,19 @@ def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSe
     cols = columns_of(batch, calls)
     res = engine.score_columns(cols)
     decisions = engine.decisions(res, [t.transfer_id for t in batch], cols.ts)
+    seqs: list[int | None] = res.seq.tolist() if getattr(res, "seq", None) is not None else [None] * len(batch)
     log = getattr(engine, "feature_log", None)
     if log is not None:  # what the model is retrained on (zaslon.flow.exchange.FeatureLog)
         log.append([t.transfer_id for t in batch], cols.ts, res.features)
     if shadow is None:
-        return [Recorded(d) for d in decisions]
+        return [Recorded(d, transfer=t, feature_seq=q) for d, t, q in zip(decisions, batch, seqs, strict=True)]
     # The shadow set sees exactly the features the live decision saw; it is recorded, never applied.
     flags = engine.knowledge.accounts
     payer_f, payee_f = knowledge_flags(cols.payer, flags), knowledge_flags(cols.payee, flags)
     sres = engine.judge(res.features, payer_f, payee_f, explain=False, ruleset=shadow, names=None, model=True)
     hits = shadow.evaluate_batch(res.features)
     return [
-        Recorded(d, shadow.version, OUTCOMES[int(sres.outcome[i])], tuple(h.rule_id for h in hits.row(i)))
+        Recorded(d, shadow.version, OUTCOMES[int(sres.outcome[i])], tuple(h.rule_id for h in hits.row(i)),
+                 transfer=batch[i], feature_seq=seqs[i])
         for i, d in enumerate(decisions)
     ]

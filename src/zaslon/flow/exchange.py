@@ -38,6 +38,7 @@ from zaslon.flow.case_keys import incident_keys
 from zaslon.flow.cases import CaseService, CaseView
 from zaslon.flow.customers import Customer, load_customers, store_customers
 from zaslon.flow.decide import DecisionRecorder, Recorded
+from zaslon.flow import feature_snapshot
 from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_accounts, restore_suspected_flags
 from zaslon.flow.freeze import FreezeStore
 from zaslon.flow.ingest import Stored, store_transfers
@@ -142,6 +143,10 @@ class Exchange:
         self.shadow_ruleset: Any = None
         self.rules_watcher = RulesWatcher(db, self._apply_rules)
         self.recorder = DecisionRecorder(db, commit_window=self.settings.commit_window_ms / 1000)
+        # ---- durable feature state (zaslon.flow.feature_snapshot): snapshots + replay of the tail
+        self.snapshotter = feature_snapshot.Snapshotter(db, self.scoring, self.recorder,
+                                                        interval_s=self.settings.snapshot_interval_s)
+        # ---- end durable feature state
         self.orders = FreezeStore(db)
         self.ledger = LiveLedger(db, self.profiles, self.owners)
         self.tracer = Tracer(self.ledger, trace_settings)
@@ -163,8 +168,14 @@ class Exchange:
         reported, phones = load_knowledge(self.db, self.knowledge)
         traced = restore_traced_flags(self.db, self.knowledge)
         suspected = restore_suspected_flags(self.db, self.knowledge)
+        # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
+        features = feature_snapshot.restore(self.db, self.scoring)
+        self.snapshotter.mark_current()
+        self.snapshotter.start()
+        # ---- end durable feature state
         return {"customers": customers, "reported": reported, "phones": phones, "traced": traced,
-                "suspected": suspected}
+                "suspected": suspected, "features_replayed": int(features["replayed"]),
+                "feature_accounts": int(features["accounts"])}
 
     def warm_up(self) -> None:
         self.scoring.warm_up()
@@ -172,7 +183,12 @@ class Exchange:
     def close(self) -> None:
         self.ledger.stop()
         self.rules_watcher.stop()
+        self.snapshotter.stop()
         self.recorder.close()
+        try:  # what was folded in since the last snapshot: a restart then replays nothing
+            self.snapshotter.snapshot()
+        except Exception as exc:  # the store gone: the next start replays the tail instead
+            self.snapshotter.last_error = f"{type(exc).__name__}: {exc}"
 
     # ------------------------------------------------------------------ customers
     def register_customers(self, principal: Principal, batch: Sequence[Customer],
