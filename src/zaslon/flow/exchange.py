@@ -165,8 +165,8 @@ class Exchange:
     def restore(self) -> dict[str, int]:
         """After a restart: what the store says the exchange had learnt counts again."""
         customers = self._learn_customers(load_customers(self.db))
-        reported, phones = load_knowledge(self.db, self.knowledge)
-        traced = restore_traced_flags(self.db, self.knowledge)
+        reported, phones = load_knowledge(self.db, self.knowledge, self._kind_of)  # corroborated as intake
+        traced = restore_traced_flags(self.db, self.knowledge, self._kind_of)
         suspected = restore_suspected_flags(self.db, self.knowledge)
         # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
         features = feature_snapshot.restore(self.db, self.scoring)

@@ -218,10 +218,13 @@ def get_incident(engine: Engine, principal: Principal, incident_id: str) -> dict
     return out
 
 
-def load_knowledge(engine: Engine, knowledge: Knowledge) -> tuple[int, int]:
+def load_knowledge(engine: Engine, knowledge: Knowledge,
+                   kind_of: Callable[[str], str | None] | None = None) -> tuple[int, int]:
     """Rebuild what intake taught ``knowledge`` from the store (after a restart): REPORTED on every payee
     and account/wallet indicator of an incident, unless an upheld appeal delisted the account after its
-    last incident; every stored fraud number in ``flagged_phones``. Returns (accounts, phones) flagged."""
+    last incident, and with intake's corroboration check: an established business (``core.corroborate``,
+    counted as intake counted it, up to the earliest report since any delisting) is not listed from a report
+    alone. Every stored fraud number goes into ``flagged_phones``. Returns (accounts, phones) flagged."""
     store: IncidentStore = SqlIncidentStore(engine)
     sources = store.knowledge_sources()
     last_named: dict[str, datetime] = {}
@@ -229,9 +232,22 @@ def load_knowledge(engine: Engine, knowledge: Knowledge) -> tuple[int, int]:
         if account != CASH_SINK and (account not in last_named or at > last_named[account]):
             last_named[account] = at
     delisted = sources.delisted
+    listable = [a for a, at in last_named.items() if not (a in delisted and delisted[a] >= at)]
+    # Intake lists an account when one report finds it not established. Payers only grow, so that is the
+    # earliest report naming it (since its last delisting). Most accounts have too few payers even now.
+    kind = kind_of or (lambda _a: None)
+    now_payers = store.distinct_payers(listable, datetime.now(UTC))
+    maybe = {a for a in listable if is_established(kind(a), int(now_payers.get(a, 0)))}
+    first: dict[str, datetime] = {}
+    reported = sources.reported or [at for _, at in sources.named]
+    for (account, received), at in zip(sources.named, reported, strict=True):
+        if account in maybe and not (account in delisted and delisted[account] >= received):
+            first[account] = min(first.get(account, at), at)
+    established = {a for a, at in first.items()
+                   if is_established(kind(a), int(store.distinct_payers([a], at).get(a, 0)))}
     flagged = 0
-    for account, at in last_named.items():
-        if account in delisted and delisted[account] >= at:
+    for account in listable:
+        if account in established:
             continue
         knowledge.flag(account, AccountFlag.REPORTED)
         flagged += 1

@@ -272,7 +272,8 @@ class Tracer:
         return out
 
 
-def restore_traced_flags(engine: Engine, knowledge: Knowledge) -> int:
+def restore_traced_flags(engine: Engine, knowledge: Knowledge,
+                         kind_of: Callable[[str], str | None] | None = None) -> int:
     """After a restart: TRACED again on the accounts freeze orders name, as ``Tracer`` flags them (not an
     established account, a shop many people pay; not an account an upheld appeal cleared after its last order).
     Accounts the trace only passed through, named in no order, are not restored: the traced set itself is not
@@ -292,7 +293,7 @@ def restore_traced_flags(engine: Engine, knowledge: Knowledge) -> int:
     for acc in accounts:
         if acc in delisted and delisted[acc] >= issued[acc]:
             continue
-        if not is_established(None, payers.get(acc, 0)):
+        if not is_established(kind_of(acc) if kind_of else None, payers.get(acc, 0)):  # as Tracer.established
             knowledge.flag(acc, AccountFlag.TRACED)
             flagged += 1
     return flagged

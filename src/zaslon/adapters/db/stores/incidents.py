@@ -144,21 +144,24 @@ class SqlIncidentStore:
 
     def knowledge_sources(self) -> KnowledgeSources:
         named: list[tuple[str, datetime]] = []
+        reported: list[datetime] = []
         with self.engine.connect() as conn:
-            for r in conn.execute(select(transfers.c.payee, incidents.c.received_at)
+            for r in conn.execute(select(transfers.c.payee, incidents.c.received_at, incidents.c.reported_at)
                                   .join(incident_transfers,
                                         incident_transfers.c.transfer_id == transfers.c.transfer_id)
                                   .join(incidents, incidents.c.incident_id == incident_transfers.c.incident_id)):
                 named.append((r.payee, r.received_at))
+                reported.append(r.reported_at)
             link = incident_indicators.c
-            for r in conn.execute(select(indicators.c.value, incidents.c.received_at)
+            for r in conn.execute(select(indicators.c.value, incidents.c.received_at, incidents.c.reported_at)
                                   .join(incident_indicators, link.indicator_id == indicators.c.indicator_id)
                                   .join(incidents, incidents.c.incident_id == link.incident_id)
                                   .where(indicators.c.kind.in_([k.value for k in LISTED_KINDS]))):
                 named.append((r.value, r.received_at))
+                reported.append(r.reported_at)
             delisted = upheld_appeals(conn)
             phones = {r.phone for r in conn.execute(select(fraud_numbers.c.phone))}
-        return KnowledgeSources(named, delisted, phones)
+        return KnowledgeSources(named, delisted, phones, reported)
 
     def disputed_before(self, cutoff: datetime) -> set[str]:
         with self.engine.connect() as conn:
