@@ -163,7 +163,7 @@ def test_a_failed_commit_leaves_the_feature_state_unchanged(tiny3: list[Transfer
 
     x = _exchange(engine)
     _score(x, tiny3[:300])
-    store = x.recorder._store  # noqa: SLF001 - the one place a commit can be made to fail
+    store = x.recorder._store
     real_fast, real_insert = store.insert_fast, store.insert
     failures = [0]
 

@@ -26,24 +26,24 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from zaslon.adapters.db.stores.incidents import SqlIncidentStore
 from zaslon.core.calls import RecentCalls
 from zaslon.core.cashout import CashOutAlert, cashout_alert
 from zaslon.core.features import FEATURE_NAMES, AccountProfile
 from zaslon.core.knowledge import Knowledge
 from zaslon.core.types import FreezeOrder, Transfer, require_utc
 from zaslon.errors import Forbidden, InvalidInput
+from zaslon.flow import feature_snapshot
+from zaslon.flow import models as model_versions
 from zaslon.flow.appeals import Verdict, decide_appeal, file_appeal
 from zaslon.flow.case_keys import incident_keys
 from zaslon.flow.cases import CaseService, CaseView
 from zaslon.flow.customers import Customer, load_customers, store_customers
 from zaslon.flow.decide import DecisionRecorder, Recorded
-from zaslon.flow import feature_snapshot
 from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_accounts, restore_suspected_flags
 from zaslon.flow.freeze import FreezeStore
 from zaslon.flow.ingest import Stored, store_transfers
 from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, load_knowledge
-from zaslon.flow.model import TrainedModel, train
+from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
 from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
@@ -156,6 +156,10 @@ class Exchange:
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.webhook_transport = webhook_transport
         self.models: list[dict[str, Any]] = []
+        # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
+        self.model_watcher = model_versions.ModelWatcher(db, self.set_model, interval_s=self.settings.model_poll_s)
+        self.log_covers_store = True  # the feature log holds every decided transfer (nothing before this process)
+        # ---- end model versions
         self._incident_lock = threading.Lock()
         self._crypto = _KindView(self.profiles, "crypto_exchange")
         # Where money is spent or leaves, not passed on: linking follows no flow through these.
@@ -170,6 +174,7 @@ class Exchange:
         suspected = restore_suspected_flags(self.db, self.knowledge)
         # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
         features = feature_snapshot.restore(self.db, self.scoring)
+        self.log_covers_store = self.scoring.state.folded == 0
         self.snapshotter.mark_current()
         self.snapshotter.start()
         # ---- end durable feature state
@@ -387,23 +392,47 @@ class Exchange:
             self.rules_watcher.maybe_refresh()
         except Exception as exc:  # the rules store being down must not stop scoring: keep the current rules
             self.rules_watcher.last_error = f"{type(exc).__name__}: {exc}"
+        try:  # and a promoted model, the same way
+            self.model_watcher.maybe_refresh()
+        except Exception as exc:
+            self.model_watcher.last_error = f"{type(exc).__name__}: {exc}"
 
     def set_model(self, model: Any) -> None:
         self.scoring.set_model(model)
 
-    def train_model(self, cutoff: datetime, *, min_positives: int = 5) -> TrainedModel | None:
-        """Retrain on every transfer scored before ``cutoff``, labelled by the reports made before it (the
-        disputed transfers of incidents reported by then); put the model live. None if too few reports."""
+    def train_model(self, cutoff: datetime, *, min_positives: int = 5, promote: bool = False,
+                    from_store: bool | None = None, actor: str = "exchange") -> TrainedModel | None:
+        """Train on every transfer scored before ``cutoff``, labelled by the reports made before it (the
+        disputed transfers of incidents reported by then), and store it as a model version; live only with
+        ``promote``. The rows come from the feature log, or rebuilt from the store (``from_store``; by
+        default when this process did not score everything itself, e.g. after a restart). None if too few
+        reports."""
         cutoff = require_utc(cutoff, "cutoff")
-        ids, x = self.feature_log.before(int(cutoff.timestamp()))
-        named = SqlIncidentStore(self.db).disputed_before(cutoff)
-        y = np.fromiter((t in named for t in ids), dtype=np.bool_, count=len(ids))
-        if int(y.sum()) < min_positives or int(y.sum()) == len(ids):
+        use_store = not self.log_covers_store if from_store is None else from_store
+        rows = (model_versions.rows_from_store(self.db, cutoff, self.profiles) if use_store
+                else model_versions.rows_from_log(self.db, self.feature_log, cutoff))
+        trained = model_versions.train_version(self.db, rows, cutoff, actor=actor, min_positives=min_positives)
+        if trained is None:
             return None
-        trained = train(x, y, cutoff=cutoff)
-        self.set_model(trained.compiled)
+        if promote:
+            self.promote_model(trained.model_id, actor=actor)
         self.models.append(trained.meta)
         return trained
+
+    def list_models(self) -> list[model_versions.ModelInfo]:
+        return model_versions.list_models(self.db)
+
+    def promote_model(self, version: str, *, actor: str) -> model_versions.ModelDeployment:
+        """Put a stored version live (NotFound for an unknown one: nothing changes); this process at once,
+        the others at their next poll."""
+        dep = model_versions.promote(self.db, version, actor=actor)
+        self.model_watcher.notify()
+        return dep
+
+    def rollback_model(self, *, actor: str) -> model_versions.ModelDeployment:
+        dep = model_versions.rollback(self.db, actor=actor)
+        self.model_watcher.notify()
+        return dep
 
     def _kind_of(self, account: str) -> str | None:
         prof = self.profiles.get(account)

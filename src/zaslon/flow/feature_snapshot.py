@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zaslon.adapters.db.stores.feature_state import SqlFeatureStateStore
-from zaslon.core import features_kernel as K
 from zaslon.core.features import AccountProfile, FeatureState, TransferColumns
 from zaslon.core.money import minor_exponent
 from zaslon.core.types import Transfer
@@ -118,7 +117,7 @@ def decode(header: SnapshotHeader, chunks: Iterable[tuple[bytes, bytes]], into: 
     into.folded = header.folded
 
 
-def _columns(rows: Sequence[FoldedRow]) -> TransferColumns:
+def columns_of_rows(rows: Sequence[FoldedRow]) -> TransferColumns:
     """The columns ``zaslon.flow.scoring.columns_of`` makes of the same transfers (same arithmetic)."""
     n = len(rows)
     scale: dict[str, float] = {}
@@ -141,12 +140,13 @@ def _inflight_rows(inflight: Mapping[int, Transfer]) -> list[FoldedRow]:
 
 def fold(state: FeatureState, rows: Iterable[FoldedRow], page: int = 20_000) -> tuple[int, int]:
     """Fold ``rows`` (in feature-sequence order) into ``state``; (rows folded, last sequence number or -1)."""
-    n, last, buf = 0, -1, []
+    n, last = 0, -1
+    buf: list[FoldedRow] = []
 
     def flush() -> None:
         if buf:
             zeros = np.zeros(len(buf), dtype=np.int64)  # knowledge flags: read by features, never folded in
-            state.process(_columns(buf), zeros, zeros)
+            state.process(columns_of_rows(buf), zeros, zeros)
             buf.clear()
 
     for r in rows:
@@ -191,7 +191,7 @@ def load(db: Engine, profiles: Mapping[str, AccountProfile], *, home_country: st
     return state, {
         "snapshot_id": None if header is None else header.snapshot_id,
         "snapshot_accounts": 0 if header is None else header.accounts,
-        "snapshot_bytes": 0 if header is None else header.bytes,
+        "snapshot_bytes": 0 if header is None else header.size,
         "snapshots_skipped": skipped, "replayed": replayed, "accounts": len(state),
         "folded": state.folded, "load_s": round(t1 - t0, 3), "replay_s": round(t2 - t1, 3),
     }
@@ -233,7 +233,7 @@ def take_snapshot(db: Engine, engine: ScoringEngine, recorder: DecisionRecorder,
 
 def snapshots(db: Engine) -> list[dict[str, Any]]:
     return [{"snapshot_id": h.snapshot_id, "taken_at": h.taken_at.isoformat(), "folded": h.folded,
-             "pending": len(h.pending), "accounts": h.accounts, "bytes": h.bytes}
+             "pending": len(h.pending), "accounts": h.accounts, "bytes": h.size}
             for h in SqlFeatureStateStore(db).snapshots()]
 
 

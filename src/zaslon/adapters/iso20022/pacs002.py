@@ -83,7 +83,10 @@ def _reason(d: Decision) -> str:
         info.append(f"hold_until={_ts(d.hold_until)}")
     if d.ruleset_version:
         info.append(f"rules={d.ruleset_version}")
-    lines = [" ".join(info)] + [f"{r.code}: {r.detail}" for r in d.reasons[:4]]
+    lines = [" ".join(info)]
+    if d.model_version:  # its own line: a version id must never be cut off at Max105Text
+        lines.append(f"model={d.model_version}")
+    lines += [f"{r.code}: {r.detail}" for r in d.reasons[:4]]
     addtl = "".join(f"<AddtlInf>{_e(_max(line, 105))}</AddtlInf>" for line in lines)
     return f"<StsRsnInf><Rsn>{code}</Rsn>{addtl}</StsRsnInf>"
 

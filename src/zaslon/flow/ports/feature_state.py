@@ -15,7 +15,7 @@ class SnapshotHeader:
     folded: int  # transfers numbered below this are in the state
     pending: tuple[int, ...]  # folded in but uncommitted when taken: the snapshot counts only if all committed
     accounts: int
-    bytes: int
+    size: int  # bytes, compressed
     layout: dict[str, Any]
     currency_stats: bytes
 
@@ -34,6 +34,7 @@ class FoldedRow:
     device: str | None
     ip: str | None
     channel: str | None
+    transfer_id: str | None = None
 
 
 class FeatureStateStore(Protocol):

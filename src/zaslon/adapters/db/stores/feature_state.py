@@ -29,7 +29,9 @@ class SqlFeatureStateStore:
             res = conn.execute(insert(feature_snapshots).values(
                 taken_at=taken_at, folded=folded, pending=json.dumps(list(pending)), accounts=accounts,
                 bytes=size, layout=json.dumps(layout), currency_stats=currency_stats))
-            sid = int(res.inserted_primary_key[0])
+            key = res.inserted_primary_key
+            assert key is not None
+            sid = int(key[0])
             if chunks:
                 conn.execute(insert(feature_snapshot_chunks), [
                     {"snapshot_id": sid, "chunk": i, "account_ids": a, "state": s} for i, (a, s) in enumerate(chunks)])
@@ -73,7 +75,7 @@ class SqlFeatureStateStore:
     def tail(self, from_seq: int, page: int = 20_000) -> Iterator[list[FoldedRow]]:
         d, t = decisions.c, transfers.c
         query = (select(d.feature_seq, t.payer, t.payee, t.ts, t.amount, t.currency, t.payee_country, t.device,
-                        t.ip, t.channel)
+                        t.ip, t.channel, t.transfer_id)
                  .join(transfers, and_(t.transfer_id == d.transfer_id, t.org_id == d.org_id))
                  .order_by(d.feature_seq).limit(page))
         at = from_seq
