@@ -21,7 +21,7 @@ import heapq
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -150,14 +150,24 @@ def fold(state: FeatureState, rows: Iterable[FoldedRow], page: int = 20_000) -> 
             buf.clear()
 
     for r in rows:
-        if r.feature_seq == last:
-            continue  # committed meanwhile: in the store's tail and still in flight
         buf.append(r)
         n, last = n + 1, r.feature_seq
         if len(buf) >= page:
             flush()
     flush()
     return n, last
+
+
+def _merge(stored: Iterable[FoldedRow], inflight: Sequence[FoldedRow]) -> Iterator[FoldedRow]:
+    """Both in feature-sequence order; an in-flight transfer committed meanwhile (in both) once."""
+    last_stored = -1
+    for _, src, r in heapq.merge(((r.feature_seq, 0, r) for r in stored), ((r.feature_seq, 1, r) for r in inflight),
+                                 key=lambda e: (e[0], e[1])):
+        if src == 0:
+            last_stored = r.feature_seq
+        elif r.feature_seq == last_stored:
+            continue
+        yield r
 
 
 def _usable(store: FeatureStateStore, state: FeatureState) -> tuple[SnapshotHeader | None, int]:
@@ -185,7 +195,7 @@ def load(db: Engine, profiles: Mapping[str, AccountProfile], *, home_country: st
     start = header.folded if header is not None else 0
     stored = (r for page in store.tail(start) for r in page)
     extra = [r for r in _inflight_rows(inflight or {}) if r.feature_seq >= start]
-    replayed, last = fold(state, heapq.merge(stored, extra, key=lambda r: r.feature_seq))
+    replayed, last = fold(state, _merge(stored, extra))
     state.folded = max(start, last + 1)
     t2 = time.perf_counter()
     return state, {

@@ -23,6 +23,7 @@ from zaslon.adapters.http import (
     routes_cases,
     routes_customers,
     routes_incidents,
+    routes_models,
     routes_orders,
     routes_scoring,
     routes_transfers,
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers):
+    for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers,
+                   routes_models):
         app.include_router(module.router)
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane
     instrument(app, state.metrics)
