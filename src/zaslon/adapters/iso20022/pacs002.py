@@ -71,6 +71,8 @@ def render_pacs002(
         parts.append(f"<TxSts>{STATUS[d.outcome]}</TxSts>")
         if d.outcome is not Outcome.ALLOW:
             parts.append(_reason(d))
+        elif d.model_version:  # an allowed payment, too, says which model decided it
+            parts.append(f"<StsRsnInf><AddtlInf>{_e(_max(f'model={d.model_version}', 105))}</AddtlInf></StsRsnInf>")
         parts.append("</TxInfAndSts>")
     parts.append("</FIToFIPmtStsRpt></Document>")
     return "".join(parts).encode()
