@@ -109,21 +109,24 @@ def _features(x: Exchange, ids: list[str]) -> np.ndarray[Any, Any]:
     return feats[[row[t] for t in ids]]
 
 
-@pytest.fixture
-def fresh_db(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
+@pytest.fixture(scope="module")
+def reference(tiny3: list[Transfer], model: Any,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Exchange, list[Any]]]:
+    """The uninterrupted run: every transfer scored by one process, and its decisions of the last part."""
+    ref_db = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ref') / 'ref.db'}")
+    upgrade(str(ref_db.url))
+    ref = _exchange(ref_db, model)
+    _score(ref, tiny3[:CUT2])
+    yield ref, _score(ref, tiny3[CUT2:])
+    ref.close()
+    ref_db.dispose()
 
 
 @pytest.mark.parametrize("stop", ["crash_after_snapshot", "clean_shutdown", "crash_without_snapshot"])
 def test_a_restart_scores_exactly_as_an_uninterrupted_run(stop: str, tiny3: list[Transfer], model: Any,
-                                                          engine: Engine, tmp_path: Path) -> None:
-    ref_db = make_engine(f"sqlite:///{tmp_path / 'ref.db'}")
-    upgrade(str(ref_db.url))
-    ref = _exchange(ref_db, model)
-    _score(ref, tiny3[:CUT2])
-    ref_after = _score(ref, tiny3[CUT2:])
+                                                          engine: Engine,
+                                                          reference: tuple[Exchange, list[Any]]) -> None:
+    ref, ref_after = reference
 
     first = _exchange(engine, model)
     _score(first, tiny3[:CUT1])
@@ -149,9 +152,7 @@ def test_a_restart_scores_exactly_as_an_uninterrupted_run(stop: str, tiny3: list
     assert len({r.decision.outcome for r in after}) > 1 and len({round(r.decision.score, 6) for r in after}) > 50
     _same_state(second.scoring.state, ref.scoring.state)
     assert second.scoring.state.folded == N
-    ref.close()
     second.close()
-    ref_db.dispose()
 
 
 def test_a_failed_commit_leaves_the_feature_state_unchanged(tiny3: list[Transfer], engine: Engine,

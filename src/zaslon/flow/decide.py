@@ -418,8 +418,12 @@ class DecisionRecorder:
         with self._lock:
             for row in item[1]:
                 self._recent.pop(row["transfer_id"], None)
-            if any(row.get("feature_seq") is not None for row in item[1]):
-                self._dirty = True  # set before the future settles and its transfers leave ``_inflight``
+            for row in item[1]:
+                if row.get("feature_seq") is not None:
+                    # Out of what a rebuild folds back in, and the state marked for one, in the same critical
+                    # section: a rebuild between the two would count the failed transfer again.
+                    self._inflight.pop(row["feature_seq"], None)
+                    self._dirty = True
         if isinstance(exc, AlreadyStored):
             exc = Conflict("a transfer in this request was stored concurrently by another process", field="transfer_id")
         elif _store_busy(exc):
