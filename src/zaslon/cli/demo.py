@@ -65,6 +65,10 @@ def _print(summary: dict[str, Any]) -> None:
     console.print(f"transport: {summary['transport']}; transfers {run['transfers']:,}, incidents {run['incidents']}"
                   f" ({run['duplicates']} duplicates, {run['rejected']} rejected), orders {run['orders']},"
                   f" declined by banks (frozen money) {run['declined']}")
+    z = summary["zaslon"]
+    precision = "n/a" if z.get("order_precision") is None else f"{z['order_precision']:.1%}"
+    console.print(f"orders on drops or fraudsters' accounts: {precision} of the ordered amount; cash withdrawals "
+                  f"allowed after an order: {z.get('cashouts_allowed_after_order', 0)}")
     link, drops = summary["linking"], summary["drops"]
     console.print(f"cases: {link['cases']} (pairwise F1 {link['pairwise_f1']:.3f}); suspected drops published "
                   f"{drops['published']} (true drops among them {drops['true']})")
