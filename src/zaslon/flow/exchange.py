@@ -161,6 +161,9 @@ class Exchange:
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.models: list[dict[str, Any]] = []
         self._incident_lock = threading.Lock()
+        self._housekeeper: threading.Thread | None = None
+        self._stop_housekeeping = threading.Event()
+        self.housekeeping_error: str | None = None
         self._crypto = _KindView(self.profiles, "crypto_exchange")
         # Where money is spent or leaves, not passed on: linking follows no flow through these.
         self._terminal = _KindView(self.profiles, "merchant", "business", "crypto_exchange")
@@ -190,7 +193,27 @@ class Exchange:
     def warm_up(self) -> None:
         self.scoring.warm_up()
 
+    def start_housekeeping(self, interval_s: float) -> None:
+        """Expire orders past their deadline and retry due webhooks every ``interval_s`` (``zaslon serve``)."""
+        if interval_s <= 0 or self._housekeeper is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop_housekeeping.wait(interval_s):
+                try:
+                    self.expire_due()
+                    self.deliver_webhooks()
+                except Exception as exc:  # the store away for a moment: the next round retries
+                    self.housekeeping_error = f"{type(exc).__name__}: {exc}"
+
+        self._housekeeper = threading.Thread(target=loop, name="zaslon-housekeeping", daemon=True)
+        self._housekeeper.start()
+
     def close(self) -> None:
+        self._stop_housekeeping.set()
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=10)
+            self._housekeeper = None
         self.ledger.stop()
         self.rules_watcher.stop()
         self.recorder.close()
