@@ -226,8 +226,10 @@ class Exchange:
         return self._learn_customers(store_customers(self.db, principal, batch, card_pepper=pepper, now=now))
 
     def _learn_customers(self, batch: Sequence[Customer]) -> int:
+        state = self.scoring.state
         for c in batch:
-            self.profiles[c.account_id] = c.profile()
+            self.profiles[c.account_id] = prof = c.profile()
+            state.apply_profile(c.account_id, prof)
             if c.customer_id:
                 self.owners[c.account_id] = c.customer_id
             if c.phones:
