@@ -11,8 +11,8 @@ not yet committed at that moment are listed in it, and the snapshot counts only 
 committed in the end. A commit that fails makes the recorder ``rebuild`` the state the same way, from the
 store plus what is still in flight, so a failed decision leaves the state as if it had never been scored.
 
-What is not in the state and is restored elsewhere: the owners' profiles (customers), the knowledge flags.
-An account first seen after the snapshot takes its profile as registered at restore time.
+What is not in the state and is restored elsewhere: the owners' profiles (customers, applied again to the
+restored state as registered at restore time) and the knowledge flags.
 """
 
 from __future__ import annotations
@@ -197,6 +197,8 @@ def load(db: Engine, profiles: Mapping[str, AccountProfile], *, home_country: st
     extra = [r for r in _inflight_rows(inflight or {}) if r.feature_seq >= start]
     replayed, last = fold(state, _merge(stored, extra))
     state.folded = max(start, last + 1)
+    for account, prof in profiles.items():  # registered after the snapshot was taken: as the live state had them
+        state.apply_profile(account, prof)
     t2 = time.perf_counter()
     return state, {
         "snapshot_id": None if header is None else header.snapshot_id,
