@@ -197,7 +197,7 @@ def load(db: Engine, profiles: Mapping[str, AccountProfile], *, home_country: st
     extra = [r for r in _inflight_rows(inflight or {}) if r.feature_seq >= start]
     replayed, last = fold(state, _merge(stored, extra))
     state.folded = max(start, last + 1)
-    for account, prof in profiles.items():  # registered after the snapshot was taken: as the live state had them
+    for account, prof in dict(profiles).items():  # registered after the snapshot: as the live state had them
         state.apply_profile(account, prof)
     t2 = time.perf_counter()
     return state, {
