@@ -4,6 +4,7 @@ as in a run that never stopped; a decision whose commit fails leaves the state a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,14 @@ from sqlalchemy import Engine
 
 from zaslon.adapters.db.engine import make_engine, upgrade
 from zaslon.adapters.db.stores.feature_state import SqlFeatureStateStore
+from zaslon.core.access import DEFAULT_SCOPES, OrgKind
 from zaslon.core.features import FeatureState
 from zaslon.core.types import Channel, Transfer
 from zaslon.flow import feature_snapshot
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.model import train
-from zaslon.flow.orgs import create_org
+from zaslon.flow.orgs import Principal, create_org
+from zaslon.flow.ports.customers import Customer
 from zaslon.settings import Settings
 from zaslon.simulate.world import generate
 
@@ -85,6 +88,14 @@ def _org_of(x: Exchange) -> str:
     return _ORGS[key]
 
 
+def _register_profile(x: Exchange, transfers: list[Transfer]) -> None:
+    """The bank registers an elderly customer living alone, an account already seen, opened long ago."""
+    account = next(t.payer for t in transfers[:CUT1] if t.payer[4:8] == "AKBB")
+    bank = Principal(_org_of(x), OrgKind.BANK, DEFAULT_SCOPES[OrgKind.BANK], "AKBBBY2X")
+    x.register_customers(bank, [Customer(account, kind="personal", opened_at=datetime(2001, 5, 1, tzinfo=UTC),
+                                         birth_date=date(1941, 2, 3), lives_alone=True)])
+
+
 def _crash(x: Exchange) -> None:
     """Stop as a killed process would, after its answers were committed: no snapshot at shutdown."""
     x.ledger.stop()
@@ -116,7 +127,9 @@ def reference(tiny3: list[Transfer], model: Any,
     ref_db = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ref') / 'ref.db'}")
     upgrade(str(ref_db.url))
     ref = _exchange(ref_db, model)
-    _score(ref, tiny3[:CUT2])
+    _score(ref, tiny3[:CUT1])
+    _register_profile(ref, tiny3)
+    _score(ref, tiny3[CUT1:CUT2])
     yield ref, _score(ref, tiny3[CUT2:])
     ref.close()
     ref_db.dispose()
@@ -133,6 +146,7 @@ def test_a_restart_scores_exactly_as_an_uninterrupted_run(stop: str, tiny3: list
     if stop == "crash_after_snapshot":
         info = first.snapshotter.snapshot()
         assert info is not None and info["folded"] == CUT1 and info["pending"] == 0
+    _register_profile(first, tiny3)  # after the snapshot: the restored state must still have it
     _score(first, tiny3[CUT1:CUT2])
     if stop == "clean_shutdown":
         first.close()
