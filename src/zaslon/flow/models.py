@@ -58,12 +58,20 @@ class TrainingRows:
     y: npt.NDArray[np.bool_]
     source: str  # "store" or "log"
 
+    def canonical(self) -> TrainingRows:
+        """Rows in transfer-id order: the same rows give the same model (and id) whatever order they came in
+        (the log keeps the order requests arrived in, the store the order the engine folded them)."""
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        idx = np.asarray(order, dtype=np.int64)
+        return TrainingRows([self.ids[i] for i in order], self.x[idx], self.y[idx], self.source)
+
 
 def rows_from_log(db: Engine, log: Any, cutoff: datetime) -> TrainingRows:
     """The running exchange's feature log (``zaslon.flow.exchange.FeatureLog``) before ``cutoff``."""
     ids, x = log.before(int(cutoff.timestamp()))
     named = SqlIncidentStore(db).disputed_before(cutoff)
-    return TrainingRows(ids, x, np.fromiter((t in named for t in ids), dtype=np.bool_, count=len(ids)), "log")
+    y = np.fromiter((t in named for t in ids), dtype=np.bool_, count=len(ids))
+    return TrainingRows(ids, x, y, "log").canonical()
 
 
 def rows_from_store(db: Engine, cutoff: datetime, profiles: Mapping[str, AccountProfile] | None = None, *,
@@ -98,7 +106,7 @@ def rows_from_store(db: Engine, cutoff: datetime, profiles: Mapping[str, Account
     x_all = np.concatenate(xs) if xs else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
     named = incidents.disputed_before(cutoff)
     y = np.fromiter((t in named for t in ids), dtype=np.bool_, count=len(ids))
-    return TrainingRows(ids, x_all, y, "store")
+    return TrainingRows(ids, x_all, y, "store").canonical()
 
 
 def auc(y: npt.NDArray[np.bool_], score: npt.NDArray[np.float64]) -> float | None:
