@@ -281,7 +281,10 @@ class DecisionRecorder:
                 fresh = []
                 for i, _, _ in todo:
                     try:
-                        fresh.append(_score(engine, [items[i][1]], [items[i][2]], shadow)[0])
+                        one = _score(engine, [items[i][1]], [items[i][2]], shadow)[0]
+                        if one.feature_seq is not None and one.transfer is not None:
+                            self._inflight[one.feature_seq] = one.transfer  # kept by a rebuild for its failed mate
+                        fresh.append(one)
                     except Exception as exc:
                         self._dirty = True
                         self._rebuild_if_dirty(engine)
