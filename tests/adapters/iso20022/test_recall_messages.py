@@ -147,3 +147,37 @@ def test_pacs002_fits_its_definition(binding_errors: Check) -> None:
             TxRef("TX-3", "E-3", "TX-3", None, None)]
     xml = render_pacs002(decisions, refs, msg_id="R-1", original_msg_id="M-1", created_at=NOW)
     assert binding_errors(xml, "pacs.002.001.10") == []
+
+
+@pytest.mark.parametrize(("stand_in", "path", "value"), [
+    ("BIC:VEKTBY22XXX", "Pty/{ns}Id/{ns}OrgId/{ns}AnyBIC", "VEKTBY22XXX"),
+    ("LEI:5299009QN8IU0K5YE931", "Pty/{ns}Id/{ns}OrgId/{ns}LEI", "5299009QN8IU0K5YE931"),
+    ("ORG:UNP190000001", "Pty/{ns}Id/{ns}OrgId/{ns}Othr/{ns}Id", "UNP190000001"),
+    ("PRVT:3010170A001PB1", "Pty/{ns}Id/{ns}PrvtId/{ns}Othr/{ns}Id", "3010170A001PB1"),
+])
+def test_a_party_that_stood_in_for_an_account_is_quoted_as_the_party(  # type: ignore[no-untyped-def]
+        stand_in: str, path: str, value: str, xsd_errors: Check, binding_errors: Check) -> None:
+    origin = OrderOrigin(recalled=replace(RECALLED, payer=stand_in), victim=replace(VICTIM_PAYMENT, payer=stand_in))
+    camt = render_camt056(ORDER, created_at=NOW, origin=origin)
+    assert xsd_errors(camt, "camt.056.001.12") == []
+    ref = SafeET.fromstring(camt).find(".//c:OrgnlTxRef", C)
+    assert ref is not None and ref.find("c:DbtrAcct", C) is None
+    assert ref.findtext(f"{{{CAMT}}}Dbtr/{{{CAMT}}}" + path.format(ns=f"{{{CAMT}}}")) == value
+    pacs = render_pacs004(replace(ORDER, returned_amount=100), created_at=NOW, origin=origin)
+    assert binding_errors(pacs, "pacs.004.001.09") == []
+    ref = SafeET.fromstring(pacs).find(".//p:OrgnlTxRef", P)
+    assert ref is not None and ref.find("p:DbtrAcct", P) is None
+    assert ref.findtext(f"{{{PACS}}}Dbtr/{{{PACS}}}" + path.format(ns=f"{{{PACS}}}")) == value
+
+
+def test_an_accepted_transfer_read_with_an_assumption_says_so_in_pacs002(binding_errors: Check) -> None:
+    note = Reason("iso:party-id-as-account", "no DbtrAcct: Dbtr identified by BIC VEKTBY22XXX")
+    decisions = [Decision("TX-1", Outcome.ALLOW, 0.01, (note,), None, "v3", "m1"),
+                 Decision("TX-2", Outcome.ALLOW, 0.01, (Reason("model", "low risk"),), None, "v3", "m1")]
+    refs = [TxRef("TX-1", "NOTPROVIDED", None, UETR_R, None), TxRef("TX-2", "E-2", "TX-2", None, None)]
+    xml = render_pacs002(decisions, refs, msg_id="R-1", original_msg_id="M-1", created_at=NOW)
+    assert binding_errors(xml, "pacs.002.001.10") == []
+    n = {"s": "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10"}
+    first, second = SafeET.fromstring(xml).findall(".//s:TxInfAndSts", n)
+    assert "VEKTBY22XXX" in (first.findtext("s:StsRsnInf/s:AddtlInf", namespaces=n) or "")
+    assert second.find("s:StsRsnInf", n) is None  # an ordinary acceptance stays as it was

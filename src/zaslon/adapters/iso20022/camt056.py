@@ -60,6 +60,25 @@ def account_id(parent: Element, account: str) -> None:
         SubElement(SubElement(ident, "Othr"), "Id").text = account[:34]
 
 
+# A party identifier that stood in for a missing account when the pacs.008 was read (``parse_pacs008``) goes
+# back where it came from: the party's Id, not an account.
+_STAND_INS = {"BIC": ("OrgId", "AnyBIC"), "LEI": ("OrgId", "LEI"), "ORG": ("OrgId", "Othr"), "PRVT": ("PrvtId", "Othr")}
+
+
+def party_or_account(parent: Element, party: str, account_tag: str, account: str) -> None:
+    """``<DbtrAcct>`` for an account, or ``<Dbtr><Pty><Id>...`` for a party identifier standing in for one."""
+    prefix, _, ident = account.partition(":")
+    if prefix not in _STAND_INS or not ident:
+        account_id(SubElement(parent, account_tag), account)
+        return
+    kind, tag = _STAND_INS[prefix]
+    ids = SubElement(SubElement(SubElement(SubElement(parent, party), "Pty"), "Id"), kind)
+    if tag == "Othr":
+        SubElement(SubElement(ids, "Othr"), "Id").text = ident[:35]
+    else:
+        SubElement(ids, tag).text = ident
+
+
 def fits(text: str | None) -> bool:
     return text is not None and 0 < len(text) <= _ID_MAX
 
@@ -120,7 +139,7 @@ def render_camt056(order: FreezeOrder, *, created_at: datetime, origin: OrderOri
         SubElement(rsn, "AddtlInf").text = info[:_ADDTL_MAX]
     ref = SubElement(tx, "OrgnlTxRef")
     if recalled is not None:
-        account_id(SubElement(ref, "DbtrAcct"), recalled.payer)
+        party_or_account(ref, "Dbtr", "DbtrAcct", recalled.payer)
         fin(ref, "DbtrAgt", recalled.payer_bank)
     fin(ref, "CdtrAgt", order.bank_id)
     account_id(SubElement(ref, "CdtrAcct"), order.account_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from zaslon.adapters.iso20022.camt056 import account_id, amount_text, fin, iso_time, original_ids
+from zaslon.adapters.iso20022.camt056 import account_id, amount_text, fin, iso_time, original_ids, party_or_account
 from zaslon.core.recall import OrderOrigin
 from zaslon.core.types import FreezeOrder
 from zaslon.errors import Conflict
@@ -49,10 +49,10 @@ def render_pacs004(order: FreezeOrder, *, created_at: datetime, origin: OrderOri
         SubElement(rsn, "AddtlInf").text = info[:105]
     ref = SubElement(tx, "OrgnlTxRef")
     if victim is not None:  # the victim paid: the original debtor, to whom the money goes back
-        account_id(SubElement(ref, "DbtrAcct"), victim.payer)
+        party_or_account(ref, "Dbtr", "DbtrAcct", victim.payer)
         fin(ref, "DbtrAgt", victim.payer_bank)
         fin(ref, "CdtrAgt", victim.payee_bank)
-        account_id(SubElement(ref, "CdtrAcct"), victim.payee)
+        party_or_account(ref, "Cdtr", "CdtrAcct", victim.payee)
     else:
         fin(ref, "CdtrAgt", order.bank_id)
         account_id(SubElement(ref, "CdtrAcct"), order.account_id)
