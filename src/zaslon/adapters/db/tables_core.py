@@ -27,6 +27,7 @@ api_keys = Table(
     Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False, index=True),
     Column("secret_hash", Text, nullable=False),  # argon2id; the clear key is shown once and never stored
     Column("scopes", Text, nullable=False),  # space-separated
+    Column("person", String(200), nullable=True),  # the person the key was issued to: named in the audit log
     Column("created_at", UtcDateTime(), nullable=False),
     Column("revoked_at", UtcDateTime(), nullable=True),
 )

@@ -99,9 +99,11 @@ def read_order(
 def order_camt056(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
-    """The order as an ISO 20022 camt.056.001.08 recall request."""
-    order = state_of(request).exchange.order(order_id, _reader_bank(principal))
-    return Response(render_camt056(order, created_at=order.issued_at), media_type=XML)
+    """The order as an ISO 20022 camt.056.001.12 recall request (reason FRAD), quoting the original payment."""
+    exchange = state_of(request).exchange
+    order = exchange.order(order_id, _reader_bank(principal))
+    origin = exchange.orders.origin(order.order_id)
+    return Response(render_camt056(order, created_at=order.issued_at, origin=origin), media_type=XML)
 
 
 @router.get("/v1/orders/{order_id}/pacs004", response_class=Response)
@@ -109,8 +111,10 @@ def order_pacs004(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
     """The return to the victim as ISO 20022 pacs.004.001.09 (409 until the bank reported a return)."""
-    order = state_of(request).exchange.order(order_id, _reader_bank(principal))
-    return Response(render_pacs004(order, created_at=_now()), media_type=XML)
+    exchange = state_of(request).exchange
+    order = exchange.order(order_id, _reader_bank(principal))
+    origin = exchange.orders.origin(order.order_id)
+    return Response(render_pacs004(order, created_at=_now(), origin=origin), media_type=XML)
 
 
 @router.post("/v1/orders/{order_id}/ack")
