@@ -42,6 +42,7 @@ from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_account
 from zaslon.flow.freeze import FreezeStore
 from zaslon.flow.ingest import Stored, store_transfers
 from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, load_knowledge
+from zaslon.flow.isolation import Submitters
 from zaslon.flow.model import TrainedModel, train
 from zaslon.flow.orgs import Principal
 from zaslon.flow.rules import RulesWatcher, default_ruleset
@@ -142,6 +143,7 @@ class Exchange:
         self.shadow_ruleset: Any = None
         self.rules_watcher = RulesWatcher(db, self._apply_rules)
         self.recorder = DecisionRecorder(db, commit_window=self.settings.commit_window_ms / 1000)
+        self.submitters = Submitters(db)  # isolation: who may submit which transfers
         self.orders = FreezeStore(db)
         self.ledger = LiveLedger(db, self.profiles, self.owners)
         self.tracer = Tracer(self.ledger, trace_settings)
@@ -215,6 +217,7 @@ class Exchange:
         for i, t in enumerate(transfers):  # as the API's schema refuses it, so does every other caller
             if t.payer == t.payee:
                 raise InvalidInput("payer and payee are the same account", field=str(i))
+        self.check_submitter(org, transfers)
         self.refresh_rules()
         calls = self.on_call(transfers, on_flagged_call)
         return self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,
@@ -237,9 +240,17 @@ class Exchange:
     def store_transfers(self, org: str, transfers: Sequence[Transfer]) -> list[Stored]:
         """Store executed transfers a bank sends without asking for a decision (history, disputed payments);
         all of the batch or nothing. Cash-outs by traced accounts among them alert the desk."""
+        self.check_submitter(org, transfers)
         stored = store_transfers(self.db, org, transfers)
         self.record_cashout_attempts([t for t, s in zip(transfers, stored, strict=True) if s.created])
         return stored
+
+    # ---- isolation (issue 10, item 6): a bank submits only its own customers' transfers ----
+    def check_submitter(self, org: str, transfers: Sequence[Transfer]) -> None:
+        """403 for an organisation without a BIC, 422 for a transfer between two other banks' customers
+        (``zaslon.flow.isolation``); nothing of the request is taken. The real-time route calls it too."""
+        self.submitters.check(org, transfers)
+    # ---- end isolation ----
 
     def cashout_attempts(self, transfers: Sequence[Transfer]) -> list[CashOutAlert]:
         """A traced account paying out to cash, abroad or crypto: a courier lead for the desk (cheap: one flag
@@ -264,7 +275,7 @@ class Exchange:
             raise Forbidden("an organisation reports incidents in its own name")
         result = intake_incident(self.db, self.knowledge, report,
                                  card_pepper=self.settings.card_pepper.get_secret_value().encode(), now=now,
-                                 kind_of=self._kind_of)
+                                 kind_of=self._kind_of, reporter_bic=principal.bank_id)
         if not result.created:
             return IncidentOutcome(result)
         inc = result.incident
@@ -277,7 +288,7 @@ class Exchange:
         with self._incident_lock:  # one trace at a time: "traced already" must not race
             if inc.transfer_ids:
                 try:
-                    traced = self.tracer.trace_incident(tuple(inc.transfer_ids), inc.reported_at,
+                    traced = self.tracer.trace_incident(inc.transfer_keys, inc.reported_at,
                                                         victim=inc.victim_party, knowledge=self.knowledge)
                     issued = self.orders.issue(inc.incident_id, traced.result, now=at)
                     created, existing, linked = issued.created, issued.existing, traced.linked
