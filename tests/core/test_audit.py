@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,7 +26,7 @@ def chain(n: int = 5) -> list[AuditEntry]:
 def test_an_untouched_chain_holds() -> None:
     entries = chain()
     assert entries[0].prev_hash == GENESIS and entries[0].seq == 1
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in pairwise(entries))
     assert verify_chain(entries) == (5, entries[-1].hash, None)
     assert verify_chain([]) == (0, GENESIS, None)
 
