@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 
 import pytest
 
@@ -26,7 +26,7 @@ def chain(n: int = 5) -> list[AuditEntry]:
 def test_an_untouched_chain_holds() -> None:
     entries = chain()
     assert entries[0].prev_hash == GENESIS and entries[0].seq == 1
-    assert all(b.prev_hash == a.hash for a, b in pairwise(entries))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
     assert verify_chain(entries) == (5, entries[-1].hash, None)
     assert verify_chain([]) == (0, GENESIS, None)
 

@@ -16,6 +16,7 @@ orgs = Table(
     Column("bank_id", String(11), nullable=True),  # a bank's BIC: orders and signals for it are addressed here
     Column("country", String(2), nullable=False, server_default="BY"),
     Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret", Text, nullable=True),  # HMAC key the exchange signs this bank's webhooks with
     Column("created_at", UtcDateTime(), nullable=False),
 )
 

@@ -45,15 +45,18 @@ __all__ = ["AppState", "ZaslonAPI", "create_app", "serve_app"]
 
 
 def create_app(settings: Settings | None = None, *, db: Engine | None = None, exchange: Exchange | None = None,
-               freeze_heap: bool = False, follow_ledger: bool = False) -> ZaslonAPI:
+               freeze_heap: bool = False, follow_ledger: bool = False, housekeeping: bool = False) -> ZaslonAPI:
     """The API over one ``Exchange`` (built here from ``settings``, on ``db`` or a new engine, unless given).
-    What is given stays the caller's to close; what is built here is closed when the app shuts down."""
+    What is given stays the caller's to close; what is built here is closed when the app shuts down.
+    ``housekeeping``: expire orders past their deadline and retry webhooks in the background."""
     settings = settings or (exchange.settings if exchange is not None else Settings())
     owns_exchange, owns_db = exchange is None, exchange is None and db is None
     if exchange is None:
         exchange = Exchange(db if db is not None else make_engine(settings.database_url), settings,
                             follow_ledger=follow_ledger)
         exchange.restore()  # Knowledge lives in memory: what the store says was learnt counts again
+    if housekeeping:
+        exchange.start_housekeeping(settings.order_expiry_interval_s)
     state = AppState(
         settings=settings,
         exchange=exchange,
@@ -89,8 +92,8 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
 
 def serve_app() -> ZaslonAPI:
     """The factory ``zaslon serve`` runs: settings from the environment, the heap frozen after start-up, the
-    trace's ledger kept in step in the background."""
-    return create_app(freeze_heap=True, follow_ledger=True)
+    trace's ledger kept in step and orders expired (webhooks retried) in the background."""
+    return create_app(freeze_heap=True, follow_ledger=True, housekeeping=True)
 
 
 @asynccontextmanager

@@ -189,7 +189,8 @@ async def _score_one(request: Request, principal: Principal) -> Response:
     state = state_of(request)
     transfer = items[0].to_domain()
     recorded = await decide(state, principal.org_id, transfer, items[0].on_flagged_call)
-    if not recorded.replayed and (alerts := state.exchange.cashout_attempts([transfer])):
+    outcome = recorded.decision.outcome.value
+    if not recorded.replayed and (alerts := state.exchange.cashout_attempts([transfer], [outcome])):
         await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
     return Response(decision_json(recorded), media_type="application/json")
