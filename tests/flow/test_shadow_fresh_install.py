@@ -27,7 +27,8 @@ def test_shadow_works_from_a_fresh_install(engine: Engine, db_url: str) -> None:
     pr.publish(engine, "try-1", actor="desk", now=NOW)
     pr.set_shadow(engine, "try-1", actor="desk", now=NOW)
     x.rules_watcher.notify()
-    [rec] = x.score(org, [Transfer("t1", NOW, "BY10AKBB0001", "BY20AKBB0002", 5_000, "BYN", Channel.MOBILE)])
+    [rec] = x.score(org, [Transfer("t1", NOW, "BY10AKBB0001", "BY20AKBB0002", 5_000, "BYN", Channel.MOBILE,
+                                  payer_bank="AKBBBY2X", payee_bank="AKBBBY2X")])
     assert rec.shadow_version == "try-1" and rec.shadow_outcome is Outcome.BLOCK
     assert rec.shadow_hits == ("every-new-payee",)
     assert rec.decision.outcome is not Outcome.BLOCK  # the shadow never decides

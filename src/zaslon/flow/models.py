@@ -32,7 +32,7 @@ from zaslon.adapters.db.stores.models import SqlModelStore
 from zaslon.core.features import FEATURE_NAMES, AccountProfile, FeatureState
 from zaslon.core.knowledge import AccountFlag
 from zaslon.core.model_trees import CompiledTrees
-from zaslon.core.types import require_utc
+from zaslon.core.types import require_utc, transfer_key
 from zaslon.errors import InvalidInput
 from zaslon.flow.feature_snapshot import columns_of_rows
 from zaslon.flow.model import TrainedModel, train
@@ -101,7 +101,7 @@ def rows_from_store(db: Engine, cutoff: datetime, profiles: Mapping[str, Account
         x = state.process(cols, flags(list(cols.payer), cols.ts), flags(list(cols.payee), cols.ts))
         keep = np.flatnonzero(cols.ts < limit)
         if keep.size:
-            ids += [page[i].transfer_id or "" for i in keep.tolist()]
+            ids += [transfer_key(page[i].org_id or "", page[i].transfer_id or "") for i in keep.tolist()]
             xs.append(x[keep])
     x_all = np.concatenate(xs) if xs else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
     named = incidents.disputed_before(cutoff)

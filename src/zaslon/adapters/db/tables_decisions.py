@@ -35,7 +35,8 @@ decisions = Table(
     # The order in which the engine folded the transfer into its feature state (zaslon.flow.feature_snapshot):
     # a restart replays the transfers after the last snapshot in this order. Null for rows from before it.
     Column("feature_seq", BigInteger, nullable=True),
-    UniqueConstraint("transfer_id", name="uq_decisions_transfer_id"),
+    # One decision per transfer, and transfer ids are per submitting organisation.
+    UniqueConstraint("transfer_id", "org_id", name="uq_decisions_transfer_id_org"),
 )
 Index("ix_decisions_decided_at", decisions.c.decided_at)
 Index("ix_decisions_org_decided", decisions.c.org_id, decisions.c.decided_at)

@@ -28,12 +28,15 @@ from zaslon.adapters.http import (
     routes_scoring,
     routes_transfers,
 )
+from zaslon.adapters.http.audit import AuditTrail
 from zaslon.adapters.http.errors import error_response, install_error_handlers
 from zaslon.adapters.http.lanes import ZaslonAPI
 from zaslon.adapters.http.observability import HttpMetrics, instrument
+from zaslon.adapters.http.ratelimit import KeyRateLimiter
 from zaslon.adapters.http.scoring_lane import score_lane
 from zaslon.adapters.http.state import AppState, app_state
 from zaslon.errors import PayloadTooLarge
+from zaslon.flow.audit import AuditLog
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.orgs import KeyStore
 from zaslon.flow.score_batcher import ScoreBatcher
@@ -65,6 +68,8 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         freeze_heap=freeze_heap,
         owns_exchange=owns_exchange,
         owns_db=owns_db,
+        limiter=KeyRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        audit=(audit := AuditLog(exchange.db)),
     )
     app = ZaslonAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.",
                     lifespan=_lifespan)
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         app.include_router(module.router)
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane
     instrument(app, state.metrics)
+    app.add_middleware(AuditTrail, audit=audit)
     app.add_middleware(BodyLimit, settings=settings)
     return app
 

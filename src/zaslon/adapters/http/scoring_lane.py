@@ -55,6 +55,8 @@ async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send)
     principal = state.keys.cached(key) if key else None
     if principal is None or not permits(principal, SCORE_SCOPE):
         return receive
+    if principal.key_id is not None and state.limiter.wait(principal.key_id) > 0:
+        return receive  # over its rate: the full stack answers the 429 (with Retry-After)
     started = time.perf_counter()
     raw = b""
     while True:

@@ -56,6 +56,7 @@ def render_pacs002(
         "<OrgnlGrpInfAndSts>",
         f"<OrgnlMsgId>{_e(original_msg_id)}</OrgnlMsgId><OrgnlMsgNmId>{MSG_NAME}</OrgnlMsgNmId>",
         f"<OrgnlNbOfTxs>{len(decisions)}</OrgnlNbOfTxs>",
+        *_model_versions(decisions),
         "</OrgnlGrpInfAndSts>",
     ]
     for d in decisions:
@@ -71,11 +72,22 @@ def render_pacs002(
         parts.append(f"<TxSts>{STATUS[d.outcome]}</TxSts>")
         if d.outcome is not Outcome.ALLOW:
             parts.append(_reason(d))
-        elif d.model_version:  # an allowed payment, too, says which model decided it
-            parts.append(f"<StsRsnInf><AddtlInf>{_e(_max(f'model={d.model_version}', 105))}</AddtlInf></StsRsnInf>")
+        elif notes := [r for r in d.reasons if r.code.startswith("iso:")]:
+            # accepted, but read with an assumption (a party id for an account): the bank should know
+            addtl = "".join(f"<AddtlInf>{_e(_max(f'{r.code}: {r.detail}', 105))}</AddtlInf>" for r in notes[:4])
+            parts.append(f"<StsRsnInf>{addtl}</StsRsnInf>")
         parts.append("</TxInfAndSts>")
     parts.append("</FIToFIPmtStsRpt></Document>")
     return "".join(parts).encode()
+
+
+def _model_versions(decisions: Sequence[Decision]) -> list[str]:
+    """The model version(s) that decided the message, once for the group (an accepted payment has no reason)."""
+    versions = sorted({d.model_version for d in decisions if d.model_version})
+    if not versions:
+        return []
+    return ["<StsRsnInf>" + "".join(f"<AddtlInf>{_e(_max(f'model={v}', 105))}</AddtlInf>" for v in versions[:5])
+            + "</StsRsnInf>"]
 
 
 def _reason(d: Decision) -> str:

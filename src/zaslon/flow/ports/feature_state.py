@@ -35,6 +35,7 @@ class FoldedRow:
     ip: str | None
     channel: str | None
     transfer_id: str | None = None
+    org_id: str | None = None  # the submitter (transfer ids are per organisation)
 
 
 class FeatureStateStore(Protocol):

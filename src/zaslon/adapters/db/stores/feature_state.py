@@ -75,7 +75,7 @@ class SqlFeatureStateStore:
     def tail(self, from_seq: int, page: int = 20_000) -> Iterator[list[FoldedRow]]:
         d, t = decisions.c, transfers.c
         query = (select(d.feature_seq, t.payer, t.payee, t.ts, t.amount, t.currency, t.payee_country, t.device,
-                        t.ip, t.channel, t.transfer_id)
+                        t.ip, t.channel, t.transfer_id, d.org_id)
                  .join(transfers, and_(t.transfer_id == d.transfer_id, t.org_id == d.org_id))
                  .order_by(d.feature_seq).limit(page))
         at = from_seq
