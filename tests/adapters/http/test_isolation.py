@@ -393,6 +393,15 @@ MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
     ("POST /v1/model/train",
      lambda w, k, own: ("POST", "/v1/model/train", {"cutoff": "2026-03-02T12:00:00Z"}),
      {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    # Model versions (the desk's): none is stored in this world, so the police get the precise 404 / 409.
+    ("GET /v1/model", lambda w, k, own: ("GET", "/v1/model", None),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    ("GET /v1/model/versions/{version}", lambda w, k, own: ("GET", "/v1/model/versions/0123456789abcdef", None),
+     {"bank": 403, "police": 404, "telecom": 403, "partner": 403}),
+    ("POST /v1/model/{version}/promote", lambda w, k, own: ("POST", "/v1/model/0123456789abcdef/promote", None),
+     {"bank": 403, "police": 404, "telecom": 403, "partner": 403}),
+    ("POST /v1/model/rollback", lambda w, k, own: ("POST", "/v1/model/rollback", None),
+     {"bank": 403, "police": 409, "telecom": 403, "partner": 403}),
 ]
 
 
