@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         default=SecretStr("zaslon-dev-card-pepper-change-me"),
         description="key of the HMAC that stores card numbers from incident reports; set it in production",
     )
+    # Per API key, a token bucket (adapters/http/ratelimit.py): over it, 429 with Retry-After. 0 turns it off.
+    rate_limit_per_s: float = Field(default=2000.0, ge=0, description="requests per second each API key may send")
+    rate_limit_burst: float = Field(default=4000.0, ge=1, description="requests an API key may send at once")
+    metrics_open_on_loopback: bool = Field(
+        default=False, description="serve /metrics without a key to clients on 127.0.0.0/8 or ::1 (a local scraper)"
+    )
 
     @model_validator(mode="after")
     def _known_order_type(self) -> Settings:

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from zaslon.adapters.db.tables_core import orgs
 from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
 from zaslon.core.cashout import cashout_alert
 from zaslon.core.knowledge import AccountFlag, Knowledge

@@ -198,7 +198,7 @@ def _serve(exchange: Any, settings: Any, parties: Any, host: str, port: int) -> 
     from zaslon.adapters.http.app import create_app
 
     # After an HTTP run the server process is gone: a new Exchange restores what it learnt from the store.
-    app = create_app(settings, exchange=exchange, freeze_heap=True)
+    app = create_app(settings, exchange=exchange, freeze_heap=True, housekeeping=True)
     typer.echo(f"police desk key: {parties.keys[parties.desk]}")
     busiest = parties.busiest_bank()
     if busiest is not None:

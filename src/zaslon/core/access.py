@@ -25,6 +25,7 @@ ALL_SCOPES = frozenset(
         "appeals:decide",
         "exchange:read", "exchange:write",
         "stats:read",
+        "metrics:read",
     }
 )
 
@@ -37,7 +38,7 @@ DEFAULT_SCOPES: dict[OrgKind, frozenset[str]] = {
     OrgKind.POLICE: frozenset(
         {"transfers:read", "incidents:write", "incidents:read", "orders:read", "orders:read_all", "orders:control",
          "cases:read", "cases:write", "rules:read", "rules:write", "appeals:decide", "telecom:read",
-         "stats:read", "signals:read"}
+         "stats:read", "signals:read", "metrics:read"}
     ),
     OrgKind.PARTNER: frozenset({"exchange:read", "exchange:write"}),
 }

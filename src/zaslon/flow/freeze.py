@@ -9,7 +9,7 @@ gets 409.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from zaslon.adapters.db.stores.orders import SqlOrderStore
+from zaslon.adapters.db.stores.payments import SqlPaymentStore
+from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core import orders as lifecycle
 from zaslon.core.cashout import CashOutAlert
+from zaslon.core.recall import OrderOrigin, PaymentRef, recall_paths
 from zaslon.core.trace import TraceResult
-from zaslon.core.types import FreezeOrder, OrderStatus
+from zaslon.core.types import FreezeOrder, OrderStatus, split_transfer_key
 from zaslon.errors import Conflict
 from zaslon.flow.ports.orders import OrderStore
+from zaslon.flow.ports.payments import PaymentIds, PaymentStore
+from zaslon.flow.ports.transfers import TransferStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -46,6 +51,20 @@ def order_json(o: FreezeOrder) -> dict[str, Any]:
     }
 
 
+def payment_ref(row: dict[str, Any], ids: PaymentIds | None) -> PaymentRef:
+    """A stored transfer as a recall quotes it. Submitted as JSON, its own id is all it has: the bank gave
+    that id, so it is the EndToEndId and the TxId both."""
+    ts: datetime = row["ts"]
+    return PaymentRef(
+        transfer_id=row["transfer_id"], amount=int(row["amount"]), currency=row["currency"], ts=ts,
+        payer=row["payer"], payee=row["payee"], payer_bank=row["payer_bank"], payee_bank=row["payee_bank"],
+        end_to_end_id=ids.end_to_end_id if ids else row["transfer_id"],
+        tx_id=ids.tx_id if ids else row["transfer_id"], uetr=ids.uetr if ids else None,
+        instr_id=ids.instr_id if ids else None, msg_id=ids.msg_id if ids else None,
+        settlement_date=(ids.settlement_date if ids and ids.settlement_date else ts.date()),
+    )
+
+
 class FreezeStore:
     def __init__(self, engine: Engine, *, deadline: timedelta = lifecycle.DEFAULT_DEADLINE,
                  legal_reference: str = lifecycle.LEGAL_REFERENCE, order_type: str = "freeze",
@@ -53,6 +72,8 @@ class FreezeStore:
         self.engine = engine
         self.store: OrderStore = SqlOrderStore(engine)
         self.deadline, self.legal_reference, self.order_type = deadline, legal_reference, order_type
+        self.payments: PaymentStore = SqlPaymentStore(engine)
+        self.transfers: TransferStore = SqlTransferStore(engine)
         self.min_amount = min_amount  # no order for crumbs under 1 BYN left by FIFO splits
 
     # ------------------------------------------------------------------ issue
@@ -68,8 +89,36 @@ class FreezeStore:
                                         needs_confirmation=needs_confirmation)
         if not planned:
             return Issued([], [])
-        fresh, have = self.store.add_new(incident_id, planned, now=now)
+        origins = self._origins(planned, result)
+        fresh, have = self.store.add_new(incident_id, planned, now=now, origins=origins)
         return Issued(fresh, sorted(have & {o.order_id for o in planned}))
+
+    def _origins(self, planned: builtins.list[FreezeOrder], result: TraceResult) -> dict[str, OrderOrigin]:
+        """Each order's original payments (``zaslon.core.recall``), as the banks submitted them."""
+        paths = recall_paths(result.hops, {o.account_id for o in planned})
+        wanted = {t for p in paths.values() for t in (p.recalled, p.victim)}
+        # The ledger names a transfer by its submitter and the bank's own id (``transfer_key``).
+        named = {key: split_transfer_key(key) if "/" in key else (None, key) for key in wanted}
+        ids = self.payments.ids(sorted({tid for _, tid in named.values()}))
+        refs: dict[str, PaymentRef] = {}
+        for key, (org, tid) in named.items():
+            rows = self.transfers.get(org, tid)
+            if rows:
+                refs[key] = payment_ref(rows[0], ids.get(tid))
+        out: dict[str, OrderOrigin] = {}
+        for o in planned:
+            path = paths.get(o.account_id)
+            if path is not None and path.recalled in refs and path.victim in refs:
+                out[o.order_id] = OrderOrigin(recalled=refs[path.recalled], victim=refs[path.victim])
+        return out
+
+    def origin(self, order_id: str) -> OrderOrigin | None:
+        """The original payments of an order (read it first: this does not check who may see it)."""
+        return self.payments.origin(order_id)
+
+    def record_payment_ids(self, org_id: str, ids: Iterable[PaymentIds], *, now: datetime) -> int:
+        """Keep the ids a bank's pacs.008 gave its transfers, for the recalls and returns that quote them."""
+        return self.payments.add_ids(org_id, builtins.list(ids), now=now)
 
     # ------------------------------------------------------------------ read
     def get(self, order_id: str, bank_id: str | None) -> FreezeOrder:

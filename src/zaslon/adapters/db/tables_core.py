@@ -1,4 +1,8 @@
-"""Organisations, their API keys, and the transfers banks submit."""
+"""Organisations, their API keys, and the transfers banks submit.
+
+A transfer id is the submitting organisation's own: two banks may use the same one, so a transfer is keyed by
+``(transfer_id, org_id)`` (in that order, so a look-up by id alone still uses the primary key's index).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ api_keys = Table(
     Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False, index=True),
     Column("secret_hash", Text, nullable=False),  # argon2id; the clear key is shown once and never stored
     Column("scopes", Text, nullable=False),  # space-separated
+    Column("person", String(200), nullable=True),  # the person the key was issued to: named in the audit log
     Column("created_at", UtcDateTime(), nullable=False),
     Column("revoked_at", UtcDateTime(), nullable=True),
 )
@@ -35,7 +40,7 @@ transfers = Table(
     "transfers",
     metadata,
     Column("transfer_id", String(64), primary_key=True),
-    Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False),
+    Column("org_id", String(64), ForeignKey("orgs.org_id"), primary_key=True),  # the submitting organisation
     Column("ts", UtcDateTime(), nullable=False),
     Column("payer", String(64), nullable=False),
     Column("payee", String(64), nullable=False),

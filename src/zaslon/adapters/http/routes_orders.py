@@ -99,9 +99,11 @@ def read_order(
 def order_camt056(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
-    """The order as an ISO 20022 camt.056.001.08 recall request."""
-    order = state_of(request).exchange.order(order_id, _reader_bank(principal))
-    return Response(render_camt056(order, created_at=order.issued_at), media_type=XML)
+    """The order as an ISO 20022 camt.056.001.12 recall request (reason FRAD), quoting the original payment."""
+    exchange = state_of(request).exchange
+    order = exchange.order(order_id, _reader_bank(principal))
+    origin = exchange.orders.origin(order.order_id)
+    return Response(render_camt056(order, created_at=order.issued_at, origin=origin), media_type=XML)
 
 
 @router.get("/v1/orders/{order_id}/pacs004", response_class=Response)
@@ -109,8 +111,10 @@ def order_pacs004(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
     """The return to the victim as ISO 20022 pacs.004.001.09 (409 until the bank reported a return)."""
-    order = state_of(request).exchange.order(order_id, _reader_bank(principal))
-    return Response(render_pacs004(order, created_at=_now()), media_type=XML)
+    exchange = state_of(request).exchange
+    order = exchange.order(order_id, _reader_bank(principal))
+    origin = exchange.orders.origin(order.order_id)
+    return Response(render_pacs004(order, created_at=_now(), origin=origin), media_type=XML)
 
 
 @router.post("/v1/orders/{order_id}/ack")
@@ -204,15 +208,19 @@ def cashout_alerts_list(
 
 @router.get("/v1/alerts/cashout/stream", tags=["orders"], response_class=StreamingResponse)
 async def cashout_alerts_stream(
-    request: Request, _p: Principal = Depends(require_scope("orders:read_all")),
+    request: Request,
+    max_seconds: float = Query(300.0, gt=0, le=3600, description="the stream closes after this long; an "
+                               "EventSource reconnects by itself"),
+    _p: Principal = Depends(require_scope("orders:read_all")),
 ) -> StreamingResponse:
     """The same alerts live, as server-sent events (``event: cashout``), from the moment of connecting."""
     state = state_of(request)
 
     async def events() -> AsyncIterator[str]:
         since = datetime.now(UTC)
+        ends = asyncio.get_running_loop().time() + max_seconds
         yield ": connected\n\n"
-        while not await request.is_disconnected():
+        while asyncio.get_running_loop().time() < ends and not await request.is_disconnected():
             rows = await run_in_threadpool(state.exchange.orders.alerts, created_after=since, limit=1000)
             for row in reversed(rows):
                 since = max(since, datetime.fromisoformat(row["created_at"]))

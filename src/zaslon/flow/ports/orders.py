@@ -6,19 +6,21 @@ another bank is ``NotFound`` exactly like a missing one. Every write is one tran
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from zaslon.core.cashout import CashOutAlert
+from zaslon.core.recall import OrderOrigin
 from zaslon.core.types import FreezeOrder, OrderStatus
 
 
 class OrderStore(Protocol):
-    def add_new(self, incident_id: str, planned: Sequence[FreezeOrder], *,
-                now: datetime) -> tuple[list[FreezeOrder], set[str]]:
+    def add_new(self, incident_id: str, planned: Sequence[FreezeOrder], *, now: datetime,
+                origins: Mapping[str, OrderOrigin] | None = None) -> tuple[list[FreezeOrder], set[str]]:
         """In one transaction: write the ``planned`` orders not yet stored for ``incident_id`` (with an
-        ``issued`` event each); returns (those written, the ids the incident already had). A concurrent
+        ``issued`` event each, and its original payments from ``origins`` by order id); returns (those
+        written, the ids the incident already had). A concurrent
         writer of the same orders winning the race: read and tried again."""
         ...
 

@@ -17,6 +17,7 @@ class NewKey:
     secret_hash: str
     scopes: frozenset[str]
     created_at: datetime
+    person: str | None = None  # the person the key is issued to, named in the audit log
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class StoredKey:
     org_id: str
     kind: str
     bank_id: str | None
+    person: str | None = None
 
 
 class OrgStore(Protocol):
@@ -50,6 +52,10 @@ class OrgStore(Protocol):
 
     def key(self, key_id: str) -> StoredKey | None:
         """The key with its organisation, revoked or not; None if there is none."""
+        ...
+
+    def org(self, org_id: str) -> tuple[str, str | None] | None:
+        """The organisation's kind and BIC (None: it has none); None if there is no such organisation."""
         ...
 
     def revoked(self, key_ids: Collection[str]) -> set[str]:

@@ -6,7 +6,7 @@ cannot both win: the loser gets ``Conflict``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +14,11 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from zaslon.adapters.db.stores.payments import add_origins
 from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
 from zaslon.core import orders as lifecycle
 from zaslon.core.cashout import CashOutAlert
+from zaslon.core.recall import OrderOrigin
 from zaslon.core.types import FreezeOrder, OrderStatus
 from zaslon.errors import Conflict, NotFound
 
@@ -62,8 +64,8 @@ class SqlOrderStore:
         self.engine = engine
 
     # ------------------------------------------------------------------ issue
-    def add_new(self, incident_id: str, planned: Sequence[FreezeOrder], *,
-                now: datetime) -> tuple[list[FreezeOrder], set[str]]:
+    def add_new(self, incident_id: str, planned: Sequence[FreezeOrder], *, now: datetime,
+                origins: Mapping[str, OrderOrigin] | None = None) -> tuple[list[FreezeOrder], set[str]]:
         while True:
             try:
                 with self.engine.begin() as conn:
@@ -77,6 +79,9 @@ class SqlOrderStore:
                             {"order_id": o.order_id, "status": o.status.value, "amount": o.amount, "at": now}
                             for o in fresh
                         ])
+                        if origins:
+                            add_origins(conn, {o.order_id: origins[o.order_id] for o in fresh
+                                               if o.order_id in origins})
                 return fresh, have
             except IntegrityError:  # a concurrent re-trace of the same incident won the race: read again
                 continue
