@@ -5,7 +5,7 @@ The simulated parties are clients of the exchange, through a ``Transport`` (in-p
   between events, executes those not held or blocked, and declines a transfer that would spend frozen money;
 * telecoms report the calls to their subscribers as they happen;
 * victims' reports arrive at their report time from the bank, the police or the telecom that took them;
-* a bank reads the freeze orders addressed to it, acknowledges each after a delay drawn from a seeded RNG and
+* a bank reads the freeze orders addressed to it, acknowledges each after a delay seeded by what the order is about and
   freezes what the account actually holds at that moment (at most the order's amount);
 * the desk retrains the model every week on what reports taught by then.
 The exchange's decisions, traces, orders and cases are the product's own: nothing here traces or links.
