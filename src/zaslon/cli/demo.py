@@ -91,7 +91,10 @@ def _served(url: str) -> Any:
     env = {**os.environ, "ZASLON_DATABASE_URL": url, "ZASLON_LEDGER_LAG_S": str(DEMO_LEDGER_LAG_S)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "zaslon.adapters.http.app:serve_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)
+         "--port", str(port), "--log-level", "warning", "--no-access-log",
+         # A bank's client may sit idle for minutes while the others send: past uvicorn's default 5 s the server
+         # closes the connection, and a request sent just then meets "server disconnected".
+         "--timeout-keep-alive", "600"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -137,7 +137,7 @@ class SqlCaseStore:
                 rows = conn.execute(
                     select(transfers.c.payee, transfers.c.ts, transfers.c.amount, transfers.c.device, transfers.c.ip)
                     .where((transfers.c.payer == account) & (transfers.c.ts >= since) & (transfers.c.ts < until))
-                    .order_by(transfers.c.ts).limit(limit)
+                    .order_by(transfers.c.ts, transfers.c.transfer_id, transfers.c.org_id).limit(limit)
                 ).all()
                 out.append([Outflow(r.payee, r.ts, int(r.amount), r.device, r.ip) for r in rows])
         return out
@@ -148,7 +148,7 @@ class SqlCaseStore:
             rows = conn.execute(
                 select(transfers.c.ts, transfers.c.payer, transfers.c.payee, transfers.c.amount,
                        transfers.c.payer_bank, transfers.c.payee_bank)
-                .where(transfers.c.ts < now).order_by(transfers.c.ts)
+                .where(transfers.c.ts < now).order_by(transfers.c.ts, transfers.c.transfer_id, transfers.c.org_id)
             ).all()
         return [MoneyMove(*r) for r in rows]
 

@@ -100,7 +100,7 @@ class SqlTransferStore:
         q = (select(*_LEDGER_COLS)
              .select_from(transfers.outerjoin(decisions, (decisions.c.transfer_id == transfers.c.transfer_id)
                                               & (decisions.c.org_id == transfers.c.org_id)))
-             .order_by(transfers.c.ts, transfers.c.transfer_id))
+             .order_by(transfers.c.ts, transfers.c.transfer_id, transfers.c.org_id))
         if since is not None:
             q = q.where(transfers.c.ts >= since)
         if until is not None:
@@ -138,7 +138,7 @@ class SqlTransferStore:
     def history_columns(self, columns: Sequence[str]) -> dict[str, list[Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(*(transfers.c[c] for c in columns))
-                                .order_by(transfers.c.ts, transfers.c.transfer_id)).all()
+                                .order_by(transfers.c.ts, transfers.c.transfer_id, transfers.c.org_id)).all()
         return {c: [r[i] for r in rows] for i, c in enumerate(columns)}
 
     def reported(self) -> list[tuple[str, str, datetime]]:
