@@ -34,3 +34,9 @@ class Settings(BaseSettings):
         default=SecretStr("zaslon-dev-card-pepper-change-me"),
         description="key of the HMAC that stores card numbers from incident reports; set it in production",
     )
+    desk_idle_minutes: float = Field(default=30.0, gt=0, description="a desk session unused this long ends")
+    desk_clock_limits_min: dict[str, tuple[int, int]] = Field(
+        default={"order": (15, 30), "ack": (30, 60), "freeze": (60, 120)},
+        description="the desk's stage clocks turn amber, then red, after these minutes: report -> first order "
+                    "(order), order -> bank acknowledgement (ack), acknowledgement -> frozen (freeze)",
+    )

@@ -253,6 +253,17 @@ class Tracer:
                     flagged.append(acc)
             return TracedIncident(res, fresh + linked, len(linked), flagged)
 
+    def view(self, transfer_ids: tuple[str, ...], at: datetime) -> TraceResult:
+        """Where the money of ``transfer_ids`` is at ``at``, for a reader (the desk's money-flow graph): the
+        same trace, every disputed transfer followed, nothing remembered and nothing flagged."""
+        cfg = self.settings
+        with self._lock, self.live.lock:
+            led = self.live.current(upto=at)
+            upto = led.upto(to_us(at))
+            row_of = self.live.row_of
+            seeds = [(row_of[t], int(led.amount[row_of[t]])) for t in transfer_ids if t in row_of and row_of[t] < upto]
+            return trace(led, seeds, upto=upto, max_depth=cfg.max_depth, method=cfg.method, max_feeders=0)
+
     def _linked(self, led: Ledger, result: TraceResult, victims: Callable[[str], bool]) -> list[str]:
         """Backwards: money from outside the trace into its first drops, not traced for anyone yet."""
         cfg = self.settings
