@@ -35,7 +35,7 @@ from zaslon.adapters.http.desk.session import (
     require,
 )
 from zaslon.adapters.http.state import state_of
-from zaslon.core.types import OrderStatus
+from zaslon.core.types import CASH_SINK, OrderStatus
 from zaslon.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, ZaslonError
 from zaslon.flow.appeals import Verdict
 from zaslon.flow.desk import BAD_LOGIN, Desk, DeskPolicy
@@ -241,14 +241,15 @@ def _incident_ctx(request: Request, session: DeskSession, incident_id: str) -> d
     for o in orders:
         bank_of[o.account_id] = o.bank_id
     flow = exchange.money_flow([t["transfer_id"] for t in disputed])
-    graph = views.money_flow(flow, sorted({t["payer"] for t in disputed}), orders, bank_of)
+    graph = views.money_flow(flow, sorted({t["payer"] for t in disputed}), orders, bank_of,
+                             t=translator(session.language))
     timeline: list[tuple[datetime, str, str]] = []
     for t in disputed:
         timeline.append((t["ts"], "transfer", f"{t['payer']} → {t['payee']} {views.money(t['amount'], t['currency'])}"))
     timeline.append((datetime.fromisoformat(incident["reported_at"]), "report",
                      f"{incident['scheme']} reported by {incident['reporter_org']}"))
     for h in flow.hops:
-        if h.depth > 1:
+        if h.depth > 1 and h.to_account != CASH_SINK:  # a withdrawal shows as its cash-out below
             timeline.append((datetime.fromtimestamp(h.ts_us / 1e6, UTC), "hop",
                              f"hop {h.depth}: {h.from_account} → {h.to_account} {views.money(h.amount)}"))
     for e in flow.exits:

@@ -4,14 +4,14 @@ stage clocks and their colours, and the money-flow graph laid out in columns (on
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from zaslon.core.trace import ExitKind, TraceResult
-from zaslon.core.types import FreezeOrder, OrderStatus
+from zaslon.core.types import CASH_SINK, FreezeOrder, OrderStatus
 from zaslon.flow.ports.desk import QueueItem
 
 MINSK = ZoneInfo("Europe/Minsk")
@@ -98,22 +98,24 @@ class Graph:
     hidden: int  # accounts left out to keep the picture readable (they are still in the table)
 
 
-COL_W, ROW_H, NODE_W, NODE_H, PAD = 230, 74, 180, 50, 16
+COL_W, ROW_H, NODE_W, NODE_H, PAD = 330, 74, 210, 50, 16
 MAX_PER_COLUMN = 10
 
 
 def money_flow(result: TraceResult, victims: Sequence[str], orders: Sequence[FreezeOrder],
-               bank_of: Mapping[str, str | None], currency: str = "BYN") -> Graph:
+               bank_of: Mapping[str, str | None], currency: str = "BYN",
+               t: Callable[[str], str] = lambda s: s) -> Graph:
     """Accounts in columns by hop (the victim's on the left), edges with the traced amounts, and each end
     marked: frozen (an order froze money there), still in an account, cashed out (ATM, time), abroad
     (bank, country), crypto, spent."""
     nodes: dict[str, Node] = {}
 
-    def node(account: str, column: int) -> Node:
+    def node(account: str, column: int, *, move: bool = True) -> Node:
+        """An account's column is the first hop that reached it (an end never moves it)."""
         n = nodes.get(account)
         if n is None:
             n = nodes[account] = Node(account, column, bank_of.get(account))
-        elif column < n.column:
+        elif move and column < n.column:
             n.column = column
         return n
 
@@ -121,28 +123,30 @@ def money_flow(result: TraceResult, victims: Sequence[str], orders: Sequence[Fre
         node(v, 0).victim = True
     pair: dict[tuple[str, str], int] = defaultdict(int)
     for h in result.hops:
+        if h.to_account == CASH_SINK:  # a withdrawal is an end of the money (below), not an account
+            continue
         node(h.from_account, h.depth - 1)
         node(h.to_account, h.depth)
         pair[(h.from_account, h.to_account)] += h.amount
     frozen_at = {o.account_id: o for o in orders if o.status in (OrderStatus.FROZEN, OrderStatus.RETURNED)}
     for hold in result.holdings:
-        n = node(hold.account_id, 1)
+        n = node(hold.account_id, 1, move=False)
         o = frozen_at.get(hold.account_id)
         if o is not None:
-            n.ends.append(("frozen", f"frozen {money(o.frozen_amount, o.currency)}"))
+            n.ends.append(("frozen", f"{t('frozen')} {money(o.frozen_amount, o.currency)}"))
         else:
-            n.ends.append(("held", f"in account {money(hold.amount, currency)}"))
+            n.ends.append(("held", f"{t('in account')} {money(hold.amount, currency)}"))
     for e in result.exits:
-        n = node(e.from_account, max(e.depth - 1, 0))
+        n = node(e.from_account, max(e.depth - 1, 0), move=False)
         when = minsk(datetime.fromtimestamp(e.ts_us / 1e6, UTC), "%d.%m %H:%M") if e.ts_us else ""
         if e.kind is ExitKind.CASH_OUT:
-            label = f"cashed out {money(e.amount, currency)} ATM {e.atm_id or '?'} {when}"
+            label = f"{t('cashed out')} {money(e.amount, currency)} {e.atm_id or '?'} {when}"
         elif e.kind is ExitKind.ABROAD:
-            label = f"abroad {money(e.amount, currency)} {e.bank_id or ''} {e.country or ''}"
+            label = f"{t('abroad')} {money(e.amount, currency)} {e.bank_id or ''} {e.country or ''}"
         elif e.kind is ExitKind.FROZEN:
-            label = f"frozen {money(e.amount, currency)}"
+            label = f"{t('frozen')} {money(e.amount, currency)}"
         else:
-            label = f"{e.kind.value.replace('_', ' ')} {money(e.amount, currency)}"
+            label = f"{t(e.kind.value)} {money(e.amount, currency)}"
         n.ends.append((e.kind.value, label.strip()))
     columns: dict[int, list[Node]] = defaultdict(list)
     for n in nodes.values():
