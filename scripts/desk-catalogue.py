@@ -52,6 +52,10 @@ RU = {
     "page": "страница", "passed on": "передано дальше", "previous": "назад", "raised": "повышенный",
     "reason": "основание", "report → first order": "заявление → первое предписание", "snoozed until": "отложено до",
     "still in account": "на счёте", "in account": "на счёте", "still in accounts": "на счетах", "victim": "потерпевший",
+    "Patrols dispatched": "Патрулей направлено", "Couriers detained": "Курьеров задержано",
+    "Map of Belarus": "Карта Беларуси", "cash-out ATM": "банкомат обналичивания", "border crossing": "пункт пропуска",
+    "Nearest crossing": "Ближайший пункт пропуска", "Case": "Дело", "Patrol dispatched": "Патруль направлен",
+    "Courier detained": "Курьер задержан", "courier.patrol": "патруль направлен", "courier.detained": "курьер задержан",
     # values shown through _(...): roles, views, stages, statuses, schemes, kinds, reasons, verdicts
     "analyst": "дежурный аналитик", "supervisor": "старший смены", "district_officer": "участковый",
     "admin": "администратор", "open": "открытые", "mine": "мои", "unassigned": "свободные", "snoozed": "отложенные",
@@ -84,6 +88,7 @@ EN = {
     "depth_limit": "depth limit", "order": "to order", "ack": "to acknowledgement", "freeze": "to freeze",
     "order-issued": "order issued", "order-acknowledged": "order acknowledged", "order-frozen": "frozen",
     "order-returned": "returned", "order-released": "released", "order-expired": "expired",
+    "courier.patrol": "patrol dispatched", "courier.detained": "courier detained",
 }
 
 

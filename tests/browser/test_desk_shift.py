@@ -62,7 +62,12 @@ def test_a_shift_at_the_desk(served: str, browser, desk_world, shots: Path) -> N
     # 6. a courier alert
     page.click("a[href='/desk/couriers']")
     page.wait_for_url("**/desk/couriers")
-    assert page.locator("#alerts tr[data-alert]").filter(has_text="ATM-BREST-3").count() == 1
+    assert page.locator("#alerts-table tr[data-alert]").filter(has_text="ATM-BREST-3").count() == 1
+    assert page.locator("#map g.atm[data-alert='t4']").is_visible()  # the ATM on the offline map
+    assert "Brest-Terespol" in page.locator("#alerts-table tr[data-alert='t4']").inner_text()  # nearest crossing
+    page.locator("#alerts-table tr[data-alert='t4'] button.step-patrol").click()
+    page.wait_for_selector("#patrols:has-text('1')")
+    assert page.locator("#map g.atm.done[data-alert='t4']").count() == 1
     page.screenshot(path=str(shots / "couriers.png"), full_page=True)
 
     # 8. decide an appeal, with a reason

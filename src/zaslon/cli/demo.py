@@ -193,6 +193,12 @@ def _serve(exchange: Any, settings: Any, parties: Any, host: str, port: int) -> 
     # After an HTTP run the server process is gone: a new Exchange restores what it learnt from the store.
     app = create_app(settings, exchange=exchange, freeze_heap=True)
     typer.echo(f"police desk key: {parties.keys[parties.desk]}")
+    from zaslon.adapters.http.state import app_state
+    from zaslon.flow.desk import Desk
+
+    # The duty analyst's desk login, made for this run (the demo's database is fresh each time).
+    _analyst, password = Desk(app_state(app).db).create_user(org_id=parties.desk, role="analyst", login="duty")
+    typer.echo(f"desk: http://{host}:{port}/  sign in as duty / {password}")
     busiest = parties.busiest_bank()
     if busiest is not None:
         typer.echo(f"bank {busiest} key: {parties.keys[busiest]}  (curl -H 'Authorization: Bearer <key>' "

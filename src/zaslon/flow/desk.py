@@ -218,6 +218,18 @@ class Desk:
                    org_id=user.org_id)
         return item
 
+    # ------------------------------------------------------------------ couriers
+    def courier_step(self, user: DeskUser, transfer_id: str, step: str) -> None:
+        """Record that a patrol was dispatched to a cash-out, or the courier detained (time and person)."""
+        if step not in COURIER_STEPS:
+            raise InvalidInput(f"step must be one of {list(COURIER_STEPS)}", field="step")
+        if not self.store.alert_exists(transfer_id):
+            raise NotFound(f"no cash-out alert for transfer {transfer_id!r}", field="transfer_id")
+        self.audit(user.user_id, f"courier.{step}", transfer_id, org_id=user.org_id)
+
+
+COURIER_STEPS = ("patrol", "detained")
+
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:

@@ -157,6 +157,13 @@ class DeskStore(Protocol):
         """Victims aged 65+ living alone, newest incidents first (the district officers' list)."""
         ...
 
+    def courier_alerts(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Cash-out alerts newest first, each with atm_lat/atm_lon/atm_city, order_id, incident_id, case_id and
+        ``actions``: what the desk recorded (courier.patrol / courier.detained, at, login)."""
+        ...
+
+    def alert_exists(self, transfer_id: str) -> bool: ...
+
     def pulse(self) -> tuple[int, int, int]:
         """What changed, cheaply: (incidents, newest order event id, cash-out alerts)."""
         ...

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from zaslon.adapters.db.tables_cases import case_incidents
 from zaslon.adapters.db.tables_core import orgs, transfers
 from zaslon.adapters.db.tables_desk import desk_audit, desk_queue, desk_sessions, desk_users
 from zaslon.adapters.db.tables_incidents import appeals, incident_transfers, incidents
@@ -270,6 +271,42 @@ class SqlDeskStore:
              .order_by(incidents.c.reported_at.desc()).limit(limit))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    def courier_alerts(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Cash-out alerts, newest first, with the ATM's place (from the transfer), the freeze order on the
+        account (the latest) and its incident's case; and what the desk did about each (patrol, detention)."""
+        q = (select(cashout_alerts, transfers.c.atm_lat, transfers.c.atm_lon, transfers.c.atm_city)
+             .outerjoin(transfers, transfers.c.transfer_id == cashout_alerts.c.transfer_id)
+             .order_by(cashout_alerts.c.ts.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+            accounts = sorted({r["account_id"] for r in rows})
+            orders: dict[str, tuple[str, str, str | None]] = {}
+            if accounts:
+                oq = (select(freeze_orders.c.account_id, freeze_orders.c.order_id, freeze_orders.c.incident_id,
+                             case_incidents.c.case_id)
+                      .outerjoin(case_incidents, case_incidents.c.incident_id == freeze_orders.c.incident_id)
+                      .where(freeze_orders.c.account_id.in_(accounts)).order_by(freeze_orders.c.issued_at))
+                for acc, oid, inc, case_id in conn.execute(oq):
+                    orders[acc] = (oid, inc, case_id)
+            done: dict[str, list[dict[str, Any]]] = {}
+            ids = [r["transfer_id"] for r in rows]
+            if ids:
+                aq = (select(desk_audit.c.target, desk_audit.c.action, desk_audit.c.at, desk_users.c.login)
+                      .outerjoin(desk_users, desk_users.c.user_id == desk_audit.c.actor)
+                      .where(desk_audit.c.target.in_(ids), desk_audit.c.action.like("courier.%"))
+                      .order_by(desk_audit.c.event_id))
+                for target, action, at, login in conn.execute(aq):
+                    done.setdefault(target, []).append({"action": action, "at": at, "login": login})
+        for r in rows:
+            r["order_id"], r["incident_id"], r["case_id"] = orders.get(r["account_id"], (None, None, None))
+            r["actions"] = done.get(r["transfer_id"], [])
+        return rows
+
+    def alert_exists(self, transfer_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(cashout_alerts.c.transfer_id)
+                                .where(cashout_alerts.c.transfer_id == transfer_id)).first() is not None
 
     def pulse(self) -> tuple[int, int, int]:
         with self.engine.connect() as conn:

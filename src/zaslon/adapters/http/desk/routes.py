@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from zaslon.adapters.http.desk import views
+from zaslon.adapters.http.desk import belarus, views
 from zaslon.adapters.http.desk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from zaslon.adapters.http.desk.session import (
     ANALYSTS,
@@ -373,10 +373,26 @@ async def orders_board(request: Request, status: str = "", bank: str = "",
 @router.get("/couriers")
 async def couriers(request: Request, session: DeskSession = Depends(require(ANALYSTS))) -> Response:
     def ctx() -> dict[str, Any]:
-        alerts = state_of(request).exchange.orders.store.alerts(limit=200)
-        return {"alerts": alerts}
+        alerts = desk_of(request).store.courier_alerts(limit=200)
+        for a in alerts:
+            a["place"] = a["crossing"] = None
+            try:
+                lat, lon = float(a["atm_lat"]), float(a["atm_lon"])
+            except (TypeError, ValueError):
+                continue
+            a["place"] = belarus.xy(lat, lon)
+            a["crossing"] = belarus.nearest_crossing(lat, lon)
+        steps = [s["action"] for a in alerts for s in a["actions"]]
+        return {"alerts": alerts, "map": belarus, "patrols": steps.count("courier.patrol"),
+                "detained": steps.count("courier.detained")}
 
     return render(request, "couriers.html", session, **await run_in_threadpool(ctx))
+
+
+@router.post("/couriers/{transfer_id}/{step}")
+async def courier_step(request: Request, transfer_id: str, step: str,
+                       session: DeskSession = Depends(require(ANALYSTS))) -> Response:
+    return await _act(request, "/desk/couriers", desk_of(request).courier_step, session.user, transfer_id, step)
 
 
 @router.get("/appeals")
