@@ -70,6 +70,27 @@ def test_a_shift_at_the_desk(served: str, browser, desk_world, shots: Path) -> N
     assert page.locator("#map g.atm.done[data-alert='t4']").count() == 1
     page.screenshot(path=str(shots / "couriers.png"), full_page=True)
 
+    # 7. edit, backtest and activate a rule
+    page.click("a[href='/desk/rules']")
+    page.wait_for_url("**/desk/rules")
+    page.click("#new-draft")
+    page.wait_for_selector("#rules-text")
+    text = page.locator("#rules-text").input_value()
+    page.locator("#rules-text").fill(text.replace('"payee_reported"', '"payee_reportedd"', 1))
+    page.click("#save-draft")
+    page.wait_for_selector("#rule-error")
+    assert "payee_reportedd" in page.locator("#rule-error").inner_text()  # inline, naming the feature
+    page.screenshot(path=str(shots / "rule-error.png"), full_page=True)
+    page.locator("#rules-text").fill(text.replace("2-day cooling-off", "two-day cooling-off", 1))
+    page.click("#save-draft")
+    page.wait_for_selector("#diff .add")
+    assert page.locator("#activate").is_disabled()  # not before a backtest
+    page.click("#backtest")
+    page.wait_for_selector(".backtest.current dd.saved")
+    page.screenshot(path=str(shots / "rules.png"), full_page=True)
+    page.click("#activate")
+    page.wait_for_selector("h1 + .pill + .pill.red")  # live
+
     # 8. decide an appeal, with a reason
     page.click("a[href='/desk/appeals']")
     page.wait_for_url("**/desk/appeals")

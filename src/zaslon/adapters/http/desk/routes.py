@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from zaslon.adapters.http.desk import belarus, views
+from zaslon.adapters.http.desk import belarus, rules_pages, views
 from zaslon.adapters.http.desk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from zaslon.adapters.http.desk.session import (
     ANALYSTS,
@@ -56,6 +56,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Add the desk to the API app: its service, pages, static files, error pages and ``/`` -> sign-in."""
     app.state.desk = Desk(state_of_app(app).db, DeskPolicy(idle=timedelta(minutes=settings.desk_idle_minutes)))
     app.include_router(router)
+    app.include_router(rules_pages.router)
     app.mount("/desk/static", StaticFiles(directory=str(HERE / "static")), name="desk-static")
 
     @app.get("/", include_in_schema=False)
