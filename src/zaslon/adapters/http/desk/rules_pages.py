@@ -33,14 +33,13 @@ def _pages() -> Any:
 
 
 def _pretty(rules: list[dict[str, Any]]) -> str:
-    return json.dumps(rules, indent=2, ensure_ascii=False)
+    return json.dumps(rules, indent=2, ensure_ascii=False, sort_keys=True)  # one key order: diffs show edits only
 
 
 def _diff(a: str, b: str, left: str, right: str) -> list[tuple[str, str]]:
     out = []
     for line in difflib.unified_diff(a.splitlines(), b.splitlines(), left, right, lineterm="", n=2):
-        kind = "add" if line.startswith("+") else "del" if line.startswith("-") else "hunk" if line.startswith("@") else ""
-        out.append((kind, line))
+        out.append(({"+": "add", "-": "del", "@": "hunk"}.get(line[:1], ""), line))
     return out
 
 
@@ -106,7 +105,8 @@ def _version_ctx(request: Request, version: str) -> dict[str, Any]:
     diff = _diff(_pretty(base_rules), _pretty(info.rules), base_name, info.version)
     tests = _backtests(request, version)
     tested = any(t["content_hash"] == info.content_hash for t in tests)
-    return {"info": info, "text": _pretty(info.rules), "diff": diff, "base_name": base_name, "backtests": tests, "tested": tested,
+    return {"info": info, "text": _pretty(info.rules), "diff": diff, "base_name": base_name, "backtests": tests,
+            "tested": tested,
             "dep": rulebook.deployment(db), "error": None, "error_field": None}
 
 
@@ -121,7 +121,8 @@ async def rules_version(request: Request, version: str, session: DeskSession = D
 
 @router.post("/{version}/edit")
 async def edit(request: Request, version: str, rules: str = Form("", max_length=MAX_RULES_TEXT),
-               content_hash: str = Form("", max_length=64), session: DeskSession = Depends(require(ANALYSTS))) -> Response:
+               content_hash: str = Form("", max_length=64),
+               session: DeskSession = Depends(require(ANALYSTS))) -> Response:
     def go() -> None:
         db = state_of(request).db
         current = rulebook.get_version(db, version)
@@ -164,7 +165,8 @@ async def run_backtest(request: Request, version: str, session: DeskSession = De
 
 
 @router.post("/{version}/{step}")
-async def deploy(request: Request, version: str, step: str, session: DeskSession = Depends(require(ANALYSTS))) -> Response:
+async def deploy(request: Request, version: str, step: str,
+                 session: DeskSession = Depends(require(ANALYSTS))) -> Response:
     def go() -> None:
         if step not in ("activate", "shadow"):
             raise InvalidInput("step must be activate or shadow", field="step")
