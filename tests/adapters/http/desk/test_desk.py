@@ -4,7 +4,6 @@ action writes (the audit trail with the person as actor). The same pages in a br
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -139,27 +138,6 @@ def test_take_next_gives_two_analysts_different_incidents_oldest_priority_first(
     assert r.headers["location"] == "/desk/queue?msg=empty"
     holders = {_queue_row(desk_world.engine, i)["assigned_to"] for i in (ivanova, sidorova)}
     assert len(holders) == 2
-
-
-def test_take_next_is_atomic_under_racing_analysts(desk_world) -> None:  # type: ignore[no-untyped-def]
-    desk = Desk(desk_world.engine)
-    users = [desk.store.user_by_login(n) for n in ("anna", "boris", "sofia")]
-    got: list[str | None] = []
-    lock = threading.Lock()
-
-    def grab(user) -> None:  # type: ignore[no-untyped-def]
-        for _ in range(3):
-            x = desk.take_next(user)
-            with lock:
-                got.append(x)
-
-    threads = [threading.Thread(target=grab, args=(u,)) for u in users for _ in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    claimed = [x for x in got if x is not None]
-    assert sorted(claimed) == sorted(desk_world.incidents)  # each incident taken exactly once
 
 
 def test_snooze_close_and_a_stale_edit(desk_world) -> None:  # type: ignore[no-untyped-def]

@@ -15,15 +15,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from zaslon.adapters.http.desk import belarus, rules_pages, views
-from zaslon.adapters.http.desk.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from zaslon.adapters.http.desk.i18n import LANGUAGES, translator
+from zaslon.adapters.http.desk.render import act, error_page, language_of, render
 from zaslon.adapters.http.desk.session import (
     ANALYSTS,
     COOKIE,
-    CSRF_FIELD,
     EVERYONE,
     LOGIN_COOKIE,
     SUPERVISORS,
@@ -36,7 +35,7 @@ from zaslon.adapters.http.desk.session import (
 )
 from zaslon.adapters.http.state import state_of
 from zaslon.core.types import CASH_SINK, OrderStatus
-from zaslon.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, ZaslonError
+from zaslon.errors import InvalidInput, NotFound, Unauthenticated
 from zaslon.flow.appeals import Verdict
 from zaslon.flow.desk import BAD_LOGIN, Desk, DeskPolicy
 from zaslon.flow.intake import get_incident
@@ -44,8 +43,6 @@ from zaslon.flow.ports.desk import CloseReason, DeskSession, QueueView
 from zaslon.settings import Settings
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.globals.update(money=views.money, minsk=views.minsk)
 router = APIRouter(prefix="/desk", include_in_schema=False)
 PAGE = 50
 SSE_POLL_S = 1.0
@@ -71,52 +68,16 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> Response:
-        return _error_page(request, 403, "This page is not open to your role.")
+        return error_page(request, 403, "This page is not open to your role.")
 
     @app.exception_handler(BadCsrf)
     async def bad_csrf(request: Request, exc: BadCsrf) -> Response:
-        return _error_page(request, 403, "The form was missing its security token; nothing was changed. "
+        return error_page(request, 403, "The form was missing its security token; nothing was changed. "
                                          "Reload the page and try again.")
 
 
 def state_of_app(app: FastAPI) -> Any:
     return app.state.zaslon
-
-
-# ---------------------------------------------------------------- rendering
-def _lang(request: Request, session: DeskSession | None) -> str:
-    if session is not None:
-        return session.language
-    lang = request.cookies.get("zaslon_lang", DEFAULT_LANGUAGE)
-    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def render(request: Request, name: str, session: DeskSession | None, status_code: int = 200,
-           **ctx: Any) -> HTMLResponse:
-    lang = _lang(request, session)
-    ctx.update(request=request, session=session, user=session.user if session else None, lang=lang,
-               _=translator(lang), csrf=session.csrf_token if session else "", now=datetime.now(UTC),
-               csrf_field=CSRF_FIELD)
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
-
-
-def _error_page(request: Request, status: int, message: str, back: str | None = None) -> HTMLResponse:
-    session = getattr(request.state, "desk_session", None)
-    return render(request, "error.html", session, status_code=status, message=message, status=status,
-                  back=back or "/desk/queue")
-
-
-_STATUS = {InvalidInput: 422, Conflict: 409, NotFound: 404, Forbidden: 403, Unauthenticated: 401}
-
-
-async def _act(request: Request, back: str, fn: Any, *args: Any, **kw: Any) -> Response:
-    """Run a desk action; on success back to ``back`` (303), on a refused one an error page saying why."""
-    try:
-        await run_in_threadpool(fn, *args, **kw)
-    except ZaslonError as exc:
-        status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
-        return _error_page(request, status, str(exc), back)
-    return RedirectResponse(back, status_code=303)
 
 
 # ---------------------------------------------------------------- sign-in
@@ -140,11 +101,11 @@ async def login(request: Request, login: str = Form("", max_length=200), passwor
                 csrf_token: str = Form("", max_length=200)) -> Response:
     expected = request.cookies.get(LOGIN_COOKIE)
     if not expected or not csrf_token or not secrets.compare_digest(expected, csrf_token):
-        return _error_page(request, 403, "The form was missing its security token; nothing was changed. "
+        return error_page(request, 403, "The form was missing its security token; nothing was changed. "
                                          "Reload the page and try again.", "/desk/login")
     try:
         token, _session = await run_in_threadpool(desk_of(request).login, login, password,
-                                                  language=_lang(request, None))
+                                                  language=language_of(request, None))
     except Unauthenticated:
         return _login_form(request, BAD_LOGIN, 401)
     response = RedirectResponse("/desk/queue", status_code=303)
@@ -165,7 +126,7 @@ async def logout(request: Request, session: DeskSession = Depends(require(EVERYO
 async def language(request: Request, lang: str = Form(...), back: str = Form("/desk/queue"),
                    session: DeskSession = Depends(require(EVERYONE))) -> Response:
     if lang not in LANGUAGES:
-        return _error_page(request, 422, f"language must be one of {list(LANGUAGES)}")
+        return error_page(request, 422, f"language must be one of {list(LANGUAGES)}")
     await run_in_threadpool(desk_of(request).set_language, session, lang)
     response = RedirectResponse(back if back.startswith("/desk/") else "/desk/queue", status_code=303)
     response.set_cookie("zaslon_lang", lang, **cookie_flags(request))  # type: ignore[arg-type]
@@ -201,7 +162,7 @@ async def queue(request: Request, view: str = "open", scheme: str = "", page: in
     try:
         ctx = await run_in_threadpool(_queue_ctx, request, session, view, scheme[:32], max(page, 1))
     except InvalidInput as exc:
-        return _error_page(request, 422, str(exc))
+        return error_page(request, 422, str(exc))
     return render(request, "queue.html", session, message=request.query_params.get("msg"), **ctx)
 
 
@@ -211,7 +172,7 @@ async def queue_rows(request: Request, view: str = "open", scheme: str = "", pag
     try:
         ctx = await run_in_threadpool(_queue_ctx, request, session, view, scheme[:32], max(page, 1))
     except InvalidInput as exc:
-        return _error_page(request, 422, str(exc))
+        return error_page(request, 422, str(exc))
     return render(request, "_queue_rows.html", session, **ctx)
 
 
@@ -278,7 +239,7 @@ async def incident_page(request: Request, incident_id: str,
     try:
         ctx = await run_in_threadpool(_incident_ctx, request, session, incident_id[:64])
     except NotFound as exc:
-        return _error_page(request, 404, str(exc))
+        return error_page(request, 404, str(exc))
     return render(request, "incident.html", session, **ctx)
 
 
@@ -307,12 +268,12 @@ async def assign(request: Request, incident_id: str, to: str = Form("", max_leng
     desk = desk_of(request)
     target = session.user.login if to == "me" else to.strip() or None
     if target not in (None, session.user.login) and session.user.role not in SUPERVISORS:
-        return _error_page(request, 403, "Only a supervisor assigns incidents to someone else.", back)
+        return error_page(request, 403, "Only a supervisor assigns incidents to someone else.", back)
 
     def go() -> None:
         desk.assign(session.user, incident_id, to_login=target, version=_version(version))
 
-    return await _act(request, back, go)
+    return await act(request, back, go)
 
 
 @router.post("/incidents/{incident_id}/snooze")
@@ -328,7 +289,7 @@ async def snooze(request: Request, incident_id: str, hours: str = Form("", max_l
         desk_of(request).snooze(session.user, incident_id, until=datetime.now(UTC) + timedelta(hours=h),
                                 version=_version(version))
 
-    return await _act(request, f"/desk/incidents/{incident_id}", go)
+    return await act(request, f"/desk/incidents/{incident_id}", go)
 
 
 @router.post("/incidents/{incident_id}/close")
@@ -338,7 +299,7 @@ async def close(request: Request, incident_id: str, reason: str = Form("", max_l
     def go() -> None:
         desk_of(request).close(session.user, incident_id, reason=reason, note=note, version=_version(version))
 
-    return await _act(request, f"/desk/incidents/{incident_id}", go)
+    return await act(request, f"/desk/incidents/{incident_id}", go)
 
 
 # ---------------------------------------------------------------- orders, couriers, appeals, audit, district
@@ -367,7 +328,7 @@ async def orders_board(request: Request, status: str = "", bank: str = "",
     try:
         data = await run_in_threadpool(ctx)
     except InvalidInput as exc:
-        return _error_page(request, 422, str(exc))
+        return error_page(request, 422, str(exc))
     return render(request, "orders.html", session, **data)
 
 
@@ -393,7 +354,7 @@ async def couriers(request: Request, session: DeskSession = Depends(require(ANAL
 @router.post("/couriers/{transfer_id}/{step}")
 async def courier_step(request: Request, transfer_id: str, step: str,
                        session: DeskSession = Depends(require(ANALYSTS))) -> Response:
-    return await _act(request, "/desk/couriers", desk_of(request).courier_step, session.user, transfer_id, step)
+    return await act(request, "/desk/couriers", desk_of(request).courier_step, session.user, transfer_id, step)
 
 
 @router.get("/appeals")
@@ -419,7 +380,7 @@ async def decide(request: Request, appeal_id: str, verdict: str = Form("", max_l
         desk.audit(session.user.user_id, "appeal.decide", appeal_id, f"{chosen.value}: {note.strip()}",
                    org_id=session.user.org_id)
 
-    return await _act(request, "/desk/appeals", go)
+    return await act(request, "/desk/appeals", go)
 
 
 @router.get("/audit")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from zaslon.adapters.http.desk.render import act, error_page, render
 from zaslon.adapters.http.desk.session import ANALYSTS, desk_of, require
 from zaslon.adapters.http.state import state_of
 from zaslon.errors import Conflict, InvalidInput, ZaslonError
@@ -24,12 +25,6 @@ from zaslon.flow.ports.desk import DeskSession
 
 router = APIRouter(prefix="/desk/rules", include_in_schema=False)
 MAX_RULES_TEXT = 200_000
-
-
-def _pages() -> Any:
-    from zaslon.adapters.http.desk import routes  # the shared renderer (routes imports this module)
-
-    return routes
 
 
 def _pretty(rules: list[dict[str, Any]]) -> str:
@@ -68,8 +63,8 @@ async def rules_index(request: Request, a: str = "", b: str = "",
     try:
         data = await run_in_threadpool(ctx)
     except ZaslonError as exc:
-        return _pages()._error_page(request, 404, str(exc), "/desk/rules")
-    return _pages().render(request, "rules.html", session, **data)
+        return error_page(request, 404, str(exc), "/desk/rules")
+    return render(request, "rules.html", session, **data)
 
 
 @router.post("/draft")
@@ -91,7 +86,7 @@ async def new_draft(request: Request, base: str = Form("", max_length=64),
     try:
         version = await run_in_threadpool(go)
     except ZaslonError as exc:
-        return _pages()._error_page(request, 422, str(exc), "/desk/rules")
+        return error_page(request, 422, str(exc), "/desk/rules")
     return RedirectResponse(f"/desk/rules/{version}", status_code=303)
 
 
@@ -115,8 +110,8 @@ async def rules_version(request: Request, version: str, session: DeskSession = D
     try:
         data = await run_in_threadpool(_version_ctx, request, version[:64])
     except ZaslonError as exc:
-        return _pages()._error_page(request, 404, str(exc), "/desk/rules")
-    return _pages().render(request, "rule_version.html", session, **data)
+        return error_page(request, 404, str(exc), "/desk/rules")
+    return render(request, "rule_version.html", session, **data)
 
 
 @router.post("/{version}/edit")
@@ -142,7 +137,7 @@ async def edit(request: Request, version: str, rules: str = Form("", max_length=
         status = 409 if isinstance(exc, Conflict) else 422
         data = await run_in_threadpool(_version_ctx, request, version)
         data.update(text=rules, error=str(exc), error_field=exc.field)
-        return _pages().render(request, "rule_version.html", session, status_code=status, **data)
+        return render(request, "rule_version.html", session, status_code=status, **data)
     return RedirectResponse(f"/desk/rules/{version}", status_code=303)
 
 
@@ -161,7 +156,7 @@ async def run_backtest(request: Request, version: str, session: DeskSession = De
         desk_of(request).audit(session.user.user_id, "rules.backtest", version, json.dumps(summary),
                                org_id=session.user.org_id)
 
-    return await _pages()._act(request, f"/desk/rules/{version}", go)
+    return await act(request, f"/desk/rules/{version}", go)
 
 
 @router.post("/{version}/{step}")
@@ -184,4 +179,4 @@ async def deploy(request: Request, version: str, step: str,
         state_of(request).exchange.rules_watcher.notify()  # this process switches now
         desk_of(request).audit(session.user.user_id, f"rules.{step}", version, org_id=session.user.org_id)
 
-    return await _pages()._act(request, f"/desk/rules/{version}", go)
+    return await act(request, f"/desk/rules/{version}", go)
