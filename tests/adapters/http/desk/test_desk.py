@@ -232,3 +232,21 @@ def test_every_page_renders(desk_world) -> None:  # type: ignore[no-untyped-def]
     assert "ATM-BREST-3" in sofia.get("/desk/couriers").text
     assert sofia.get("/desk/queue?view=everything").status_code == 422
     assert sofia.get("/desk/orders?status=melted").status_code == 422
+
+
+def test_lifting_an_order_needs_a_reason_and_is_audited(desk_world) -> None:  # type: ignore[no-untyped-def]
+    from zaslon.adapters.http.state import app_state
+
+    exchange = app_state(desk_world.app).exchange
+    order = desk_world.orders[-1]
+    anna = sign_in(desk_world.app, "anna")
+    token = _token(anna, "/desk/orders")
+    r = anna.post(f"/desk/orders/{order}/lift", data={"csrf_token": token, "reason": " "})
+    assert r.status_code == 422 and exchange.order(order, None).status.value == "issued"
+    r = anna.post(f"/desk/orders/{order}/lift", data={"csrf_token": token, "reason": "victim's own savings account"})
+    assert r.status_code == 200 and exchange.order(order, None).status.value == "released"
+    r = anna.post(f"/desk/orders/{order}/lift", data={"csrf_token": token, "reason": "again"})
+    assert r.status_code == 409  # released already
+    with desk_world.engine.connect() as conn:
+        detail = conn.execute(select(desk_audit.c.detail).where(desk_audit.c.action == "order.lift")).scalars().all()
+    assert detail == ["victim's own savings account"]

@@ -333,6 +333,21 @@ async def orders_board(request: Request, status: str = "", bank: str = "",
     return render(request, "orders.html", session, **data)
 
 
+@router.post("/orders/{order_id}/lift")
+async def lift_order(request: Request, order_id: str, reason: str = Form("", max_length=2000),
+                     back: str = Form("/desk/orders", max_length=300),
+                     session: DeskSession = Depends(require(ANALYSTS))) -> Response:
+    desk = desk_of(request)
+
+    def go() -> None:
+        if not reason.strip():
+            raise InvalidInput("give the reason for lifting the order", field="reason")
+        state_of(request).exchange.lift_order(desk.principal(session.user), order_id)
+        desk.audit(session.user.user_id, "order.lift", order_id, reason.strip(), org_id=session.user.org_id)
+
+    return await act(request, back if back.startswith("/desk/") else "/desk/orders", go)
+
+
 @router.get("/couriers")
 async def couriers(request: Request, session: DeskSession = Depends(require(ANALYSTS))) -> Response:
     def ctx() -> dict[str, Any]:
