@@ -39,9 +39,16 @@ def main() -> None:
         page.click("#take-next")
         page.wait_for_url("**/desk/incidents/**")
         page.screenshot(path=str(a.out / "incident.png"), full_page=True)
-        for name in ("orders", "couriers", "appeals", "rules", "district"):
+        for name in ("orders", "couriers", "appeals", "cases", "rules", "district"):
             page.goto(f"{a.url}/desk/{name}")
             page.screenshot(path=str(a.out / f"{name}.png"))  # the first screen: long lists page on
+        for listing, link, name in (("cases", "#cases a", "case"), ("rules", "table.grid a", "rule-version")):
+            page.goto(f"{a.url}/desk/{listing}")
+            first = page.locator(link).first
+            if first.count():
+                first.click()
+                page.wait_for_load_state()
+                page.screenshot(path=str(a.out / f"{name}.png"), full_page=True)
         page.click("#lang-switch")
         page.goto(a.url + "/desk/queue")
         page.screenshot(path=str(a.out / "queue-en.png"))

@@ -64,6 +64,7 @@ class QueueItem:
     closed_at: datetime | None
     close_reason: str | None
     version: int
+    received_at: datetime | None = None  # when the exchange got the report: the desk's clocks start here
     orders: int = 0
     first_order_at: datetime | None = None
     first_ack_at: datetime | None = None

@@ -39,7 +39,7 @@ def _user(row: RowMapping) -> DeskUser:
 _ITEM_COLUMNS = (
     desk_queue.c.incident_id, desk_queue.c.priority, desk_queue.c.reported_at, desk_queue.c.assigned_to,
     desk_queue.c.assigned_at, desk_queue.c.snoozed_until, desk_queue.c.closed_at, desk_queue.c.close_reason,
-    desk_queue.c.version, incidents.c.scheme, incidents.c.victim_name, incidents.c.victim_age,
+    desk_queue.c.version, incidents.c.received_at, incidents.c.scheme, incidents.c.victim_name, incidents.c.victim_age,
     incidents.c.victim_lives_alone, desk_users.c.login.label("assigned_login"),
 )
 
@@ -158,6 +158,10 @@ class SqlDeskStore:
         stmt = (dialect_insert(desk_queue)
                 .from_select(["incident_id", "priority", "reported_at", "version"], missing)
                 .on_conflict_do_nothing(index_elements=["incident_id"]))
+        with self.engine.connect() as conn:  # nearly always nothing new: two counts, no write
+            n_incidents = conn.execute(select(func.count()).select_from(incidents)).scalar_one()
+            if n_incidents == conn.execute(select(func.count()).select_from(desk_queue)).scalar_one():
+                return 0
         with self.engine.begin() as conn:
             return int(conn.execute(stmt).rowcount or 0)
 
@@ -185,8 +189,9 @@ class SqlDeskStore:
              .join(incidents, incidents.c.incident_id == desk_queue.c.incident_id)
              .outerjoin(desk_users, desk_users.c.user_id == desk_queue.c.assigned_to)
              .where(where).order_by(*order).limit(limit).offset(offset))
-        count = select(func.count()).select_from(
-            desk_queue.join(incidents, incidents.c.incident_id == desk_queue.c.incident_id)).where(where)
+        counted = (desk_queue.join(incidents, incidents.c.incident_id == desk_queue.c.incident_id) if scheme
+                   else desk_queue)  # the join only when the filter needs it
+        count = select(func.count()).select_from(counted).where(where)
         with self.engine.connect() as conn:
             rows = list(conn.execute(q).mappings())
             total = int(conn.execute(count).scalar_one())
@@ -345,5 +350,5 @@ def _item(row: RowMapping, stages: tuple[int, Any, Any, Any] | None) -> QueueIte
         scheme=row["scheme"], victim_name=row["victim_name"], victim_age=row["victim_age"],
         lives_alone=row["victim_lives_alone"], assigned_to=row["assigned_to"], assigned_login=row["assigned_login"],
         snoozed_until=row["snoozed_until"], closed_at=row["closed_at"], close_reason=row["close_reason"],
-        version=int(row["version"]), orders=n, first_order_at=first_order, first_ack_at=first_ack,
-        first_frozen_at=first_frozen)
+        version=int(row["version"]), received_at=row["received_at"], orders=n, first_order_at=first_order,
+        first_ack_at=first_ack, first_frozen_at=first_frozen)

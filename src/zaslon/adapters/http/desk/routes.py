@@ -34,7 +34,7 @@ from zaslon.adapters.http.desk.session import (
     require,
 )
 from zaslon.adapters.http.state import state_of
-from zaslon.core.types import CASH_SINK, OrderStatus
+from zaslon.core.types import OrderStatus
 from zaslon.errors import InvalidInput, NotFound, Unauthenticated
 from zaslon.flow.appeals import Verdict
 from zaslon.flow.desk import BAD_LOGIN, Desk, DeskPolicy
@@ -212,7 +212,7 @@ def _incident_ctx(request: Request, session: DeskSession, incident_id: str) -> d
     timeline.append((datetime.fromisoformat(incident["reported_at"]), "report",
                      f"{incident['scheme']} reported by {incident['reporter_org']}"))
     for h in flow.hops:
-        if h.depth > 1 and h.to_account != CASH_SINK:  # a withdrawal shows as its cash-out below
+        if h.depth > 1 and h.to_account not in views.SINKS:  # a withdrawal or freeze shows as its end below
             timeline.append((datetime.fromtimestamp(h.ts_us / 1e6, UTC), "hop",
                              f"hop {h.depth}: {h.from_account} → {h.to_account} {views.money(h.amount)}"))
     for e in flow.exits:

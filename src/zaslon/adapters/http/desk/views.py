@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from zaslon.core.ledger import FROZEN_SINK
 from zaslon.core.trace import ExitKind, TraceResult
 from zaslon.core.types import CASH_SINK, FreezeOrder, OrderStatus
 from zaslon.flow.ports.desk import QueueItem
 
 MINSK = ZoneInfo("Europe/Minsk")
+SINKS = (CASH_SINK, FROZEN_SINK)  # the ledger's pseudo-accounts for cash taken out and money frozen
 # Minor units per major unit; every currency the exchange sees today has two decimals.
 _DECIMALS = {"BYN": 2, "RUB": 2, "USD": 2, "EUR": 2, "KZT": 2, "UZS": 2, "PLN": 2}
 
@@ -51,9 +53,10 @@ class Clock:
 
 
 def clocks(item: QueueItem, limits: Mapping[str, tuple[int, int]], now: datetime) -> list[Clock]:
-    """Report -> first order, first order -> first acknowledgement, acknowledgement -> first freeze. A clock
+    """Report received -> first order, first order -> first acknowledgement, acknowledgement -> first freeze. A clock
     that is still running turns amber, then red, at the stage's limits (minutes); a stopped one shows its time."""
-    stages = (("order", item.reported_at, item.first_order_at), ("ack", item.first_order_at, item.first_ack_at),
+    stages = (("order", item.received_at or item.reported_at, item.first_order_at),
+              ("ack", item.first_order_at, item.first_ack_at),
               ("freeze", item.first_ack_at, item.first_frozen_at))
     out = []
     for stage, start, end in stages:
@@ -123,7 +126,7 @@ def money_flow(result: TraceResult, victims: Sequence[str], orders: Sequence[Fre
         node(v, 0).victim = True
     pair: dict[tuple[str, str], int] = defaultdict(int)
     for h in result.hops:
-        if h.to_account == CASH_SINK:  # a withdrawal is an end of the money (below), not an account
+        if h.to_account in SINKS:  # a withdrawal or a freeze is an end of the money (below), not an account
             continue
         node(h.from_account, h.depth - 1)
         node(h.to_account, h.depth)
