@@ -74,7 +74,7 @@ RU = {
     "Confirm the case": "Подтвердить дело", "Split off": "Выделить", "Merge": "Объединить",
     "Split the ticked incidents into a new case": "Выделить отмеченные происшествия в новое дело",
     "Other case": "Другое дело", "History": "История", "confirmed": "подтверждено", "merged": "объединено",
-    "Lift": "Снять",
+    "Lift": "Снять", "orders": "предписаний",
     # values shown through _(...): roles, views, stages, statuses, schemes, kinds, reasons, verdicts
     "analyst": "дежурный аналитик", "supervisor": "старший смены", "district_officer": "участковый",
     "admin": "администратор", "open": "открытые", "mine": "мои", "unassigned": "свободные", "snoozed": "отложенные",

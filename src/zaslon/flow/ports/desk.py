@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from zaslon.core.types import FreezeOrder
+
 
 class Role(StrEnum):
     ANALYST = "analyst"  # duty analyst: works the queue, incidents, orders, appeals, rules
@@ -152,6 +154,12 @@ class DeskStore(Protocol):
 
     def incident_transfers(self, incident_id: str) -> list[dict[str, Any]]:
         """The incident's disputed transfers, as stored."""
+        ...
+
+    def orders_board(self, *, now: datetime, status: str | None = None, bank_id: str | None = None,
+                     limit: int = 50, offset: int = 0) -> tuple[list[FreezeOrder], int, list[tuple[str, str, int]]]:
+        """A page of orders, overdue ones first, then open ones, by deadline; how many match; and the count of
+        every order by (bank, status)."""
         ...
 
     def vulnerable_victims(self, *, limit: int = 200) -> list[dict[str, Any]]:

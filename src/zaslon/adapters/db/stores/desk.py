@@ -18,11 +18,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from zaslon.adapters.db.stores.orders import _order
 from zaslon.adapters.db.tables_cases import case_incidents
 from zaslon.adapters.db.tables_core import orgs, transfers
 from zaslon.adapters.db.tables_desk import desk_audit, desk_queue, desk_sessions, desk_users
 from zaslon.adapters.db.tables_incidents import appeals, incident_transfers, incidents
 from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
+from zaslon.core.types import FreezeOrder
 from zaslon.errors import Conflict, InvalidInput, NotFound
 from zaslon.flow.ports.desk import DeskSession, DeskUser, QueueItem, QueueView, Role
 
@@ -268,6 +270,26 @@ class SqlDeskStore:
              .where(incident_transfers.c.incident_id == incident_id).order_by(transfers.c.ts))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    def orders_board(self, *, now: datetime, status: str | None = None, bank_id: str | None = None,
+                     limit: int = 50, offset: int = 0) -> tuple[list[FreezeOrder], int, list[tuple[str, str, int]]]:
+        open_ = freeze_orders.c.status.in_(["issued", "acknowledged"])
+        overdue = and_(open_, freeze_orders.c.deadline <= now)
+        where = []
+        if status:
+            where.append(freeze_orders.c.status == status)
+        if bank_id:
+            where.append(freeze_orders.c.bank_id == bank_id)
+        q = (select(freeze_orders).where(*where)
+             .order_by(case((overdue, 0), (open_, 1), else_=2), freeze_orders.c.deadline, freeze_orders.c.order_id)
+             .limit(limit).offset(offset))
+        with self.engine.connect() as conn:
+            page = [_order(r) for r in conn.execute(q).mappings()]
+            total = int(conn.execute(select(func.count()).select_from(freeze_orders).where(*where)).scalar_one())
+            counts = [(str(b), str(st), int(n)) for b, st, n in conn.execute(
+                select(freeze_orders.c.bank_id, freeze_orders.c.status, func.count())
+                .group_by(freeze_orders.c.bank_id, freeze_orders.c.status).order_by(freeze_orders.c.bank_id))]
+        return page, total, counts
 
     def vulnerable_victims(self, *, limit: int = 200) -> list[dict[str, Any]]:
         q = (select(incidents.c.incident_id, incidents.c.reported_at, incidents.c.scheme, incidents.c.victim_name,

@@ -305,25 +305,23 @@ async def close(request: Request, incident_id: str, reason: str = Form("", max_l
 
 # ---------------------------------------------------------------- orders, couriers, appeals, audit, district
 @router.get("/orders")
-async def orders_board(request: Request, status: str = "", bank: str = "",
+async def orders_board(request: Request, status: str = "", bank: str = "", page: int = 1,
                        session: DeskSession = Depends(require(ANALYSTS))) -> Response:
+    page = max(page, 1)
+
     def ctx() -> dict[str, Any]:
-        try:
-            chosen = OrderStatus(status) if status else None
-        except ValueError:
-            raise InvalidInput(f"status must be one of {[s.value for s in OrderStatus]}", field="status") from None
-        exchange = state_of(request).exchange
-        orders = exchange.list_orders(bank[:11] or None, status=chosen, limit=500)
+        if status and status not in {s.value for s in OrderStatus}:
+            raise InvalidInput(f"status must be one of {[s.value for s in OrderStatus]}", field="status")
         now = datetime.now(UTC)
-        open_ = (OrderStatus.ISSUED, OrderStatus.ACKNOWLEDGED)
-        orders.sort(key=lambda o: (not (o.status in open_ and o.deadline <= now), o.status not in open_,
-                                   o.deadline))
-        stage = views.order_stage_times(desk_of(request).store.order_events([o.order_id for o in orders]))
+        store = desk_of(request).store
+        orders, total, counts = store.orders_board(now=now, status=status or None, bank_id=bank[:11] or None,
+                                                   limit=PAGE, offset=(page - 1) * PAGE)
+        stage = views.order_stage_times(store.order_events([o.order_id for o in orders]))
         by_bank: dict[str, dict[str, int]] = {}
-        for o in orders:
-            by_bank.setdefault(o.bank_id, {}).setdefault(o.status.value, 0)
-            by_bank[o.bank_id][o.status.value] += 1
-        return {"orders": orders, "stage": stage, "now": now, "status": status, "bank": bank,
+        for b, st, n in counts:
+            by_bank.setdefault(b, {})[st] = n
+        return {"orders": orders, "stage": stage, "now": now, "status": status, "bank": bank, "page": page,
+                "pages": max(1, -(-total // PAGE)), "total": total,
                 "statuses": [s.value for s in OrderStatus], "by_bank": sorted(by_bank.items())}
 
     try:
