@@ -73,8 +73,11 @@ RU = {
     "Cases": "Дела", "Case": "Дело", "Incidents": "Происшествия", "Export": "Выгрузка", "No cases.": "Дел нет.",
     "Confirm the case": "Подтвердить дело", "Split off": "Выделить", "Merge": "Объединить",
     "Split the ticked incidents into a new case": "Выделить отмеченные происшествия в новое дело",
-    "Other case": "Другое дело", "History": "История", "confirmed": "подтверждено", "merged": "объединено",
-    "Lift": "Снять", "orders": "предписаний",
+    "Other case": "Другое дело", "The group": "Группа", "Stolen": "Похищено", "Saved": "Сохранено", "Lost": "Потеряно",
+    "Victims": "Потерпевшие", "persons": "граждан", "companies": "организаций", "Drops": "Дропы", "accounts": "счетов",
+    "transfers": "переводов", "Schemes": "Схемы", "Infrastructure": "Инфраструктура", "Value": "Значение",
+    "Cash-out points": "Точки обналичивания", "Withdrawals": "Снятий", "Accounts": "Счета", "History": "История", "confirmed": "подтверждено", "merged": "объединено",
+    "Lift": "Снять", "orders": "предписаний", "Orders by bank and stage": "Предписания по банкам и стадиям",
     # values shown through _(...): roles, views, stages, statuses, schemes, kinds, reasons, verdicts
     "analyst": "дежурный аналитик", "supervisor": "старший смены", "district_officer": "участковый",
     "admin": "администратор", "open": "открытые", "mine": "мои", "unassigned": "свободные", "snoozed": "отложенные",

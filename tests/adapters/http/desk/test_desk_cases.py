@@ -29,6 +29,7 @@ def test_merge_split_confirm_and_export(desk_world) -> None:  # type: ignore[no-
     assert len(ids) == 3  # one case per incident: nothing links them
     a, b = sorted(ids)[:2]
     page = anna.get(f"/desk/cases/{a}")
+    assert page.status_code == 200 and 'id="infrastructure"' in page.text  # the group report, as tables
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     va = cases.get(a).version
     r = anna.post(f"/desk/cases/{a}/merge", data={"csrf_token": token, "other": b, "version": va, "reason": ""})

@@ -3,6 +3,8 @@ version the page showed: a stale one is refused with 409), and the group report 
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -49,7 +51,11 @@ async def case_page(request: Request, case_id: str, session: DeskSession = Depen
         service = state_of(request).exchange.cases
         view = service.get(case_id[:32])
         queue = [desk_of(request).item(i) for i in view.incident_ids[:200]]
-        return {"case": view, "items": queue, "history": service.history(view.case_id)}
+        history = service.history(view.case_id)
+        for h in history:
+            h["at"] = datetime.fromisoformat(h["at"]) if h["at"] else None
+        group = json.loads(export_case(state_of(request).db, view.case_id, "json"))  # the group report
+        return {"case": view, "items": queue, "history": history, "group": group}
 
     try:
         data = await run_in_threadpool(ctx)
