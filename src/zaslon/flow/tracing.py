@@ -258,7 +258,9 @@ class Tracer:
         same trace, every disputed transfer followed, nothing remembered and nothing flagged."""
         cfg = self.settings
         with self._lock, self.live.lock:
-            led = self.live.current(upto=at)
+            # No count of every stored row (a late-row check costs a scan of the transfers on each page view): a
+            # reader takes in what is new; the next trace of a report still checks and rebuilds if it must.
+            led = self.live.current(check_late=False, upto=at)
             upto = led.upto(to_us(at))
             row_of = self.live.row_of
             seeds = [(row_of[t], int(led.amount[row_of[t]])) for t in transfer_ids if t in row_of and row_of[t] < upto]
