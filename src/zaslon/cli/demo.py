@@ -204,7 +204,7 @@ def _serve(exchange: Any, settings: Any, parties: Any, host: str, port: int) -> 
         typer.echo(f"bank {busiest} key: {parties.keys[busiest]}  (curl -H 'Authorization: Bearer <key>' "
                    f"http://{host}:{port}/v1/orders)")
     typer.echo(f"serving http://{host}:{port} until Ctrl-C", err=sys.stderr.isatty())
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:

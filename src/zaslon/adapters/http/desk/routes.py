@@ -46,7 +46,9 @@ HERE = Path(__file__).parent
 router = APIRouter(prefix="/desk", include_in_schema=False)
 PAGE = 50
 SSE_POLL_S = 1.0
-SSE_MAX_S = 300.0  # a stream ends after this long and the browser reconnects: no connection lives forever
+# A stream ends after this long and the browser reconnects (after ``retry`` ms): no connection lives long enough
+# to hold up a server's shutdown for more than this.
+SSE_MAX_S = 30.0
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -418,7 +420,7 @@ async def events(request: Request, session: DeskSession = Depends(require(ANALYS
 
     async def stream() -> Any:
         last = await run_in_threadpool(store.pulse)
-        yield f"event: hello\ndata: {json.dumps(last)}\n\n"
+        yield f"retry: 1000\nevent: hello\ndata: {json.dumps(last)}\n\n"
         started = asyncio.get_running_loop().time()
         while asyncio.get_running_loop().time() - started < SSE_MAX_S:
             await asyncio.sleep(SSE_POLL_S)

@@ -6,7 +6,12 @@
     if (document.body.dataset.live !== "1" || !window.EventSource) return;
     var live = document.getElementById("live");
     var source = new EventSource("/desk/events");
-    source.addEventListener("hello", function () { if (live) live.textContent = "● live"; });
+    var hellos = 0;
+    source.addEventListener("hello", function () {
+      if (live) live.textContent = "● live";
+      // A stream lasts 30 s; after a reconnect refresh everything, in case something changed in between.
+      if (hellos++ > 0) ["incident", "order", "alert"].forEach(function (k) { htmx.trigger(document.body, "desk:" + k, {}); });
+    });
     source.addEventListener("pulse", function (ev) {
       var data = JSON.parse(ev.data);
       (data.changed || []).forEach(function (kind) { htmx.trigger(document.body, "desk:" + kind, data); });
