@@ -45,6 +45,10 @@ def test_create_prints_a_one_time_password_that_signs_in(url: str) -> None:
                             "--password-stdin"], input="a long enough passphrase\n")
     assert r.exit_code == 0 and "password:" not in r.stdout
     assert Desk(make_engine(url)).login("petrova", "a long enough passphrase")[0]
+    r = runner.invoke(app, ["users", "create", "--org", "police-desk", "--role", "analyst", "--name", "sidorov"],
+                      input="piped in, no flag needed\n")
+    assert r.exit_code == 0 and "password:" not in r.stdout
+    assert Desk(make_engine(url)).login("sidorov", "piped in, no flag needed")[0]
     r = runner.invoke(app, ["users", "reset-password", "ivanov"])
     new = r.stdout.split()[1]
     assert r.exit_code == 0 and new != password and Desk(make_engine(url)).login("ivanov", new)[0]

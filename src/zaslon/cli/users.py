@@ -32,6 +32,14 @@ def _read_password() -> str:
     return line
 
 
+def _piped_password() -> str | None:
+    """A password piped in (``echo ... | zaslon users create ...``), or None: a terminal, or nothing piped."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    line = sys.stdin.readline().rstrip("\r\n")
+    return line or None
+
+
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
     users = typer.Typer(no_args_is_help=True, help="People of the police desk (web sign-in).")
     app.add_typer(users, name="users")
@@ -42,14 +50,15 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         role: str = typer.Option(..., help="analyst, supervisor, district_officer or admin"),
         name: str = typer.Option(..., help="the sign-in name"),
         password_stdin: bool = typer.Option(False, "--password-stdin",
-                                            help="read the password from standard input instead of generating one"),
+                                            help="read the password from standard input (a piped one is read anyway)"),
     ) -> None:
-        """Create a desk user and print a one-time password (shown once, stored only as an argon2 hash)."""
+        """Create a desk user with a password piped in on standard input, or print a generated one-time password
+        (shown once); either is stored only as an argon2 hash."""
+        given = _read_password() if password_stdin else _piped_password()
         desk = _desk()
-        user, password = desk.create_user(org_id=org, role=role, login=name,
-                                          password=_read_password() if password_stdin else None)
+        user, password = desk.create_user(org_id=org, role=role, login=name, password=given)
         print(f"user:     {user.login} ({user.role.value}, {user.org_id})")
-        if not password_stdin:
+        if given is None:
             print(f"password: {password}")
             print("Hand the password over now: it is not shown again.", file=sys.stderr)
 
