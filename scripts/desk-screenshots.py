@@ -38,6 +38,10 @@ def main() -> None:
         page.screenshot(path=str(a.out / "queue.png"))
         page.click("#take-next")
         page.wait_for_url("**/desk/incidents/**")
+        page.screenshot(path=str(a.out / "incident-taken.png"), full_page=True)
+        page.goto(a.url + "/desk/orders")  # an incident whose money was traced: the first on the orders board
+        page.locator("#orders-board td a").first.click()
+        page.wait_for_url("**/desk/incidents/**")
         page.screenshot(path=str(a.out / "incident.png"), full_page=True)
         for name in ("orders", "couriers", "appeals", "cases", "rules", "district"):
             page.goto(f"{a.url}/desk/{name}")
