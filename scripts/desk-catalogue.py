@@ -77,7 +77,8 @@ RU = {
     "Victims": "Потерпевшие", "persons": "граждан", "companies": "организаций", "Drops": "Дропы", "accounts": "счетов",
     "transfers": "переводов", "Schemes": "Схемы", "Infrastructure": "Инфраструктура", "Value": "Значение",
     "Cash-out points": "Точки обналичивания", "Withdrawals": "Снятий", "Accounts": "Счета", "History": "История", "confirmed": "подтверждено", "merged": "объединено",
-    "Lift": "Снять", "orders": "предписаний", "Orders by bank and stage": "Предписания по банкам и стадиям",
+    "Lift": "Снять", "Confirm": "Подтвердить", "Extend or lift": "Продлить или снять", "Extend by": "Продлить на",
+    "Extend": "Продлить", "pending_confirmation": "ждёт подтверждения", "orders": "предписаний", "Orders by bank and stage": "Предписания по банкам и стадиям",
     # values shown through _(...): roles, views, stages, statuses, schemes, kinds, reasons, verdicts
     "analyst": "дежурный аналитик", "supervisor": "старший смены", "district_officer": "участковый",
     "admin": "администратор", "open": "открытые", "mine": "мои", "unassigned": "свободные", "snoozed": "отложенные",
@@ -111,6 +112,7 @@ EN = {
     "order-issued": "order issued", "order-acknowledged": "order acknowledged", "order-frozen": "frozen",
     "order-returned": "returned", "order-released": "released", "order-expired": "expired",
     "courier.patrol": "patrol dispatched", "courier.detained": "courier detained",
+    "pending_confirmation": "pending confirmation",
 }
 
 

@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from zaslon.adapters.db.stores.desk import SqlDeskStore
 from zaslon.core.access import DEFAULT_SCOPES, OrgKind
 from zaslon.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from zaslon.flow.audit import AuditLog
 from zaslon.flow.orgs import Principal
 from zaslon.flow.ports.desk import CloseReason, DeskSession, DeskStore, DeskUser, QueueItem, Role
 
@@ -55,6 +56,8 @@ class Desk:
     def __init__(self, engine: Engine, policy: DeskPolicy | None = None) -> None:
         self.store: DeskStore = SqlDeskStore(engine)
         self.policy = policy or DeskPolicy()
+        self.chain = AuditLog(engine)
+        self._logins: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ people (the CLI)
     def create_user(self, *, org_id: str, role: str, login: str, password: str | None = None,
@@ -162,8 +165,20 @@ class Desk:
 
     def audit(self, actor: str | None, action: str, target: str | None = None, detail: str | None = None, *,
               org_id: str | None = None) -> None:
-        self.store.audit(actor=actor, org_id=org_id, action=action, target=target, detail=detail,
-                         at=datetime.now(UTC))
+        """The desk's own trail (what its pages read back), and the exchange's hash-chained audit log of people
+        (``flow.audit``), where the actor is ``desk:<login>`` and the person the desk user."""
+        at = datetime.now(UTC)
+        self.store.audit(actor=actor, org_id=org_id, action=action, target=target, detail=detail, at=at)
+        login = self._login_of(actor)
+        self.chain.record(org_id=org_id, actor=f"desk:{login}" if login else "desk", person=login,
+                          action=f"desk.{action}", subject=target, detail={"detail": detail} if detail else {}, at=at)
+
+    def _login_of(self, user_id: str | None) -> str | None:
+        if user_id is None:
+            return None
+        if user_id not in self._logins:
+            self._logins[user_id] = self.store.login_of(user_id)
+        return self._logins[user_id]
 
     # ------------------------------------------------------------------ queue
     def take_next(self, user: DeskUser, *, now: datetime | None = None) -> str | None:

@@ -68,6 +68,11 @@ class SqlDeskStore:
             row = conn.execute(select(desk_users).where(desk_users.c.login == login)).mappings().first()
         return None if row is None else _user(row)
 
+    def login_of(self, user_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            login = conn.execute(select(desk_users.c.login).where(desk_users.c.user_id == user_id)).scalar_one_or_none()
+        return None if login is None else str(login)
+
     def set_password(self, user_id: str, password_hash: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(desk_users).where(desk_users.c.user_id == user_id).values(
@@ -273,7 +278,7 @@ class SqlDeskStore:
 
     def orders_board(self, *, now: datetime, status: str | None = None, bank_id: str | None = None,
                      limit: int = 50, offset: int = 0) -> tuple[list[FreezeOrder], int, list[tuple[str, str, int]]]:
-        open_ = freeze_orders.c.status.in_(["issued", "acknowledged"])
+        open_ = freeze_orders.c.status.in_(["pending_confirmation", "issued", "acknowledged"])
         overdue = and_(open_, freeze_orders.c.deadline <= now)
         where = []
         if status:

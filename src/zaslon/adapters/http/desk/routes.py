@@ -333,17 +333,38 @@ async def orders_board(request: Request, status: str = "", bank: str = "", page:
     return render(request, "orders.html", session, **data)
 
 
-@router.post("/orders/{order_id}/lift")
-async def lift_order(request: Request, order_id: str, reason: str = Form("", max_length=2000),
-                     back: str = Form("/desk/orders", max_length=300),
+@router.post("/orders/{order_id}/{step}")
+async def order_step(request: Request, order_id: str, step: str, reason: str = Form("", max_length=2000),
+                     hours: str = Form("", max_length=6), back: str = Form("/desk/orders", max_length=300),
                      session: DeskSession = Depends(require(ANALYSTS))) -> Response:
+    """The desk's hand on an order: confirm one waiting in pending_confirmation, extend its deadline, or lift
+    (release) it; extending and lifting need a reason."""
     desk = desk_of(request)
 
     def go() -> None:
-        if not reason.strip():
-            raise InvalidInput("give the reason for lifting the order", field="reason")
-        state_of(request).exchange.lift_order(desk.principal(session.user), order_id)
-        desk.audit(session.user.user_id, "order.lift", order_id, reason.strip(), org_id=session.user.org_id)
+        exchange = state_of(request).exchange
+        principal = desk.principal(session.user)
+        why = reason.strip()
+        if step == "confirm":
+            exchange.confirm_order(principal, order_id)
+        elif step in ("extend", "lift"):
+            if not why:
+                raise InvalidInput(f"give the reason to {step} the order", field="reason")
+            if step == "lift":
+                exchange.release(principal, order_id, reason=f"{why} (desk: {session.user.login})")
+            else:
+                try:
+                    h = float(hours)
+                except ValueError:
+                    raise InvalidInput("extend by a number of hours", field="hours") from None
+                if not 0 < h <= 24 * 90:
+                    raise InvalidInput("extend by more than 0 and at most 2160 hours", field="hours")
+                current = exchange.order(order_id, None)
+                exchange.extend_order(principal, order_id, current.deadline + timedelta(hours=h),
+                                      reason=f"{why} (desk: {session.user.login})")
+        else:
+            raise NotFound(f"no order action {step!r}", field="step")
+        desk.audit(session.user.user_id, f"order.{step}", order_id, why or None, org_id=session.user.org_id)
 
     return await act(request, back if back.startswith("/desk/") else "/desk/orders", go)
 
