@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from zaslon.adapters.db.stores.decisions import SqlDecisionStore
 from zaslon.core.rules import RuleSet
-from zaslon.core.types import Decision, Outcome, Reason, Transfer
+from zaslon.core.types import Decision, Outcome, Reason, Transfer, transfer_key
 from zaslon.errors import Conflict, InvalidInput, Unavailable
 from zaslon.flow.ingest import body_hash, hash_row_body, row_body
 from zaslon.flow.ports.decisions import DecisionStore
-from zaslon.flow.ports.transfers import AlreadyStored, StoredBody
+from zaslon.flow.ports.transfers import AlreadyStored
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -84,7 +84,8 @@ class DecisionRecorder:
         # row and pay a whole transaction; an idle writer still commits at once (see _write_loop).
         self._commit_window = commit_window
         self._lock = threading.Lock()
-        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Keyed by (submitting organisation, transfer id): ids are each organisation's own.
+        self._recent: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._recent_max = recent
         self._queue: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
         self._wake = threading.Condition()
@@ -93,7 +94,7 @@ class DecisionRecorder:
         self._store: DecisionStore = SqlDecisionStore(db)
         self._probe = self._store.probe
         # Decisions of record_each not yet committed: a replay of one answers only once it is stored.
-        self._uncommitted: dict[str, Future[None]] = {}
+        self._uncommitted: dict[tuple[str, str], Future[None]] = {}
         self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
         self._writer.start()
 
@@ -120,46 +121,50 @@ class DecisionRecorder:
         calls = list(on_flagged_call) if on_flagged_call is not None else [False] * len(batch)
         hashes = {t.transfer_id: body_hash(t) for t in batch}
         at = now or datetime.now(UTC)
-        stored_t: dict[str, StoredBody] = {}
-        stored_d: dict[str, dict[str, Any]] = {}
+        stored_t: dict[tuple[str, str], str] = {}
+        stored_d: dict[tuple[str, str], dict[str, Any]] = {}
         seen = self._probe.known(ids)  # usually nothing: then no SQLAlchemy statement at all
-        look = ids if seen is None else [i for i in ids if i in seen]
+        # Ids are the submitter's own: another organisation's use of the same id is another transfer.
+        look = [(org_id, i) for i in ids if seen is None or (org_id, i) in seen]
         if look:
             stored_t, stored_d = self._store.stored(look)  # readers never wait for the writer (WAL / MVCC)
         with self._lock:
             earlier: dict[str, Recorded] = {}
             pending: list[Future[None]] = []  # commits of replayed decisions still under way
             for tid in ids:
-                mem = self._recent.get(tid)
+                key = (org_id, tid)
+                mem = self._recent.get(key)
                 if mem is not None:
-                    _same_body(tid, (mem["body_hash"], mem["org_id"]), (hashes[tid], org_id), "scored")
+                    _same_body(tid, mem["body_hash"], hashes[tid], "scored")
                     earlier[tid] = _from_row(mem)
-                    if tid in self._uncommitted:
-                        pending.append(self._uncommitted[tid])
-                elif tid in stored_d:
-                    row = stored_d[tid]
-                    _same_body(tid, (row["body_hash"], row["org_id"]), (hashes[tid], org_id), "scored")
+                    if key in self._uncommitted:
+                        pending.append(self._uncommitted[key])
+                elif key in stored_d:
+                    row = stored_d[key]
+                    _same_body(tid, row["body_hash"], hashes[tid], "scored")
                     earlier[tid] = _from_row(row)
-                elif tid in stored_t:
-                    _same_body(tid, stored_t[tid], (hashes[tid], org_id), "stored")
+                elif key in stored_t:
+                    _same_body(tid, stored_t[key], hashes[tid], "stored")
             new = [i for i, t in enumerate(batch) if t.transfer_id not in earlier]
-            fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
+            fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow, [org_id] * len(new)) \
+                if new else []
             by_index = dict(zip(new, fresh, strict=True))
             t_rows = [
                 {**row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts,
                  "body_hash": hashes[batch[i].transfer_id], "received_at": at}
-                for i in new if batch[i].transfer_id not in stored_t
+                for i in new if (org_id, batch[i].transfer_id) not in stored_t
             ]
             d_rows = [_decision_row(r, org_id, hashes[r.decision.transfer_id], batch[i].ts, at, source, message_id)
                       for i, r in by_index.items()]
             for row in d_rows:
-                self._recent[row["transfer_id"]] = row
+                self._recent[(org_id, row["transfer_id"])] = row
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
             done: Future[None] = Future()
             for row in d_rows:
-                self._uncommitted[row["transfer_id"]] = done
-                done.add_done_callback(functools.partial(self._committed, row["transfer_id"]))
+                key = (org_id, row["transfer_id"])
+                self._uncommitted[key] = done
+                done.add_done_callback(functools.partial(self._committed, key))
             if d_rows or t_rows:
                 with self._wake:
                     self._queue.append((t_rows, d_rows, done))
@@ -184,17 +189,18 @@ class DecisionRecorder:
         The real-time micro-batch: one engine call and one queue hand-off for requests that arrived
         together, yet each item behaves as its own request, in the given order. Its answer is its decision
         and a future that completes once that decision is committed, or the exception meant for it alone
-        (a conflict, say) while its batch-mates go on. An id sent twice in one batch is handled as two
-        sequential requests: the first decides, the later ones are replays of it (waiting for its commit)
-        or conflicts. So the items are decided in rounds: first occurrences, then second ones, and so on.
+        (a conflict, say) while its batch-mates go on. An id one organisation sent twice in one batch is handled
+        as two sequential requests (ids are each organisation's own: the same id from two is two transfers):
+        the first decides, the later ones are replays of it (waiting for its commit) or conflicts. So the items
+        are decided in rounds: first occurrences, then second ones, and so on.
         """
         self._check_open()
         out: list[tuple[Recorded, Future[None]] | Exception | None] = [None] * len(items)
         rounds: list[list[int]] = []
-        seen_count: dict[str, int] = {}
-        for i, (_, t, _) in enumerate(items):
-            k = seen_count.get(t.transfer_id, 0)
-            seen_count[t.transfer_id] = k + 1
+        seen_count: dict[tuple[str, str], int] = {}
+        for i, (org_id, t, _) in enumerate(items):
+            k = seen_count.get((org_id, t.transfer_id), 0)
+            seen_count[(org_id, t.transfer_id)] = k + 1
             if k == len(rounds):
                 rounds.append([])
             rounds[k].append(i)
@@ -220,32 +226,32 @@ class DecisionRecorder:
     ) -> None:
         """One round of ``record_each``: distinct ids, each checked, the new ones scored as one batch."""
         ids = [items[i][1].transfer_id for i in idx]
+        keys = [(items[i][0], tid) for i, tid in zip(idx, ids, strict=True)]
         bodies = [row_body(items[i][1]) for i in idx]
         hashes = [hash_row_body(b) for b in bodies]  # = body_hash(t), without building the row body twice
-        stored_t: dict[str, StoredBody] = {}
-        stored_d: dict[str, dict[str, Any]] = {}
+        stored_t: dict[tuple[str, str], str] = {}
+        stored_d: dict[tuple[str, str], dict[str, Any]] = {}
         seen = self._probe.known(ids)
-        look = ids if seen is None else [i for i in ids if i in seen]
+        look = keys if seen is None else [k for k in keys if k in seen]
         if look:
             stored_t, stored_d = self._store.stored(look)
         with self._lock:
             todo: list[tuple[int, str, dict[str, Any] | None]] = []  # (item, body hash, transfer row body to store)
-            for i, h, body in zip(idx, hashes, bodies, strict=True):
-                org_id, t, _ = items[i]
-                tid = t.transfer_id
+            for i, key, h, body in zip(idx, keys, hashes, bodies, strict=True):
+                tid = key[1]
                 try:
-                    mem = self._recent.get(tid)
+                    mem = self._recent.get(key)
                     if mem is not None:
-                        _same_body(tid, (mem["body_hash"], mem["org_id"]), (h, org_id), "scored")
-                        out[i] = (_from_row(mem), self._uncommitted.get(tid, _COMMITTED))
-                    elif tid in stored_d:
-                        row = stored_d[tid]
-                        _same_body(tid, (row["body_hash"], row["org_id"]), (h, org_id), "scored")
+                        _same_body(tid, mem["body_hash"], h, "scored")
+                        out[i] = (_from_row(mem), self._uncommitted.get(key, _COMMITTED))
+                    elif key in stored_d:
+                        row = stored_d[key]
+                        _same_body(tid, row["body_hash"], h, "scored")
                         out[i] = (_from_row(row), _COMMITTED)
                     else:
-                        if tid in stored_t:
-                            _same_body(tid, stored_t[tid], (h, org_id), "stored")
-                        todo.append((i, h, None if tid in stored_t else body))
+                        if key in stored_t:
+                            _same_body(tid, stored_t[key], h, "stored")
+                        todo.append((i, h, None if key in stored_t else body))
                 except Exception as exc:  # this request's conflict; the others go on
                     out[i] = exc
             if not todo:
@@ -253,12 +259,12 @@ class DecisionRecorder:
             fresh: list[Recorded | Exception]
             try:
                 fresh = list(_score(engine, [items[i][1] for i, _, _ in todo], [items[i][2] for i, _, _ in todo],
-                                    shadow))
+                                    shadow, [items[i][0] for i, _, _ in todo]))
             except Exception:  # not expected for validated input; isolate it: score each on its own
                 fresh = []
                 for i, _, _ in todo:
                     try:
-                        fresh.append(_score(engine, [items[i][1]], [items[i][2]], shadow)[0])
+                        fresh.append(_score(engine, [items[i][1]], [items[i][2]], shadow, [items[i][0]])[0])
                     except Exception as exc:
                         fresh.append(exc)
             work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
@@ -273,11 +279,12 @@ class DecisionRecorder:
                 d_row = _decision_row(r, org_id, h, t.ts, at, source, None)
                 # One queue entry per request: a failed commit is retried per entry, failing only its owner.
                 work.append((t_rows, [d_row], fut))
-                self._recent[t.transfer_id] = d_row
+                key = (org_id, t.transfer_id)
+                self._recent[key] = d_row
                 # Registered even when this thread commits at once: a request in another thread may replay
                 # the decision before that commit is done, and must wait for it.
-                self._uncommitted[t.transfer_id] = fut
-                fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
+                self._uncommitted[key] = fut
+                fut.add_done_callback(functools.partial(self._committed, key))
                 out[i] = (r, fut)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
@@ -295,11 +302,11 @@ class DecisionRecorder:
         if self._closed:
             raise Unavailable("the decision recorder is closed (the server is shutting down): nothing was stored")
 
-    def _committed(self, tid: str, fut: Future[None]) -> None:
+    def _committed(self, key: tuple[str, str], fut: Future[None]) -> None:
         """Forget a finished commit (runs in the writer thread); after a failed one the id may be queued anew."""
         with self._lock:
-            if self._uncommitted.get(tid) is fut:
-                del self._uncommitted[tid]
+            if self._uncommitted.get(key) is fut:
+                del self._uncommitted[key]
 
     def _write_loop(self) -> None:
         next_commit = 0.0
@@ -358,7 +365,7 @@ class DecisionRecorder:
     def _fail(self, item: tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]], exc: Any) -> None:
         with self._lock:
             for row in item[1]:
-                self._recent.pop(row["transfer_id"], None)
+                self._recent.pop((row["org_id"], row["transfer_id"]), None)
         if isinstance(exc, AlreadyStored):
             exc = Conflict("a transfer in this request was stored concurrently by another process", field="transfer_id")
         elif _store_busy(exc):
@@ -424,8 +431,8 @@ def _store_busy(exc: BaseException) -> bool:
     return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
 
 
-def _same_body(tid: str, stored: tuple[str, str], sent: tuple[str, str], what: str) -> None:
-    """A known id is a replay only with the same body from the same organisation; anything else conflicts."""
+def _same_body(tid: str, stored: str, sent: str, what: str) -> None:
+    """An id the organisation used before is a replay only with the same body; another body conflicts."""
     if stored != sent:
         raise Conflict(f"transfer {tid!r} was already {what} with a different body", field="transfer_id")
 
@@ -445,7 +452,9 @@ def _decision_row(
     }
 
 
-def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None) -> list[Recorded]:
+def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None,
+           orgs: list[str]) -> list[Recorded]:
+    """``orgs``: each transfer's submitter (the feature log keys transfers by submitter and id)."""
     from zaslon.core.features import knowledge_flags
     from zaslon.core.policy import OUTCOMES
     from zaslon.flow.scoring import columns_of
@@ -455,7 +464,7 @@ def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSe
     decisions = engine.decisions(res, [t.transfer_id for t in batch], cols.ts)
     log = getattr(engine, "feature_log", None)
     if log is not None:  # what the model is retrained on (zaslon.flow.exchange.FeatureLog)
-        log.append([t.transfer_id for t in batch], cols.ts, res.features)
+        log.append([transfer_key(o, t.transfer_id) for o, t in zip(orgs, batch, strict=True)], cols.ts, res.features)
     if shadow is None:
         return [Recorded(d) for d in decisions]
     # The shadow set sees exactly the features the live decision saw; it is recorded, never applied.

@@ -47,6 +47,7 @@ from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_account
 from zaslon.flow.freeze import FreezeStore, order_json
 from zaslon.flow.ingest import Stored, store_transfers
 from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, load_knowledge
+from zaslon.flow.isolation import Submitters
 from zaslon.flow.model import TrainedModel, train
 from zaslon.flow.orgs import Principal
 from zaslon.flow.rules import RulesWatcher, default_ruleset
@@ -148,6 +149,7 @@ class Exchange:
         self.shadow_ruleset: Any = None
         self.rules_watcher = RulesWatcher(db, self._apply_rules)
         self.recorder = DecisionRecorder(db, commit_window=self.settings.commit_window_ms / 1000)
+        self.submitters = Submitters(db)  # isolation: who may submit which transfers
         order_type = self.settings.order_types[self.settings.order_type]
         self.orders = FreezeStore(db, deadline=timedelta(hours=order_type.deadline_hours),
                                   legal_reference=order_type.legal_reference, order_type=self.settings.order_type)
@@ -261,6 +263,7 @@ class Exchange:
         for i, t in enumerate(transfers):  # as the API's schema refuses it, so does every other caller
             if t.payer == t.payee:
                 raise InvalidInput("payer and payee are the same account", field=str(i))
+        self.check_submitter(org, transfers)
         self.refresh_rules()
         calls = self.on_call(transfers, on_flagged_call)
         return self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,
@@ -284,10 +287,18 @@ class Exchange:
     def store_transfers(self, org: str, transfers: Sequence[Transfer]) -> list[Stored]:
         """Store executed transfers a bank sends without asking for a decision (history, disputed payments);
         all of the batch or nothing. Cash-outs by traced accounts among them alert the desk."""
+        self.check_submitter(org, transfers)
         stored = store_transfers(self.db, org, transfers)
         created = [t for t, s in zip(transfers, stored, strict=True) if s.created]
         self.record_cashout_attempts(created, outcomes=["executed"] * len(created))
         return stored
+
+    # ---- isolation (issue 10, item 6): a bank submits only its own customers' transfers ----
+    def check_submitter(self, org: str, transfers: Sequence[Transfer]) -> None:
+        """403 for an organisation without a BIC, 422 for a transfer between two other banks' customers
+        (``zaslon.flow.isolation``); nothing of the request is taken. The real-time route calls it too."""
+        self.submitters.check(org, transfers)
+    # ---- end isolation ----
 
     def cashout_attempts(self, transfers: Sequence[Transfer],
                          outcomes: Sequence[str] | None = None) -> list[CashOutAlert]:
@@ -331,7 +342,7 @@ class Exchange:
             raise Forbidden("an organisation reports incidents in its own name")
         result = intake_incident(self.db, self.knowledge, report,
                                  card_pepper=self.settings.card_pepper.get_secret_value().encode(), now=now,
-                                 kind_of=self._kind_of)
+                                 kind_of=self._kind_of, reporter_bic=principal.bank_id)
         if not result.created:
             return IncidentOutcome(result)
         inc = result.incident
@@ -344,7 +355,7 @@ class Exchange:
         with self._incident_lock:  # one trace at a time: "traced already" must not race
             if inc.transfer_ids:
                 try:
-                    traced = self.tracer.trace_incident(tuple(inc.transfer_ids), inc.reported_at,
+                    traced = self.tracer.trace_incident(inc.transfer_keys, inc.reported_at,
                                                         victim=inc.victim_party, knowledge=self.knowledge)
                     established = set(traced.established)
                     issued = self.orders.issue(inc.incident_id, traced.result, now=at,

@@ -32,7 +32,8 @@ decisions = Table(
     Column("shadow_hits", Text, nullable=True),  # JSON list of rule ids
     Column("source", String(16), nullable=False),  # json / batch / pacs008
     Column("message_id", String(64), nullable=True),  # pacs.008 MsgId
-    UniqueConstraint("transfer_id", name="uq_decisions_transfer_id"),
+    # One decision per transfer, and transfer ids are per submitting organisation.
+    UniqueConstraint("transfer_id", "org_id", name="uq_decisions_transfer_id_org"),
 )
 Index("ix_decisions_decided_at", decisions.c.decided_at)
 Index("ix_decisions_org_decided", decisions.c.org_id, decisions.c.decided_at)

@@ -200,6 +200,7 @@ def decide(state: AppState, org_id: str, transfer: Transfer, on_flagged_call: bo
     """One real-time transfer, decided on the event loop (a thread hop costs more than one transfer's work)
     together with the other requests queued at the same moment (``zaslon.flow.score_batcher``); the
     awaitable completes once the decision is committed. The route and the fast lane both decide through it."""
+    state.exchange.check_submitter(org_id, [transfer])  # a bank submits only its own customers' transfers
     [flag] = state.exchange.on_call([transfer], [on_flagged_call])
     return state.score_batcher.score(org_id, transfer, flag)
 

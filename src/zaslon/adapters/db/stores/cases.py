@@ -40,6 +40,12 @@ def _chunks(items: Sequence[str], n: int = _CHUNK) -> list[Sequence[str]]:
     return [items[k:k + n] for k in range(0, len(items), n)]
 
 
+def _disputed() -> Any:
+    """A disputed transfer is the one its submitter stored under its id (ids are each submitter's own)."""
+    return ((incident_transfers.c.transfer_id == transfers.c.transfer_id)
+            & (incident_transfers.c.transfer_org == transfers.c.org_id))
+
+
 def _fact(r: Any) -> TransferFact:
     return TransferFact(r.transfer_id, r.ts, r.payer, r.payee, int(r.amount), r.currency, r.payee_bank, r.atm_id,
                         r.atm_city)
@@ -116,7 +122,7 @@ class SqlCaseStore:
             ).all()
             disputed = conn.execute(
                 select(transfers.c.payee, transfers.c.ts, transfers.c.amount)
-                .join(incident_transfers, incident_transfers.c.transfer_id == transfers.c.transfer_id)
+                .join(incident_transfers, _disputed())
                 .where(incident_transfers.c.incident_id == incident_id, transfers.c.ts < reported_at)
             ).all()
         return IncidentKeyFacts(reported_at, [(r.kind, r.value) for r in inds],
@@ -149,8 +155,7 @@ class SqlCaseStore:
     def disputed_payees(self) -> set[str]:
         with self.engine.connect() as conn:
             return set(conn.execute(
-                select(transfers.c.payee).join(incident_transfers,
-                                               incident_transfers.c.transfer_id == transfers.c.transfer_id)
+                select(transfers.c.payee).join(incident_transfers, _disputed())
             ).scalars())
 
     def publish_drops(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -181,7 +186,7 @@ class SqlCaseStore:
                 incs = conn.execute(select(incidents).where(incidents.c.incident_id.in_(chunk))).all()
                 disputed: dict[str, list[TransferFact]] = {}
                 for r in conn.execute(select(incident_transfers.c.incident_id, *_FACT_COLS).join(
-                        transfers, transfers.c.transfer_id == incident_transfers.c.transfer_id)
+                        transfers, _disputed())
                         .where(incident_transfers.c.incident_id.in_(chunk))):
                     disputed.setdefault(r.incident_id, []).append(_fact(r))
                 inds: dict[str, list[tuple[str, str]]] = {}
