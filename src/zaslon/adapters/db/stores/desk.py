@@ -271,7 +271,9 @@ class SqlDeskStore:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def incident_transfers(self, incident_id: str) -> list[dict[str, Any]]:
-        q = (select(transfers).join(incident_transfers, incident_transfers.c.transfer_id == transfers.c.transfer_id)
+        q = (select(transfers)
+             .join(incident_transfers, and_(incident_transfers.c.transfer_id == transfers.c.transfer_id,
+                                            incident_transfers.c.transfer_org == transfers.c.org_id))
              .where(incident_transfers.c.incident_id == incident_id).order_by(transfers.c.ts))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
@@ -307,9 +309,7 @@ class SqlDeskStore:
     def courier_alerts(self, *, limit: int = 200) -> list[dict[str, Any]]:
         """Cash-out alerts, newest first, with the ATM's place (from the transfer), the freeze order on the
         account (the latest) and its incident's case; and what the desk did about each (patrol, detention)."""
-        q = (select(cashout_alerts, transfers.c.atm_lat, transfers.c.atm_lon, transfers.c.atm_city)
-             .outerjoin(transfers, transfers.c.transfer_id == cashout_alerts.c.transfer_id)
-             .order_by(cashout_alerts.c.ts.desc()).limit(limit))
+        q = select(cashout_alerts).order_by(cashout_alerts.c.ts.desc()).limit(limit)  # the ATM's place is on it
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(q).mappings()]
             accounts = sorted({r["account_id"] for r in rows})
@@ -331,7 +331,10 @@ class SqlDeskStore:
                 for target, action, at, login in conn.execute(aq):
                     done.setdefault(target, []).append({"action": action, "at": at, "login": login})
         for r in rows:
-            r["order_id"], r["incident_id"], r["case_id"] = orders.get(r["account_id"], (None, None, None))
+            order_id, incident_id, case_id = orders.get(r["account_id"], (None, None, None))
+            r["order_id"] = r.get("order_id") or order_id  # the alert's own order, else the latest on the account
+            r["case_id"] = r.get("case_id") or case_id
+            r["incident_id"] = incident_id
             r["actions"] = done.get(r["transfer_id"], [])
         return rows
 

@@ -34,7 +34,7 @@ from zaslon.adapters.http.desk.session import (
     require,
 )
 from zaslon.adapters.http.state import state_of
-from zaslon.core.types import OrderStatus
+from zaslon.core.types import OrderStatus, transfer_key
 from zaslon.errors import InvalidInput, NotFound, Unauthenticated
 from zaslon.flow.appeals import Verdict
 from zaslon.flow.desk import BAD_LOGIN, Desk, DeskPolicy
@@ -205,7 +205,7 @@ def _incident_ctx(request: Request, session: DeskSession, incident_id: str) -> d
         bank_of[t["payee"]] = t["payee_bank"]
     for o in orders:
         bank_of[o.account_id] = o.bank_id
-    flow = exchange.money_flow([t["transfer_id"] for t in disputed])
+    flow = exchange.money_flow([transfer_key(t["org_id"], t["transfer_id"]) for t in disputed])
     graph = views.money_flow(flow, sorted({t["payer"] for t in disputed}), orders, bank_of,
                              t=translator(session.language))
     timeline: list[tuple[datetime, str, str]] = []
