@@ -33,6 +33,7 @@ typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
 unit: $(STAMP_DEV)
+	scripts/ensure-chromium.sh
 	scripts/with-postgres.sh $(BIN)/python -m pytest
 
 test: lint typecheck unit

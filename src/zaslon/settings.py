@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         default=False, description="serve /metrics without a key to clients on 127.0.0.0/8 or ::1 (a local scraper)"
     )
 
+    desk_idle_minutes: float = Field(default=30.0, gt=0, description="a desk session unused this long ends")
+    desk_clock_limits_min: dict[str, tuple[int, int]] = Field(
+        default={"order": (15, 30), "ack": (30, 60), "freeze": (60, 120)},
+        description="the desk's stage clocks turn amber, then red, after these minutes: report -> first order "
+                    "(order), order -> bank acknowledgement (ack), acknowledgement -> frozen (freeze)",
+    )
+
     @model_validator(mode="after")
     def _known_order_type(self) -> Settings:
         if self.order_type not in self.order_types:

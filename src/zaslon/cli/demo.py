@@ -200,12 +200,18 @@ def _serve(exchange: Any, settings: Any, parties: Any, host: str, port: int) -> 
     # After an HTTP run the server process is gone: a new Exchange restores what it learnt from the store.
     app = create_app(settings, exchange=exchange, freeze_heap=True, housekeeping=True)
     typer.echo(f"police desk key: {parties.keys[parties.desk]}")
+    from zaslon.adapters.http.state import app_state
+    from zaslon.flow.desk import Desk
+
+    # The duty analyst's desk login, made for this run (the demo's database is fresh each time).
+    _analyst, password = Desk(app_state(app).db).create_user(org_id=parties.desk, role="analyst", login="duty")
+    typer.echo(f"desk: http://{host}:{port}/  sign in as duty / {password}")
     busiest = parties.busiest_bank()
     if busiest is not None:
         typer.echo(f"bank {busiest} key: {parties.keys[busiest]}  (curl -H 'Authorization: Bearer <key>' "
                    f"http://{host}:{port}/v1/orders)")
     typer.echo(f"serving http://{host}:{port} until Ctrl-C", err=sys.stderr.isatty())
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:

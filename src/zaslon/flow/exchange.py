@@ -396,6 +396,11 @@ class Exchange:
                 errors.append(f"link: {type(exc).__name__}: {exc}")
         return IncidentOutcome(result, summary, tuple(created), tuple(existing), case, linked, tuple(errors))
 
+    def money_flow(self, transfer_ids: Sequence[str], *, at: datetime | None = None) -> Any:
+        """Where the money of the disputed ``transfer_ids`` is now (or at ``at``): a read-only trace
+        (``core.trace.TraceResult``) for the desk; it issues nothing and flags nothing."""
+        return self.tracer.view(tuple(transfer_ids), at or datetime.now(UTC))
+
     def link_incident(self, incident_id: str, *, now: datetime | None = None) -> CaseView:
         """Link a stored incident into cases (intake does it on arrival; an incident already linked: its case)."""
         if incident_id in self.cases.linker.index:

@@ -263,6 +263,19 @@ class Tracer:
                     flagged.append(acc)
             return TracedIncident(res, fresh + linked, len(linked), flagged, established)
 
+    def view(self, transfer_ids: tuple[str, ...], at: datetime) -> TraceResult:
+        """Where the money of ``transfer_ids`` is at ``at``, for a reader (the desk's money-flow graph): the
+        same trace, every disputed transfer followed, nothing remembered and nothing flagged."""
+        cfg = self.settings
+        with self._lock, self.live.lock:
+            # No count of every stored row (a late-row check costs a scan of the transfers on each page view): a
+            # reader takes in what is new; the next trace of a report still checks and rebuilds if it must.
+            led = self.live.current(check_late=False, upto=at)
+            upto = led.upto(to_us(at))
+            row_of = self.live.row_of
+            seeds = [(row_of[t], int(led.amount[row_of[t]])) for t in transfer_ids if t in row_of and row_of[t] < upto]
+            return trace(led, seeds, upto=upto, max_depth=cfg.max_depth, method=cfg.method, max_feeders=0)
+
     def _linked(self, led: Ledger, result: TraceResult, victims: Callable[[str], bool]) -> list[str]:
         """Backwards: money from outside the trace into its first drops, not traced for anyone yet."""
         cfg = self.settings

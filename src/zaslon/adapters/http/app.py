@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from zaslon import __version__
 from zaslon.adapters.db.engine import make_engine
 from zaslon.adapters.http import (
+    desk,
     routes_cases,
     routes_customers,
     routes_incidents,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
                    routes_models):
         app.include_router(module.router)
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane
+    desk.install(app, settings)  # the police desk's pages, and `/` -> its sign-in
     instrument(app, state.metrics)
     app.add_middleware(AuditTrail, audit=audit)
     app.add_middleware(BodyLimit, settings=settings)
