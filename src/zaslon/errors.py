@@ -48,3 +48,7 @@ class PayloadTooLarge(ZaslonError):
 
 class Unavailable(ZaslonError):
     """The store is busy or unreachable; nothing was stored and the request may be retried (HTTP 503)."""
+
+
+class RateLimited(ZaslonError):
+    """The caller is over its quota; nothing was done and it may retry later (HTTP 429)."""

@@ -34,3 +34,13 @@ class Settings(BaseSettings):
         default=SecretStr("zaslon-dev-card-pepper-change-me"),
         description="key of the HMAC that stores card numbers from incident reports; set it in production",
     )
+    # --- cross-border sharing (STIX 2.1 / TAXII 2.1, docs/sharing.md)
+    exchange_name: str = Field(default="Zaslon BY", description="this exchange's name in what it shares")
+    country: str = Field(default="BY", description="this exchange's country (ISO 3166 alpha-2)")
+    stix_tlp_defaults: dict[str, str] = Field(
+        default_factory=lambda: {"indicator": "green", "incident": "amber", "grouping": "amber", "sighting": "amber"},
+        description="the TLP 2.0 marking per STIX object type, unless an analyst marks the object otherwise",
+    )
+    taxii_max_objects: int = Field(default=10_000, ge=1, description="most objects in one TAXII add request")
+    taxii_page_size: int = Field(default=1_000, ge=1, description="most objects in one TAXII page")
+    taxii_requests_per_minute: int = Field(default=600, ge=1, description="per partner; over it: 429")

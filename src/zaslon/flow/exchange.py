@@ -46,6 +46,7 @@ from zaslon.flow.model import TrainedModel, train
 from zaslon.flow.orgs import Principal
 from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
+from zaslon.flow.sharing import Sharing
 from zaslon.flow.telecom import CallReport, report_calls, report_fraud_numbers
 from zaslon.flow.tracing import LiveLedger, Tracer, TraceSettings, restore_traced_flags, trace_summary
 from zaslon.settings import Settings
@@ -148,6 +149,7 @@ class Exchange:
         if follow_ledger:
             self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
+        self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.webhook_transport = webhook_transport
         self.models: list[dict[str, Any]] = []

@@ -32,6 +32,7 @@ from zaslon.adapters.http.lanes import ZaslonAPI
 from zaslon.adapters.http.observability import HttpMetrics, instrument
 from zaslon.adapters.http.scoring_lane import score_lane
 from zaslon.adapters.http.state import AppState, app_state
+from zaslon.adapters.taxii import server as taxii_server
 from zaslon.errors import PayloadTooLarge
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.orgs import KeyStore
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
 
     for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers):
         app.include_router(module.router)
+    taxii_server.install(app, settings.taxii_requests_per_minute)  # /taxii2/: partner exchanges
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane
     instrument(app, state.metrics)
     app.add_middleware(BodyLimit, settings=settings)

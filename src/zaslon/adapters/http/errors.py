@@ -19,6 +19,7 @@ from zaslon.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     Unauthenticated,
     Unavailable,
     ZaslonError,
@@ -33,6 +34,7 @@ STATUS = {
     Unauthenticated: 401,
     Forbidden: 403,
     PayloadTooLarge: 413,
+    RateLimited: 429,
     Unavailable: 503,
 }
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
