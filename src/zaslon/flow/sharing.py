@@ -290,6 +290,9 @@ class Sharing:
             raise InvalidInput("a TAXII envelope with a non-empty 'objects' list is required", field="objects")
         if len(objects) > self.settings.taxii_max_objects:
             raise InvalidInput(f"at most {self.settings.taxii_max_objects} objects per request", field="objects")
+        return self._ingest(partner, objects, _now(now))
+
+    def _ingest(self, partner: PartnerRow, objects: Sequence[dict[str, Any]], at: datetime) -> dict[str, Any]:
         found = problems(objects)
         if found:
             raise InvalidInput("; ".join(found[:5]), field="objects")
@@ -298,7 +301,6 @@ class Sharing:
                 stix2.parse(obj, allow_custom=True)
         except Exception as exc:  # stix2 raises its own exception classes for each kind of fault
             raise InvalidInput(f"stix2: {exc}", field="objects") from None
-        at = _now(now)
         matches, sightings = self._match(partner, objects, at)
         rows = [self._row(self.inbox_id, o, self._tlp_of(o), frozenset(), None, at, partner.org_id) for o in objects]
         rows += sightings
@@ -312,6 +314,68 @@ class Sharing:
         self.store.commit(objects=rows, matches=matches, now=at,
                           status=(status_id, partner.org_id, json.dumps(status)))
         return status
+
+    # ------------------------------------------------------------------ sync with partners' servers
+    def sync(self, partner: str | None = None, *, now: datetime | None = None, timeout_s: float = 10.0,
+             attempts: int = 3, backoff_s: float = 0.5) -> dict[str, dict[str, Any]]:
+        """Publish, then for each partner with a TAXII server: pull its collection for us into our inbox (all
+        through the same validation and matching as a push to us), push our outbox for it to its inbox.
+        Partners are synced side by side, each with timeouts and retries: one that is down delays no other."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        at = _now(now)
+        self.publish(now=at)
+        chosen = [p for p in self.store.partners() if p.taxii_url and (partner is None or p.org_id == partner)]
+        if partner is not None and not chosen:
+            raise InvalidInput(f"no partner {partner!r} with a TAXII server to sync with", field="partner")
+        results: dict[str, dict[str, Any]] = {}
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(chosen)))) as pool:
+            futures = {p.org_id: pool.submit(self._sync_one, p, at, timeout_s, attempts, backoff_s) for p in chosen}
+            for org_id, fut in futures.items():
+                try:
+                    results[org_id] = fut.result()
+                    self.store.set_sync(org_id, error=None)
+                except Exception as exc:  # recorded per partner; the others go on
+                    results[org_id] = {"error": f"{type(exc).__name__}: {exc}"}
+                    self.store.set_sync(org_id, error=results[org_id]["error"])
+        return results
+
+    def _sync_one(self, p: PartnerRow, at: datetime, timeout_s: float, attempts: int,
+                  backoff_s: float) -> dict[str, Any]:
+        from datetime import timedelta
+
+        from zaslon.adapters.taxii import sync as client
+
+        pulled = pushed = 0
+        assert p.taxii_url is not None
+        if p.remote_read:
+            # The partner's clock dates what it added; ours cannot read its date_added from the objects, so we
+            # ask from a little before our previous pull (clock skew) and rely on import being idempotent.
+            since = None if p.pulled_until is None else _taxii_ts(p.pulled_until - timedelta(minutes=5))
+            for page in client.pull(p.taxii_url, p.remote_read, p.remote_token, added_after=since,
+                                    timeout_s=timeout_s):
+                if page:
+                    self._ingest(p, page, _now(None))
+                    pulled += len(page)
+            self.store.set_sync(p.org_id, pulled_until=at)
+        if p.remote_write:
+            after = p.pushed_row
+            while True:
+                page = self.store.page(self.outbox_id(p.org_id), after_row=after, limit=1000)
+                if not page.rows:
+                    break
+                self.check_egress([(r.stix_id, Tlp(r.tlp), frozenset(r.named.split())) for r in page.rows if r.tlp],
+                                  p.org_id)
+                objs = [json.loads(r.body) for r in page.rows]
+                client.with_retries(lambda objs=objs: client.push(p.taxii_url or "", p.remote_write or "",
+                                                                   p.remote_token, objs, timeout_s=timeout_s),
+                                    attempts=attempts, backoff_s=backoff_s)
+                pushed += len(objs)
+                after = page.rows[-1].row_id
+                self.store.set_sync(p.org_id, pushed_row=after)
+                if not page.more:
+                    break
+        return {"pulled": pulled, "pushed": pushed}
 
     @staticmethod
     def _tlp_of(obj: Mapping[str, Any]) -> Tlp | None:
