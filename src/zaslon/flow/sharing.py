@@ -128,9 +128,7 @@ class Sharing:
                     now: datetime | None = None) -> NewPartner:
         """Register an organisation of kind partner for exchange, with its first pair key (ours, drawn now, or
         the one the partner sent us)."""
-        country = country.strip().upper()
-        if not _COUNTRY_RE.match(country):
-            raise InvalidInput(f"{country!r} is not an ISO 3166 alpha-2 country code", field="country")
+        country = self.check_new_partner(country, key_id, secret_hex)
         at = _now(now)
         key = self._new_key(org_id, key_id, secret_hex, at)
         row = PartnerRow(org_id=org_id, name=org_id, country=country, may_read=may_read, may_write=may_write,
@@ -138,6 +136,14 @@ class Sharing:
                          remote_token=remote_token, pulled_until=None, pushed_row=0, last_sync_error=None)
         self.store.add_partner(row, key, at)
         return NewPartner(self.store.partner(org_id) or row, key.key_id, key.secret_hex)
+
+    def check_new_partner(self, country: str, key_id: str | None = None, secret_hex: str | None = None) -> str:
+        """What ``add_partner`` checks before it writes anything (so a caller can check before making the org)."""
+        country = country.strip().upper()
+        if not _COUNTRY_RE.match(country):
+            raise InvalidInput(f"{country!r} is not an ISO 3166 alpha-2 country code", field="country")
+        self._new_key("-", key_id, secret_hex, datetime.now(UTC))
+        return country
 
     def rotate_key(self, org_id: str, *, key_id: str | None = None, secret_hex: str | None = None,
                    now: datetime | None = None) -> tuple[str, str]:
@@ -157,7 +163,7 @@ class Sharing:
         else:
             try:
                 secret = parse_secret(secret_hex)
-            except ValueError as exc:
+            except ValueError as exc:  # not hex, or too short
                 raise InvalidInput(f"pair key: {exc}", field="secret") from None
         kid = key_id or f"k{at:%Y%m%d}-{secrets.token_hex(4)}"
         return KeyRow(key_id=kid, org_id=org_id, secret_hex=secret.hex(), created_at=at, retired_at=None)
@@ -206,8 +212,8 @@ class Sharing:
         out: list[stix.Built] = []
         ids: dict[tuple[str, str], str] = {}
         for kind, value, display, first, incs in data.indicators:
-            built = [b for b in stix.build_indicator(self.author, stix.ShareIndicator(kind, value, first, display, incs),
-                                                     key) if allowed(b)]
+            share = stix.ShareIndicator(kind, value, first, display, incs)
+            built = [b for b in stix.build_indicator(self.author, share, key) if allowed(b)]
             if len(built) == 2:  # the observable and its indicator go together or not at all
                 out += built
                 ids[(kind, value)] = built[1].obj["id"]
@@ -352,11 +358,11 @@ class Sharing:
             # The partner's clock dates what it added; ours cannot read its date_added from the objects, so we
             # ask from a little before our previous pull (clock skew) and rely on import being idempotent.
             since = None if p.pulled_until is None else _taxii_ts(p.pulled_until - timedelta(minutes=5))
-            for page in client.pull(p.taxii_url, p.remote_read, p.remote_token, added_after=since,
-                                    timeout_s=timeout_s):
-                if page:
-                    self._ingest(p, page, _now(None))
-                    pulled += len(page)
+            for got in client.pull(p.taxii_url, p.remote_read, p.remote_token, added_after=since,
+                                   timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s):
+                if got:
+                    self._ingest(p, got, _now(None))
+                    pulled += len(got)
             self.store.set_sync(p.org_id, pulled_until=at)
         if p.remote_write:
             after = p.pushed_row
@@ -367,9 +373,8 @@ class Sharing:
                 self.check_egress([(r.stix_id, Tlp(r.tlp), frozenset(r.named.split())) for r in page.rows if r.tlp],
                                   p.org_id)
                 objs = [json.loads(r.body) for r in page.rows]
-                client.with_retries(lambda objs=objs: client.push(p.taxii_url or "", p.remote_write or "",
-                                                                   p.remote_token, objs, timeout_s=timeout_s),
-                                    attempts=attempts, backoff_s=backoff_s)
+                client.push(p.taxii_url, p.remote_write, p.remote_token, objs, timeout_s=timeout_s,
+                            attempts=attempts, backoff_s=backoff_s)
                 pushed += len(objs)
                 after = page.rows[-1].row_id
                 self.store.set_sync(p.org_id, pushed_row=after)

@@ -18,6 +18,7 @@ from .conftest import Country, country
 
 MT = "application/taxii+json;version=2.1"
 PHONE = "+375447654321"
+PHONE_EXT = "extension-definition--e1191eb9-f704-45f7-9796-b1a8947a49d0"
 
 
 @pytest.fixture
@@ -153,8 +154,8 @@ def test_a_status_is_only_its_senders(client: TestClient, by: Country, ru_key: s
     (lambda o: o.update(id="indicator--not-a-uuid"), "id"),
     (lambda o: o.pop("description"), "description"),  # a SHOULD, an error in strict mode
     (lambda o: o.update(type="phone-number", id="phone-number--0b6a2f4e-93a5-4d0e-9c1b-000000000001",
-                        value="not a phone", extensions={
-                            "extension-definition--e1191eb9-f704-45f7-9796-b1a8947a49d0": {"extension_type": "new-sco"}}), "value"),  # our own extension's schema
+                        value="not a phone", extensions={PHONE_EXT: {"extension_type": "new-sco"}}),
+     "value"),  # our own extension's schema
 ])
 def test_a_bundle_that_fails_validation_gets_422_with_the_validators_message_and_nothing_is_stored(
         client: TestClient, by: Country, ru_key: str, broken: Any, needle: str) -> None:

@@ -35,6 +35,8 @@ from stix2.properties import StringProperty
 from stix2.v21 import CustomObservable
 
 from zaslon.adapters.stix.tlp import MARKING_IDS, Tlp, marking_object
+
+__all__ = ["MARKING_IDS", "Author", "Built", "ShareCase", "ShareIncident", "ShareIndicator", "bundle"]
 from zaslon.core.pseudonym import PairKey, keyed_hash
 
 # Our extension definitions: fixed ids (random UUID-4s drawn once), one per SCO type we define.
@@ -170,7 +172,8 @@ def derived_id(stix_type: str, namespace: str, key: str) -> str:
 
 
 def _ts(at: datetime) -> str:
-    return stix2.utils.format_datetime(stix2.utils.STIXdatetime(at, precision="millisecond"))
+    out: str = stix2.utils.format_datetime(stix2.utils.STIXdatetime(at, precision="millisecond"))
+    return out
 
 
 def _dump(obj: Any) -> dict[str, Any]:

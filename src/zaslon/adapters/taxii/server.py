@@ -28,8 +28,8 @@ from zaslon.adapters.http.errors import status_for
 from zaslon.adapters.http.state import state_of
 from zaslon.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated, ZaslonError
 from zaslon.flow.orgs import Principal
-from zaslon.flow.sharing import Sharing, _taxii_ts
 from zaslon.flow.ports.sharing import ObjectRow
+from zaslon.flow.sharing import Sharing, _taxii_ts
 
 MEDIA_TYPE = "application/taxii+json;version=2.1"
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -49,7 +49,7 @@ def _error(exc: ZaslonError) -> TaxiiResponse:
     headers = {"WWW-Authenticate": 'Bearer, Basic realm="taxii"'} if code == 401 else {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = "60"
-    body = {"title": type(exc).__name__, "description": exc.message, "http_status": str(code)}
+    body: dict[str, Any] = {"title": type(exc).__name__, "description": exc.message, "http_status": str(code)}
     if exc.field:
         body["details"] = {"field": exc.field}
     return TaxiiResponse(body, status_code=code, headers=headers)
@@ -271,7 +271,7 @@ def _envelope(rows: list[ObjectRow], more: bool, last_row: int) -> dict[str, Any
 @router.get("/{api_root}/collections/{collection_id}/objects/")
 async def get_objects(
     request: Request, api_root: str, collection_id: str, limit: int | None = None,
-    added_after: str | None = None, next: str | None = None,  # noqa: A002 - TAXII's own parameter name
+    added_after: str | None = None, next: str | None = None,
     match_id: str | None = Query(None, alias="match[id]"), match_type: str | None = Query(None, alias="match[type]"),
     match_version: str | None = Query(None, alias="match[version]"),
     match_spec: str | None = Query(None, alias="match[spec_version]"),
@@ -301,7 +301,7 @@ async def add_objects(request: Request, api_root: str, collection_id: str) -> Re
 @router.get("/{api_root}/collections/{collection_id}/objects/{object_id}/")
 async def get_object(
     request: Request, api_root: str, collection_id: str, object_id: str, limit: int | None = None,
-    added_after: str | None = None, next: str | None = None,  # noqa: A002
+    added_after: str | None = None, next: str | None = None,
     match_version: str | None = Query(None, alias="match[version]"),
     match_spec: str | None = Query(None, alias="match[spec_version]"),
 ) -> Response:
@@ -316,7 +316,7 @@ async def get_object(
 @router.get("/{api_root}/collections/{collection_id}/objects/{object_id}/versions/")
 async def get_versions(
     request: Request, api_root: str, collection_id: str, object_id: str, limit: int | None = None,
-    added_after: str | None = None, next: str | None = None,  # noqa: A002
+    added_after: str | None = None, next: str | None = None,
     match_spec: str | None = Query(None, alias="match[spec_version]"),
 ) -> Response:
     rows, more, last = await _page(request, api_root, collection_id, object_id=object_id, limit=limit,
@@ -333,7 +333,7 @@ async def get_versions(
 @router.get("/{api_root}/collections/{collection_id}/manifest/")
 async def get_manifest(
     request: Request, api_root: str, collection_id: str, limit: int | None = None,
-    added_after: str | None = None, next: str | None = None,  # noqa: A002
+    added_after: str | None = None, next: str | None = None,
     match_id: str | None = Query(None, alias="match[id]"), match_type: str | None = Query(None, alias="match[type]"),
     match_version: str | None = Query(None, alias="match[version]"),
     match_spec: str | None = Query(None, alias="match[spec_version]"),

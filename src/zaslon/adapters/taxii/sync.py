@@ -51,7 +51,7 @@ def with_retries(call: Callable[[], T], *, attempts: int = 3, backoff_s: float =
             return call()
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
-            if 400 <= status < 500 and status != 429 or attempt == attempts - 1:
+            if (400 <= status < 500 and status != 429) or attempt == attempts - 1:
                 raise
         except (requests.ConnectionError, requests.Timeout):
             if attempt == attempts - 1:
@@ -65,7 +65,8 @@ def collection_url(api_root: str, collection_id: str) -> str:
 
 
 def pull(api_root: str, collection_id: str, token: str | None, *, added_after: str | None = None,
-         per_page: int = 1000, timeout_s: float = 10.0) -> Iterator[list[dict[str, Any]]]:
+         per_page: int = 1000, timeout_s: float = 10.0, attempts: int = 3,
+         backoff_s: float = 0.5) -> Iterator[list[dict[str, Any]]]:
     """Pages of objects of the partner's collection added after ``added_after``, each page fetched with
     retries (a generator that failed cannot be resumed, so paging is done here and not by ``as_pages``)."""
     coll = Collection(collection_url(api_root, collection_id), conn=connection(token, timeout_s=timeout_s))
@@ -76,7 +77,11 @@ def pull(api_root: str, collection_id: str, token: str | None, *, added_after: s
             kwargs["added_after"] = added_after
         if token_next:
             kwargs["next"] = token_next
-        envelope: dict[str, Any] = with_retries(lambda: coll.get_objects(**kwargs))
+        def page(kw: dict[str, Any] = kwargs) -> dict[str, Any]:
+            got: dict[str, Any] = coll.get_objects(**kw)
+            return got
+
+        envelope = with_retries(page, attempts=attempts, backoff_s=backoff_s)
         yield list(envelope.get("objects", []))
         token_next = envelope.get("next") if envelope.get("more") else None
         if not token_next:
@@ -84,9 +89,10 @@ def pull(api_root: str, collection_id: str, token: str | None, *, added_after: s
 
 
 def push(api_root: str, collection_id: str, token: str | None, objects: list[dict[str, Any]], *,
-         timeout_s: float = 10.0) -> dict[str, Any]:
+         timeout_s: float = 10.0, attempts: int = 3, backoff_s: float = 0.5) -> dict[str, Any]:
     """Add ``objects`` to the partner's collection; its status resource."""
     coll = Collection(collection_url(api_root, collection_id), conn=connection(token, timeout_s=timeout_s))
-    status = with_retries(lambda: coll.add_objects({"objects": objects}, wait_for_completion=False))
+    status = with_retries(lambda: coll.add_objects({"objects": objects}, wait_for_completion=False),
+                          attempts=attempts, backoff_s=backoff_s)
     raw: dict[str, Any] = status._raw
     return raw

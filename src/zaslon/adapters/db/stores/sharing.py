@@ -111,10 +111,11 @@ class SqlSharingStore:
                     for r in conn.execute(select(incidents.c.incident_id, incidents.c.scheme, incidents.c.reported_at)
                                           .order_by(incidents.c.reported_at, incidents.c.incident_id))]
             members: dict[str, list[str]] = defaultdict(list)
-            for r in conn.execute(select(case_incidents.c.case_id, case_incidents.c.incident_id)):
-                members[r.case_id].append(r.incident_id)
+            for m in conn.execute(select(case_incidents.c.case_id, case_incidents.c.incident_id)):
+                members[m.case_id].append(m.incident_id)
             case_rows = [(r.case_id, r.status, r.title, r.created_at, r.updated_at, tuple(sorted(members[r.case_id])))
-                         for r in conn.execute(select(cases).where(cases.c.status != "merged").order_by(cases.c.case_id))]
+                         for r in conn.execute(select(cases).where(cases.c.status != "merged")
+                                               .order_by(cases.c.case_id))]
         return Shareable(inds, incs, case_rows)
 
     def local_values(self, kinds: Sequence[str]) -> list[tuple[str, str]]:
@@ -181,7 +182,8 @@ class SqlSharingStore:
                 conn.execute(insert(taxii_objects), fresh)
             for m in matches:
                 seen = conn.execute(select(partner_matches.c.match_id).where(
-                    partner_matches.c.partner_org == m.partner_org, partner_matches.c.partner_object == m.partner_object,
+                    partner_matches.c.partner_org == m.partner_org,
+                    partner_matches.c.partner_object == m.partner_object,
                     partner_matches.c.value == m.value)).first()
                 if seen is None:
                     conn.execute(insert(partner_matches).values(
