@@ -44,3 +44,9 @@ class Settings(BaseSettings):
     taxii_max_objects: int = Field(default=10_000, ge=1, description="most objects in one TAXII add request")
     taxii_page_size: int = Field(default=1_000, ge=1, description="most objects in one TAXII page")
     taxii_requests_per_minute: int = Field(default=600, ge=1, description="per partner; over it: 429")
+    signing_key: SecretStr = Field(
+        default=SecretStr("5a" * 32),
+        description="this exchange's Ed25519 private key (32-byte seed, hex) that signs freeze requests to "
+                    "partners; set it in production (`zaslon partners signing-key` prints its public key)",
+    )
+    signing_key_id: str = Field(default="sig-1", description="the id partners know this signing key by")

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         remote_read: str = typer.Option(None, help="its collection we pull from"),
         remote_write: str = typer.Option(None, help="its collection we push to"),
         remote_token: str = typer.Option(None, help="the API key its server issued to us"),
+        verify_key: str = typer.Option(None, help="its Ed25519 public key (hex) for signed freeze requests"),
         read: bool = typer.Option(True, help="it may read its outbox collection here"),
         write: bool = typer.Option(True, help="it may add objects to our inbox"),
     ) -> None:
@@ -99,7 +101,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         if (name is None) == (org_id is None):
             raise InvalidInput("give --name (a new partner organisation) or --org-id (an existing one)", field="name")
         sharing = _sharing()
-        sharing.check_new_partner(country, key_id, secret)
+        sharing.check_new_partner(country, key_id, secret, verify_key)
         api_key = None
         if name is not None:
             created = create_org(sharing.db, name=name, kind="partner")
@@ -107,7 +109,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         assert org_id is not None
         new = sharing.add_partner(org_id, country=country, may_read=read, may_write=write, taxii_url=taxii_url,
                                   remote_read=remote_read, remote_write=remote_write, remote_token=remote_token,
-                                  key_id=key_id, secret_hex=secret)
+                                  key_id=key_id, secret_hex=secret, verify_key=verify_key)
         print(f"partner:       {org_id}")
         print(f"outbox:        {sharing.outbox_id(org_id)}")
         print(f"inbox:         {sharing.inbox_id}")
@@ -179,3 +181,57 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
     ) -> None:
         """Disclose our clear value behind a match to that partner only (audited; TLP:AMBER+STRICT)."""
         print(json.dumps(_sharing().disclose(match_id, by=by, reason=reason)))
+
+    @partners.command("signing-key")
+    def partners_signing_key() -> None:
+        """Print this exchange's Ed25519 public key and its id, for partners to verify our freeze requests by."""
+        from zaslon.settings import Settings
+
+        print(f"key id:      {Settings().signing_key_id}")
+        print(f"public key:  {_sharing().signing_public_key()}")
+
+    @partners.command("verify-key")
+    def partners_verify_key(
+        partner: str = typer.Argument(..., help="the partner's org id"),
+        public_key: str = typer.Argument(..., help="its Ed25519 public key (hex)"),
+    ) -> None:
+        """Register (or replace) the key a partner's signed objects must verify by."""
+        _sharing().set_verify_key(partner, public_key)
+        print(f"{partner}: verify key set")
+
+    @partners.command("freeze-request")
+    def partners_freeze_request(
+        partner: str = typer.Option(..., help="the partner's org id"),
+        payment: str = typer.Option(..., help="the original payment's id"),
+        payment_date: datetime = typer.Option(..., help="when it was made (ISO 8601, UTC if no zone)"),
+        amount: int = typer.Option(..., help="amount to freeze, minor units"),
+        currency: str = typer.Option(..., help="ISO 4217"),
+        account: str = typer.Option(..., help="the account abroad (IBAN or national number)"),
+        bank: str = typer.Option(..., help="the BIC of the bank abroad"),
+        legal_basis: str = typer.Option(..., help="the legal basis of the request"),
+        hours: float = typer.Option(72, min=1, help="deadline, hours from now"),
+        by: str = typer.Option(..., help="who asks (recorded)"),
+    ) -> None:
+        """Ask a partner to freeze money at one of its banks (a signed freeze request, sent on the next sync)."""
+        from datetime import UTC, timedelta
+
+        from zaslon.adapters.stix.content import FreezeAsk
+
+        when = payment_date if payment_date.tzinfo else payment_date.replace(tzinfo=UTC)
+        ask = FreezeAsk(payment, when, amount, currency.upper(), account, bank.upper(), legal_basis,
+                        datetime.now(UTC) + timedelta(hours=hours))
+        print(_sharing().request_freeze(partner, ask, by=by))
+
+    @partners.command("freezes")
+    def partners_freezes(direction: str = typer.Option(None, help="out (ours) or in (partners')")) -> None:
+        """Freeze requests across borders and what the requested side reported."""
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("request", "dir", "partner", "account", "amount", "status", "orders", "frozen", "returned",
+                      "reason")
+        for r in _sharing().freeze_requests(direction):
+            table.add_row(r["request_id"], r["direction"], r["partner_org"], r["creditor_account"],
+                          f"{r['amount']} {r['currency']}", r["status"], str(r["orders_issued"]),
+                          str(r["frozen_amount"]), str(r["returned_amount"]), r["reason"] or "")
+        Console(width=240).print(table)

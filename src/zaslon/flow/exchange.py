@@ -170,6 +170,7 @@ class Exchange:
 
     def warm_up(self) -> None:
         self.scoring.warm_up()
+        self.sharing.warm_up()
 
     def close(self) -> None:
         self.ledger.stop()

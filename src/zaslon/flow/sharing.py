@@ -24,6 +24,7 @@ import stix2
 
 from zaslon.adapters.db.stores.sharing import SqlSharingStore
 from zaslon.adapters.stix import content as stix
+from zaslon.adapters.stix import signing
 from zaslon.adapters.stix.tlp import LEVEL_OF_MARKING, Tlp, may_leave, parse_tlp
 from zaslon.adapters.stix.validate import problems
 from zaslon.core.access import OrgKind
@@ -36,6 +37,8 @@ from zaslon.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+SIGNED_TYPES = frozenset({"freeze-request", "freeze-response"})
+_BIC_RE = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 TLP_ORDER = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 _KEY_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -85,6 +88,15 @@ class Sharing:
         tlp_of = {k: parse_tlp(v, f"stix_tlp_defaults.{k}") for k, v in self.settings.stix_tlp_defaults.items()}
         self.author = stix.Author(self.settings.exchange_name, self.settings.country, tlp_of)
 
+    def warm_up(self) -> None:
+        """Load the validator's schemas and pattern grammar now, not on a partner's first request (~1 s)."""
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        built = stix.build_indicator(self.author, stix.ShareIndicator("url", "https://warm.example/", at), None)
+        ask = stix.FreezeAsk("warm-up", at, 1, "BYN", "BY00WARM0000", "WARMBY2X", "warm-up", at)
+        request = self._sign(stix.build_freeze_request(self.author, ask, partner="-", at=at))
+        problems(stix.bundle(self.author, [*(b.obj for b in built), request])["objects"])
+        signing.verify(request, self.signing_public_key())
+
     # ------------------------------------------------------------------ collections
     def _uuid(self, key: str) -> str:
         return stix.derived_id("collection", self.author.name, key).split("--", 1)[1]
@@ -125,24 +137,34 @@ class Sharing:
     def add_partner(self, org_id: str, *, country: str, may_read: bool = True, may_write: bool = True,
                     taxii_url: str | None = None, remote_read: str | None = None, remote_write: str | None = None,
                     remote_token: str | None = None, key_id: str | None = None, secret_hex: str | None = None,
-                    now: datetime | None = None) -> NewPartner:
+                    verify_key: str | None = None, now: datetime | None = None) -> NewPartner:
         """Register an organisation of kind partner for exchange, with its first pair key (ours, drawn now, or
         the one the partner sent us)."""
-        country = self.check_new_partner(country, key_id, secret_hex)
+        country = self.check_new_partner(country, key_id, secret_hex, verify_key)
         at = _now(now)
         key = self._new_key(org_id, key_id, secret_hex, at)
         row = PartnerRow(org_id=org_id, name=org_id, country=country, may_read=may_read, may_write=may_write,
                          taxii_url=taxii_url, remote_read=remote_read, remote_write=remote_write,
                          remote_token=remote_token, pulled_until=None, pushed_row=0, last_sync_error=None)
         self.store.add_partner(row, key, at)
+        if verify_key is not None:
+            self.set_verify_key(org_id, verify_key)
         return NewPartner(self.store.partner(org_id) or row, key.key_id, key.secret_hex)
 
-    def check_new_partner(self, country: str, key_id: str | None = None, secret_hex: str | None = None) -> str:
+    def check_new_partner(self, country: str, key_id: str | None = None, secret_hex: str | None = None,
+                          verify_key: str | None = None) -> str:
         """What ``add_partner`` checks before it writes anything (so a caller can check before making the org)."""
         country = country.strip().upper()
         if not _COUNTRY_RE.match(country):
             raise InvalidInput(f"{country!r} is not an ISO 3166 alpha-2 country code", field="country")
         self._new_key("-", key_id, secret_hex, datetime.now(UTC))
+        if verify_key is not None:
+            try:
+                ok = len(bytes.fromhex(verify_key.strip())) == 32
+            except ValueError:
+                ok = False
+            if not ok:
+                raise InvalidInput("a public key is 32 bytes in hex", field="verify_key")
         return country
 
     def rotate_key(self, org_id: str, *, key_id: str | None = None, secret_hex: str | None = None,
@@ -259,6 +281,7 @@ class Sharing:
         """Refresh every readable partner's outbox: objects new or newer than what it holds are added (same id
         and version: nothing). Returns per partner how many object versions were added."""
         at = _now(now)
+        self.refresh_freeze_answers(now=at)
         added: dict[str, int] = {}
         for p in self.store.partners():
             if not p.may_read or self.current_key(p.org_id) is None:
@@ -307,6 +330,9 @@ class Sharing:
                 stix2.parse(obj, allow_custom=True)
         except Exception as exc:  # stix2 raises its own exception classes for each kind of fault
             raise InvalidInput(f"stix2: {exc}", field="objects") from None
+        signed = [o for o in objects if o.get("type") in SIGNED_TYPES]
+        for obj in signed:  # a forged or copied signature: 401, and nothing of the envelope is stored
+            signing.verify(obj, partner.verify_key)
         matches, sightings = self._match(partner, objects, at)
         rows = [self._row(self.inbox_id, o, self._tlp_of(o), frozenset(), None, at, partner.org_id) for o in objects]
         rows += sightings
@@ -319,7 +345,151 @@ class Sharing:
         }
         self.store.commit(objects=rows, matches=matches, now=at,
                           status=(status_id, partner.org_id, json.dumps(status)))
+        for obj in signed:  # after the commit; each step is idempotent, so a repeat (or a retry) changes nothing
+            if obj["type"] == "freeze-request":
+                self._received_freeze_request(partner, obj, at)
+            else:
+                self._received_freeze_response(partner, obj, at)
         return status
+
+    # ------------------------------------------------------------------ freeze requests across borders
+    def signing_public_key(self) -> str:
+        return signing.public_key(self.settings.signing_key.get_secret_value())
+
+    def set_verify_key(self, org_id: str, public_hex: str) -> None:
+        """Register the partner's Ed25519 public key (hex), which its freeze requests and answers must verify by."""
+        try:
+            raw = bytes.fromhex(public_hex.strip())
+        except ValueError:
+            raise InvalidInput("a public key is 32 bytes in hex", field="verify_key") from None
+        if len(raw) != 32:
+            raise InvalidInput("a public key is 32 bytes in hex", field="verify_key")
+        self.store.set_verify_key(org_id, raw.hex())
+
+    def _sign(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return signing.sign(obj, self.settings.signing_key.get_secret_value(), self.settings.signing_key_id)
+
+    def request_freeze(self, partner: str, ask: stix.FreezeAsk, *, by: str, now: datetime | None = None) -> str:
+        """Ask a partner's exchange to freeze money in an account at one of its banks: a signed freeze-request
+        in its outbox (AMBER+STRICT, named to it), recorded here as sent. The same payment and account again:
+        the same request, nothing new. Returns the request's id."""
+        at = _now(now)
+        if self.store.partner(partner) is None:
+            raise InvalidInput(f"no partner {partner!r}", field="partner")
+        if ask.amount <= 0:
+            raise InvalidInput("amount must be positive (minor units)", field="amount")
+        if not re.match(r"^[A-Z]{3}$", ask.currency):
+            raise InvalidInput(f"{ask.currency!r} is not an ISO 4217 currency", field="currency")
+        if not _BIC_RE.match(ask.creditor_agent):
+            raise InvalidInput(f"{ask.creditor_agent!r} is not a BIC", field="creditor_agent")
+        if not re.match(r"^[0-9A-Za-z]{5,34}$", ask.creditor_account):
+            raise InvalidInput("creditor_account is 5-34 letters and digits", field="creditor_account")
+        if len(ask.legal_basis.strip()) < 3:
+            raise InvalidInput("a freeze request states its legal basis", field="legal_basis")
+        if ask.deadline <= at:
+            raise InvalidInput("the deadline has passed", field="deadline")
+        if not by.strip():
+            raise InvalidInput("a freeze request names who asked", field="by")
+        obj = self._sign(stix.build_freeze_request(self.author, ask, partner=partner, at=at))
+        found = problems([obj])
+        if found:
+            raise RuntimeError(f"our freeze request does not validate: {found[:3]}")
+        self.check_egress([(obj["id"], Tlp.AMBER_STRICT, frozenset({partner}))], partner)
+        created = self.store.add_freeze_request({
+            "request_id": obj["id"], "direction": "out", "partner_org": partner, "body": json.dumps(obj),
+            "amount": ask.amount, "currency": ask.currency, "status": "sent", "requested_by": by.strip(),
+            "created_at": at, "updated_at": at})
+        if created:
+            self.store.commit(objects=[self._row(self.outbox_id(partner), obj, Tlp.AMBER_STRICT,
+                                                 frozenset({partner}), f"freeze:{obj['id']}", at)], matches=[], now=at)
+        return str(obj["id"])
+
+    @staticmethod
+    def _incident_ref(request_id: str) -> str:
+        """The local incident id a partner's request's freeze orders hang on."""
+        return "xb-" + request_id.split("--", 1)[1]
+
+    def _received_freeze_request(self, partner: PartnerRow, obj: dict[str, Any], at: datetime) -> None:
+        """A partner's verified request: freeze orders at our bank that holds the account, and an answer back."""
+        if self.store.freeze_request(obj["id"]) is not None:
+            return  # a replay: the same request, already turned into orders
+        from zaslon.core.orders import order_id_for
+        from zaslon.core.types import FreezeOrder
+        from zaslon.flow.freeze import FreezeStore
+
+        bic, account = str(obj["creditor_agent"]), str(obj["creditor_account"])
+        status, reason, orders = "orders_issued", None, 0
+        if not self.store.bank_exists(bic):
+            status, reason = "refused", f"no bank with BIC {bic} is connected to {self.author.name}"
+        else:
+            incident = self._incident_ref(obj["id"])
+            order = FreezeOrder(
+                order_id=order_id_for(incident, bic, account), incident_id=incident, bank_id=bic, account_id=account,
+                amount=int(obj["amount"]), currency=str(obj["currency"]),
+                legal_reference=f"{obj['legal_basis']} (request {obj['id']} from {partner.name})",
+                issued_at=at, deadline=stix2.utils.parse_into_datetime(obj["deadline"]))
+            FreezeStore(self.db).store.add_new(incident, [order], now=at)
+            orders = 1
+        self.store.add_freeze_request({
+            "request_id": obj["id"], "direction": "in", "partner_org": partner.org_id, "body": json.dumps(obj),
+            "amount": int(obj["amount"]), "currency": str(obj["currency"]), "status": status,
+            "orders_issued": orders, "reason": reason, "created_at": at, "updated_at": at})
+        self._answer(partner.org_id, obj["id"], status=status, orders=orders, currency=str(obj["currency"]),
+                     reason=reason, at=at)
+
+    def _answer(self, partner: str, request_id: str, *, status: str, at: datetime, orders: int = 0,
+                frozen: int = 0, returned: int = 0, currency: str | None = None, reason: str | None = None) -> None:
+        obj = self._sign(stix.build_freeze_response(self.author, request_id, status=status, at=at, orders=orders,
+                                                    frozen_amount=frozen, returned_amount=returned,
+                                                    currency=currency, reason=reason))
+        self.store.commit(objects=[self._row(self.outbox_id(partner), obj, Tlp.AMBER_STRICT, frozenset({partner}),
+                                             f"freeze:{request_id}", at)], matches=[], now=at)
+
+    def _received_freeze_response(self, partner: PartnerRow, obj: dict[str, Any], at: datetime) -> None:
+        """The requested exchange's answer: what our order board shows for the request (the newest wins)."""
+        ours = self.store.freeze_request(str(obj.get("request_ref", "")))
+        if ours is None or ours["direction"] != "out" or ours["partner_org"] != partner.org_id:
+            return  # not a request of ours to this partner: nothing to update
+        answered = stix2.utils.parse_into_datetime(obj["modified"])
+        if ours["updated_at"] > answered and ours["status"] != "sent":
+            return  # an older answer arriving late
+        self.store.update_freeze_request(ours["request_id"], {
+            "status": obj["status"], "orders_issued": int(obj.get("orders_issued", 0)),
+            "frozen_amount": int(obj.get("frozen_amount", 0)), "returned_amount": int(obj.get("returned_amount", 0)),
+            "reason": obj.get("reason"), "updated_at": answered})
+
+    def refresh_freeze_answers(self, *, now: datetime | None = None) -> int:
+        """Answer again every partner's request whose orders moved (frozen, returned) since our last answer."""
+        from zaslon.flow.freeze import FreezeStore
+
+        at = _now(now)
+        store = FreezeStore(self.db).store
+        changed = 0
+        for req in self.store.freeze_requests("in"):
+            if req["status"] == "refused":
+                continue
+            orders = store.of_incidents([self._incident_ref(req["request_id"])])
+            frozen = sum(o.frozen_amount for o in orders)
+            returned = sum(o.returned_amount for o in orders)
+            status = "returned" if returned else ("frozen" if frozen else req["status"])
+            if (status, frozen, returned) == (req["status"], req["frozen_amount"], req["returned_amount"]):
+                continue
+            self.store.update_freeze_request(req["request_id"], {"status": status, "frozen_amount": frozen,
+                                                                 "returned_amount": returned, "updated_at": at})
+            self._answer(req["partner_org"], req["request_id"], status=status, orders=len(orders), frozen=frozen,
+                         returned=returned, currency=req["currency"], at=at)
+            changed += 1
+        return changed
+
+    def freeze_requests(self, direction: str | None = None) -> list[dict[str, Any]]:
+        """Freeze requests, ours ("out") and partners' ("in"), with the status the requested side reported."""
+        out = []
+        for r in self.store.freeze_requests(direction):
+            body = json.loads(r.pop("body"))
+            r.update({k: body.get(k) for k in ("original_payment_id", "creditor_account", "creditor_agent",
+                                                "legal_basis", "deadline")})
+            out.append(r)
+        return out
 
     # ------------------------------------------------------------------ sync with partners' servers
     def sync(self, partner: str | None = None, *, now: datetime | None = None, timeout_s: float = 10.0,

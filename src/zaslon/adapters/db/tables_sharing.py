@@ -23,6 +23,7 @@ partners = Table(
     Column("remote_read", String(64), nullable=True),  # its collection we pull from
     Column("remote_write", String(64), nullable=True),  # its collection we push to
     Column("remote_token", Text, nullable=True),  # the credential its server issued to us
+    Column("verify_key", String(64), nullable=True),  # its Ed25519 public key (hex): signed freeze requests
     Column("created_at", UtcDateTime(), nullable=False),
     Column("pulled_until", UtcDateTime(), nullable=True),  # added_after for the next pull
     Column("pushed_row", BigInteger, nullable=False, server_default="0"),  # last outbox row pushed
@@ -96,4 +97,26 @@ sharing_marks = Table(
     Column("set_at", UtcDateTime(), nullable=False),
 )
 
-SHARING_TABLES = (partners, partner_keys, taxii_objects, taxii_status, partner_matches, sharing_marks)
+# Freeze requests across borders, both ways: ours to a partner ("out") and a partner's to us ("in"), with the
+# status the requested side reports (received, orders_issued, frozen, refused, returned).
+freeze_requests = Table(
+    "freeze_requests",
+    metadata,
+    Column("request_id", String(128), primary_key=True),  # the freeze-request object's STIX id
+    Column("direction", String(3), nullable=False),  # out / in
+    Column("partner_org", String(64), nullable=False, index=True),
+    Column("body", Text, nullable=False),  # the signed request, JSON
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("orders_issued", Integer, nullable=False, server_default="0"),
+    Column("frozen_amount", BigInteger, nullable=False, server_default="0"),
+    Column("returned_amount", BigInteger, nullable=False, server_default="0"),
+    Column("reason", Text, nullable=True),
+    Column("requested_by", String(64), nullable=True),  # who asked (ours), recorded
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+SHARING_TABLES = (partners, partner_keys, taxii_objects, taxii_status, partner_matches, sharing_marks,
+                  freeze_requests)

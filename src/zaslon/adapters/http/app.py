@@ -25,6 +25,7 @@ from zaslon.adapters.http import (
     routes_incidents,
     routes_orders,
     routes_scoring,
+    routes_sharing,
     routes_transfers,
 )
 from zaslon.adapters.http.errors import error_response, install_error_handlers
@@ -74,7 +75,8 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers):
+    for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers,
+                   routes_sharing):
         app.include_router(module.router)
     taxii_server.install(app, settings.taxii_requests_per_minute)  # /taxii2/: partner exchanges
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane

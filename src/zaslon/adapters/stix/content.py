@@ -318,7 +318,7 @@ def build_sighting(author: Author, partner_indicator_id: str, *, local_ref: str,
 
 
 def extension_definitions(sco_types: Iterable[str]) -> list[dict[str, Any]]:
-    """The definitions of the extensions ``sco_types`` use (ours), plus the project identity that authors them."""
+    """The definitions of the extensions objects of ``sco_types`` use (ours: new SCO and SDO types)."""
     wanted = sorted({t for t in sco_types if t in EXTENSIONS})
     out: list[dict[str, Any]] = []
     for sco_type in wanted:
@@ -326,7 +326,8 @@ def extension_definitions(sco_types: Iterable[str]) -> list[dict[str, Any]]:
         out.append(_dump(stix2.ExtensionDefinition(
             id=ext_id, created=_DEFINED, modified=_DEFINED, created_by_ref=PROJECT_IDENTITY, name=name,
             description=description, schema=f"{SCHEMA_BASE}{ext_id}.json", version="1.0.0",
-            extension_types=["new-sco"], object_marking_refs=[MARKING_IDS[Tlp.CLEAR]],
+            extension_types=["new-sdo" if sco_type in _NEW_SDO else "new-sco"],
+            object_marking_refs=[MARKING_IDS[Tlp.CLEAR]],
         )))
     return out
 
@@ -367,3 +368,67 @@ def bundle(author: Author, objects: Sequence[dict[str, Any]]) -> dict[str, Any]:
             seen.add(o["id"])
             out.append(o)
     return {"type": "bundle", "id": derived_id("bundle", author.name, "|".join(sorted(seen))), "objects": out}
+
+
+# ---------------------------------------------------------------------------------------------- freeze requests
+EXT_FREEZE_REQUEST = "extension-definition--c2185a53-ddcd-4e28-9c76-2156393a0335"
+EXT_FREEZE_RESPONSE = "extension-definition--c7621940-276d-4846-9c56-8aa755e0187c"
+EXTENSIONS["freeze-request"] = (
+    EXT_FREEZE_REQUEST, "freeze-request",
+    "A request to freeze money abroad, carrying what a camt.056 recall carries; signed (Ed25519 JWS over JCS)")
+EXTENSIONS["freeze-response"] = (
+    EXT_FREEZE_RESPONSE, "freeze-response",
+    "The requested exchange's answer to a freeze request: its status and amounts; signed like the request")
+_NEW_SDO = frozenset({"freeze-request", "freeze-response"})
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeAsk:
+    """What a camt.056 carries: the original payment, its amount and currency, the account abroad and its
+    bank, the legal basis and a deadline."""
+
+    original_payment_id: str
+    original_payment_date: datetime
+    amount: int  # minor units
+    currency: str
+    creditor_account: str
+    creditor_agent: str  # the BIC of the bank abroad holding the account
+    legal_basis: str
+    deadline: datetime
+    case_ref: str | None = None
+
+
+def build_freeze_request(author: Author, ask: FreezeAsk, *, partner: str, at: datetime) -> dict[str, Any]:
+    """The request object (unsigned), AMBER+STRICT: it names a person's account and goes to ``partner`` only."""
+    obj: dict[str, Any] = {
+        "type": "freeze-request", "spec_version": "2.1",
+        "id": derived_id("freeze-request", author.name, f"{partner}|{ask.original_payment_id}|{ask.creditor_account}"),
+        "created": _ts(at), "modified": _ts(at), "created_by_ref": author.identity_id,
+        "original_payment_id": ask.original_payment_id, "original_payment_date": _ts(ask.original_payment_date),
+        "amount": ask.amount, "currency": ask.currency, "creditor_account": ask.creditor_account,
+        "creditor_agent": ask.creditor_agent, "legal_basis": ask.legal_basis, "deadline": _ts(ask.deadline),
+        "extensions": {EXT_FREEZE_REQUEST: {"extension_type": "new-sdo"}},
+        "object_marking_refs": [MARKING_IDS[Tlp.AMBER_STRICT]],
+    }
+    if ask.case_ref:
+        obj["case_ref"] = ask.case_ref
+    return obj
+
+
+def build_freeze_response(author: Author, request_id: str, *, status: str, at: datetime, orders: int = 0,
+                          frozen_amount: int = 0, returned_amount: int = 0, currency: str | None = None,
+                          reason: str | None = None) -> dict[str, Any]:
+    """Our answer to a partner's request (unsigned); a new version (``modified``) each time it changes."""
+    obj: dict[str, Any] = {
+        "type": "freeze-response", "spec_version": "2.1",
+        "id": derived_id("freeze-response", author.name, request_id), "created": _ts(at), "modified": _ts(at),
+        "created_by_ref": author.identity_id, "request_ref": request_id, "status": status, "orders_issued": orders,
+        "frozen_amount": frozen_amount, "returned_amount": returned_amount,
+        "extensions": {EXT_FREEZE_RESPONSE: {"extension_type": "new-sdo"}},
+        "object_marking_refs": [MARKING_IDS[Tlp.AMBER_STRICT]],
+    }
+    if currency:
+        obj["currency"] = currency
+    if reason:
+        obj["reason"] = reason
+    return obj

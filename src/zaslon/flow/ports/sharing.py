@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,7 @@ class PartnerRow:
     pulled_until: datetime | None
     pushed_row: int
     last_sync_error: str | None
+    verify_key: str | None = None  # its Ed25519 public key (hex), for signed freeze requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,22 @@ class SharingStore(Protocol):
         """Record the disclosure of a match (compare-and-set: ``Conflict`` if disclosed already,
         ``NotFound`` if there is no such match)."""
         ...
+
+    def set_verify_key(self, org_id: str, public_hex: str) -> None: ...
+
+    def bank_exists(self, bic: str) -> bool:
+        """Is there a bank organisation with this BIC here?"""
+        ...
+
+    def add_freeze_request(self, row: dict[str, Any]) -> bool:
+        """Record a freeze request (a ``freeze_requests`` row); False if its id is recorded already."""
+        ...
+
+    def freeze_request(self, request_id: str) -> dict[str, Any] | None: ...
+
+    def update_freeze_request(self, request_id: str, values: dict[str, Any]) -> None: ...
+
+    def freeze_requests(self, direction: str | None = None) -> list[dict[str, Any]]: ...
 
     def set_sync(self, org_id: str, *, pulled_until: datetime | None = None, pushed_row: int | None = None,
                  error: str | None = None) -> None: ...

@@ -14,6 +14,7 @@ from zaslon.adapters.db.tables_cases import case_incidents, cases
 from zaslon.adapters.db.tables_core import orgs
 from zaslon.adapters.db.tables_incidents import incident_indicators, incidents, indicators
 from zaslon.adapters.db.tables_sharing import (
+    freeze_requests,
     partner_keys,
     partner_matches,
     partners,
@@ -42,7 +43,7 @@ class SqlSharingStore:
             conn.execute(insert(partners).values(
                 org_id=row.org_id, country=row.country, may_read=row.may_read, may_write=row.may_write,
                 taxii_url=row.taxii_url, remote_read=row.remote_read, remote_write=row.remote_write,
-                remote_token=row.remote_token, created_at=now,
+                remote_token=row.remote_token, verify_key=row.verify_key, created_at=now,
             ))
             conn.execute(insert(partner_keys).values(key_id=key.key_id, org_id=key.org_id, secret_hex=key.secret_hex,
                                                      created_at=key.created_at))
@@ -56,7 +57,7 @@ class SqlSharingStore:
                                may_write=bool(r.may_write), taxii_url=r.taxii_url, remote_read=r.remote_read,
                                remote_write=r.remote_write, remote_token=r.remote_token,
                                pulled_until=r.pulled_until, pushed_row=int(r.pushed_row or 0),
-                               last_sync_error=r.last_sync_error)
+                               last_sync_error=r.last_sync_error, verify_key=r.verify_key)
                     for r in conn.execute(q)]
 
     def partner(self, org_id: str) -> PartnerRow | None:
@@ -265,6 +266,41 @@ class SqlSharingStore:
                 raise Conflict(f"match {match_id} was disclosed already at {r.disclosed_at}", field="match_id")
             r = conn.execute(select(partner_matches).where(partner_matches.c.match_id == match_id)).first()
         return self._match(r)
+
+    def set_verify_key(self, org_id: str, public_hex: str) -> None:
+        with self.engine.begin() as conn:
+            if not conn.execute(update(partners).where(partners.c.org_id == org_id)
+                                .values(verify_key=public_hex)).rowcount:
+                raise NotFound(f"no partner {org_id!r}", field="partner")
+
+    def bank_exists(self, bic: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(orgs.c.org_id).where(orgs.c.bank_id == bic, orgs.c.kind == "bank")).first() \
+                is not None
+
+    def add_freeze_request(self, row: dict[str, Any]) -> bool:
+        with self.engine.begin() as conn:
+            if conn.execute(select(freeze_requests.c.request_id)
+                            .where(freeze_requests.c.request_id == row["request_id"])).first():
+                return False
+            conn.execute(insert(freeze_requests).values(**row))
+        return True
+
+    def freeze_request(self, request_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(freeze_requests).where(freeze_requests.c.request_id == request_id)).first()
+        return None if r is None else dict(r._mapping)
+
+    def update_freeze_request(self, request_id: str, values: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(freeze_requests).where(freeze_requests.c.request_id == request_id).values(**values))
+
+    def freeze_requests(self, direction: str | None = None) -> list[dict[str, Any]]:
+        q = select(freeze_requests).order_by(freeze_requests.c.created_at, freeze_requests.c.request_id)
+        if direction is not None:
+            q = q.where(freeze_requests.c.direction == direction)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def set_sync(self, org_id: str, *, pulled_until: datetime | None = None, pushed_row: int | None = None,
                  error: str | None = None) -> None:
