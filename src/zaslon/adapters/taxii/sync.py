@@ -35,8 +35,19 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+def _auth(token: str | None) -> requests.auth.AuthBase | None:
+    """The partner's credential: a bearer token (another Zaslon's API key), or ``basic:<user>:<password>`` for a
+    server that speaks HTTP Basic (medallion, most TAXII servers)."""
+    if not token:
+        return None
+    if token.startswith("basic:"):
+        user, _, password = token[6:].partition(":")
+        return requests.auth.HTTPBasicAuth(user, password)
+    return _Bearer(token)
+
+
 def connection(token: str | None, *, timeout_s: float = 10.0) -> _HTTPConnection:
-    conn = _HTTPConnection(auth=_Bearer(token) if token else None, version="2.1")
+    conn = _HTTPConnection(auth=_auth(token), version="2.1")
     adapter = _TimeoutAdapter(timeout_s)
     conn.session.mount("http://", adapter)
     conn.session.mount("https://", adapter)
@@ -72,7 +83,8 @@ def pull(api_root: str, collection_id: str, token: str | None, *, added_after: s
     coll = Collection(collection_url(api_root, collection_id), conn=connection(token, timeout_s=timeout_s))
     token_next: str | None = None
     while True:
-        kwargs: dict[str, Any] = {"limit": per_page}
+        # Every version, not only the last: import keeps them all, and a newer one supersedes.
+        kwargs: dict[str, Any] = {"limit": per_page, "version": "all"}
         if added_after:
             kwargs["added_after"] = added_after
         if token_next:
