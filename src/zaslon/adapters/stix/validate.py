@@ -53,7 +53,7 @@ def _memoise_schema_loading() -> None:
 
     _v.load_validator = cached_validator
     _v.load_schema = cached_schema
-    _v._zaslon_memoised = True  # type: ignore[attr-defined]
+    _v._zaslon_memoised = True
 
 
 _memoise_schema_loading()
@@ -91,7 +91,7 @@ def _memoise_valid_pattern_shapes() -> None:
         yield from errors
 
     musts.patterns = patterns
-    musts._zaslon_memoised = True  # type: ignore[attr-defined]
+    musts._zaslon_memoised = True
 
 
 _memoise_valid_pattern_shapes()
