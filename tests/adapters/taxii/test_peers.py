@@ -112,9 +112,9 @@ def test_a_partner_that_is_down_delays_nothing_else(tmp_path: Path) -> None:
         by.exchange.sharing.add_partner(up.org_id, country="UZ", taxii_url=f"{uz_url}/taxii2/zaslon/",
                                         remote_write=uz.exchange.sharing.inbox_id, remote_token=by_at_uz.api_key)
         by.report("Перевод через сайт https://fake-invest.example/")
-        out = by.exchange.sharing.sync(timeout_s=1, attempts=2, backoff_s=0.05)
+        out = by.exchange.sharing.sync(timeout_s=10, attempts=2, backoff_s=0.05)  # refused at once: no wait
     assert "ConnectionError" in out[down.org_id]["error"]
-    assert out[up.org_id]["pushed"] > 0
+    assert out[up.org_id].get("pushed", 0) > 0, out
     kz = next(p for p in by.exchange.sharing.partners() if p.org_id == down.org_id)
     assert kz.last_sync_error and "ConnectionError" in kz.last_sync_error
     by.exchange.close()
