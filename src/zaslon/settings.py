@@ -50,3 +50,9 @@ class Settings(BaseSettings):
                     "partners; set it in production (`zaslon partners signing-key` prints its public key)",
     )
     signing_key_id: str = Field(default="sig-1", description="the id partners know this signing key by")
+    freeze_abroad_legal_basis: str = Field(
+        default="Request for legal assistance in a fraud case (Minsk Convention 1993, art. 4-8)",
+        description="the legal basis a freeze request to a partner states when a trace finds money abroad",
+    )
+    freeze_abroad_hours: float = Field(default=72.0, gt=0, description="deadline of a freeze request abroad")
+    freeze_abroad_currency: str = Field(default="BYN", description="the currency traced amounts are in")

@@ -289,6 +289,11 @@ class Exchange:
                         self.orders.deliver(created, transport=self.webhook_transport, now=at)
                 except Exception as exc:  # the incident is committed; a failed follow-up must not hide it
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
+                if summary is not None:  # money that left for a partner country: a freeze request there
+                    try:
+                        self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at)
+                    except Exception as exc:
+                        errors.append(f"abroad: {type(exc).__name__}: {exc}")
             case = None
             try:
                 keys = incident_keys(self.db, inc.incident_id, self._terminal, self.card_accounts)

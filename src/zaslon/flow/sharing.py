@@ -17,7 +17,7 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import stix2
@@ -404,6 +404,28 @@ class Sharing:
                                                  frozenset({partner}), f"freeze:{obj['id']}", at)], matches=[], now=at)
         return str(obj["id"])
 
+    def freeze_abroad(self, incident_id: str, exits: Sequence[Any], *, now: datetime | None = None) -> list[str]:
+        """A trace's money that left for an account in a partner's country (an ``abroad`` exit with the account
+        and its bank): a freeze request to that partner for each. Exits to countries we have no partner in, or
+        without an account or bank, ask nothing. Returns the requests' ids (one already sent: the same id)."""
+        at = _now(now)
+        by_country = {p.country: p.org_id for p in self.store.partners()}
+        asked: list[str] = []
+        for e in exits:
+            partner = by_country.get(str(e.country or "").upper())
+            if str(e.kind) != "abroad" or partner is None or not (e.to_account and e.bank_id and e.transfer_id):
+                continue
+            paid = datetime.fromtimestamp(e.ts_us / 1e6, UTC) if e.ts_us else at
+            ask = stix.FreezeAsk(
+                str(e.transfer_id), paid, int(e.amount), self.settings.freeze_abroad_currency, str(e.to_account),
+                str(e.bank_id), f"{self.settings.freeze_abroad_legal_basis} (incident {incident_id})",
+                at + timedelta(hours=self.settings.freeze_abroad_hours), case_ref=incident_id)
+            try:
+                asked.append(self.request_freeze(partner, ask, by=self.author.name, now=at))
+            except InvalidInput:
+                continue  # an account or bank code the request cannot carry: the desk sees the exit in the trace
+        return asked
+
     @staticmethod
     def _incident_ref(request_id: str) -> str:
         """The local incident id a partner's request's freeze orders hang on."""
@@ -518,8 +540,6 @@ class Sharing:
 
     def _sync_one(self, p: PartnerRow, at: datetime, timeout_s: float, attempts: int,
                   backoff_s: float) -> dict[str, Any]:
-        from datetime import timedelta
-
         from zaslon.adapters.taxii import sync as client
 
         pulled = pushed = 0

@@ -149,3 +149,37 @@ def test_bad_freeze_requests_are_refused_before_anything_is_written(tmp_path: Pa
     assert count(by, freeze_requests) == 0 and count(by, taxii_objects) == 0
     by.exchange.close()
     ru.exchange.close()
+
+
+def test_a_report_whose_money_went_to_a_russian_account_yields_a_freeze_request(tmp_path: Path) -> None:
+    from zaslon.core.types import Channel, Scheme, Transfer
+    from zaslon.flow.intake import IncidentReport, Victim
+
+    by, ru, ru_at_by, by_key_at_ru = pair(tmp_path)
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+    victim, drop = "BY13NBRB3600900000002Z00AB00", "BY86AKBB10100000002966000000"
+    by.exchange.score(by.bank.org_id, [
+        Transfer("t1", t0, victim, drop, 500_000, "BYN", Channel.MOBILE, payer_bank="NBRBBY2X",
+                 payee_bank="AKBBBY2X", payee_country="BY"),
+        Transfer("t2", t0 + timedelta(minutes=20), drop, ACCOUNT_RU, 450_000, "BYN", Channel.MOBILE,
+                 payer_bank="AKBBBY2X", payee_bank=RU_BANK, payee_country="RU"),
+    ])
+    who = Principal(by.bank.org_id, OrgKind.BANK, frozenset({"incidents:write"}), None)
+    out = by.exchange.report_incident(who, IncidentReport(
+        by.bank.org_id, "bank", Scheme.VISHING, t0 + timedelta(hours=1), Victim(party_id="p-1"), ("t1",)))
+    assert not out.followup_errors, out.followup_errors
+    [request] = by.exchange.sharing.freeze_requests("out")
+    assert (request["creditor_account"], request["creditor_agent"], request["amount"], request["status"]) == (
+        ACCOUNT_RU, RU_BANK, 450_000, "sent")
+    assert request["original_payment_id"] == "t2" and out.intake.incident.incident_id in request["legal_basis"]
+    # it reaches RU as any push does, and RU freezes at its bank
+    obj = json.loads(by.exchange.sharing.store.freeze_request(request["request_id"])["body"])  # type: ignore[index]
+    with TestClient(ru.app) as client:
+        r = client.post(f"/taxii2/zaslon/collections/{ru.exchange.sharing.inbox_id}/objects/",
+                        json={"objects": [obj]},
+                        headers={"Authorization": f"Bearer {by_key_at_ru}", "Content-Type": MT, "Accept": MT})
+    assert r.status_code == 202
+    [order] = ru.exchange.list_orders(RU_BANK)
+    assert (order.account_id, order.amount) == (ACCOUNT_RU, 450_000)
+    by.exchange.close()
+    ru.exchange.close()
