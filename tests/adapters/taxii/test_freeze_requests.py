@@ -155,7 +155,7 @@ def test_a_report_whose_money_went_to_a_russian_account_yields_a_freeze_request(
     from zaslon.core.types import Channel, Scheme, Transfer
     from zaslon.flow.intake import IncidentReport, Victim
 
-    by, ru, ru_at_by, by_key_at_ru = pair(tmp_path)
+    by, ru, _, by_key_at_ru = pair(tmp_path)
     t0 = datetime.now(UTC) - timedelta(hours=2)
     victim, drop = "BY13NBRB3600900000002Z00AB00", "BY86AKBB10100000002966000000"
     by.exchange.score(by.bank.org_id, [
