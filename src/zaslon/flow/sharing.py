@@ -11,6 +11,7 @@ filtered by their marking and pseudonymised with that pair's key) and one *inbox
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import secrets
@@ -87,6 +88,7 @@ class Sharing:
         self.store: SharingStore = store or SqlSharingStore(db)
         tlp_of = {k: parse_tlp(v, f"stix_tlp_defaults.{k}") for k, v in self.settings.stix_tlp_defaults.items()}
         self.author = stix.Author(self.settings.exchange_name, self.settings.country, tlp_of)
+        self._built: dict[tuple[Any, ...], list[stix.Built]] = {}
 
     def warm_up(self) -> None:
         """Load the validator's schemas and pattern grammar now, not on a partner's first request (~1 s)."""
@@ -234,8 +236,8 @@ class Sharing:
         out: list[stix.Built] = []
         ids: dict[tuple[str, str], str] = {}
         for kind, value, display, first, incs in data.indicators:
-            share = stix.ShareIndicator(kind, value, first, display, incs)
-            built = [b for b in stix.build_indicator(self.author, share, key) if allowed(b)]
+            built = [b for b in self._indicator(stix.ShareIndicator(kind, value, first, display, incs), key)
+                     if allowed(b)]
             if len(built) == 2:  # the observable and its indicator go together or not at all
                 out += built
                 ids[(kind, value)] = built[1].obj["id"]
@@ -255,6 +257,19 @@ class Sharing:
             if case is not None and allowed(case):
                 out.append(case)
         return out
+
+    def _indicator(self, ind: stix.ShareIndicator, key: PairKey | None) -> list[stix.Built]:
+        """``build_indicator``, remembered: building with stix2 costs milliseconds an object (it parses each
+        pattern), and every publish rebuilds every indicator. A copy each time: marks change what is returned."""
+        cache_key = (ind.kind, ind.value, ind.display, ind.first_seen, key.key_id if key else None,
+                     self.author.tlp("indicator"))
+        built = self._built.get(cache_key)
+        if built is None:
+            if len(self._built) > 200_000:
+                self._built.clear()
+            built = stix.build_indicator(self.author, ind, key)
+            self._built[cache_key] = built
+        return [stix.Built(copy.deepcopy(b.obj), b.local_ref, b.tlp, b.named) for b in built]
 
     def export_bundle(self, partner: str | None = None, *, max_tlp: Tlp = Tlp.AMBER_STRICT) -> dict[str, Any]:
         """The bundle that would be shared with ``partner``, validated (strict) before it is returned."""

@@ -113,10 +113,6 @@ class SharingStore(Protocol):
 
     def set_mark(self, local_ref: str, tlp: str, named: str, by: str, now: datetime) -> None: ...
 
-    def existing_versions(self, collection_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which (stix_id, version) of ``keys`` the collection holds."""
-        ...
-
     def commit(self, *, objects: Sequence[ObjectRow], matches: Sequence[MatchRow], now: datetime,
                status: tuple[str, str, str] | None = None) -> list[bool]:
         """In one transaction: add the objects a collection does not hold at that id and version (a held one

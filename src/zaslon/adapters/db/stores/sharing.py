@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from zaslon.adapters.db.tables_cases import case_incidents, cases
 from zaslon.adapters.db.tables_core import orgs
@@ -137,20 +138,18 @@ class SqlSharingStore:
                                                           set_at=now))
 
     # ------------------------------------------------------------------ TAXII objects
-    def existing_versions(self, collection_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
-        keys = list(keys)
-        with self.engine.connect() as conn:
-            for i in range(0, len(keys), 500):
-                chunk = keys[i:i + 500]
-                rows = conn.execute(select(taxii_objects.c.stix_id, taxii_objects.c.version).where(
-                    taxii_objects.c.collection_id == collection_id,
-                    tuple_(taxii_objects.c.stix_id, taxii_objects.c.version).in_(chunk)))
-                found.update((r.stix_id, r.version) for r in rows)
-        return found
-
     def commit(self, *, objects: Sequence[ObjectRow], matches: Sequence[MatchRow], now: datetime,
                status: tuple[str, str, str] | None = None) -> list[bool]:
+        for attempt in range(3):
+            try:
+                return self._commit(objects, matches, now, status)
+            except IntegrityError:  # a concurrent import added some of the same versions first: read again
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _commit(self, objects: Sequence[ObjectRow], matches: Sequence[MatchRow], now: datetime,
+                status: tuple[str, str, str] | None) -> list[bool]:
         added: list[bool] = []
         with self.engine.begin() as conn:
             by_coll: dict[str, list[tuple[str, str]]] = defaultdict(list)
