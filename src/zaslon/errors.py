@@ -51,4 +51,8 @@ class Unavailable(ZaslonError):
 
 
 class RateLimited(ZaslonError):
-    """The caller is over its quota; nothing was done and it may retry later (HTTP 429)."""
+    """This API key sent more requests than its rate allows; retry after ``retry_after`` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: float, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after

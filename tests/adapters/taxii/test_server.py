@@ -187,7 +187,7 @@ def test_a_partner_over_its_quota_gets_429(client: TestClient, ru_key: str) -> N
     assert codes[:40] == [200] * 40
     assert set(codes[40:]) == {429}
     r = client.get("/taxii2/zaslon/", headers=h(ru_key))
-    assert r.headers["retry-after"] == "60" and r.json()["http_status"] == "429"
+    assert 1 <= int(r.headers["retry-after"]) <= 60 and r.json()["http_status"] == "429"
 
 
 def test_objects_page_with_next_and_filter_by_type_id_and_added_after(client: TestClient, by: Country,

@@ -7,6 +7,7 @@ whichever path a request took.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,6 +51,8 @@ def status_for(exc: ZaslonError) -> int:
 def error_response(exc: ZaslonError) -> JSONResponse:
     """``exc`` as the API answers it: its status, its JSON body, and the Bearer challenge on a 401."""
     headers = _CHALLENGE if isinstance(exc, Unauthenticated) else None
+    if isinstance(exc, RateLimited):  # whole seconds (RFC 9110), never 0: "now" would invite a retry storm
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
 
 

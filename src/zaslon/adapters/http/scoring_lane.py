@@ -55,6 +55,8 @@ async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send)
     principal = state.keys.cached(key) if key else None
     if principal is None or not permits(principal, SCORE_SCOPE):
         return receive
+    if principal.key_id is not None and state.limiter.wait(principal.key_id) > 0:
+        return receive  # over its rate: the full stack answers the 429 (with Retry-After)
     started = time.perf_counter()
     raw = b""
     while True:
@@ -75,7 +77,8 @@ async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send)
         transfer = item.to_domain()
         recorded = await decide(state, principal.org_id, transfer, item.on_flagged_call)
         body = decision_json(recorded)
-        alerts: list[Any] = [] if recorded.replayed else state.exchange.cashout_attempts([transfer])
+        alerts: list[Any] = [] if recorded.replayed else state.exchange.cashout_attempts(
+            [transfer], [recorded.decision.outcome.value])
     except ZaslonError as exc:  # a conflicting replay of a known id, say: the same answer the route gives
         answer = error_response(exc)
         await answer(scope, receive, send)

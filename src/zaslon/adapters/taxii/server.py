@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -48,7 +49,7 @@ def _error(exc: ZaslonError) -> TaxiiResponse:
     code = _STATUS_EXTRA.get(type(exc)) or status_for(exc)
     headers = {"WWW-Authenticate": 'Bearer, Basic realm="taxii"'} if code == 401 else {}
     if isinstance(exc, RateLimited):
-        headers["Retry-After"] = "60"
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     body: dict[str, Any] = {"title": type(exc).__name__, "description": exc.message, "http_status": str(code)}
     if exc.field:
         body["details"] = {"field": exc.field}
@@ -97,7 +98,8 @@ class Quota:
             if start != window:
                 start, used = window, 0
             if used >= self.per_minute:
-                raise RateLimited(f"{org_id!r} is over its quota of {self.per_minute} requests a minute")
+                raise RateLimited(f"{org_id!r} is over its quota of {self.per_minute} requests a minute",
+                                  retry_after=60.0 * (window + 1) - time.monotonic())
             self._windows[org_id] = (start, used + 1)
 
 
