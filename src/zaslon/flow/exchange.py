@@ -53,6 +53,7 @@ from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
 from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
+from zaslon.flow.sharing import Sharing
 from zaslon.flow.telecom import CallReport, report_calls, report_fraud_numbers
 from zaslon.flow.tracing import LiveLedger, Tracer, TraceSettings, restore_traced_flags, trace_summary
 from zaslon.flow.webhooks import Webhooks
@@ -165,6 +166,7 @@ class Exchange:
         if follow_ledger:
             self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
+        self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.models: list[dict[str, Any]] = []
         # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
@@ -210,6 +212,7 @@ class Exchange:
 
     def warm_up(self) -> None:
         self.scoring.warm_up()
+        self.sharing.warm_up()
 
     def start_housekeeping(self, interval_s: float) -> None:
         """Expire orders past their deadline and retry due webhooks every ``interval_s`` (``zaslon serve``)."""
@@ -387,6 +390,11 @@ class Exchange:
                     self._notify([o for o in created if o.status in ACTIVE_ORDER], at)
                 except Exception as exc:  # the incident is committed; a failed follow-up must not hide it
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
+                if summary is not None:  # money that left for a partner country: a freeze request there
+                    try:
+                        self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at)
+                    except Exception as exc:
+                        errors.append(f"abroad: {type(exc).__name__}: {exc}")
             case = None
             try:
                 keys = incident_keys(self.db, inc.incident_id, self._terminal, self.card_accounts)
