@@ -30,6 +30,7 @@ from zaslon.adapters.stix.tlp import LEVEL_OF_MARKING, Tlp, may_leave, parse_tlp
 from zaslon.adapters.stix.validate import problems
 from zaslon.core.access import OrgKind
 from zaslon.core.pseudonym import KEY_BYTES, PairKey, keyed_hash, parse_secret
+from zaslon.core.types import split_transfer_key
 from zaslon.errors import Forbidden, InvalidInput, NotFound
 from zaslon.flow.orgs import Principal
 from zaslon.flow.ports.sharing import KeyRow, MatchRow, ObjectRow, PartnerRow, SharingStore
@@ -431,8 +432,11 @@ class Sharing:
             if str(e.kind) != "abroad" or partner is None or not (e.to_account and e.bank_id and e.transfer_id):
                 continue
             paid = datetime.fromtimestamp(e.ts_us / 1e6, UTC) if e.ts_us else at
+            # The partner's bank knows the payment by the submitting bank's own id, not the exchange's key.
+            tid = str(e.transfer_id)
+            own_id = split_transfer_key(tid)[1] if "/" in tid else tid
             ask = stix.FreezeAsk(
-                str(e.transfer_id), paid, int(e.amount), self.settings.freeze_abroad_currency, str(e.to_account),
+                own_id, paid, int(e.amount), self.settings.freeze_abroad_currency, str(e.to_account),
                 str(e.bank_id), f"{self.settings.freeze_abroad_legal_basis} (incident {incident_id})",
                 at + timedelta(hours=self.settings.freeze_abroad_hours), case_ref=incident_id)
             try:

@@ -265,6 +265,7 @@ def _merge(w: World) -> dict[str, Any]:
 # Each route: how to call it, and the documented answer per kind for its own organisation's resource and for
 # another organisation's ("own" of a desk-wide resource, or of a kind that holds none, is the same call).
 # The order is the order the calls are made in: state-changing ones last within a route, in lifecycle order.
+NO_OBJECT = "indicator--00000000-0000-4000-8000-000000000000"
 Answer = int | tuple[int, int]  # one answer (one call: the resource is no organisation's own), or (own, other)
 MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
     ("GET /healthz", lambda w, k, own: ("GET", "/healthz", None),
@@ -383,6 +384,38 @@ MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
     ("POST /v1/rules/{version}/activate",
      lambda w, k, own: ("POST", f"/v1/rules/{w.published()}/activate", None),
      {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    # Cross-border sharing: the desk reads the freeze requests sent abroad; TAXII 2.1 is for partner exchanges
+    # (any key may read discovery; a partner organisation not yet registered for sharing is refused its
+    # collections: 403; TAXII content must be sent as application/taxii+json: JSON is 415).
+    ("GET /v1/freeze-requests", lambda w, k, own: ("GET", "/v1/freeze-requests", None),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    ("GET /taxii2/", lambda w, k, own: ("GET", "/taxii2/", None),
+     {"bank": 200, "police": 200, "telecom": 200, "partner": 200}),
+    ("GET /taxii2/{api_root}/", lambda w, k, own: ("GET", "/taxii2/zaslon/", None),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 200}),
+    ("GET /taxii2/{api_root}/collections/", lambda w, k, own: ("GET", "/taxii2/zaslon/collections/", None),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 403}),
+    ("GET /taxii2/{api_root}/collections/{collection_id}/",
+     lambda w, k, own: ("GET", "/taxii2/zaslon/collections/nope/", None),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 403}),
+    ("GET /taxii2/{api_root}/collections/{collection_id}/manifest/",
+     lambda w, k, own: ("GET", "/taxii2/zaslon/collections/nope/manifest/", None),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 403}),
+    ("GET /taxii2/{api_root}/collections/{collection_id}/objects/",
+     lambda w, k, own: ("GET", "/taxii2/zaslon/collections/nope/objects/", None),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 403}),
+    ("GET /taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/",
+     lambda w, k, own: ("GET", f"/taxii2/zaslon/collections/nope/objects/{NO_OBJECT}/", None),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 403}),
+    ("GET /taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/versions/",
+     lambda w, k, own: ("GET", f"/taxii2/zaslon/collections/nope/objects/{NO_OBJECT}/versions/", None),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 403}),
+    ("GET /taxii2/{api_root}/status/{status_id}/",
+     lambda w, k, own: ("GET", "/taxii2/zaslon/status/00000000-0000-4000-8000-000000000000/", None),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 403}),
+    ("POST /taxii2/{api_root}/collections/{collection_id}/objects/",
+     lambda w, k, own: ("POST", "/taxii2/zaslon/collections/nope/objects/", {"objects": []}),
+     {"bank": 403, "police": 403, "telecom": 403, "partner": 415}),
     # A bank's own webhook (its organisation's setting: there is no other's to name).
     ("PUT /v1/webhook", lambda w, k, own: ("PUT", "/v1/webhook", {"url": "http://127.0.0.1:9/hook"}),
      {"bank": 200, "police": 403, "telecom": 403, "partner": 403}),
