@@ -48,6 +48,8 @@ def status_for(exc: ZaslonError) -> int:
 def error_response(exc: ZaslonError) -> JSONResponse:
     """``exc`` as the API answers it: its status, its JSON body, and the Bearer challenge on a 401."""
     headers = _CHALLENGE if isinstance(exc, Unauthenticated) else None
+    if isinstance(exc, Unavailable):  # nothing was stored: the client retries (with the same ids) after this
+        headers = {"Retry-After": "1"}
     return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
 
 

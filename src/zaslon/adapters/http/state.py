@@ -6,6 +6,7 @@ Routes read it through ``state_of(request)``; tests and the fast lane through ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -30,6 +31,7 @@ class AppState:
     freeze_heap: bool = False  # gc.freeze after start-up: only `zaslon serve`
     owns_exchange: bool = True  # built by the factory: closed at shutdown (a given one is the caller's)
     owns_db: bool = False  # the engine made by the factory: disposed at shutdown
+    bus: Any = None  # the scale-out shape's API node (zaslon.adapters.bus.api_node.BusScorer): workers decide
 
     @property
     def db(self) -> Engine:
