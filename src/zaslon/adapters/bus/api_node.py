@@ -73,8 +73,10 @@ class BusScorer:
                 continue
 
     async def _connect(self) -> None:
-        nc = await nats.connect(self.url, name="zaslon-api", allow_reconnect=True, max_reconnect_attempts=-1,
-                                reconnect_time_wait=0.5, connect_timeout=2)
+        # Once connected, reconnect for ever; the first connection is bounded (nats-py would retry it for ever).
+        nc = await asyncio.wait_for(nats.connect(self.url, name="zaslon-api", allow_reconnect=True,
+                                                 max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                                 connect_timeout=2), 3.0)
         js = nc.jetstream()
         await nc.subscribe(f"{self._prefix}.*", cb=self._on_answer)
         await ensure_streams(js)
