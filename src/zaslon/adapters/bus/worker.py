@@ -124,6 +124,9 @@ class ScoringWorker:
         self._nc: NATS | None = None
         self._js: Any = None
         self._outbox_kick = asyncio.Event()
+        self._work = asyncio.Event()
+        self._queue: list[tuple[int, list[Msg], asyncio.Future[None]]] = []
+        self._since_snapshot: dict[int, int] = {}
         self._knowledge_kick = asyncio.Event()
         self.scored = 0
 
@@ -133,7 +136,8 @@ class ScoringWorker:
         await asyncio.to_thread(self.exchange.warm_up)
         await self._retry(self._connect, stop)
         await self._nc.subscribe(KNOWLEDGE_SUBJECT, cb=self._on_knowledge)
-        tasks = [asyncio.create_task(self._ownership(stop)), asyncio.create_task(self._relay(stop)),
+        tasks = [asyncio.create_task(self._ownership(stop)), asyncio.create_task(self._processor(stop)),
+                 asyncio.create_task(self._relay(stop)),
                  asyncio.create_task(self._alerts(stop)), asyncio.create_task(self._knowledge(stop))]
         log.info("worker started", partitions=len(self.wanted))
         try:
@@ -231,18 +235,15 @@ class ScoringWorker:
                                       max_deliver=self.settings.bus_max_deliver + 1,
                                       max_ack_pending=4 * self.settings.bus_batch))
             log.info("partition owned", partition=p, batches=scorer.batch_no, accounts=len(scorer.state))
-            since_snapshot = 0
             while True:
                 try:
                     msgs = await sub.fetch(self.settings.bus_batch, timeout=1.0)
                 except (NatsTimeout, TimeoutError):
                     continue
-                if await self._handle(p, msgs):
-                    since_snapshot += 1
-                if since_snapshot >= self.settings.bus_snapshot_every:
-                    since_snapshot = 0
-                    await asyncio.to_thread(self.store.save_snapshot, p, self.scorers[p].batch_no,
-                                            self.scorers[p].snapshot(), datetime.now(UTC))
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._queue.append((p, msgs, done))
+                self._work.set()
+                await done  # this partition's next batch only after this one is handled: its order is kept
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -273,73 +274,108 @@ class ScoringWorker:
             scorer.fold(batch_no, transfers, calls)
         return scorer
 
-    async def _handle(self, p: int, msgs: list[Msg]) -> bool:
-        """One micro-batch; True when it was committed."""
-        at = datetime.now(UTC)
-        batch: list[Incoming] = []
-        replies: dict[str, str | None] = {}
-        for m in msgs:
-            seq = m.metadata.sequence.stream
-            try:
-                org, t, call = decode_transfer(m.data)
-            except InvalidInput as exc:
-                await self._dead_letter(m, f"invalid: {exc.message}", p, exc)
+    async def _processor(self, stop: asyncio.Event) -> None:
+        """Everything the partitions fetched meanwhile, handled together: one look-up and one commit for all of
+        it (the fixed cost of a transaction and of the thread hand-offs is shared by the partitions)."""
+        while not stop.is_set():
+            await self._work.wait()
+            self._work.clear()
+            items, self._queue = self._queue, []
+            if not items:
                 continue
-            key, h = message_key(org, t)
-            batch.append(Incoming(seq, org, t, call, key, h))
-            replies[key] = (m.headers or {}).get(REPLY_HEADER)
-        if not batch:
-            return False
-        by_key = {m.key: m for m in batch}
-        raw = {(m.headers or {}).get("Nats-Msg-Id", ""): m for m in msgs}
+            try:
+                await self._handle(items)
+            except Exception as exc:  # not expected: the partitions' messages are redelivered
+                log.exception("batch failed", error=str(exc))
+            finally:
+                for _, _, fut in items:
+                    if not fut.done():
+                        fut.set_result(None)
+
+    async def _handle(self, items: list[tuple[int, list[Msg], asyncio.Future[None]]]) -> None:
+        """One round: decode, look up, score per partition, ONE commit, acknowledge, answer."""
+        at = datetime.now(UTC)
+        batches: dict[int, list[Incoming]] = {}
+        raw: dict[str, Msg] = {}
+        all_msgs: list[Msg] = []
+        for p, msgs, _ in items:
+            if p not in self.scorers:  # given up meanwhile (the locks lost): redelivered to the next owner
+                continue
+            for m in msgs:
+                try:
+                    org, t, call = decode_transfer(m.data)
+                except InvalidInput as exc:
+                    await self._dead_letter(m, f"invalid: {exc.message}", p, exc)
+                    continue
+                key, h = message_key(org, t)
+                batches.setdefault(p, []).append(Incoming(m.metadata.sequence.stream, org, t, call, key, h))
+                raw[key] = m
+                all_msgs.append(m)
+        if not batches:
+            return
+        keys = list(raw)
+        ids = list({m.transfer.transfer_id for b in batches.values() for m in b})
         try:
-            done = await asyncio.to_thread(self.store.handled, SCORE_CONSUMER, list(by_key))
-            todo = [m for m in batch if m.key not in done]
-            stored_t, stored_d = await asyncio.to_thread(self.store.stored, [m.transfer.transfer_id for m in batch])
+            done, stored_t, stored_d = await asyncio.to_thread(self.store.lookup, SCORE_CONSUMER, keys, ids)
         except Exception as exc:  # the store unreachable: nothing done, redelivered later
-            log.warning("store unreachable", partition=p, error=str(exc))
-            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs), return_exceptions=True)
-            return False
-        scorer = self.scorers[p]
-        poisoned = [m for m in todo if self.fault.poisoned(m.transfer.transfer_id)]
-        if poisoned:
-            await self._poison(p, poisoned, raw)
-            todo = [m for m in todo if m not in poisoned]
-        outcome = scorer.score(todo, stored_t, stored_d, now=at) if todo else None
+            log.warning("store unreachable", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.gather(*(m.nak(delay=1.0) for m in all_msgs), return_exceptions=True)
+            return
+        outcomes: dict[int, tuple[list[Incoming], Any]] = {}
+        for p, batch in batches.items():
+            todo = [m for m in batch if m.key not in done]
+            poisoned = [m for m in todo if self.fault.poisoned(m.transfer.transfer_id)]
+            if poisoned:
+                await self._poison(p, poisoned, raw)
+                todo = [m for m in todo if m not in poisoned]
+            outcomes[p] = (todo, self.scorers[p].score(todo, stored_t, stored_d, now=at) if todo else None)
         self.fault.batches += 1
         self.fault.at("kill-before-commit")
-        if outcome is not None:
+        rows: tuple[list[dict[str, Any]], ...] = ([], [], [], [])
+        for _, out in outcomes.values():
+            if out is not None:
+                for acc, part in zip(rows, (out.transfer_rows, out.decision_rows, out.inbox_rows, out.outbox_rows),
+                                     strict=True):
+                    acc.extend(part)
+        if any(rows):
             try:
-                await asyncio.to_thread(self.store.commit_batch, outcome.transfer_rows, outcome.decision_rows,
-                                        outcome.inbox_rows, outcome.outbox_rows)
-            except Exception as exc:  # nothing stored: forget the state that folded the batch in, rebuild it
-                log.warning("commit failed; partition state rebuilt", partition=p, error=f"{type(exc).__name__}")
-                await asyncio.gather(*(m.nak(delay=0.5) for m in msgs), return_exceptions=True)
-                self.scorers[p] = await self._rebuild_safely(p)
-                return False
+                await asyncio.to_thread(self.store.commit_batch, *rows)
+            except Exception as exc:  # nothing stored: forget the states that folded the batches in, rebuild
+                log.warning("commit failed; partition states rebuilt", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.gather(*(m.nak(delay=0.5) for m in raw.values()), return_exceptions=True)
+                for p, (_, out) in outcomes.items():
+                    if out is not None and out.scored:
+                        self.scorers[p] = await self._rebuild_safely(p)
+                return
             self.fault.at("kill-after-commit")
-            self.scored += outcome.scored
-            if outcome.outbox_rows:
+            if rows[3]:
                 self._outbox_kick.set()
-        await asyncio.gather(*(m.ack() for m in msgs if m.headers and m.headers.get("Nats-Msg-Id") in by_key))
+        await asyncio.gather(*(m.ack() for m in raw.values()), return_exceptions=True)  # after the commit
         answers = []
-        for m in batch:
-            if m in poisoned:
-                continue
-            reply = replies.get(m.key)
-            if not reply:
-                continue
-            if m.key in done:  # committed before, acknowledged never: the stored decision is the answer
-                row = stored_d.get(m.transfer.transfer_id)
-                data = (encode_answer(row, True, None) if row is not None else
-                        encode_answer(None, False, InvalidInput("handled earlier without a decision")))
-            else:
-                assert outcome is not None
-                h = outcome.handled[todo.index(m)]
-                data = encode_answer(h.decision, h.status == "replayed", h.error)
-            answers.append(self._nc.publish(reply, data))  # type: ignore[union-attr]
+        for p, (todo, out) in outcomes.items():
+            handled = {m.key: h for m, h in zip(todo, out.handled, strict=True)} if out is not None else {}
+            if out is not None:
+                self.scored += out.scored
+            for m in batches[p]:
+                reply = (raw[m.key].headers or {}).get(REPLY_HEADER) if m.key in raw else None
+                if not reply:
+                    continue
+                if m.key in done:  # committed before, acknowledged never: the stored decision is the answer
+                    row = stored_d.get(m.transfer.transfer_id)
+                    data = (encode_answer(row, True, None) if row is not None else
+                            encode_answer(None, False, InvalidInput("handled earlier without a decision")))
+                else:
+                    h = handled[m.key]
+                    data = encode_answer(h.decision, h.status == "replayed", h.error)
+                answers.append(self._nc.publish(reply, data))  # type: ignore[union-attr]
         await asyncio.gather(*answers, return_exceptions=True)
-        return outcome is not None
+        for p, (_, out) in outcomes.items():
+            if out is not None and out.scored:
+                self._since_snapshot[p] = self._since_snapshot.get(p, 0) + 1
+                if self._since_snapshot[p] >= self.settings.bus_snapshot_every:
+                    self._since_snapshot[p] = 0
+                    sc = self.scorers[p]
+                    await asyncio.to_thread(self.store.save_snapshot, p, sc.batch_no, sc.snapshot(), at)
 
     async def _rebuild_safely(self, p: int) -> PartitionScorer:
         while True:
@@ -361,9 +397,7 @@ class ScoringWorker:
                                         None, key=m.key)
             else:
                 await msg.nak(delay=0.2)
-            raw.pop(m.key, None)
-            if msg.headers is not None:
-                msg.headers.pop("Nats-Msg-Id", None)  # not acknowledged with the batch
+            raw.pop(m.key, None)  # not acknowledged (nor answered) with the batch
 
     async def _dead_letter(self, m: Msg, reason: str, p: int, error: ZaslonError | None, key: str | None = None) -> None:
         seq = m.metadata.sequence.stream

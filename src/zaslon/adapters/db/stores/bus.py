@@ -37,6 +37,12 @@ class SqlBusStore:
                     out[row.msg_key] = dict(row._mapping)
         return out
 
+    def lookup(self, consumer: str, keys: Sequence[str], ids: list[str]) -> tuple[
+            dict[str, dict[str, Any]], dict[str, StoredBody], dict[str, dict[str, Any]]]:
+        """``handled`` and ``stored`` in one call (one thread hand-off for the worker's round)."""
+        stored_t, stored_d = self._decisions.stored(ids)
+        return self.handled(consumer, keys), stored_t, stored_d
+
     def stored(self, ids: list[str]) -> tuple[dict[str, StoredBody], dict[str, dict[str, Any]]]:
         return self._decisions.stored(ids)
 
