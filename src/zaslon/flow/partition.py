@@ -174,7 +174,7 @@ class PartitionScorer:
 
     def restore(self, blob: bytes, batch_no: int) -> None:
         """Back to a snapshot this deployment wrote (``partition_snapshots``; never bytes from outside)."""
-        data = pickle.loads(blob)  # noqa: S301 - our own table, written by ``snapshot``
+        data = pickle.loads(blob)
         s = self.state
         s.index, s.ids, s.currencies, s.cur, s.arrays = (data["index"], data["ids"], data["currencies"],
                                                          data["cur"], data["arrays"])

@@ -15,6 +15,7 @@ distinct transfers for ``seconds`` at ``rate``. Figures:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -188,19 +189,22 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
             "workers": k, "status": load.get("status"),
         }
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
             try:
-                p.wait(30)
+                proc.wait(30)
             except subprocess.TimeoutExpired:
-                p.kill()
+                proc.kill()
         db.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("ZASLON_BENCH_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}", flush=True)
 
 
 def _spread(ports: list[int], key: str, bodies: list[bytes], rate: float, seconds: float) -> dict[str, Any]:
@@ -230,15 +234,13 @@ def _wait_ready(ports: list[int], logs: list[Path], procs: list[subprocess.Popen
     while time.monotonic() < deadline:
         dead = [p for p in procs if p.poll() is not None]
         if dead:
-            raise RuntimeError(f"a cluster process exited ({dead[0].args}): "
+            raise RuntimeError(f"a cluster process exited ({dead[0].args!r}): "
                                + " ".join(log.read_text(errors="replace")[-500:] for log in logs))
         owned = sum(log.read_text(errors="replace").count("partition owned") for log in logs if log.exists())
         up = 0
         for p in ports:
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 up += httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                pass
         if owned >= PARTITIONS and up == len(ports):
             return
         time.sleep(0.3)

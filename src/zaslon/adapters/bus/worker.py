@@ -135,6 +135,7 @@ class ScoringWorker:
         await asyncio.to_thread(self.exchange.restore)
         await asyncio.to_thread(self.exchange.warm_up)
         await self._retry(self._connect, stop)
+        assert self._nc is not None  # connected (or stopped before: then the loops below end at once)
         await self._nc.subscribe(KNOWLEDGE_SUBJECT, cb=self._on_knowledge)
         tasks = [asyncio.create_task(self._ownership(stop)), asyncio.create_task(self._processor(stop)),
                  asyncio.create_task(self._relay(stop)),
@@ -189,21 +190,21 @@ class ScoringWorker:
         if self._lock_conn is None:
             self._lock_conn = await asyncio.to_thread(self.db.connect)
         conn = self._lock_conn
-        await asyncio.to_thread(lambda: conn.execute(text("SELECT 1")))  # the locks live as long as this session
+
+        def ask(sql: str, p: int = 0) -> bool:
+            return bool(conn.execute(text(sql), {"k": _LOCK_BASE + p}).scalar())
+
+        await asyncio.to_thread(ask, "SELECT :k > 0")  # the locks live as long as this session: is it alive?
         for p in self.wanted:
             if p in self.owned:
                 continue
-            got = await asyncio.to_thread(
-                lambda p=p: bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_BASE + p})
-                                 .scalar()))
-            if got:
+            if await asyncio.to_thread(ask, "SELECT pg_try_advisory_lock(:k)", p):
                 self.owned[p] = asyncio.create_task(self._partition(p))
         for p, task in list(self.owned.items()):
             if task.done():  # it failed (its error logged): start it again, rebuilt from the store
                 self.owned.pop(p)
                 self.scorers.pop(p, None)
-                await asyncio.to_thread(lambda p=p: conn.execute(text("SELECT pg_advisory_unlock(:k)"),
-                                                                 {"k": _LOCK_BASE + p}))
+                await asyncio.to_thread(ask, "SELECT pg_advisory_unlock(:k)", p)
 
     async def _release_all(self, *, snapshot: bool) -> None:
         tasks = list(self.owned.values())
@@ -237,7 +238,7 @@ class ScoringWorker:
             log.info("partition owned", partition=p, batches=scorer.batch_no, accounts=len(scorer.state))
             while True:
                 try:
-                    msgs = await sub.fetch(self.settings.bus_batch, timeout=1.0)
+                    msgs = await self._fetch(sub)
                 except (NatsTimeout, TimeoutError):
                     continue
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -249,6 +250,16 @@ class ScoringWorker:
         except Exception as exc:
             log.exception("partition stopped", partition=p, error=str(exc))
             raise
+
+    async def _fetch(self, sub: Any) -> list[Msg]:
+        """Wait for one message, then take what else is there at once. (nats-py's ``fetch(n)`` on an idle
+        consumer waits, after the first message, for the rest of ``n`` until its timeout: a second of
+        latency on a quiet partition.)"""
+        msgs: list[Msg] = await sub.fetch(1, timeout=1.0)
+        if self.settings.bus_batch > 1:
+            with contextlib.suppress(NatsTimeout, TimeoutError):
+                msgs += await sub.fetch(self.settings.bus_batch - 1, timeout=0.002)
+        return msgs
 
     async def _rebuild(self, p: int) -> PartitionScorer:
         """The hand-over: snapshot, then the stream tail the inbox says was scored, folded batch by batch."""
@@ -356,16 +367,16 @@ class ScoringWorker:
             handled = {m.key: h for m, h in zip(todo, out.handled, strict=True)} if out is not None else {}
             if out is not None:
                 self.scored += out.scored
-            for m in batches[p]:
-                reply = (raw[m.key].headers or {}).get(REPLY_HEADER) if m.key in raw else None
+            for inc in batches[p]:
+                reply = (raw[inc.key].headers or {}).get(REPLY_HEADER) if inc.key in raw else None
                 if not reply:
                     continue
-                if m.key in done:  # committed before, acknowledged never: the stored decision is the answer
-                    row = stored_d.get(m.transfer.transfer_id)
+                if inc.key in done:  # committed before, acknowledged never: the stored decision is the answer
+                    row = stored_d.get(inc.transfer.transfer_id)
                     data = (encode_answer(row, True, None) if row is not None else
                             encode_answer(None, False, InvalidInput("handled earlier without a decision")))
                 else:
-                    h = handled[m.key]
+                    h = handled[inc.key]
                     data = encode_answer(h.decision, h.status == "replayed", h.error)
                 answers.append(self._nc.publish(reply, data))  # type: ignore[union-attr]
         await asyncio.gather(*answers, return_exceptions=True)
@@ -399,7 +410,8 @@ class ScoringWorker:
                 await msg.nak(delay=0.2)
             raw.pop(m.key, None)  # not acknowledged (nor answered) with the batch
 
-    async def _dead_letter(self, m: Msg, reason: str, p: int, error: ZaslonError | None, key: str | None = None) -> None:
+    async def _dead_letter(self, m: Msg, reason: str, p: int, error: ZaslonError | None,
+                           key: str | None = None) -> None:
         seq = m.metadata.sequence.stream
         await self._js.publish("zaslon.dlq.score", m.data, stream=DLQ_STREAM,
                                headers={REASON_HEADER: reason[:500], "Zaslon-Subject": m.subject,

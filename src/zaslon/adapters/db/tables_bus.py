@@ -2,9 +2,9 @@
 
 - ``bus_inbox``: one row per message a consumer has handled, unique on ``(consumer, msg_key)``, written in the
   same transaction as the message's effects; a redelivered message finds its row and changes nothing. For the
-  scoring consumer it also records where the message sits in its partition's stream (``stream_seq``), the
-  number of the micro-batch it was scored in (``batch_seq``) and the call flag it was scored with: what a new owner of the
-  partition needs to fold the stream tail into its feature state exactly as the old owner did.
+  scoring consumer it also records where the message sits in its partition's stream (``stream_seq``), the number
+  of the micro-batch it was scored in (``batch_seq``) and the call flag it was scored with: what a new owner of
+  the partition needs to fold the stream tail into its feature state exactly as the old owner did.
 - ``bus_outbox``: events to publish, written with the effects that cause them; published with
   ``Nats-Msg-Id`` = ``outbox_id`` (JetStream drops a second publication of the same row), then marked.
 - ``partition_snapshots``: a partition's feature state as of a micro-batch number.

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zaslon.adapters.db.stores.decisions import SqlDecisionStore
+from zaslon.adapters.db.stores.transfers import stored_bodies
 from zaslon.adapters.db.tables_bus import bus_inbox, bus_outbox, partition_snapshots
 from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
@@ -39,9 +40,20 @@ class SqlBusStore:
 
     def lookup(self, consumer: str, keys: Sequence[str], ids: list[str]) -> tuple[
             dict[str, dict[str, Any]], dict[str, StoredBody], dict[str, dict[str, Any]]]:
-        """``handled`` and ``stored`` in one call (one thread hand-off for the worker's round)."""
-        stored_t, stored_d = self._decisions.stored(ids)
-        return self.handled(consumer, keys), stored_t, stored_d
+        """``handled(consumer, keys)`` and ``stored(ids)`` on one connection (a worker's round asks both)."""
+        handled: dict[str, dict[str, Any]] = {}
+        d_rows: dict[str, dict[str, Any]] = {}
+        with self.db.connect() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = list(keys[start : start + _CHUNK])
+                q = select(bus_inbox).where(bus_inbox.c.consumer == consumer, bus_inbox.c.msg_key.in_(chunk))
+                handled.update({row.msg_key: dict(row._mapping) for row in conn.execute(q)})
+            t_rows = stored_bodies(conn, ids)
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                q = select(*decisions_table.c).where(decisions_table.c.transfer_id.in_(chunk))
+                d_rows.update({row.transfer_id: dict(row._mapping) for row in conn.execute(q)})
+        return handled, t_rows, d_rows
 
     def stored(self, ids: list[str]) -> tuple[dict[str, StoredBody], dict[str, dict[str, Any]]]:
         return self._decisions.stored(ids)
