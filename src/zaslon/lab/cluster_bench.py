@@ -162,10 +162,13 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
         role_before = {r: sum(_cpu_s(p) for p in pids) for r, pids in roles.items()}
         self_before = time.process_time()
         bodies = _bodies(int(rate * seconds) + 1, f"run{k}")
+        sampler = _RssSampler([p.pid for p in procs[1:]])  # the workers and API nodes
+        sampler.start()
         t0 = time.monotonic()
         load = run_load(ports[0], key, bodies, rps=rate, seconds=seconds, path="/v1/transfers/score",
                         connections=64) if api_nodes == 1 else _spread(ports, key, bodies, rate, seconds)
         wall = time.monotonic() - t0
+        sampler.stop()
         cluster_now = [p.pid for p in procs] + [postmaster, *_children(postmaster)]
         after = sum(_cpu_s(p) for p in set(cluster) | set(cluster_now))
         by_role = {r: sum(_cpu_s(p) for p in pids) - role_before[r] for r, pids in roles.items()}
@@ -186,7 +189,7 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
             "cluster_cpu_s": round(after - before, 2), "wall_s": round(wall, 2),
             "cpu_ms_per_transfer_by_role": {r: round(v * 1000 / decided, 3) for r, v in by_role.items()},
             "duplicates": int(rows) - int(distinct), "lost": max(0, ok - int(distinct)),
-            "workers": k, "status": load.get("status"),
+            "workers": k, "status": load.get("status"), **sampler.figures(),
         }
     finally:
         for proc in reversed(procs):
@@ -205,6 +208,52 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}", flush=True)
+
+
+class _RssSampler:
+    """Resident memory of the cluster's Python processes every 5 s: the soak's "growth after the first minute"."""
+
+    def __init__(self, pids: list[int]) -> None:
+        import threading
+
+        self.pids = pids
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.samples.append((time.monotonic() - self._t0, self._rss()))
+
+    def _rss(self) -> int:
+        total = 0
+        for pid in self.pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(5.0):
+            self.samples.append((time.monotonic() - self._t0, self._rss()))
+
+    def figures(self) -> dict[str, Any]:
+        if not self.samples:
+            return {}
+        out: dict[str, Any] = {"rss_mb_end": round(self.samples[-1][1] / 2**20, 1)}
+        after_minute = [r for t, r in self.samples if t >= 60.0]
+        if len(after_minute) >= 2:
+            out["rss_mb_at_1_min"] = round(after_minute[0] / 2**20, 1)
+            out["rss_growth_after_first_minute_pct"] = round(100.0 * (after_minute[-1] / after_minute[0] - 1), 2)
+        return out
 
 
 def _spread(ports: list[int], key: str, bodies: list[bytes], rate: float, seconds: float) -> dict[str, Any]:

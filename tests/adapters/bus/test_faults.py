@@ -149,3 +149,24 @@ def test_kill_9_an_api_node_while_clients_retry_the_same_ids(cluster: Cluster, t
                 n.terminate()
                 n.wait(20)
     _check(cluster, org, bodies, answers, tmp_path)
+
+
+def test_restart_postgresql_mid_stream(cluster: Cluster, tmp_path: Path) -> None:
+    import os
+    import shlex
+
+    restart = os.environ.get("ZASLON_TEST_PG_RESTART")
+    if not restart:
+        pytest.skip("run through `make test-scaleout` (scripts/with-postgres.sh exports the restart command)")
+    org, bank = _bank(cluster.pg_url)
+    w = cluster.worker()
+    w.wait_owned()
+    bodies = transfers(30)
+    answers = {}
+    with TestClient(create_app(cluster.settings(bus_reply_timeout_s=3))) as node:
+        for i, b in enumerate(bodies):
+            if i == 15:
+                subprocess.run(shlex.split(restart), check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=60)
+            answers[b["transfer_id"]] = score_patiently(node, bank, b)
+    _check(cluster, org, bodies, answers, tmp_path)

@@ -148,7 +148,10 @@ class BusScorer:
         """A resent transfer: the decision the first request got, once the worker has committed it."""
         deadline = time.monotonic() + self.reply_timeout_s
         while True:
-            _, rows = await asyncio.to_thread(self._decisions.stored, [transfer_id])
+            try:
+                _, rows = await asyncio.to_thread(self._decisions.stored, [transfer_id])
+            except Exception:  # the store away for a moment: the same answer as no decision yet
+                rows = {}
             row = rows.get(transfer_id)
             if row is not None:
                 if row["org_id"] != org_id:
