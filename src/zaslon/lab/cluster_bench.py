@@ -55,7 +55,10 @@ def run_cluster_bench(counts: list[int], *, seconds: float, rate: float, api_nod
     results: dict[str, Any] = {"machine": _machine(), "rate": rate, "seconds": seconds, "api_nodes": api_nodes,
                                "partitions": PARTITIONS, "runs": {}}
     for k in counts:
+        load_before = os.getloadavg()[0]
         res = _one(pg, nats_bin, k, seconds=seconds, rate=rate, api_nodes=api_nodes)
+        # Other work on the machine takes CPU from the cluster: what the 1-minute load average was around it.
+        res["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         results["runs"][str(k)] = res
         print(json.dumps({"workers": k, **res}), flush=True)
     if json_path:

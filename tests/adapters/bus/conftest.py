@@ -3,6 +3,7 @@ PostgreSQL database, scoring workers as real processes (so kill -9 is real), API
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -70,17 +71,19 @@ class NatsServer:
             self.proc = None
 
 
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+@contextlib.contextmanager
+def _nats(root: Path) -> Iterator[NatsServer]:
     binary = os.environ.get("ZASLON_TEST_NATS_BIN") or shutil.which("nats-server")
-    server = NatsServer(_need("nats-server", binary), tmp_path)
+    server = NatsServer(_need("nats-server", binary), root)
     server.start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextlib.contextmanager
+def _database() -> Iterator[str]:
     base = _need("PostgreSQL (ZASLON_TEST_POSTGRES_URL)", PG_URL)
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(base, isolation_level="AUTOCOMMIT")
@@ -88,10 +91,24 @@ def pg_url() -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    with _nats(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with _database() as url:
+        yield url
 
 
 @dataclass
@@ -162,11 +179,29 @@ def _count(spec: str) -> int:
     return n
 
 
+@contextlib.contextmanager
+def _cluster(pg_url: str, nats: NatsServer, tmp: Path) -> Iterator[Cluster]:
+    c = Cluster(pg_url, nats, tmp)
+    try:
+        yield c
+    finally:
+        for w in c.workers:
+            if w.proc.poll() is None:
+                w.proc.kill()
+                w.proc.wait(10)
+
+
 @pytest.fixture
 def cluster(pg_url: str, nats_server: NatsServer, tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(pg_url, nats_server, tmp_path)
-    yield c
-    for w in c.workers:
-        if w.proc.poll() is None:
-            w.proc.kill()
-            w.proc.wait(10)
+    with _cluster(pg_url, nats_server, tmp_path) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster for the tests of a module that need no fault of their own (each uses its own transfer ids):
+    one worker, started once, with a poisoned transfer id ``poison-3`` and 3 deliveries at most."""
+    tmp = tmp_path_factory.mktemp("cluster")
+    with _database() as url, _nats(tmp) as nats, _cluster(url, nats, tmp) as c:
+        c.worker(ZASLON_BUS_FAULT="poison:poison-3", ZASLON_BUS_MAX_DELIVER="3").wait_owned()
+        yield c

@@ -46,21 +46,26 @@ def _check(cluster: Cluster, org: str, bodies: list[dict[str, Any]], answers: di
     assert cluster_fingerprints(cluster.pg_url, cluster.partitions, tmp) == prints
 
 
-@pytest.mark.parametrize("point", ["kill-before-commit", "kill-after-commit"])
-def test_kill_9_a_worker_mid_stream(cluster: Cluster, tmp_path: Path, point: str) -> None:
-    """The owner dies at its 10th batch (before its commit, or between commit and acknowledgement); a standby
-    worker takes its partitions over (snapshot + stream tail) and the clients' retries get the decisions."""
+def test_kill_9_a_worker_before_its_commit_then_its_successor_between_commit_and_ack(cluster: Cluster,
+                                                                                    tmp_path: Path) -> None:
+    """The owner dies at its 8th round before committing it; a standby takes the partitions over (snapshot +
+    stream tail) and dies at its 8th round between commit and acknowledgement; a third worker takes over. The
+    clients retry (503) with the same ids and get the decisions."""
     org, bank = _bank(cluster.pg_url)
-    doomed = cluster.worker(ZASLON_BUS_FAULT=f"{point}:10")
-    doomed.wait_owned()
-    standby = cluster.worker()
+    first = cluster.worker(ZASLON_BUS_FAULT="kill-before-commit:8")
+    first.wait_owned()
+    second = cluster.worker(ZASLON_BUS_FAULT="kill-after-commit:8")
+    third = None
     bodies = transfers(40)
     answers = {}
     with TestClient(create_app(cluster.settings(bus_reply_timeout_s=3))) as node:
         for b in bodies:
+            if third is None and second.proc.poll() is not None:  # the second has died: a third takes over
+                third = cluster.worker()
             answers[b["transfer_id"]] = score_patiently(node, bank, b)
-    assert doomed.proc.wait(5) == -signal.SIGKILL
-    assert standby.owned() == cluster.partitions
+    assert first.proc.wait(5) == -signal.SIGKILL
+    assert second.proc.wait(5) == -signal.SIGKILL
+    assert third is not None and third.owned() == cluster.partitions
     _check(cluster, org, bodies, answers, tmp_path)
 
 
@@ -84,19 +89,29 @@ def test_partitions_move_to_new_workers_with_identical_state(cluster: Cluster, t
     _check(cluster, org, bodies, answers, tmp_path)
 
 
-def test_restart_nats_server_mid_stream(cluster: Cluster, tmp_path: Path) -> None:
+def test_restart_nats_server_then_postgresql_mid_stream(cluster: Cluster, tmp_path: Path) -> None:
+    import os
+    import shlex
+
+    restart_pg = os.environ.get("ZASLON_TEST_PG_RESTART")
+    if not restart_pg:
+        pytest.skip("run through `make test-scaleout` (scripts/with-postgres.sh exports the restart command)")
     org, bank = _bank(cluster.pg_url)
     w = cluster.worker()
     w.wait_owned()
-    bodies = transfers(30)
+    bodies = transfers(36)
     answers = {}
     with TestClient(create_app(cluster.settings(bus_reply_timeout_s=3))) as node:
         for i, b in enumerate(bodies):
-            if i == 15:
+            if i == 12:
                 cluster.nats.stop()
                 time.sleep(0.5)
                 cluster.nats.start()
+            if i == 24:
+                subprocess.run(shlex.split(restart_pg), check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=60)
             answers[b["transfer_id"]] = score_patiently(node, bank, b)
+    assert w.proc.poll() is None  # the worker rode both out
     _check(cluster, org, bodies, answers, tmp_path)
 
 
@@ -150,23 +165,3 @@ def test_kill_9_an_api_node_while_clients_retry_the_same_ids(cluster: Cluster, t
                 n.wait(20)
     _check(cluster, org, bodies, answers, tmp_path)
 
-
-def test_restart_postgresql_mid_stream(cluster: Cluster, tmp_path: Path) -> None:
-    import os
-    import shlex
-
-    restart = os.environ.get("ZASLON_TEST_PG_RESTART")
-    if not restart:
-        pytest.skip("run through `make test-scaleout` (scripts/with-postgres.sh exports the restart command)")
-    org, bank = _bank(cluster.pg_url)
-    w = cluster.worker()
-    w.wait_owned()
-    bodies = transfers(30)
-    answers = {}
-    with TestClient(create_app(cluster.settings(bus_reply_timeout_s=3))) as node:
-        for i, b in enumerate(bodies):
-            if i == 15:
-                subprocess.run(shlex.split(restart), check=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, timeout=60)
-            answers[b["transfer_id"]] = score_patiently(node, bank, b)
-    _check(cluster, org, bodies, answers, tmp_path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from pathlib import Path
 
 import nats
@@ -28,16 +29,19 @@ pytestmark = pytest.mark.scaleout
 
 def _bank(url: str) -> dict[str, str]:
     eng = make_engine(url)
-    created = create_org(eng, name="Belarusbank", kind="bank", bank_id="AKBBBY2X")
+    created = create_org(eng, name=f"Bank {uuid.uuid4().hex[:6]}", kind="bank", bank_id="AKBBBY2X")
     eng.dispose()
     return {"Authorization": f"Bearer {created.api_key}", "org": created.org_id}
 
 
-def test_decisions_through_the_bus_and_the_first_decision_on_any_api_node(cluster: Cluster) -> None:
+def _ours(url: str, prefix: str) -> dict[str, dict[str, object]]:
+    return {t: r for t, r in decision_rows(url).items() if t.startswith(prefix)}
+
+
+def test_decisions_through_the_bus_and_the_first_decision_on_any_api_node(shared_cluster: Cluster) -> None:
+    cluster = shared_cluster
     bank = _bank(cluster.pg_url)
     org = bank.pop("org")
-    w = cluster.worker()
-    w.wait_owned()
     bodies = transfers(24)
     with TestClient(create_app(cluster.settings())) as node_a, TestClient(create_app(cluster.settings())) as node_b:
         first = [score_patiently(node_a, bank, b) for b in bodies]
@@ -45,12 +49,16 @@ def test_decisions_through_the_bus_and_the_first_decision_on_any_api_node(cluste
         changed = {**bodies[0], "amount": 999_999}
         conflict = node_b.post("/v1/transfers/score", json=changed, headers=bank)
         batch = node_a.post("/v1/transfers/score/batch", json=transfers(3, start=100), headers=bank)
+        other = _bank(cluster.pg_url)  # another bank's identical body under the same id: not its decision
+        other.pop("org")
+        foreign = node_b.post("/v1/transfers/score", json=bodies[1], headers=other)
     assert [f["replayed"] for f in first] == [False] * 24
     assert [a["replayed"] for a in again] == [True] * 24
     assert [{**a, "replayed": False} for a in again] == first
     assert conflict.status_code == 409, conflict.text
+    assert foreign.status_code == 409, foreign.text
     assert batch.status_code == 200 and [d["transfer_id"] for d in batch.json()] == ["tx-100", "tx-101", "tx-102"]
-    rows = decision_rows(cluster.pg_url)
+    rows = _ours(cluster.pg_url, "tx-")
     assert len(rows) == 27 and all(r["org_id"] == org and r["source"] == "bus" for r in rows.values())
     assert rows["tx-0"]["body_hash"] != "" and rows["tx-0"]["outcome"] == first[0]["outcome"]
 
@@ -95,46 +103,45 @@ async def _dead_letters(url: str) -> list[tuple[bytes, str]]:
     return out
 
 
-def test_invalid_message_goes_to_the_dead_letter_subject_and_the_stream_goes_on(cluster: Cluster) -> None:
+def test_invalid_message_goes_to_the_dead_letter_subject_and_the_stream_goes_on(shared_cluster: Cluster) -> None:
+    cluster = shared_cluster
     bank = _bank(cluster.pg_url)
     org = bank.pop("org")
-    w = cluster.worker()
-    w.wait_owned()
-    bad = json.dumps({"org": org, "t": {**transfers(1)[0], "amount": -5}, "call": False}).encode()
+    bad = json.dumps({"org": org, "t": {**transfers(1, prefix="bad")[0], "amount": -5}, "call": False}).encode()
     answer = asyncio.run(_publish_raw(cluster.nats.url, "zaslon.score.0", bad, "bad-1"))
     assert answer is not None and json.loads(answer)["error"] == "InvalidInput"
     assert "amount" in json.loads(answer)["message"]
     not_json = asyncio.run(_publish_raw(cluster.nats.url, "zaslon.score.0", b"\xff{", "bad-2"))
     assert not_json is not None and json.loads(not_json)["error"] == "InvalidInput"
-    letters = asyncio.run(_dead_letters(cluster.nats.url))
-    assert [reason.startswith("invalid: ") for _, reason in letters] == [True, True]
+    letters = [x for x in asyncio.run(_dead_letters(cluster.nats.url)) if x[1].startswith("invalid: ")]
+    assert len(letters) == 2
     assert letters[0][0] == bad
     with TestClient(create_app(cluster.settings())) as node:  # the stream goes on
-        ok = [score_patiently(node, bank, b) for b in transfers(8)]
+        ok = [score_patiently(node, bank, b) for b in transfers(8, prefix="after-bad")]
     assert len(ok) == 8
-    assert set(decision_rows(cluster.pg_url)) == {f"tx-{i}" for i in range(8)}
+    assert set(_ours(cluster.pg_url, "after-bad-")) == {f"after-bad-{i}" for i in range(8)}
 
 
-def test_a_poison_message_is_tried_at_most_n_times_then_dead_lettered(cluster: Cluster) -> None:
+def test_a_poison_message_is_tried_at_most_n_times_then_dead_lettered(shared_cluster: Cluster) -> None:
+    cluster = shared_cluster  # its worker: scoring "poison-3" raises; 3 deliveries at most
     bank = _bank(cluster.pg_url)
     bank.pop("org")
-    w = cluster.worker(ZASLON_BUS_FAULT="poison:tx-3", ZASLON_BUS_MAX_DELIVER="3")
-    w.wait_owned()
     with TestClient(create_app(cluster.settings(bus_reply_timeout_s=15))) as node:
         answers = {}
-        for b in transfers(6):
+        for b in transfers(6, prefix="poison"):
             answers[b["transfer_id"]] = node.post("/v1/transfers/score", json=b, headers=bank)
-    assert answers["tx-3"].status_code == 422, answers["tx-3"].text
-    assert all(r.status_code == 200 for tid, r in answers.items() if tid != "tx-3")
-    letters = asyncio.run(_dead_letters(cluster.nats.url))
+    assert answers["poison-3"].status_code == 422, answers["poison-3"].text
+    assert all(r.status_code == 200 for tid, r in answers.items() if tid != "poison-3")
+    letters = [x for x in asyncio.run(_dead_letters(cluster.nats.url)) if not x[1].startswith("invalid: ")]
     assert len(letters) == 1 and letters[0][1] == "failed 3 times: scoring raised"
-    assert json.loads(letters[0][0])["t"]["transfer_id"] == "tx-3"
-    assert set(decision_rows(cluster.pg_url)) == {f"tx-{i}" for i in range(6)} - {"tx-3"}
+    assert json.loads(letters[0][0])["t"]["transfer_id"] == "poison-3"
+    assert set(_ours(cluster.pg_url, "poison-")) == {f"poison-{i}" for i in range(6)} - {"poison-3"}
 
 
-def test_outbox_events_reach_their_consumer_exactly_once(cluster: Cluster) -> None:
+def test_outbox_events_reach_their_consumer_exactly_once(shared_cluster: Cluster) -> None:
     """An effect committed in the outbox is published (Nats-Msg-Id = row id) and applied once, even when
     the relay publishes the row again (it died before marking it published)."""
+    cluster = shared_cluster
     eng = make_engine(cluster.pg_url)
     alert = {"transfer_id": "cash-1", "account_id": "DROP1", "kind": "cash_out", "amount": 50_000,
              "currency": "BYN", "ts": T0.isoformat(), "atm_id": "ATM-7", "payee": "CASH", "payee_bank": None,
@@ -142,8 +149,6 @@ def test_outbox_events_reach_their_consumer_exactly_once(cluster: Cluster) -> No
     with eng.begin() as conn:
         conn.execute(insert(bus_outbox).values(subject="zaslon.events.cashout", payload=json.dumps(alert),
                                                created_at=T0))
-    w = cluster.worker()
-    w.wait_owned()
 
     def alerts() -> list[str]:
         with eng.connect() as conn:
@@ -158,6 +163,7 @@ def test_outbox_events_reach_their_consumer_exactly_once(cluster: Cluster) -> No
     wait_for(lambda: alerts() == ["cash-1"], "the alert was not applied")
     with eng.begin() as conn:  # as if the relay died after publishing, before marking the row
         conn.execute(update(bus_outbox).values(published_at=None))
+    time.sleep(0.1)
     wait_for(lambda: _published(eng), "the row was not published again")
     time.sleep(1.5)
     assert alerts() == ["cash-1"]
