@@ -176,3 +176,33 @@ def test_outbox_events_reach_their_consumer_exactly_once(shared_cluster: Cluster
 def _published(eng) -> bool:  # type: ignore[no-untyped-def]
     with eng.connect() as conn:
         return conn.execute(select(bus_outbox.c.published_at)).scalar() is not None
+
+
+async def _publish_twice(url: str, subject: str, data: bytes) -> list[bytes]:
+    """The same transfer on the stream twice under different message ids (JetStream cannot drop the second)."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    inboxes = [nc.new_inbox(), nc.new_inbox()]
+    subs = [await nc.subscribe(i) for i in inboxes]
+    for n, inbox in enumerate(inboxes):
+        await js.publish(subject, data, headers={"Nats-Msg-Id": f"twin-{n}", REPLY_HEADER: inbox})
+    try:
+        return [bytes((await s.next_msg(timeout=20)).data) for s in subs]
+    finally:
+        await nc.close()
+
+
+def test_the_same_transfer_twice_on_the_stream_is_decided_once(shared_cluster: Cluster) -> None:
+    from zaslon.flow.partition import partition_of
+
+    cluster = shared_cluster
+    bank = _bank(cluster.pg_url)
+    org = bank.pop("org")
+    body = transfers(1, prefix="twin")[0]
+    subject = f"zaslon.score.{partition_of(body['payer'], cluster.partitions)}"
+    data = json.dumps({"org": org, "t": body, "call": False}).encode()
+    answers = [json.loads(a) for a in asyncio.run(_publish_twice(cluster.nats.url, subject, data))]
+    assert [a["decision"]["transfer_id"] for a in answers] == ["twin-0", "twin-0"]
+    assert answers[0]["decision"]["score"] == answers[1]["decision"]["score"]
+    assert answers[0]["decision"]["outcome"] == answers[1]["decision"]["outcome"]
+    assert list(_ours(cluster.pg_url, "twin-")) == ["twin-0"]

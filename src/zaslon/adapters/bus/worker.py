@@ -57,7 +57,7 @@ from zaslon.adapters.bus.streams import (
 )
 from zaslon.adapters.db.engine import make_engine
 from zaslon.adapters.db.stores.bus import SqlBusStore
-from zaslon.errors import InvalidInput, ZaslonError
+from zaslon.errors import Conflict, InvalidInput, ZaslonError
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.partition import CASHOUT_SUBJECT, Incoming, PartitionScorer, message_key
 from zaslon.settings import Settings
@@ -308,6 +308,7 @@ class ScoringWorker:
         at = datetime.now(UTC)
         batches: dict[int, list[Incoming]] = {}
         raw: dict[str, Msg] = {}
+        twins: list[tuple[str, Msg]] = []
         all_msgs: list[Msg] = []
         for p, msgs, _ in items:
             if p not in self.scorers:  # given up meanwhile (the locks lost): redelivered to the next owner
@@ -319,9 +320,12 @@ class ScoringWorker:
                     await self._dead_letter(m, f"invalid: {exc.message}", p, exc)
                     continue
                 key, h = message_key(org, t)
+                all_msgs.append(m)
+                if key in raw:  # the same message twice in one round (resent, and redelivered): handled once
+                    twins.append((key, m))
+                    continue
                 batches.setdefault(p, []).append(Incoming(m.metadata.sequence.stream, org, t, call, key, h))
                 raw[key] = m
-                all_msgs.append(m)
         if not batches:
             return
         keys = list(raw)
@@ -363,6 +367,7 @@ class ScoringWorker:
                 self._outbox_kick.set()
         await asyncio.gather(*(m.ack() for m in raw.values()), return_exceptions=True)  # after the commit
         answers = []
+        sent: dict[str, bytes] = {}
         for p, (todo, out) in outcomes.items():
             handled = {m.key: h for m, h in zip(todo, out.handled, strict=True)} if out is not None else {}
             if out is not None:
@@ -371,14 +376,27 @@ class ScoringWorker:
                 reply = (raw[inc.key].headers or {}).get(REPLY_HEADER) if inc.key in raw else None
                 if not reply:
                     continue
-                if inc.key in done:  # committed before, acknowledged never: the stored decision is the answer
+                if inc.key in done:  # committed before, acknowledged never: answered as it was then
                     row = stored_d.get(inc.transfer.transfer_id)
-                    data = (encode_answer(row, True, None) if row is not None else
-                            encode_answer(None, False, InvalidInput("handled earlier without a decision")))
+                    if done[inc.key]["status"] == "conflict":
+                        data = encode_answer(None, False, Conflict(
+                            f"transfer {inc.transfer.transfer_id!r} was already scored with a different body",
+                            field="transfer_id"))
+                    elif row is not None:
+                        data = encode_answer(row, True, None)
+                    else:
+                        data = encode_answer(None, False, InvalidInput("handled earlier without a decision"))
                 else:
                     h = handled[inc.key]
                     data = encode_answer(h.decision, h.status == "replayed", h.error)
+                sent[inc.key] = data
                 answers.append(self._nc.publish(reply, data))  # type: ignore[union-attr]
+        for key, twin in twins:
+            if key in raw:  # its first copy was handled (not left to a retry): so is this one
+                answers.append(twin.ack())
+                reply = (twin.headers or {}).get(REPLY_HEADER)
+                if reply and key in sent:
+                    answers.append(self._nc.publish(reply, sent[key]))  # type: ignore[union-attr]
         await asyncio.gather(*answers, return_exceptions=True)
         for p, (_, out) in outcomes.items():
             if out is not None and out.scored:
