@@ -48,3 +48,11 @@ class PayloadTooLarge(ZaslonError):
 
 class Unavailable(ZaslonError):
     """The store is busy or unreachable; nothing was stored and the request may be retried (HTTP 503)."""
+
+
+class RateLimited(ZaslonError):
+    """This API key sent more requests than its rate allows; retry after ``retry_after`` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: float, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after

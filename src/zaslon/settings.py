@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OrderType(BaseModel):
+    """The legal basis an order is issued under and how long the bank has to act on it."""
+
+    legal_reference: str = Field(description="quoted on every order; {incident_id} is replaced")
+    deadline_hours: float = Field(gt=0, le=24 * 365)
+
+
+DEFAULT_ORDER_TYPES = {
+    # Seizure of property in criminal procedure (Criminal Procedure Code of the Republic of Belarus).
+    "freeze": OrderType(legal_reference="Art. 164 CPC RB / incident {incident_id}", deadline_hours=72),
+}
 
 
 class Settings(BaseSettings):
@@ -29,10 +42,28 @@ class Settings(BaseSettings):
         description="the trace's ledger is kept in step in the background up to this many seconds behind the "
                     "newest stored transfer: banks' transfers arrive out of time order by up to this much",
     )
+    order_types: dict[str, OrderType] = Field(
+        default_factory=lambda: dict(DEFAULT_ORDER_TYPES),
+        description="order types by name (JSON in ZASLON_ORDER_TYPES): legal reference and deadline of each",
+    )
+    order_type: str = Field(default="freeze", description="the order type a trace issues")
+    order_expiry_interval_s: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="`zaslon serve` expires orders past their deadline this often (0: never)",
+    )
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100, description="deliveries of one webhook, at most")
+    webhook_backoff_s: float = Field(default=2.0, gt=0, le=3600,
+                                     description="first retry after this long, doubling each time")
     log_json: bool = False
     card_pepper: SecretStr = Field(
         default=SecretStr("zaslon-dev-card-pepper-change-me"),
         description="key of the HMAC that stores card numbers from incident reports; set it in production",
+    )
+    # Per API key, a token bucket (adapters/http/ratelimit.py): over it, 429 with Retry-After. 0 turns it off.
+    rate_limit_per_s: float = Field(default=2000.0, ge=0, description="requests per second each API key may send")
+    rate_limit_burst: float = Field(default=4000.0, ge=1, description="requests an API key may send at once")
+    metrics_open_on_loopback: bool = Field(
+        default=False, description="serve /metrics without a key to clients on 127.0.0.0/8 or ::1 (a local scraper)"
     )
 
     # ---- the scale-out shape (ZASLON_BUS_URL=nats://…, docs/deployment.md) ----
@@ -50,3 +81,9 @@ class Settings(BaseSettings):
     bus_fault: str = Field(default="", description="fault injection for the crash tests only: "
                            "kill-before-commit:N, kill-after-commit:N (kill -9 itself at its N-th batch), "
                            "poison:TRANSFER_ID (scoring that transfer raises)")
+
+    @model_validator(mode="after")
+    def _known_order_type(self) -> Settings:
+        if self.order_type not in self.order_types:
+            raise ValueError(f"order_type {self.order_type!r} is not one of order_types {sorted(self.order_types)}")
+        return self

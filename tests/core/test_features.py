@@ -150,3 +150,24 @@ def test_state_stays_under_a_kilobyte_per_account() -> None:
     run(st, batch(rows))
     assert st.array_bytes_per_account() < 700
     assert st.state_bytes_per_account() <= 1024
+
+
+def test_rules_know_whether_an_age_is_the_opening_date_or_first_seen() -> None:
+    opened = datetime(2020, 1, 1, tzinfo=UTC)
+    profiles = {"SHOP": AccountProfile(kind="merchant", opened_at=opened)}
+    st = FeatureState(profiles)
+    x = run(st, batch([("P1", "SHOP", 0, 10), ("P1", "NEW", 60, 10)]))
+    assert f(x, 0, "payee_age_known") == 1 and f(x, 0, "payee_age_days") > 2000
+    assert f(x, 1, "payee_age_known") == 0 and f(x, 1, "payee_age_days") == 0  # first seen just now
+    assert f(x, 0, "payer_age_known") == 0
+
+
+def test_a_profile_registered_after_first_sight_applies_from_then_on() -> None:
+    st = FeatureState({})
+    x = run(st, batch([("P1", "LATE", 0, 10)]))
+    assert f(x, 0, "payee_age_known") == 0
+    st.apply_profile("LATE", AccountProfile(opened_at=datetime(2021, 6, 1, tzinfo=UTC), lives_alone=True,
+                                            birth_date=date(1940, 1, 1)))
+    x = run(st, batch([("P2", "LATE", 60, 10), ("LATE", "P2", 120, 5)]))
+    assert f(x, 0, "payee_age_known") == 1 and f(x, 0, "payee_age_days") > 1500
+    assert f(x, 1, "payer_elderly_alone") == 1

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from zaslon.adapters.db.tables_core import orgs
 from zaslon.adapters.db.tables_orders import cashout_alerts, freeze_orders, order_events
 from zaslon.core.cashout import cashout_alert
 from zaslon.core.knowledge import AccountFlag, Knowledge
@@ -85,27 +82,50 @@ def test_expiry_of_unfrozen_orders(store: FreezeStore, engine: Engine) -> None:
     assert store.get(issued[0].order_id, None).status is OrderStatus.FROZEN
 
 
-def test_webhook_delivery_through_transport(store: FreezeStore, engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(orgs.insert().values(org_id="bank-a", name="A", kind="bank", bank_id=A,
-                                          webhook_url="https://bank-a.example/hooks/zaslon", created_at=NOW))
-        conn.execute(orgs.insert().values(org_id="bank-b", name="B", kind="bank", bank_id=B,
-                                          webhook_url="https://bank-b.example/hook", created_at=NOW))
-    seen: list[dict[str, object]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append({"url": str(request.url), **json.loads(request.content)})
-        return httpx.Response(204 if "bank-a" in str(request.url) else 500)
-
-    created = store.issue("INC-1", result(("BY01", A, 500), ("BY02", B, 300)), now=NOW).created
-    ok = store.deliver(created, transport=httpx.MockTransport(handler), now=NOW)
-    assert ok == 1
-    assert {s["url"] for s in seen} == {"https://bank-a.example/hooks/zaslon", "https://bank-b.example/hook"}
-    assert all(s["type"] == "freeze_order" for s in seen)
+def test_top_ups_and_return_tranches(store: FreezeStore, engine: Engine) -> None:
+    [o] = store.issue("INC-1", result(("BY01", A, 1000)), now=NOW).created
+    store.acknowledge(o.order_id, A, by_org="bank-a", now=NOW)
+    store.frozen(o.order_id, A, 600, by_org="bank-a", now=NOW)
+    topped = store.frozen(o.order_id, A, 300, by_org="bank-a", now=NOW + timedelta(minutes=5))
+    assert topped.status is OrderStatus.FROZEN and topped.frozen_amount == 900
+    with pytest.raises(InvalidInput):  # 900 frozen of 1000: a top-up of 101 would exceed the order
+        store.frozen(o.order_id, A, 101, by_org="bank-a", now=NOW)
+    part = store.returned(o.order_id, A, 400, by_org="bank-a", now=NOW + timedelta(days=1))
+    assert part.status is OrderStatus.FROZEN and part.returned_amount == 400
+    with pytest.raises(InvalidInput):  # 500 left to return
+        store.returned(o.order_id, A, 501, by_org="bank-a", now=NOW)
+    with pytest.raises(Conflict):  # once money goes back, no more is frozen on the order
+        store.frozen(o.order_id, A, 50, by_org="bank-a", now=NOW)
+    done = store.returned(o.order_id, A, 500, by_org="bank-a", now=NOW + timedelta(days=2))
+    assert done.status is OrderStatus.RETURNED and done.returned_amount == 900
     with engine.connect() as conn:
-        details = set(conn.execute(select(order_events.c.detail).where(order_events.c.detail.is_not(None)))
-                      .scalars())
-    assert details == {"webhook 204", "webhook 500"}
+        events = conn.execute(select(order_events.c.status, order_events.c.amount)
+                              .order_by(order_events.c.event_id)).all()
+    # Each step's event carries what it moved: the trace's ledger sums the frozen ones.
+    assert [tuple(e) for e in events] == [("issued", 1000), ("acknowledged", None), ("frozen", 600),
+                                          ("frozen", 300), ("returned", 400), ("returned", 500)]
+
+
+def test_pending_order_waits_for_the_desk(store: FreezeStore) -> None:
+    [o] = store.issue("INC-1", result(("SHOP", A, 1000)), now=NOW, needs_confirmation={"SHOP"}.__contains__).created
+    assert o.status is OrderStatus.PENDING_CONFIRMATION
+    assert store.list(A) == []  # the bank does not see it before the desk confirms
+    with pytest.raises(NotFound):
+        store.acknowledge(o.order_id, A, by_org="bank-a", now=NOW)
+    assert store.confirm(o.order_id, by_org="police", now=NOW).status is OrderStatus.ISSUED
+    assert [x.order_id for x in store.list(A)] == [o.order_id]
+    with pytest.raises(Conflict):
+        store.confirm(o.order_id, by_org="police", now=NOW)
+
+
+def test_extend_moves_the_deadline_later_only(store: FreezeStore) -> None:
+    [o] = store.issue("INC-1", result(("BY01", A, 1000)), now=NOW).created
+    with pytest.raises(InvalidInput):
+        store.extend(o.order_id, o.deadline - timedelta(hours=1), by_org="police", now=NOW)
+    later = store.extend(o.order_id, o.deadline + timedelta(days=7), by_org="police", now=NOW)
+    assert later.deadline == o.deadline + timedelta(days=7)
+    assert store.expire_due(o.deadline + timedelta(hours=1)) == []  # the old deadline no longer counts
+    assert [x.order_id for x in store.expire_due(later.deadline)] == [o.order_id]
 
 
 def test_concurrent_change_is_a_conflict(store: FreezeStore, engine: Engine) -> None:

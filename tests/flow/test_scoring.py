@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from zaslon.core.features import AccountProfile
+from zaslon.core.features import FEATURE_NAMES, AccountProfile
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.types import Outcome, Transfer
 from zaslon.flow.model import ModelStore, labels_known_by, train
@@ -106,7 +106,7 @@ def test_observe_updates_state_without_deciding() -> None:
 def _history(seed: int = 0) -> tuple[np.ndarray, list[str], list[datetime]]:
     rng = np.random.default_rng(seed)
     n = 4000
-    x = rng.normal(size=(n, 56)).astype(np.float32)
+    x = rng.normal(size=(n, len(FEATURE_NAMES))).astype(np.float32)
     ids = [f"t{i}" for i in range(n)]
     ts = [T0 + timedelta(minutes=i) for i in range(n)]
     return x, ids, ts

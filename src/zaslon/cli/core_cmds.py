@@ -89,9 +89,11 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         name: str = typer.Option(..., help="the organisation's name"),
         bank_id: str = typer.Option(None, help="a bank's BIC (orders for it are addressed there)"),
         scopes: str = typer.Option(None, help="space-separated scopes (default: the kind's defaults)"),
+        person: str = typer.Option(None, help="the person the first key is issued to (named in the audit log)"),
     ) -> None:
         """Create an organisation and print its first API key (shown once, stored only hashed)."""
         from zaslon.adapters.db.engine import make_engine, upgrade
+        from zaslon.cli.audit import record_cli
         from zaslon.flow.orgs import create_org
         from zaslon.settings import Settings
 
@@ -99,8 +101,11 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         upgrade(settings.database_url)
         created = create_org(
             make_engine(settings.database_url), name=name, kind=kind, bank_id=bank_id,
-            scopes=frozenset(scopes.split()) if scopes else None,
+            scopes=frozenset(scopes.split()) if scopes else None, person=person,
         )
+        record_cli(settings.database_url, "cli orgs create", f"org_id={created.org_id}",
+                   {"kind": kind, "name": name, "bank_id": bank_id, "key_id": created.key_id, "person": person},
+                   org_id=created.org_id)
         print(f"org_id:  {created.org_id}")
         print(f"api_key: {created.api_key}")
         print("Store the key now: it is not shown again.", file=sys.stderr)
@@ -111,13 +116,49 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
     ) -> None:
         """Revoke an API key; a running server stops accepting it within seconds."""
         from zaslon.adapters.db.engine import make_engine, upgrade
+        from zaslon.cli.audit import record_cli
         from zaslon.flow.orgs import revoke_key
         from zaslon.settings import Settings
 
         settings = Settings()
         upgrade(settings.database_url)
         org_id = revoke_key(make_engine(settings.database_url), key_id)
+        record_cli(settings.database_url, "cli orgs revoke-key", f"key_id={key_id}", {}, org_id=org_id)
         print(f"revoked API key {key_id} of {org_id}")
+
+    @orgs.command("add-key")
+    def orgs_add_key(
+        org_id: str = typer.Argument(..., help="the organisation"),
+        person: str = typer.Option(..., help="the person the key is issued to (named in the audit log)"),
+        scopes: str = typer.Option(None, help="space-separated scopes (default: the organisation kind's)"),
+    ) -> None:
+        """Issue another API key, one per person, so the audit log names who acted; print it (shown once)."""
+        from sqlalchemy import select
+
+        from zaslon.adapters.db.engine import make_engine, upgrade
+        from zaslon.adapters.db.tables_core import orgs as orgs_table
+        from zaslon.cli.audit import record_cli
+        from zaslon.core.access import DEFAULT_SCOPES, OrgKind
+        from zaslon.flow.orgs import create_key
+        from zaslon.settings import Settings
+
+        settings = Settings()
+        upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        if scopes:
+            chosen = frozenset(scopes.split())
+        else:
+            with engine.connect() as conn:
+                kind = conn.execute(select(orgs_table.c.kind).where(orgs_table.c.org_id == org_id)).scalar()
+            if kind is None:
+                raise InvalidInput(f"no organisation {org_id!r}", field="org_id")
+            chosen = DEFAULT_SCOPES[OrgKind(kind)]
+        created = create_key(engine, org_id, chosen, person=person)
+        record_cli(settings.database_url, "cli orgs add-key", f"key_id={created.key_id}",
+                   {"person": person, "scopes": sorted(chosen)}, org_id=org_id)
+        print(f"key_id:  {created.key_id}")
+        print(f"api_key: {created.api_key}")
+        print("Store the key now: it is not shown again.", file=sys.stderr)
 
     @orgs.command("list")
     def orgs_list() -> None:

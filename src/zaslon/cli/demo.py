@@ -65,6 +65,10 @@ def _print(summary: dict[str, Any]) -> None:
     console.print(f"transport: {summary['transport']}; transfers {run['transfers']:,}, incidents {run['incidents']}"
                   f" ({run['duplicates']} duplicates, {run['rejected']} rejected), orders {run['orders']},"
                   f" declined by banks (frozen money) {run['declined']}")
+    z = summary["zaslon"]
+    precision = "n/a" if z.get("order_precision") is None else f"{z['order_precision']:.1%}"
+    console.print(f"orders on drops or fraudsters' accounts: {precision} of the ordered amount; cash withdrawals "
+                  f"allowed after an order: {z.get('cashouts_allowed_after_order', 0)}")
     link, drops = summary["linking"], summary["drops"]
     console.print(f"cases: {link['cases']} (pairwise F1 {link['pairwise_f1']:.3f}); suspected drops published "
                   f"{drops['published']} (true drops among them {drops['true']})")
@@ -191,7 +195,7 @@ def _serve(exchange: Any, settings: Any, parties: Any, host: str, port: int) -> 
     from zaslon.adapters.http.app import create_app
 
     # After an HTTP run the server process is gone: a new Exchange restores what it learnt from the store.
-    app = create_app(settings, exchange=exchange, freeze_heap=True)
+    app = create_app(settings, exchange=exchange, freeze_heap=True, housekeeping=True)
     typer.echo(f"police desk key: {parties.keys[parties.desk]}")
     busiest = parties.busiest_bank()
     if busiest is not None:

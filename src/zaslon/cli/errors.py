@@ -6,7 +6,8 @@ prints ``error: <message>`` to stderr:
 
 * exit 2: the input was wrong (``InvalidInput``; click's own usage errors exit 2 as well), and by default
   any other ``ZaslonError`` too: a missing or conflicting object is something the caller named;
-* exit 1: the ``rules`` commands tell a refused state change (a missing version, a draft that cannot go
+* exit 1: ``audit verify`` on a tampered log (a ``Conflict`` naming the first broken entry);
+  the ``rules`` commands tell a refused state change (a missing version, a draft that cannot go
   live, a version that exists) apart from bad input, as scripts driving a deployment rely on; and a
   database that is not ready (its schema not migrated, or unreachable) under any command.
 
@@ -35,7 +36,8 @@ class Policy:
 
 DEFAULT = Policy()
 # By the first word of the command line (``zaslon rules ...``); everything else follows DEFAULT.
-POLICIES: dict[str, Policy] = {"rules": Policy(refused=STATE, field=True)}
+POLICIES: dict[str, Policy] = {"rules": Policy(refused=STATE, field=True),
+                               "audit": Policy(refused=STATE)}  # a broken chain is 1, bad input 2
 
 
 def exit_code(exc: ZaslonError, policy: Policy = DEFAULT) -> int:

@@ -17,7 +17,7 @@ app.add_typer(bench, name="bench")
 app.add_typer(evaluate, name="eval")
 
 # Each module adds its commands; a module that is not there yet is simply skipped.
-_COMMAND_MODULES = ("core_cmds", "simulate", "scoring", "rules", "incidents", "trace", "demo", "linking",
+_COMMAND_MODULES = ("core_cmds", "simulate", "scoring", "rules", "incidents", "trace", "demo", "linking", "audit",
                     "cluster")
 
 for _name in _COMMAND_MODULES:

@@ -17,7 +17,7 @@ ALL_SCOPES = frozenset(
     {
         "transfers:write", "transfers:read", "transfers:score",
         "incidents:write", "incidents:read",
-        "orders:read", "orders:write", "orders:read_all", "customers:write",
+        "orders:read", "orders:write", "orders:read_all", "orders:control", "customers:write",
         "signals:read",
         "telecom:write", "telecom:read",
         "cases:read", "cases:write",
@@ -25,6 +25,7 @@ ALL_SCOPES = frozenset(
         "appeals:decide",
         "exchange:read", "exchange:write",
         "stats:read",
+        "metrics:read",
     }
 )
 
@@ -35,9 +36,9 @@ DEFAULT_SCOPES: dict[OrgKind, frozenset[str]] = {
     ),
     OrgKind.TELECOM: frozenset({"incidents:write", "incidents:read", "telecom:write", "telecom:read"}),
     OrgKind.POLICE: frozenset(
-        {"transfers:read", "incidents:write", "incidents:read", "orders:read", "orders:read_all",
+        {"transfers:read", "incidents:write", "incidents:read", "orders:read", "orders:read_all", "orders:control",
          "cases:read", "cases:write", "rules:read", "rules:write", "appeals:decide", "telecom:read",
-         "stats:read", "signals:read"}
+         "stats:read", "signals:read", "metrics:read"}
     ),
     OrgKind.PARTNER: frozenset({"exchange:read", "exchange:write"}),
 }

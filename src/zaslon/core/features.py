@@ -94,6 +94,8 @@ FEATURE_INFO: dict[str, tuple[str, str]] = {
     "payee_out_in_ratio_7d": ("float", "payee's outgoing over incoming amount in the last 7 days (drops forward)"),
     "amount_over_in_7d": ("float", "amount over 1 + what the payer received in the last 7 days (draining savings)"),
     "channel_code": ("int", "channel: 0 unknown, 1 mobile, 2 web, 3 branch, 4 card, 5 atm, 6 batch"),
+    "payer_age_known": ("bool", "payer_age_days counts from the opening date its bank gave (else from first seen)"),
+    "payee_age_known": ("bool", "payee_age_days counts from the opening date its bank gave (else from first seen)"),
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_INFO)
 FEATURE_KINDS: dict[str, str] = {k: v[0] for k, v in FEATURE_INFO.items()}
@@ -199,12 +201,23 @@ class FeatureState:
         st = self.arrays
         st[K.S_KEY][i] = _key(account)
         if prof is not None:
-            if prof.opened_at is not None:
-                st[K.S_FIRST][i] = epoch_seconds(prof.opened_at)
-            if prof.birth_date is not None:
-                st[K.S_BIRTH][i] = prof.birth_date.toordinal() - _EPOCH_DAY
-            st[K.S_ALONE][i] = 1 if prof.lives_alone else 0
+            self._apply(i, prof)
         return i
+
+    def _apply(self, i: int, prof: AccountProfile) -> None:
+        st = self.arrays
+        if prof.opened_at is not None:
+            st[K.S_FIRST][i] = epoch_seconds(prof.opened_at)
+        if prof.birth_date is not None:
+            st[K.S_BIRTH][i] = prof.birth_date.toordinal() - _EPOCH_DAY
+        st[K.S_ALONE][i] = (1 if prof.lives_alone else 0) | (2 if prof.opened_at is not None else 0)
+
+    def apply_profile(self, account: str, prof: AccountProfile) -> None:
+        """A bank registered (or changed) the profile of an account already seen: from now on its features use
+        it (opening date, owner's age, living alone). Accounts not seen yet pick it up when first seen."""
+        i = self.index.get(account)
+        if i is not None:
+            self._apply(i, prof)
 
     def indices(self, accounts: Sequence[str]) -> I64:
         """Row of each account, creating rows for accounts never seen; CASH maps to -1 (no state)."""

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover
         return fn
 
 
-N_FEATURES = 56
+N_FEATURES = 58
 NONE_TS = -(1 << 62)
 NONE_DAY = -(1 << 31)
 
@@ -59,7 +59,7 @@ def new_state(cap: int) -> list[npt.NDArray[Any]]:
         np.zeros((cap, 4), dtype=np.uint32),  # S_DEV: last two device and last two IP hashes
         np.zeros(cap, dtype=np.uint32),  # S_KEY: stable hash of the account id
         np.full(cap, NONE_DAY, dtype=np.int32),  # S_BIRTH: owner's birth day since epoch
-        np.zeros(cap, dtype=np.uint8),  # S_ALONE: owner lives alone
+        np.zeros(cap, dtype=np.uint8),  # S_ALONE: bit 0 the owner lives alone, bit 1 the bank gave the opening date
     ]
 
 
@@ -190,8 +190,9 @@ def run(
         o[26] = 1.0 if p != 0 and n_out > 0 and p != devs[a, 2] and p != devs[a, 3] else 0.0
         elderly = birth[a] != NONE_DAY and (t / 86400.0 - birth[a]) / 365.2425 >= elderly_age
         o[27] = 1.0 if elderly else 0.0
-        o[28] = alone[a]
-        o[29] = 1.0 if elderly and alone[a] == 1 else 0.0
+        o[28] = alone[a] & 1
+        o[29] = 1.0 if elderly and alone[a] & 1 else 0.0
+        o[56] = 1.0 if alone[a] & 2 else 0.0
         o[30] = call[i]
         pf = payee_flags[i]
         if b >= 0:
@@ -211,10 +212,12 @@ def run(
             o[44] = ndist[b, IN]
             cn, sm = _window(bk, b, OUT, 3, t, last[b, OUT])
             o[53] = sm / max(o[39], 1e-6) if o[39] > 0.0 else 0.0
+            o[57] = 1.0 if alone[b] & 2 else 0.0
         else:
             for j in range(31, 45):
                 o[j] = 0.0
             o[53] = 0.0
+            o[57] = 0.0
         o[45] = 1.0 if pf & REPORTED else 0.0
         o[46] = 1.0 if pf & IN_CASE else 0.0
         o[47] = 1.0 if pf & SUSPECTED_DROP else 0.0

@@ -17,6 +17,7 @@ class AccountFlag(IntFlag):
     IN_CASE = 4  # linked to a case
     SUSPECTED_DROP = 8  # ranked as a likely drop by mule detection
     PARTNER_LISTED = 16  # on a partner country's known-bad list
+    UNDER_ORDER = 32  # an active freeze order covers money in this account
 
 
 @dataclass

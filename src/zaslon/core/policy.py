@@ -41,6 +41,9 @@ class PolicyConfig:
     # scoring), not only reviewed.
     hold_traced_payee: bool = True
     review_suspected_payee: bool = True
+    # Payer-side protection: money in an account a trace found, an order covers, or a corroborated drop must not
+    # move on unnoticed. Its exits (cash, abroad, crypto) are blocked, anything else it sends is held.
+    protect_traced_payer: bool = True
     hold_days: float = 2.0
 
     def __post_init__(self) -> None:
@@ -62,7 +65,43 @@ class PolicyInputs:
 
 
 # Why a transfer got its outcome, as codes the engine turns into Reasons.
-WHY_MODEL, WHY_RULE, WHY_REPORTED, WHY_SUSPECTED = 1, 2, 4, 8
+WHY_MODEL, WHY_RULE, WHY_REPORTED, WHY_SUSPECTED, WHY_PAYER = 1, 2, 4, 8, 16
+
+# A payer whose own flags stop its money: traced, under an order ...
+PROTECTED_PAYER = int(AccountFlag.TRACED | AccountFlag.UNDER_ORDER)
+# ... or a suspected drop that a report or a case corroborates (a ranking alone only reviews payments to it).
+_DROP = int(AccountFlag.SUSPECTED_DROP)
+_CORROBORATES = int(AccountFlag.REPORTED | AccountFlag.IN_CASE)
+
+
+def protected_payers(payer_flags: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """The rows whose payer may not move money out unnoticed."""
+    direct = (payer_flags & PROTECTED_PAYER) != 0
+    corroborated = ((payer_flags & _DROP) != 0) & ((payer_flags & _CORROBORATES) != 0)
+    return np.asarray(direct | corroborated, dtype=np.bool_)
+
+
+def is_protected_payer(payer_flags: int) -> bool:
+    """``protected_payers`` for one row."""
+    return bool(payer_flags & PROTECTED_PAYER) or bool(payer_flags & _DROP and payer_flags & _CORROBORATES)
+
+
+def protect_payers(
+    cfg: PolicyConfig, out: I8, why: npt.NDArray[np.int8], payer_flags: npt.NDArray[np.int64],
+    exits: npt.NDArray[np.bool_],
+) -> tuple[I8, npt.NDArray[np.int8]]:
+    """Raise the outcome of a protected payer's transfer: an exit (cash, abroad, crypto) is blocked, anything
+    else held. ``exits`` marks the exits; the outcome never goes down."""
+    if not cfg.protect_traced_payer:
+        return out, why
+    prot = protected_payers(payer_flags)
+    if not prot.any():
+        return out, why
+    floor = np.where(exits, BLOCK, HOLD).astype(np.int8)
+    raised = prot & (floor >= out)
+    out = np.where(prot, np.maximum(out, floor), out).astype(np.int8)
+    why = np.where(raised, why | WHY_PAYER, why).astype(np.int8)
+    return out, why
 
 
 def decide(cfg: PolicyConfig, x: PolicyInputs) -> tuple[I8, npt.NDArray[np.int8]]:

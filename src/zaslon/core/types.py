@@ -180,6 +180,7 @@ class Decision:
 
 
 class OrderStatus(StrEnum):
+    PENDING_CONFIRMATION = "pending_confirmation"  # an established business: the desk confirms before it goes out
     ISSUED = "issued"
     ACKNOWLEDGED = "acknowledged"
     FROZEN = "frozen"
@@ -202,6 +203,7 @@ class FreezeOrder:
     status: OrderStatus = OrderStatus.ISSUED
     frozen_amount: int = 0
     returned_amount: int = 0
+    order_type: str = "freeze"
 
 
 class CaseStatus(StrEnum):

@@ -2,7 +2,9 @@
 
     banks ── transfers ──► score() ──► decision back to the bank (and the feature log the model learns from)
     reporters ── incident ──► report_incident() = intake -> trace -> freeze orders -> link into cases -> feedback
-    banks ── order steps ──► acknowledge() / frozen() / returned() / release()
+    banks ── order steps ──► acknowledge() / frozen() (top-ups) / returned() (tranches)
+    the police desk ── orders ──► confirm_order() / extend_order() / release()   (expire_due() past deadlines)
+    analysts ── cases ──► confirm_case()                                         (IN_CASE: the block rule's input)
     telecoms ── numbers, calls ──► report_fraud_numbers() / report_calls()      (feed scoring's call signal)
     banks ── customers' profiles ──► register_customers()                        (age, living alone, kind, phones)
     account holders ── appeals ──► file_appeal() / decide_appeal()
@@ -18,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Container, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -27,19 +29,22 @@ import numpy as np
 import numpy.typing as npt
 
 from zaslon.adapters.db.stores.incidents import SqlIncidentStore
+from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core.calls import RecentCalls
 from zaslon.core.cashout import CashOutAlert, cashout_alert
+from zaslon.core.corroborate import is_established
 from zaslon.core.features import FEATURE_NAMES, AccountProfile
-from zaslon.core.knowledge import Knowledge
+from zaslon.core.knowledge import AccountFlag, Knowledge
+from zaslon.core.orders import ACTIVE as ACTIVE_ORDER
 from zaslon.core.types import FreezeOrder, Transfer, require_utc
-from zaslon.errors import Forbidden, InvalidInput
+from zaslon.errors import Conflict, Forbidden, InvalidInput
 from zaslon.flow.appeals import Verdict, decide_appeal, file_appeal
 from zaslon.flow.case_keys import incident_keys
-from zaslon.flow.cases import CaseService, CaseView
+from zaslon.flow.cases import CaseService, CaseView, case_id_of
 from zaslon.flow.customers import Customer, load_customers, store_customers
 from zaslon.flow.decide import DecisionRecorder, Recorded
 from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_accounts, restore_suspected_flags
-from zaslon.flow.freeze import FreezeStore
+from zaslon.flow.freeze import FreezeStore, order_json
 from zaslon.flow.ingest import Stored, store_transfers
 from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, load_knowledge
 from zaslon.flow.model import TrainedModel, train
@@ -48,6 +53,7 @@ from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
 from zaslon.flow.telecom import CallReport, report_calls, report_fraud_numbers
 from zaslon.flow.tracing import LiveLedger, Tracer, TraceSettings, restore_traced_flags, trace_summary
+from zaslon.flow.webhooks import Webhooks
 from zaslon.settings import Settings
 
 if TYPE_CHECKING:
@@ -142,16 +148,22 @@ class Exchange:
         self.shadow_ruleset: Any = None
         self.rules_watcher = RulesWatcher(db, self._apply_rules)
         self.recorder = DecisionRecorder(db, commit_window=self.settings.commit_window_ms / 1000)
-        self.orders = FreezeStore(db)
+        order_type = self.settings.order_types[self.settings.order_type]
+        self.orders = FreezeStore(db, deadline=timedelta(hours=order_type.deadline_hours),
+                                  legal_reference=order_type.legal_reference, order_type=self.settings.order_type)
+        self.webhooks = Webhooks(db, max_attempts=self.settings.webhook_max_attempts,
+                                 backoff_s=self.settings.webhook_backoff_s, transport=webhook_transport)
         self.ledger = LiveLedger(db, self.profiles, self.owners)
         self.tracer = Tracer(self.ledger, trace_settings)
         if follow_ledger:
             self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
-        self.webhook_transport = webhook_transport
         self.models: list[dict[str, Any]] = []
         self._incident_lock = threading.Lock()
+        self._housekeeper: threading.Thread | None = None
+        self._stop_housekeeping = threading.Event()
+        self.housekeeping_error: str | None = None
         self._crypto = _KindView(self.profiles, "crypto_exchange")
         # Where money is spent or leaves, not passed on: linking follows no flow through these.
         self._terminal = _KindView(self.profiles, "merchant", "business", "crypto_exchange")
@@ -163,13 +175,45 @@ class Exchange:
         reported, phones = load_knowledge(self.db, self.knowledge)
         traced = restore_traced_flags(self.db, self.knowledge)
         suspected = restore_suspected_flags(self.db, self.knowledge)
+        ordered = self.orders.active_accounts()
+        for acc in ordered:
+            self.knowledge.flag(acc, AccountFlag.UNDER_ORDER)
+        in_case = sum(self._flag_case_accounts(c["case_id"]) for c in self.cases.list("confirmed", limit=100_000))
         return {"customers": customers, "reported": reported, "phones": phones, "traced": traced,
-                "suspected": suspected}
+                "suspected": suspected, "under_order": len(ordered), "in_case": in_case}
+
+    @property
+    def webhook_transport(self) -> httpx.BaseTransport | None:
+        return self.webhooks.transport
+
+    @webhook_transport.setter
+    def webhook_transport(self, transport: httpx.BaseTransport | None) -> None:
+        self.webhooks.transport = transport
 
     def warm_up(self) -> None:
         self.scoring.warm_up()
 
+    def start_housekeeping(self, interval_s: float) -> None:
+        """Expire orders past their deadline and retry due webhooks every ``interval_s`` (``zaslon serve``)."""
+        if interval_s <= 0 or self._housekeeper is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop_housekeeping.wait(interval_s):
+                try:
+                    self.expire_due()
+                    self.deliver_webhooks()
+                except Exception as exc:  # the store away for a moment: the next round retries
+                    self.housekeeping_error = f"{type(exc).__name__}: {exc}"
+
+        self._housekeeper = threading.Thread(target=loop, name="zaslon-housekeeping", daemon=True)
+        self._housekeeper.start()
+
     def close(self) -> None:
+        self._stop_housekeeping.set()
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=10)
+            self._housekeeper = None
         self.ledger.stop()
         self.rules_watcher.stop()
         self.recorder.close()
@@ -182,8 +226,10 @@ class Exchange:
         return self._learn_customers(store_customers(self.db, principal, batch, card_pepper=pepper, now=now))
 
     def _learn_customers(self, batch: Sequence[Customer]) -> int:
+        state = self.scoring.state
         for c in batch:
-            self.profiles[c.account_id] = c.profile()
+            self.profiles[c.account_id] = prof = c.profile()
+            state.apply_profile(c.account_id, prof)
             if c.customer_id:
                 self.owners[c.account_id] = c.customer_id
             if c.phones:
@@ -226,7 +272,8 @@ class Exchange:
         recorded, committed = self.score_now(org, transfers, on_flagged_call=on_flagged_call, source=source,
                                              message_id=message_id)
         committed.result()
-        self.record_cashout_attempts([t for t, r in zip(transfers, recorded, strict=True) if not r.replayed])
+        fresh = [(t, r) for t, r in zip(transfers, recorded, strict=True) if not r.replayed]
+        self.record_cashout_attempts([t for t, _ in fresh], outcomes=[r.decision.outcome.value for _, r in fresh])
         return recorded
 
     def batch_context(self) -> tuple[ScoringEngine, Any]:
@@ -238,20 +285,40 @@ class Exchange:
         """Store executed transfers a bank sends without asking for a decision (history, disputed payments);
         all of the batch or nothing. Cash-outs by traced accounts among them alert the desk."""
         stored = store_transfers(self.db, org, transfers)
-        self.record_cashout_attempts([t for t, s in zip(transfers, stored, strict=True) if s.created])
+        created = [t for t, s in zip(transfers, stored, strict=True) if s.created]
+        self.record_cashout_attempts(created, outcomes=["executed"] * len(created))
         return stored
 
-    def cashout_attempts(self, transfers: Sequence[Transfer]) -> list[CashOutAlert]:
-        """A traced account paying out to cash, abroad or crypto: a courier lead for the desk (cheap: one flag
-        look-up per transfer, nearly always empty)."""
-        return [a for t in transfers
-                if (a := cashout_alert(t, self.knowledge, crypto_accounts=self._crypto)) is not None]
+    def cashout_attempts(self, transfers: Sequence[Transfer],
+                         outcomes: Sequence[str] | None = None) -> list[CashOutAlert]:
+        """A protected account (traced, under an order, a corroborated drop) paying out to cash, abroad or crypto:
+        a courier lead for the desk (cheap: one flag look-up per transfer, nearly always empty). ``outcomes``:
+        what the exchange answered each (an attempt), or "executed" (a bank reports it done)."""
+        out = []
+        for i, t in enumerate(transfers):
+            a = cashout_alert(t, self.knowledge, crypto_accounts=self._crypto)
+            if a is not None:
+                out.append(replace(a, outcome=None if outcomes is None else outcomes[i]))
+        return out
 
     def record_cashout_attempts(self, transfers: Sequence[Transfer], alerts: Sequence[CashOutAlert] | None = None,
-                                *, now: datetime | None = None) -> int:
-        found = self.cashout_attempts(transfers) if alerts is None else alerts
+                                *, outcomes: Sequence[str] | None = None, now: datetime | None = None) -> int:
+        """Store the alerts, each with the order and case behind its account (the desk sees them live)."""
+        found = self.cashout_attempts(transfers, outcomes) if alerts is None else alerts
+        if not found:
+            return 0
         at = now or datetime.now(UTC)
-        return sum(self.orders.record_alert(a, now=at) for a in found)
+        return sum(self.orders.record_alert(self._with_order(a), now=at) for a in found)
+
+    def _with_order(self, alert: CashOutAlert) -> CashOutAlert:
+        active = self.orders.active_on(alert.account_id)
+        if not active:
+            return alert
+        order = active[0]
+        case_id = None
+        if order.incident_id in self.cases.linker.index:
+            case_id = case_id_of(self.cases.linker.case_of(order.incident_id))
+        return replace(alert, order_id=order.order_id, case_id=case_id)
 
     # ------------------------------------------------------------------ incidents
     def report_incident(self, principal: Principal, report: IncidentReport, *,
@@ -279,11 +346,13 @@ class Exchange:
                 try:
                     traced = self.tracer.trace_incident(tuple(inc.transfer_ids), inc.reported_at,
                                                         victim=inc.victim_party, knowledge=self.knowledge)
-                    issued = self.orders.issue(inc.incident_id, traced.result, now=at)
+                    established = set(traced.established)
+                    issued = self.orders.issue(inc.incident_id, traced.result, now=at,
+                                               needs_confirmation=established.__contains__)
                     created, existing, linked = issued.created, issued.existing, traced.linked
                     summary = trace_summary(traced.result)
-                    if created:
-                        self.orders.deliver(created, transport=self.webhook_transport, now=at)
+                    self._protect([o for o in created if o.status in ACTIVE_ORDER])
+                    self._notify([o for o in created if o.status in ACTIVE_ORDER], at)
                 except Exception as exc:  # the incident is committed; a failed follow-up must not hide it
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
             case = None
@@ -321,22 +390,116 @@ class Exchange:
         return self.orders.acknowledge(order_id, self._bank(principal), by_org=principal.org_id, now=self._when(at))
 
     def frozen(self, principal: Principal, order_id: str, amount: int, *, at: datetime | None = None) -> FreezeOrder:
-        """The bank froze ``amount`` at ``at``: from then on the trace sees that money as stopped."""
+        """The bank froze ``amount`` (more) at ``at``: from then on the trace sees that money as stopped."""
         return self.orders.frozen(order_id, self._bank(principal), amount, by_org=principal.org_id,
                                   now=self._when(at))
 
     def returned(self, principal: Principal, order_id: str, amount: int, *, at: datetime | None = None) -> FreezeOrder:
-        return self.orders.returned(order_id, self._bank(principal), amount, by_org=principal.org_id,
+        """A tranche of the frozen money went back to the victim."""
+        done = self.orders.returned(order_id, self._bank(principal), amount, by_org=principal.org_id,
                                     now=self._when(at))
+        self._unprotect([done])
+        return done
 
-    def release(self, principal: Principal, order_id: str, *, at: datetime | None = None) -> FreezeOrder:
-        return self.orders.release(order_id, self._bank(principal), by_org=principal.org_id, now=self._when(at))
+    @staticmethod
+    def _police(principal: Principal, what: str) -> None:
+        if str(principal.kind) != "police":
+            raise Forbidden(f"only the police desk {what} an order")
+
+    def release(self, principal: Principal, order_id: str, *, reason: str | None = None,
+                at: datetime | None = None) -> FreezeOrder:
+        """The police lift an order (the bank may let the money move again)."""
+        self._police(principal, "releases")
+        done = self.orders.release(order_id, by_org=principal.org_id, now=self._when(at), reason=reason)
+        self._unprotect([done])
+        self._notify([done], self._when(at))
+        return done
+
+    def confirm_order(self, principal: Principal, order_id: str, *, at: datetime | None = None) -> FreezeOrder:
+        """The desk confirms an order that waited for it (an established business's account): it goes out."""
+        self._police(principal, "confirms")
+        done = self.orders.confirm(order_id, by_org=principal.org_id, now=self._when(at))
+        self._protect([done])
+        self._notify([done], self._when(at))
+        return done
+
+    def extend_order(self, principal: Principal, order_id: str, until: datetime, *, reason: str | None = None,
+                     at: datetime | None = None) -> FreezeOrder:
+        self._police(principal, "extends")
+        done = self.orders.extend(order_id, require_utc(until, "until"), by_org=principal.org_id,
+                                  now=self._when(at), reason=reason)
+        self._notify([done], self._when(at))
+        return done
+
+    def expire_due(self, *, now: datetime | None = None) -> list[FreezeOrder]:
+        """Expire the orders no bank acted on by their deadline (``zaslon serve`` runs this periodically)."""
+        done = self.orders.expire_due(now or datetime.now(UTC))
+        self._unprotect(done)
+        return done
+
+    def _protect(self, orders: Sequence[FreezeOrder]) -> None:
+        for o in orders:
+            self.knowledge.flag(o.account_id, AccountFlag.UNDER_ORDER)
+
+    def _unprotect(self, orders: Sequence[FreezeOrder]) -> None:
+        """An order that ended lifts UNDER_ORDER unless another order still covers the account."""
+        for o in orders:
+            if o.status not in ACTIVE_ORDER and not self.orders.active_on(o.account_id):
+                self.knowledge.unflag(o.account_id, AccountFlag.UNDER_ORDER)
+
+    def _notify(self, orders: Sequence[FreezeOrder], at: datetime) -> None:
+        """Push each order (as it now stands) to its bank's webhook; retries run in ``deliver_webhooks``."""
+        ids = self.webhooks.enqueue([(o.bank_id, o.order_id, {"type": "freeze_order", "order": order_json(o)})
+                                     for o in orders], now=at)
+        if ids:
+            self.webhooks.deliver_due(at, ids=ids)
+
+    def deliver_webhooks(self, *, now: datetime | None = None) -> int:
+        """Retry the webhook deliveries that are due (``zaslon serve`` runs this periodically)."""
+        return self.webhooks.deliver_due(now or datetime.now(UTC))
+
+    # ------------------------------------------------------------------ webhooks
+    def set_webhook(self, principal: Principal, url: str, secret: str | None = None) -> dict[str, Any]:
+        self._bank(principal)
+        return self.webhooks.set(principal.org_id, url, secret)
+
+    def webhook(self, principal: Principal) -> dict[str, Any] | None:
+        return self.webhooks.get(principal.org_id)
+
+    def remove_webhook(self, principal: Principal) -> None:
+        self.webhooks.remove(principal.org_id)
 
     def list_orders(self, bank_id: str | None, **kw: Any) -> list[FreezeOrder]:
         return self.orders.list(bank_id, **kw)
 
     def order(self, order_id: str, bank_id: str | None) -> FreezeOrder:
         return self.orders.get(order_id, bank_id)
+
+    # ------------------------------------------------------------------ cases
+    def confirm_case(self, principal: Principal, case_id: str, version: int, *,
+                     now: datetime | None = None) -> CaseView:
+        """An analyst confirms a case: its drops are IN_CASE from now on (the default block rule reads it)."""
+        view = self.cases.confirm(case_id, version, principal.org_id, now)
+        self._flag_case_accounts(case_id)
+        return view
+
+    def _flag_case_accounts(self, case_id: str) -> int:
+        """IN_CASE on the accounts a case's money went through (its first drops and onward hops), except where
+        money is spent (shops, companies, exchanges) and accounts paid by many (``core.corroborate``)."""
+        view = self.cases.get(case_id)
+        accounts: set[str] = set()
+        for inc in view.incident_ids:
+            for key in incident_keys(self.db, inc, self._terminal, self.card_accounts):
+                kind, _, acc = key.partition(":")
+                if kind in ("account", "flow") and acc not in self._terminal:
+                    accounts.add(acc)
+        payers = SqlTransferStore(self.db).distinct_payers(sorted(accounts)) if accounts else {}
+        flagged = 0
+        for acc in accounts:
+            if not is_established(self._kind_of(acc), payers.get(acc, 0)):
+                self.knowledge.flag(acc, AccountFlag.IN_CASE)
+                flagged += 1
+        return flagged
 
     # ------------------------------------------------------------------ telecoms
     def report_fraud_numbers(self, principal: Principal, numbers: Sequence[str],
@@ -358,7 +521,18 @@ class Exchange:
         return file_appeal(self.db, self.knowledge, principal, account_id=account_id, reason=reason, contact=contact)
 
     def decide_appeal(self, principal: Principal, appeal_id: str, *, verdict: Verdict, note: str) -> dict[str, Any]:
-        return decide_appeal(self.db, self.knowledge, principal, appeal_id, verdict=verdict, note=note)
+        """An upheld appeal delists the account and releases the orders on it: the money was the holder's."""
+        out = decide_appeal(self.db, self.knowledge, principal, appeal_id, verdict=verdict, note=note)
+        if verdict is Verdict.UPHOLD:
+            at = datetime.now(UTC)
+            for o in self.orders.active_on(str(out["account_id"])):
+                try:
+                    self._notify([self.orders.release(o.order_id, by_org=principal.org_id, now=at,
+                                                      reason=f"appeal {appeal_id} upheld")], at)
+                except Conflict:  # a bank moved it meanwhile: it is still released below if it stays active
+                    continue
+            self.knowledge.unflag(str(out["account_id"]))
+        return out
 
     # ------------------------------------------------------------------ rules, model, drops
     def _apply_rules(self, live: Any, shadow: Any) -> None:

@@ -32,6 +32,8 @@ class Principal:
     kind: OrgKind
     scopes: frozenset[str]
     bank_id: str | None = None
+    key_id: str | None = None  # the API key acting: recorded in the audit log and rate-limited
+    person: str | None = None  # the person the key was issued to, if it names one
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ def create_org(
     bank_id: str | None = None,
     scopes: frozenset[str] | None = None,
     now: datetime | None = None,
+    person: str | None = None,
 ) -> CreatedOrg:
     try:
         org_kind = OrgKind(kind)
@@ -69,17 +72,18 @@ def create_org(
         raise InvalidInput(f"unknown scopes: {sorted(unknown)}", field="scopes")
     now = now or datetime.now(UTC)
     org_id = f"{org_kind.value}-{_slug(name)}"
-    key, api_key = _new_key(org_id, chosen, now)
+    key, api_key = _new_key(org_id, chosen, now, person)
     store: OrgStore = SqlOrgStore(engine)
     store.add_org(org_id=org_id, name=name.strip(), kind=org_kind.value, bank_id=bank_id, created_at=now, key=key)
     return CreatedOrg(org_id=org_id, key_id=key.key_id, api_key=api_key)
 
 
-def create_key(engine: Engine, org_id: str, scopes: frozenset[str], now: datetime | None = None) -> CreatedOrg:
+def create_key(engine: Engine, org_id: str, scopes: frozenset[str], now: datetime | None = None,
+               person: str | None = None) -> CreatedOrg:
     unknown = scopes - ALL_SCOPES
     if unknown:
         raise InvalidInput(f"unknown scopes: {sorted(unknown)}", field="scopes")
-    key, api_key = _new_key(org_id, scopes, now or datetime.now(UTC))
+    key, api_key = _new_key(org_id, scopes, now or datetime.now(UTC), person)
     store: OrgStore = SqlOrgStore(engine)
     store.add_key(key)
     return CreatedOrg(org_id=org_id, key_id=key.key_id, api_key=api_key)
@@ -91,11 +95,13 @@ def revoke_key(engine: Engine, key_id: str, now: datetime | None = None) -> str:
     return store.revoke_key(key_id, now or datetime.now(UTC))
 
 
-def _new_key(org_id: str, scopes: frozenset[str], now: datetime) -> tuple[NewKey, str]:
+def _new_key(org_id: str, scopes: frozenset[str], now: datetime, person: str | None = None) -> tuple[NewKey, str]:
     """A fresh key for ``org_id``: what the store keeps (its id, its argon2id hash) and the clear key, shown once."""
+    if person is not None and not (0 < len(person.strip()) <= 200):
+        raise InvalidInput("a key's person is 1 to 200 characters", field="person")
     key_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
     api_key = f"zsl_{key_id}_{secrets.token_urlsafe(32)}"
-    return NewKey(key_id, org_id, _HASHER.hash(api_key), scopes, now), api_key
+    return NewKey(key_id, org_id, _HASHER.hash(api_key), scopes, now, person.strip() if person else None), api_key
 
 
 class KeyStore:
@@ -153,7 +159,8 @@ class KeyStore:
             _HASHER.verify(row.secret_hash, api_key)
         except VerificationError:
             return None
-        principal = Principal(org_id=row.org_id, kind=OrgKind(row.kind), scopes=row.scopes, bank_id=row.bank_id)
+        principal = Principal(org_id=row.org_id, kind=OrgKind(row.kind), scopes=row.scopes, bank_id=row.bank_id,
+                              key_id=row.key_id, person=row.person)
         self._verified[api_key] = principal
         self._key_ids[api_key] = match.group(1)
         return principal

@@ -19,6 +19,7 @@ design; the payee's flags (reported, traced, in a case) come from the Knowledge 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import pickle
@@ -29,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zaslon.core.cashout import CashOutAlert
 from zaslon.core.features import FeatureState
+from zaslon.core.trace import ExitKind
 from zaslon.core.types import Transfer
 from zaslon.errors import ZaslonError
 from zaslon.flow.decide import Recorded, decision_row, replay_of_row, same_body, score_transfers
@@ -144,7 +147,8 @@ class PartitionScorer:
                 out.inbox_rows.append(_inbox(consumer, m, self.partition, "scored", at, batch_seq=self.batch_no,
                                              on_call=call))
             out.scored = len(fresh)
-            for alert in self.exchange.cashout_attempts(transfers):  # effects go out through the outbox
+            outcomes = [r.decision.outcome.value for r in recs]
+            for alert in self.exchange.cashout_attempts(transfers, outcomes):  # effects go out through the outbox
                 out.outbox_rows.append({"subject": CASHOUT_SUBJECT, "payload": json.dumps(_alert_json(alert)),
                                         "created_at": at})
         for i, m in enumerate(batch):
@@ -168,16 +172,12 @@ class PartitionScorer:
 
     def snapshot(self) -> bytes:
         """The feature state (without the customers' profiles, which every worker loads from the store)."""
-        s = self.state
-        return pickle.dumps({"index": s.index, "ids": s.ids, "currencies": s.currencies, "cur": s.cur,
-                             "arrays": s.arrays}, protocol=pickle.HIGHEST_PROTOCOL)
+        data = {k: v for k, v in vars(self.state).items() if k != "profiles"}
+        return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, blob: bytes, batch_no: int) -> None:
         """Back to a snapshot this deployment wrote (``partition_snapshots``; never bytes from outside)."""
-        data = pickle.loads(blob)
-        s = self.state
-        s.index, s.ids, s.currencies, s.cur, s.arrays = (data["index"], data["ids"], data["currencies"],
-                                                         data["cur"], data["arrays"])
+        vars(self.state).update(pickle.loads(blob))
         self.batch_no = batch_no
 
     def fingerprint(self) -> str:
@@ -198,7 +198,12 @@ def _inbox(consumer: str, m: Incoming, partition: int, status: str, at: datetime
             "transfer_id": m.transfer.transfer_id, "handled_at": at}
 
 
-def _alert_json(a: Any) -> dict[str, Any]:
-    return {"transfer_id": a.transfer_id, "account_id": a.account_id, "kind": a.kind.value, "amount": a.amount,
-            "currency": a.currency, "ts": a.ts.isoformat(), "atm_id": a.atm_id, "payee": a.payee,
-            "payee_bank": a.payee_bank, "country": a.country}
+def _alert_json(a: CashOutAlert) -> dict[str, Any]:
+    out = dataclasses.asdict(a)
+    out["kind"], out["ts"] = a.kind.value, a.ts.isoformat()
+    return out
+
+
+def alert_of_json(data: dict[str, Any]) -> CashOutAlert:
+    """An alert as ``_alert_json`` wrote it (the cash-out consumer's side)."""
+    return CashOutAlert(**{**data, "kind": ExitKind(data["kind"]), "ts": datetime.fromisoformat(data["ts"])})

@@ -33,12 +33,16 @@ from zaslon.core.money import minor_exponent
 from zaslon.core.policy import (
     CODE,
     OUTCOMES,
+    WHY_PAYER,
     WHY_REPORTED,
     WHY_SUSPECTED,
     PolicyConfig,
     PolicyInputs,
     decide,
+    is_protected_payer,
     knowledge_prior,
+    protect_payers,
+    protected_payers,
 )
 from zaslon.core.rules import ROW_WISE_MAX
 from zaslon.core.types import Decision, Outcome, Reason, Transfer
@@ -88,10 +92,14 @@ class BatchResult:
 _I_ELDERLY_ALONE = FEATURE_INDEX["payer_elderly_alone"]
 _I_CALL = FEATURE_INDEX["on_flagged_call"]
 _I_FIRST = FEATURE_INDEX["first_time_payee"]
+_I_CASH = FEATURE_INDEX["payee_is_cash"]
+_I_ABROAD = FEATURE_INDEX["cross_border"]
 _MODEL_CODES = tuple(f"model:{n}" for n in FEATURE_NAMES)
 _KNOW_REASON = {
     WHY_REPORTED: Reason("payee_reported", "payee is named in a reported fraud incident", 1.0),
     WHY_SUSPECTED: Reason("payee_suspected", "payee is in a case, traced or a suspected drop", 1.0),
+    WHY_PAYER: Reason("payer_protected", "payer holds traced money, is under a freeze order or a corroborated drop",
+                      1.0),
 }
 
 
@@ -251,7 +259,20 @@ class ScoringEngine:
         """Score a batch given as columns; results come back in input order."""
         ruleset, names, model = self._ruleset, self._rule_names, self._model
         x, payer_f, payee_f = self.featurize(cols)
-        return self.judge(x, payer_f, payee_f, explain=explain, ruleset=ruleset, names=names, model=model)
+        return self.judge(x, payer_f, payee_f, explain=explain, ruleset=ruleset, names=names, model=model,
+                          payees=cols.payee)
+
+    def _exits(self, x: F32, payer_f: npt.NDArray[np.int64], payees: Sequence[str] | None) -> npt.NDArray[np.bool_]:
+        """Which transfers take money out of reach: cash, abroad, or to a crypto exchange (looked up only for
+        protected payers, nearly never)."""
+        exits = (x[:, _I_CASH] != 0) | (x[:, _I_ABROAD] != 0)
+        if payees is not None:
+            profiles = self.state.profiles
+            for i in np.flatnonzero(protected_payers(payer_f)).tolist():
+                prof = profiles.get(payees[i])
+                if prof is not None and prof.kind == "crypto_exchange":
+                    exits[i] = True
+        return np.asarray(exits, dtype=np.bool_)
 
     def judge(
         self,
@@ -263,8 +284,10 @@ class ScoringEngine:
         ruleset: RuleSetLike | bool | None = True,
         names: tuple[str, ...] | None = None,
         model: ModelLike | bool | None = True,
+        payees: Sequence[str] | None = None,
     ) -> BatchResult:
-        """Rules, model and policy over already computed features (``True``: the engine's current ones)."""
+        """Rules, model and policy over already computed features (``True``: the engine's current ones).
+        ``payees`` lets payer-side protection tell a transfer to a crypto exchange (an exit) apart."""
         if ruleset is True:
             ruleset, names = self._ruleset, self._rule_names
         if model is True:
@@ -298,8 +321,12 @@ class ScoringEngine:
                            bool(x[i, _I_ELDERLY_ALONE] != 0 or x[i, _I_CALL] != 0), int(payee_f[i]), codes[i])
                 for i in range(n)
             ]
+            outs = np.array([o for o, _ in ow], dtype=np.int8)
+            whys = np.array([w for _, w in ow], dtype=np.int8)
+            if any(is_protected_payer(int(f)) for f in payer_f.tolist()):
+                outs, whys = protect_payers(self.policy, outs, whys, payer_f, self._exits(x, payer_f, payees))
             return BatchResult(
-                x, score, np.array([o for o, _ in ow], dtype=np.int8), np.array([w for _, w in ow], dtype=np.int8),
+                x, score, outs, whys,
                 contrib if explain else None,
                 hits, None if rs is None else str(rs.version), None if md is None else str(md.version),
             )
@@ -311,6 +338,7 @@ class ScoringEngine:
             rule_codes=rule_codes,
         )
         outcome, why = decide(self.policy, inputs)
+        outcome, why = protect_payers(self.policy, outcome, why, payer_f, self._exits(x, payer_f, payees))
         return BatchResult(
             x, score, outcome, why, contrib if explain else None, hits,
             None if rs is None else str(rs.version),
@@ -397,8 +425,10 @@ class ScoringEngine:
         for i in range(n):
             w = whys[i]
             hs = hits[i] if hits is not None else ()
-            if w & (WHY_REPORTED | WHY_SUSPECTED) or hs:
+            if w & (WHY_REPORTED | WHY_SUSPECTED | WHY_PAYER) or hs:
                 extra: list[Reason] = []
+                if w & WHY_PAYER:
+                    extra.append(_KNOW_REASON[WHY_PAYER])
                 if w & WHY_REPORTED:
                     extra.append(_KNOW_REASON[WHY_REPORTED])
                 if w & WHY_SUSPECTED:

@@ -196,6 +196,9 @@ class TracedIncident:
     seeds: list[str]  # the transfers traced for this incident: its own disputed ones, then linked feeders
     linked: int
     flagged: list[str] = field(default_factory=list)
+    # Accounts the money reached that many unrelated payers use (a shop, a company): their orders wait for the
+    # desk instead of going out automatically, and they are not flagged.
+    established: list[str] = field(default_factory=list)
 
 
 class Tracer:
@@ -246,12 +249,16 @@ class Tracer:
                 self.traced.update(linked)
                 seeds += [(row_of[t], int(led.amount[row_of[t]])) for t in linked]
                 res = trace(led, seeds, upto=upto, max_depth=cfg.max_depth, method=cfg.method)
-            flagged = []
+            flagged, established = [], []
             for acc in sorted(res.accounts):
-                if not victims(acc) and not self.established(led, acc):
+                if victims(acc):
+                    continue
+                if self.established(led, acc):
+                    established.append(acc)
+                else:
                     knowledge.flag(acc, AccountFlag.TRACED)
                     flagged.append(acc)
-            return TracedIncident(res, fresh + linked, len(linked), flagged)
+            return TracedIncident(res, fresh + linked, len(linked), flagged, established)
 
     def _linked(self, led: Ledger, result: TraceResult, victims: Callable[[str], bool]) -> list[str]:
         """Backwards: money from outside the trace into its first drops, not traced for anyone yet."""

@@ -87,6 +87,10 @@ class DemoRun:
     cases: dict[str, list[str]] = field(default_factory=dict)  # the exchange's cases, of the world's incident ids
     incident_ids: dict[str, str] = field(default_factory=dict)  # the exchange's incident id -> the world's
     drops: list[dict[str, object]] = field(default_factory=list)
+    # Every order the banks received: (account, amount in BYN kopecks), scored against the truth afterwards.
+    ordered: list[tuple[str, int]] = field(default_factory=list)
+    # Cash withdrawals the exchange let through from an account after an order on it was issued.
+    cashouts_allowed_after_order: int = 0
 
 
 class _Demo:
@@ -121,6 +125,7 @@ class _Demo:
         # The banks' side: balances of what executed, amounts frozen on orders.
         self.balance: dict[str, int] = {}
         self.frozen_in: dict[str, int] = {}
+        self.ordered_since: dict[str, int] = {}  # account -> event time (µs) of its first order
         self.nl = Ledger()  # the banks-alone executed transfers (baseline)
         register_accounts(self.nl, world.accounts)
         self.nl.add_account(CASH_SINK, bank_id=None)
@@ -271,6 +276,9 @@ class _Demo:
             if got in _STOP:
                 self.zaslon.stopped[i] = True
                 continue
+            since = self.ordered_since.get(self.payer[i])
+            if self.payee[i] == CASH_SINK and since is not None and since <= int(self.ts_us[i]):
+                self.run.cashouts_allowed_after_order += 1
             a = int(self.amount[i])
             self.balance[self.payer[i]] = self.balance.get(self.payer[i], 0) - a
             self.balance[self.payee[i]] = self.balance.get(self.payee[i], 0) + a
@@ -335,6 +343,8 @@ class _Demo:
         lo_s, hi_s = self.cfg.ack_delay_s
         orders = [o for bank in sorted(self.banks.values()) for o in self.x.new_orders(bank, str(res["incident_id"]))]
         for o in sorted(orders, key=lambda o: str(o["order_id"])):
+            self.run.ordered.append((str(o["account_id"]), int(o["amount"])))
+            self.ordered_since.setdefault(str(o["account_id"]), at_us)
             bank = self.banks.get(str(o["bank_id"]))
             if bank is None:
                 continue

@@ -69,6 +69,8 @@ def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
         "transfers": len(run.transfer_ids), "incidents": run.incidents, "duplicates": run.duplicates,
         "rejected": run.rejected, "orders": run.orders, "declined": run.declined, "models": len(run.models),
     }
+    out["zaslon"]["order_precision"] = _order_precision(run, world)
+    out["zaslon"]["cashouts_allowed_after_order"] = run.cashouts_allowed_after_order
     out["transport"] = run.transport
     out["linking"] = _linking(run, world)
     out["drops"] = _drops(run, world)
@@ -106,6 +108,20 @@ def _linking(run: DemoRun, world: Path) -> dict[str, Any]:
         return {"cases": 0, "pairwise_precision": 1.0, "pairwise_recall": 1.0, "pairwise_f1": 0.0}
     figures, _ = score_cases(run.cases, world)
     return {"cases": len(run.cases), **figures}
+
+
+def _order_precision(run: DemoRun, world: Path) -> float | None:
+    """The share of the ordered amount that sits on accounts the world's truth marks as drops or controlled by
+    fraudsters (scored afterwards; the engine never reads it). None when no order went out."""
+    total = sum(a for _, a in run.ordered)
+    if not total:
+        return None
+    roles = pl.read_parquet(world / "truth_accounts.parquet", columns=["account_id", "role"])
+    bad = set(roles.filter(pl.col("role").is_in(list(_BAD_ROLES)))["account_id"].to_list())
+    return round(sum(a for acc, a in run.ordered if acc in bad) / total, 4)
+
+
+_BAD_ROLES = ("transit_drop", "cashout_drop", "fraud_controlled")
 
 
 def _drops(run: DemoRun, world: Path) -> dict[str, Any]:

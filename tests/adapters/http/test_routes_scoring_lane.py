@@ -47,7 +47,7 @@ def test_lane_keeps_auth_errors_and_metrics(client, bank, police) -> None:  # ty
     listed = client.post("/v1/transfers/score", json=[tx()], headers=bank.headers)
     assert listed.status_code == 422 and listed.json()["field"] == "body"
     assert client.post("/v1/transfers/score", json=tx(), headers=bank.headers).status_code == 200
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=police.headers).text
     assert 'route="/v1/transfers/score",status="200"' in metrics
     assert 'route="/v1/transfers/score",status="422"' in metrics
 
@@ -103,10 +103,10 @@ def test_lane_hands_back_what_it_must_not_answer(client, app, bank, lane_calls) 
     assert by_header.status_code == 200 and lane_calls[-1] == "handed back"
 
 
-def test_each_request_is_counted_once_in_metrics(client, bank) -> None:  # type: ignore[no-untyped-def]
+def test_each_request_is_counted_once_in_metrics(client, bank, police) -> None:  # type: ignore[no-untyped-def]
     for i in range(3):
         assert client.post("/v1/transfers/score", json=tx(10 + i), headers=bank.headers).status_code == 200
-    line = next(x for x in client.get("/metrics").text.splitlines()
+    line = next(x for x in client.get("/metrics", headers=police.headers).text.splitlines()
                 if x.startswith("zaslon_http_requests_total") and 'route="/v1/transfers/score",status="200"' in x)
     assert float(line.rsplit(" ", 1)[1]) == 3.0
 

@@ -140,10 +140,10 @@ def test_cash_withdrawal_carries_its_atm(client, bank) -> None:  # type: ignore[
     assert stored["atm_id"] == "ATM-BREST-07" and stored["atm_city"] == "Brest"
 
 
-def test_metrics_count_requests(client, bank) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_count_requests(client, bank, police) -> None:  # type: ignore[no-untyped-def]
     client.post("/v1/transfers", json=transfer(), headers=bank.headers)
     client.post("/v1/transfers", json=transfer(amount=-1), headers=bank.headers)
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=police.headers).text
     assert 'zaslon_http_requests_total{method="POST",route="/v1/transfers",status="201"} 1.0' in text
     assert 'status="422"' in text
 

@@ -35,7 +35,7 @@ def test_camt056_is_well_formed_with_namespace_and_fields() -> None:
     assert amt is not None and amt.text == "1234.56" and amt.get("Ccy") == "BYN"
     assert tx.findtext("c:CxlRsnInf/c:Rsn/c:Cd", namespaces=n) == "FRAD"
     infos = [e.text for e in tx.findall("c:CxlRsnInf/c:AddtlInf", namespaces=n)]
-    assert infos[0] == "Art. 164 CPC RB / incident inc-42" and infos[1].startswith("Freeze by 2026-03-04")
+    assert infos[0] == "Art. 164 CPC RB / incident inc-42" and infos[1].startswith("Freeze 1234.56 BYN by 2026-03-04")
     assert tx.findtext("c:OrgnlTxRef/c:CdtrAcct/c:Id/c:IBAN", namespaces=n) == "BY13NBRB3600900000002Z00AB00"
 
 
@@ -55,7 +55,8 @@ def test_pacs004_return_only_after_return() -> None:
     assert doc.findtext("p:PmtRtr/p:GrpHdr/p:NbOfTxs", namespaces=n) == "1"
     tx = doc.find("p:PmtRtr/p:TxInf", namespaces=n)
     assert tx is not None
-    assert tx.findtext("p:OrgnlTxId", namespaces=n) == "FO-ABC123"
+    assert tx.find("p:OrgnlTxId", namespaces=n) is None  # no original payment known: no id made up
+    assert tx.findtext("p:OrgnlTxRef/p:CdtrAcct/p:Id/p:IBAN", namespaces=n) == ORDER.account_id
     amt = tx.find("p:RtrdIntrBkSttlmAmt", namespaces=n)
     assert amt is not None and (amt.text, amt.get("Ccy")) == ("1000.00", "BYN")
     assert tx.findtext("p:RtrRsnInf/p:Rsn/p:Cd", namespaces=n) == "FR01"

@@ -59,7 +59,7 @@ from zaslon.adapters.db.engine import make_engine
 from zaslon.adapters.db.stores.bus import SqlBusStore
 from zaslon.errors import Conflict, InvalidInput, ZaslonError
 from zaslon.flow.exchange import Exchange
-from zaslon.flow.partition import CASHOUT_SUBJECT, Incoming, PartitionScorer, message_key
+from zaslon.flow.partition import CASHOUT_SUBJECT, Incoming, PartitionScorer, alert_of_json, message_key
 from zaslon.settings import Settings
 
 log = structlog.get_logger("zaslon.bus.worker")
@@ -470,15 +470,21 @@ class ScoringWorker:
                 except (NatsTimeout, TimeoutError):
                     continue
                 for m in msgs:
-                    alert = json.loads(m.data)
-                    alert["ts"] = datetime.fromisoformat(alert["ts"])
+                    alert = alert_of_json(json.loads(m.data))
                     key = (m.headers or {}).get("Nats-Msg-Id") or f"seq-{m.metadata.sequence.stream}"
-                    await asyncio.to_thread(self.store.record_alert_once, ALERTS_CONSUMER, key, alert,
-                                            datetime.now(UTC))
+                    await asyncio.to_thread(self._record_alert, key, alert)
                     await m.ack()  # after the commit
             except Exception as exc:
                 log.warning("alerts consumer", error=str(exc))
                 await asyncio.sleep(0.5)
+
+    def _record_alert(self, key: str, alert: Any) -> None:
+        """The desk's alert, through the Exchange (with the order and case behind the account), once: the inbox
+        says whether this event was handled, and the alert itself is stored once per transfer anyway (so a crash
+        between the two repeats nothing)."""
+        if not self.store.handled(ALERTS_CONSUMER, [key]):
+            self.exchange.record_cashout_attempts([], [alert])
+            self.store.mark_handled(ALERTS_CONSUMER, key, alert.transfer_id, datetime.now(UTC))
 
     async def _on_knowledge(self, _msg: Msg) -> None:
         self._knowledge_kick.set()

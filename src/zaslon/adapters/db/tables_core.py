@@ -16,6 +16,7 @@ orgs = Table(
     Column("bank_id", String(11), nullable=True),  # a bank's BIC: orders and signals for it are addressed here
     Column("country", String(2), nullable=False, server_default="BY"),
     Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret", Text, nullable=True),  # HMAC key the exchange signs this bank's webhooks with
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
@@ -26,6 +27,7 @@ api_keys = Table(
     Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False, index=True),
     Column("secret_hash", Text, nullable=False),  # argon2id; the clear key is shown once and never stored
     Column("scopes", Text, nullable=False),  # space-separated
+    Column("person", String(200), nullable=True),  # the person the key was issued to: named in the audit log
     Column("created_at", UtcDateTime(), nullable=False),
     Column("revoked_at", UtcDateTime(), nullable=True),
 )

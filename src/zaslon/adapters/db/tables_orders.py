@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from zaslon.adapters.db.base import metadata
 from zaslon.adapters.db.types import UtcDateTime
@@ -18,7 +18,8 @@ freeze_orders = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("legal_reference", Text, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("order_type", String(24), nullable=False, server_default="freeze"),
     Column("frozen_amount", BigInteger, nullable=False, server_default="0"),
     Column("returned_amount", BigInteger, nullable=False, server_default="0"),
     Column("issued_at", UtcDateTime(), nullable=False),
@@ -32,7 +33,7 @@ order_events = Table(
     metadata,
     Column("event_id", Integer, primary_key=True, autoincrement=True),
     Column("order_id", String(32), ForeignKey("freeze_orders.order_id"), nullable=False, index=True),
-    Column("status", String(16), nullable=False),
+    Column("status", String(24), nullable=False),  # what happened: issued, frozen (or a top-up), returned ...
     Column("amount", BigInteger, nullable=True),
     Column("by_org", String(64), nullable=True),  # null: the exchange itself (issue, expiry, webhook)
     Column("detail", Text, nullable=True),
@@ -53,4 +54,28 @@ cashout_alerts = Table(
     Column("payee_bank", String(11), nullable=True),
     Column("country", String(2), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # What the exchange answered (hold, block: an attempt) or "executed" (a bank reported it done), and the
+    # order and case behind the account, so the desk can send a patrol to the ATM with the case at hand.
+    Column("outcome", String(16), nullable=True),
+    Column("order_id", String(32), nullable=True),
+    Column("case_id", String(64), nullable=True),
+    Column("atm_lat", Float, nullable=True),
+    Column("atm_lon", Float, nullable=True),
+    Column("atm_city", String(64), nullable=True),
 )
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    # One row per order notification to a bank's webhook; retried with backoff until delivered or given up.
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("bank_id", String(11), nullable=False, index=True),
+    Column("order_id", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", UtcDateTime(), nullable=False),
+    Column("state", String(12), nullable=False),  # pending / delivered / failed
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.state, webhook_deliveries.c.next_at)

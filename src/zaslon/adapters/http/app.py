@@ -27,12 +27,15 @@ from zaslon.adapters.http import (
     routes_scoring,
     routes_transfers,
 )
+from zaslon.adapters.http.audit import AuditTrail
 from zaslon.adapters.http.errors import error_response, install_error_handlers
 from zaslon.adapters.http.lanes import ZaslonAPI
 from zaslon.adapters.http.observability import HttpMetrics, instrument
+from zaslon.adapters.http.ratelimit import KeyRateLimiter
 from zaslon.adapters.http.scoring_lane import score_lane
 from zaslon.adapters.http.state import AppState, app_state
 from zaslon.errors import PayloadTooLarge
+from zaslon.flow.audit import AuditLog
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.orgs import KeyStore
 from zaslon.flow.score_batcher import ScoreBatcher
@@ -42,15 +45,18 @@ __all__ = ["AppState", "ZaslonAPI", "create_app", "serve_app"]
 
 
 def create_app(settings: Settings | None = None, *, db: Engine | None = None, exchange: Exchange | None = None,
-               freeze_heap: bool = False, follow_ledger: bool = False) -> ZaslonAPI:
+               freeze_heap: bool = False, follow_ledger: bool = False, housekeeping: bool = False) -> ZaslonAPI:
     """The API over one ``Exchange`` (built here from ``settings``, on ``db`` or a new engine, unless given).
-    What is given stays the caller's to close; what is built here is closed when the app shuts down."""
+    What is given stays the caller's to close; what is built here is closed when the app shuts down.
+    ``housekeeping``: expire orders past their deadline and retry webhooks in the background."""
     settings = settings or (exchange.settings if exchange is not None else Settings())
     owns_exchange, owns_db = exchange is None, exchange is None and db is None
     if exchange is None:
         exchange = Exchange(db if db is not None else make_engine(settings.database_url), settings,
                             follow_ledger=follow_ledger)
         exchange.restore()  # Knowledge lives in memory: what the store says was learnt counts again
+    if housekeeping:
+        exchange.start_housekeeping(settings.order_expiry_interval_s)
     state = AppState(
         settings=settings,
         exchange=exchange,
@@ -61,6 +67,8 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         freeze_heap=freeze_heap,
         owns_exchange=owns_exchange,
         owns_db=owns_db,
+        limiter=KeyRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        audit=(audit := AuditLog(exchange.db)),
         bus=_bus_node(settings, exchange),
     )
     app = ZaslonAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.",
@@ -78,6 +86,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         app.include_router(module.router)
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane
     instrument(app, state.metrics)
+    app.add_middleware(AuditTrail, audit=audit)
     app.add_middleware(BodyLimit, settings=settings)
     if state.bus is not None:
         app.add_middleware(KnowledgeNotice, bus=state.bus)
@@ -120,8 +129,8 @@ class KnowledgeNotice:
 
 def serve_app() -> ZaslonAPI:
     """The factory ``zaslon serve`` runs: settings from the environment, the heap frozen after start-up, the
-    trace's ledger kept in step in the background."""
-    return create_app(freeze_heap=True, follow_ledger=True)
+    trace's ledger kept in step and orders expired (webhooks retried) in the background."""
+    return create_app(freeze_heap=True, follow_ledger=True, housekeeping=True)
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ from zaslon.adapters.http.state import state_of
 from zaslon.errors import Forbidden, Unauthenticated
 from zaslon.flow.orgs import Principal
 
-__all__ = ["Principal", "authenticate", "bearer_key", "permits", "require_scope"]
+__all__ = ["Principal", "admit", "authenticate", "bearer_key", "permits", "require_scope"]
 
 
 def bearer_key(authorization: str) -> str | None:
@@ -37,11 +37,22 @@ def _key_of(request: Request) -> str:
     return key
 
 
-def authenticate(request: Request) -> Principal:
+def _verify(request: Request) -> Principal:
     principal = state_of(request).keys.verify(_key_of(request))
     if principal is None:
         raise Unauthenticated("unknown or revoked API key")
     return principal
+
+
+def admit(request: Request, principal: Principal) -> Principal:
+    """Count the request against its key's rate (429 over it) and keep who acts for the audit trail."""
+    state_of(request).limiter.check(principal.key_id)
+    request.state.principal = principal  # read by the audit trail (adapters/http/audit.py) once answered
+    return principal
+
+
+def authenticate(request: Request) -> Principal:
+    return admit(request, _verify(request))
 
 
 def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
@@ -50,7 +61,8 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
         principal = state_of(request).keys.cached(_key_of(request))  # an in-memory hit, no I/O
         if principal is None:
-            principal = await run_in_threadpool(authenticate, request)
+            principal = await run_in_threadpool(_verify, request)
+        admit(request, principal)
         if not permits(principal, scope):
             raise Forbidden(f"this key lacks the scope {scope!r}")
         return principal

@@ -7,6 +7,7 @@ whichever path a request took.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,6 +20,7 @@ from zaslon.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     Unauthenticated,
     Unavailable,
     ZaslonError,
@@ -33,6 +35,7 @@ STATUS = {
     Unauthenticated: 401,
     Forbidden: 403,
     PayloadTooLarge: 413,
+    RateLimited: 429,
     Unavailable: 503,
 }
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -48,7 +51,9 @@ def status_for(exc: ZaslonError) -> int:
 def error_response(exc: ZaslonError) -> JSONResponse:
     """``exc`` as the API answers it: its status, its JSON body, and the Bearer challenge on a 401."""
     headers = _CHALLENGE if isinstance(exc, Unauthenticated) else None
-    if isinstance(exc, Unavailable):  # nothing was stored: the client retries (with the same ids) after this
+    if isinstance(exc, RateLimited):  # whole seconds (RFC 9110), never 0: "now" would invite a retry storm
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    elif isinstance(exc, Unavailable):  # nothing was stored: the client retries (with the same ids) after this
         headers = {"Retry-After": "1"}
     return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
 

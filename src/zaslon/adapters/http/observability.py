@@ -7,11 +7,12 @@ same ``HttpMetrics`` (``AppState.metrics``), so /metrics counts every request on
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,5 +77,24 @@ def instrument(app: FastAPI, metrics: HttpMetrics) -> None:
     app.add_middleware(Observe, metrics=metrics)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def metrics_endpoint() -> Response:
+    async def metrics_endpoint(request: Request) -> Response:
+        """Prometheus metrics, for a key with the scope ``metrics:read``; without a key only to a client on
+        the loopback when ``ZASLON_METRICS_OPEN_ON_LOOPBACK`` is set (a scraper on the same host)."""
+        from zaslon.adapters.http.auth import require_scope  # auth needs the app state, which needs this module
+        from zaslon.adapters.http.state import state_of
+
+        open_here = state_of(request).settings.metrics_open_on_loopback and _loopback(request)
+        if not open_here:
+            await require_scope(METRICS_SCOPE)(request)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+METRICS_SCOPE = "metrics:read"
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # "testclient", a unix socket: not an address on the loopback
+        return False

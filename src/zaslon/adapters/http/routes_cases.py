@@ -75,7 +75,9 @@ def link_incident(request: Request, body: LinkIn, _p: Principal = Depends(requir
 @router.post("/v1/cases/{case_id}/confirm")
 def confirm_case(request: Request, case_id: str, body: VersionIn,
                  p: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
-    return _service(request).confirm(case_id, body.version, p.org_id).to_dict()
+    """Confirm the case: its drops are IN_CASE from now on (scoring reviews payments to them; the default
+    block rule reads it)."""
+    return state_of(request).exchange.confirm_case(p, case_id, body.version).to_dict()
 
 
 @router.post("/v1/cases/{case_id}/split")

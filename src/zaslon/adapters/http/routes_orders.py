@@ -1,27 +1,36 @@
-"""Freeze orders for banks: list and read those addressed to you, move them on, fetch them as ISO 20022.
+"""Freeze orders: banks list and read those addressed to them, acknowledge, freeze (and top up), return (in
+tranches), fetch them as ISO 20022, and set the webhook orders are pushed to. The police desk (scopes
+``orders:read_all``, ``orders:control``) reads every order, confirms those that waited for it, extends and
+releases them, and watches the cash-out alerts live.
 
-A bank sees only orders addressed to its BIC; another bank's order answers 404 exactly like a missing
-one. The police desk (scope ``orders:read_all``) reads every order. Acknowledging twice, freezing before
-acknowledging and the like are 409; an amount out of range is 422; nothing is written on an error.
+A bank sees only orders addressed to its BIC, once they went out; another bank's order answers 404 exactly like
+a missing one. Acknowledging twice, freezing before acknowledging and the like are 409; an amount out of range
+is 422; a bank releasing an order is 403; nothing is written on an error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.state import state_of
 from zaslon.adapters.iso20022.camt056 import render_camt056
 from zaslon.adapters.iso20022.pacs004 import render_pacs004
 from zaslon.core.types import OrderStatus
-from zaslon.errors import Forbidden
+from zaslon.errors import Forbidden, NotFound
 from zaslon.flow.freeze import order_json
 
 router = APIRouter(tags=["orders"])
+ALERT_POLL_S = 0.5  # the live alert stream looks for new alerts this often
 XML = "application/xml"
 
 
@@ -33,6 +42,22 @@ class AtIn(BaseModel):
 
 class AmountIn(AtIn):
     amount: int = Field(ge=0, le=10**15, description="minor units of the order's currency")
+
+
+class ReleaseIn(AtIn):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class ExtendIn(ReleaseIn):
+    until: AwareDatetime = Field(description="the new deadline, later than the current one")
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2000, description="an absolute http(s) URL orders are POSTed to")
+    secret: str | None = Field(default=None, min_length=16, max_length=200,
+                               description="the HMAC key of the Zaslon-Signature header (default: generated, "
+                                           "shown once in the answer)")
 
 
 def _reader_bank(p: Principal) -> str | None:
@@ -74,9 +99,11 @@ def read_order(
 def order_camt056(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
-    """The order as an ISO 20022 camt.056.001.08 recall request."""
-    order = state_of(request).exchange.order(order_id, _reader_bank(principal))
-    return Response(render_camt056(order, created_at=order.issued_at), media_type=XML)
+    """The order as an ISO 20022 camt.056.001.12 recall request (reason FRAD), quoting the original payment."""
+    exchange = state_of(request).exchange
+    order = exchange.order(order_id, _reader_bank(principal))
+    origin = exchange.orders.origin(order.order_id)
+    return Response(render_camt056(order, created_at=order.issued_at, origin=origin), media_type=XML)
 
 
 @router.get("/v1/orders/{order_id}/pacs004", response_class=Response)
@@ -84,8 +111,10 @@ def order_pacs004(
     order_id: str, request: Request, principal: Principal = Depends(require_scope("orders:read"))
 ) -> Response:
     """The return to the victim as ISO 20022 pacs.004.001.09 (409 until the bank reported a return)."""
-    order = state_of(request).exchange.order(order_id, _reader_bank(principal))
-    return Response(render_pacs004(order, created_at=_now()), media_type=XML)
+    exchange = state_of(request).exchange
+    order = exchange.order(order_id, _reader_bank(principal))
+    origin = exchange.orders.origin(order.order_id)
+    return Response(render_pacs004(order, created_at=_now(), origin=origin), media_type=XML)
 
 
 @router.post("/v1/orders/{order_id}/ack")
@@ -117,11 +146,53 @@ def returned_order(
 
 @router.post("/v1/orders/{order_id}/released")
 def released_order(
-    order_id: str, request: Request, body: AtIn | None = None,
-    principal: Principal = Depends(require_scope("orders:write")),
+    order_id: str, request: Request, body: ReleaseIn | None = None,
+    principal: Principal = Depends(require_scope("orders:control")),
 ) -> dict[str, Any]:
-    """Release the order (e.g. the investigator lifted it); the money is free again."""
-    return order_json(state_of(request).exchange.release(principal, order_id, at=body.at if body else None))
+    """The police lift the order; the money is free again. Only the police desk releases (a bank gets 403)."""
+    return order_json(state_of(request).exchange.release(principal, order_id, reason=body.reason if body else None,
+                                                         at=body.at if body else None))
+
+
+@router.post("/v1/orders/{order_id}/confirm")
+def confirm_order(
+    order_id: str, request: Request, body: AtIn | None = None,
+    principal: Principal = Depends(require_scope("orders:control")),
+) -> dict[str, Any]:
+    """Send out an order that waited for the desk (``pending_confirmation``: an established business's account)."""
+    return order_json(state_of(request).exchange.confirm_order(principal, order_id, at=body.at if body else None))
+
+
+@router.post("/v1/orders/{order_id}/extend")
+def extend_order(
+    order_id: str, body: ExtendIn, request: Request,
+    principal: Principal = Depends(require_scope("orders:control")),
+) -> dict[str, Any]:
+    """Move an open order's deadline later (a court's extension)."""
+    return order_json(state_of(request).exchange.extend_order(principal, order_id, body.until, reason=body.reason,
+                                                              at=body.at))
+
+
+@router.put("/v1/webhook", tags=["webhooks"])
+def set_webhook(body: WebhookIn, request: Request,
+                principal: Principal = Depends(require_scope("orders:write"))) -> dict[str, Any]:
+    """Where the exchange POSTs your bank's orders, signed with HMAC-SHA-256 (``Zaslon-Signature: t=…,v1=…``
+    over ``"<t>.<body>"``); failed deliveries are retried with backoff. The secret is shown only here."""
+    return state_of(request).exchange.set_webhook(principal, body.url, body.secret)
+
+
+@router.get("/v1/webhook", tags=["webhooks"])
+def get_webhook(request: Request, principal: Principal = Depends(require_scope("orders:write"))) -> dict[str, Any]:
+    hook = state_of(request).exchange.webhook(principal)
+    if hook is None:
+        raise NotFound("no webhook is set for this organisation", field="webhook")
+    return hook
+
+
+@router.delete("/v1/webhook", tags=["webhooks"], status_code=204)
+def delete_webhook(request: Request, principal: Principal = Depends(require_scope("orders:write"))) -> Response:
+    state_of(request).exchange.remove_webhook(principal)
+    return Response(status_code=204)
 
 
 @router.get("/v1/alerts/cashout", tags=["orders"])
@@ -129,5 +200,27 @@ def cashout_alerts_list(
     request: Request, limit: int = Query(200, ge=1, le=1000),
     _p: Principal = Depends(require_scope("orders:read_all")),
 ) -> dict[str, Any]:
-    """The desk's cash-out alerts: traced accounts paying out to cash, abroad or crypto (newest first)."""
+    """The desk's cash-out alerts: protected accounts paying out to cash, abroad or crypto (newest first), each
+    with the ATM, the order and case behind the account, and whether the exchange stopped an attempt
+    (``outcome`` hold / block) or a bank reported it executed."""
     return {"alerts": state_of(request).exchange.orders.alerts(limit=limit)}
+
+
+@router.get("/v1/alerts/cashout/stream", tags=["orders"], response_class=StreamingResponse)
+async def cashout_alerts_stream(
+    request: Request, _p: Principal = Depends(require_scope("orders:read_all")),
+) -> StreamingResponse:
+    """The same alerts live, as server-sent events (``event: cashout``), from the moment of connecting."""
+    state = state_of(request)
+
+    async def events() -> AsyncIterator[str]:
+        since = datetime.now(UTC)
+        yield ": connected\n\n"
+        while not await request.is_disconnected():
+            rows = await run_in_threadpool(state.exchange.orders.alerts, created_after=since, limit=1000)
+            for row in reversed(rows):
+                since = max(since, datetime.fromisoformat(row["created_at"]))
+                yield f"event: cashout\ndata: {json.dumps(row, sort_keys=True)}\n\n"
+            await asyncio.sleep(ALERT_POLL_S)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

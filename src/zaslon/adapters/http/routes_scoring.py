@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ from zaslon.adapters.http.state import AppState, state_of
 from zaslon.core.types import Transfer
 from zaslon.errors import InvalidInput
 from zaslon.flow.decide import Recorded
+from zaslon.flow.ports.payments import PaymentIds
 
 router = APIRouter(tags=["scoring"])
 
@@ -192,7 +194,8 @@ async def _score_one(request: Request, principal: Principal) -> Response:
     state = state_of(request)
     transfer = items[0].to_domain()
     recorded = await decide(state, principal.org_id, transfer, items[0].on_flagged_call)
-    if not recorded.replayed and (alerts := state.exchange.cashout_attempts([transfer])):
+    outcome = recorded.decision.outcome.value
+    if not recorded.replayed and (alerts := state.exchange.cashout_attempts([transfer], [outcome])):
         await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
     return Response(decision_json(recorded), media_type="application/json")
@@ -236,15 +239,22 @@ def _score_xml(request: Request, principal: Principal, raw: bytes) -> Response:
             return JSONResponse(exc.to_dict(), status_code=400)
         raise
     recorded = _score(request, principal, [], "pacs008", msg.msg_id, list(msg.transfers))
+    now = datetime.now(UTC)
+    # Kept once scored (a refused message keeps nothing): recalls and returns quote the bank's own ids.
+    state_of(request).exchange.orders.record_payment_ids(principal.org_id, [
+        PaymentIds(r.transfer_id, r.end_to_end_id, r.tx_id, r.uetr, r.instr_id, msg.msg_id[:35], r.settlement_date)
+        for r in msg.refs], now=now)
+    decisions = [r.decision for r in recorded]
+    if msg.notes:  # what the exchange assumed to read the message belongs with the decision's reasons
+        decisions = [replace(d, reasons=d.reasons + msg.notes.get(d.transfer_id, ())) for d in decisions]
     accept = request.headers.get("accept", "")
     if "xml" in accept:
-        now = datetime.now(UTC)
         body = render_pacs002(
-            [r.decision for r in recorded], msg.refs, msg_id=f"ZSLN-{msg.msg_id}"[:35],
+            decisions, msg.refs, msg_id=f"ZSLN-{msg.msg_id}"[:35],
             original_msg_id=msg.msg_id, created_at=now,
         )
         return Response(body, media_type="application/xml")
-    return JSONResponse([_decision_out(r) for r in recorded])
+    return JSONResponse([_decision_out(replace(r, decision=d)) for r, d in zip(recorded, decisions, strict=True)])
 
 
 @router.post("/v1/transfers/score/batch", response_model=list[DecisionOut], openapi_extra={

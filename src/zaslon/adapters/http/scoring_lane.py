@@ -55,6 +55,8 @@ async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send)
     principal = state.keys.cached(key) if key else None
     if principal is None or not permits(principal, SCORE_SCOPE):
         return receive
+    if principal.key_id is not None and state.limiter.wait(principal.key_id) > 0:
+        return receive  # over its rate: the full stack answers the 429 (with Retry-After)
     started = time.perf_counter()
     raw = b""
     while True:
@@ -77,7 +79,7 @@ async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send)
         body = decision_json(recorded)
         # (in the scale-out shape the worker raises the desk's cash-out alerts, through its outbox)
         alerts: list[Any] = ([] if recorded.replayed or state.bus is not None
-                             else state.exchange.cashout_attempts([transfer]))
+                             else state.exchange.cashout_attempts([transfer], [recorded.decision.outcome.value]))
     except ZaslonError as exc:  # a conflicting replay of a known id, say: the same answer the route gives
         answer = error_response(exc)
         await answer(scope, receive, send)

@@ -5,7 +5,7 @@ Routes read it through ``state_of(request)``; tests and the fast lane through ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from zaslon.adapters.http.observability import HttpMetrics
+from zaslon.adapters.http.ratelimit import KeyRateLimiter
+from zaslon.flow.audit import AuditLog
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.orgs import KeyStore
 from zaslon.flow.score_batcher import ScoreBatcher
@@ -31,6 +33,8 @@ class AppState:
     freeze_heap: bool = False  # gc.freeze after start-up: only `zaslon serve`
     owns_exchange: bool = True  # built by the factory: closed at shutdown (a given one is the caller's)
     owns_db: bool = False  # the engine made by the factory: disposed at shutdown
+    limiter: KeyRateLimiter = field(default_factory=lambda: KeyRateLimiter(0, 1))  # per API key (0: off)
+    audit: AuditLog | None = None  # who changed what through the API, hash-chained (None: not recorded)
     bus: Any = None  # the scale-out shape's API node (zaslon.adapters.bus.api_node.BusScorer): workers decide
 
     @property

@@ -71,6 +71,10 @@ def render_pacs002(
         parts.append(f"<TxSts>{STATUS[d.outcome]}</TxSts>")
         if d.outcome is not Outcome.ALLOW:
             parts.append(_reason(d))
+        elif notes := [r for r in d.reasons if r.code.startswith("iso:")]:
+            # accepted, but read with an assumption (a party id for an account): the bank should know
+            addtl = "".join(f"<AddtlInf>{_e(_max(f'{r.code}: {r.detail}', 105))}</AddtlInf>" for r in notes[:4])
+            parts.append(f"<StsRsnInf>{addtl}</StsRsnInf>")
         parts.append("</TxInfAndSts>")
     parts.append("</FIToFIPmtStsRpt></Document>")
     return "".join(parts).encode()

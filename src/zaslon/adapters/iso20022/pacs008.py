@@ -8,14 +8,22 @@ hardened lxml parser, and each field is checked for what the XSD cannot say: rea
 ISO 4217 currencies with the right number of decimals, timezone-aware timestamps, unique ids, and
 ``NbOfTxs``/``CtrlSum`` that match the transactions.
 
+Real bank traffic (SWIFT CBPR+) is accepted as it comes: the Document alone or inside an envelope with
+its Business Application Header (``AppHdr``, head.001.001.0x; the .02 version CBPR+ uses is validated
+against its official XSD too). CBPR+ makes the UETR mandatory and TxId optional, and a message translated
+from an MT103 often has ``EndToEndId`` NOTPROVIDED: the id is then the UETR, or else the InstrId. An
+ordering customer identified by BIC or organisation id (MT103 field 50A/50F) comes without ``DbtrAcct``:
+that identifier stands in for the account (``BIC:...``, ``LEI:...``, ``ORG:...``, ``PRVT:...``), and the
+transaction carries a note saying so (``Pacs008.notes``), which the API adds to the decision's reasons.
+
 Errors are ``InvalidInput``. ``field="xml"`` means the bytes are not a safe, well-formed XML document
 (HTTP 400); any other field names the element that is wrong (HTTP 422).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
@@ -28,12 +36,15 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from zaslon.core.money import check_currency, minor_exponent
-from zaslon.core.types import Channel, Transfer
+from zaslon.core.types import Channel, Reason, Transfer
 from zaslon.errors import InvalidInput, PayloadTooLarge
 
 NS = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"
 MSG_NAME = "pacs.008.001.08"
 _N = "{" + NS + "}"
+HEAD_NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:head.001.001."
+HEAD_NS = HEAD_NS_PREFIX + "02"  # the Business Application Header version CBPR+ uses
+PARTY_AS_ACCOUNT = "iso:party-id-as-account"  # the reason code of a party identifier standing in for an account
 MAX_BYTES = 5_000_000
 MAX_TRANSACTIONS = 10_000
 _MAX_AMOUNT_MINOR = 10**15  # same ceiling as the JSON API
@@ -48,6 +59,7 @@ class TxRef:
     tx_id: str | None
     uetr: str | None
     instr_id: str | None
+    settlement_date: date | None = None  # IntrBkSttlmDt, when the message gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,9 @@ class Pacs008:
     created_at: datetime
     transfers: tuple[Transfer, ...]
     refs: tuple[TxRef, ...]
+    # transfer id -> what the exchange assumed to read it (a party identifier standing in for an account)
+    notes: dict[str, tuple[Reason, ...]] = field(default_factory=dict)
+    business_msg_id: str | None = None  # AppHdr/BizMsgIdr, when the message came with its header
 
 
 def parse_pacs008(
@@ -70,11 +85,12 @@ def parse_pacs008(
     raw = data.encode() if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the message is {len(raw)} bytes, over the limit of {max_bytes}", field="xml")
-    root = _safe_parse(raw)
-    if root.tag != _N + "Document":
-        raise InvalidInput(f"root element must be Document in namespace {NS}, got {root.tag}", field="xml")
+    top = _safe_parse(raw)
+    root, header = _document(top)
     if validate_xsd:
-        _validate_xsd(raw)
+        _validate_xsd(raw, enveloped=root is not top, with_header=header is not None and header.tag.startswith(
+            "{" + HEAD_NS + "}"))
+    biz_id = _header(header) if header is not None else None
     body = _child(root, "FIToFICstmrCdtTrf", "Document")
     hdr = _child(body, "GrpHdr", "GrpHdr")
     msg_id = _text(hdr, "MsgId", "GrpHdr.MsgId")
@@ -89,20 +105,51 @@ def parse_pacs008(
         raise InvalidInput(f"NbOfTxs is {declared!r} but the message holds {len(txs)}", field="GrpHdr.NbOfTxs")
     transfers: list[Transfer] = []
     refs: list[TxRef] = []
+    notes: dict[str, tuple[Reason, ...]] = {}
     total = Decimal(0)
     seen: set[str] = set()
     for i, tx in enumerate(txs):
-        t, ref, major = _transaction(tx, f"CdtTrfTxInf[{i}]", created, channel)
+        t, ref, major, tx_notes = _transaction(tx, f"CdtTrfTxInf[{i}]", created, channel)
         if t.transfer_id in seen:
             raise InvalidInput(f"duplicate transaction id {t.transfer_id!r}", field=f"CdtTrfTxInf[{i}].PmtId")
         seen.add(t.transfer_id)
         total += major
         transfers.append(t)
         refs.append(ref)
+        if tx_notes:
+            notes[t.transfer_id] = tx_notes
     ctrl = hdr.find(_N + "CtrlSum")
     if ctrl is not None and _decimal(ctrl.text, "GrpHdr.CtrlSum") != total:
         raise InvalidInput(f"CtrlSum {ctrl.text} differs from the sum of amounts {total}", field="GrpHdr.CtrlSum")
-    return Pacs008(msg_id, created, tuple(transfers), tuple(refs))
+    return Pacs008(msg_id, created, tuple(transfers), tuple(refs), notes, biz_id)
+
+
+def _document(top: Element) -> tuple[Element, Element | None]:
+    """The pacs.008 Document and its AppHdr: the root itself, or children of an envelope (any name)."""
+    if top.tag == _N + "Document":
+        return top, None
+    docs = [c for c in top if c.tag == _N + "Document"]
+    if len(docs) != 1:
+        got = top.tag if not len(top) else f"{top.tag} holding {[c.tag for c in top]}"
+        raise InvalidInput(f"expected a Document in namespace {NS} (alone, or beside its AppHdr in an "
+                           f"envelope), got {got}", field="xml")
+    headers = [c for c in top if c.tag.startswith("{" + HEAD_NS_PREFIX) and c.tag.endswith("}AppHdr")]
+    if len(headers) > 1:
+        raise InvalidInput("an envelope holds at most one AppHdr", field="AppHdr")
+    return docs[0], headers[0] if headers else None
+
+
+def _header(hdr: Element) -> str:
+    """Check the Business Application Header names this message; returns its BizMsgIdr."""
+    hns = hdr.tag[: hdr.tag.index("}") + 1]
+    found = hdr.find(hns + "MsgDefIdr")
+    defined = found.text.strip() if found is not None and found.text else ""
+    if defined != MSG_NAME:
+        raise InvalidInput(f"AppHdr/MsgDefIdr is {defined!r}; this endpoint reads {MSG_NAME}", field="AppHdr.MsgDefIdr")
+    biz = hdr.find(hns + "BizMsgIdr")
+    if biz is None or not (biz.text or "").strip():
+        raise InvalidInput("missing or empty AppHdr/BizMsgIdr", field="AppHdr.BizMsgIdr")
+    return (biz.text or "").strip()
 
 
 def _safe_parse(raw: bytes) -> Element:
@@ -118,11 +165,12 @@ def _safe_parse(raw: bytes) -> Element:
     return root
 
 
-@lru_cache(maxsize=1)
-def _schema() -> Any:
+@lru_cache(maxsize=8)
+def schema(name: str) -> Any:
+    """The official XSD ``schemas/<name>.xsd`` shipped in this package, compiled once."""
     from lxml import etree
 
-    xsd = resources.files("zaslon.adapters.iso20022").joinpath("schemas/pacs.008.001.08.xsd").read_bytes()
+    xsd = resources.files("zaslon.adapters.iso20022").joinpath(f"schemas/{name}.xsd").read_bytes()
     return etree.XMLSchema(etree.fromstring(xsd, parser=_lxml_parser()))
 
 
@@ -134,18 +182,29 @@ def _lxml_parser() -> Any:
     )
 
 
-def _validate_xsd(raw: bytes) -> None:
+def _validate_xsd(raw: bytes, *, enveloped: bool = False, with_header: bool = False) -> None:
     from lxml import etree
 
     try:
-        doc = etree.fromstring(raw, parser=_lxml_parser())
+        top = etree.fromstring(raw, parser=_lxml_parser())
     except etree.XMLSyntaxError as exc:  # defusedxml accepted it, so this is a corner case
         raise InvalidInput(f"malformed XML: {exc}", field="xml") from None
-    schema = _schema()
-    if not schema.validate(doc):
-        err = schema.error_log.last_error
-        msg = str(err.message).replace("{" + NS + "}", "")
-        raise InvalidInput(f"not valid {MSG_NAME} (XSD), line {err.line}: {msg}", field="xsd")
+    if not enveloped:
+        _check(top, MSG_NAME, NS, "xsd")
+        return
+    # Each part of the envelope is validated on its own, as its schema describes it alone.
+    _check(etree.fromstring(etree.tostring(top.find(_N + "Document"))), MSG_NAME, NS, "xsd")
+    if with_header:
+        hdr = top.find("{" + HEAD_NS + "}AppHdr")
+        _check(etree.fromstring(etree.tostring(hdr)), "head.001.001.02", HEAD_NS, "AppHdr")
+
+
+def _check(doc: Any, name: str, ns: str, where: str) -> None:
+    xsd = schema(name)
+    if not xsd.validate(doc):
+        err = xsd.error_log.last_error
+        msg = str(err.message).replace("{" + ns + "}", "")
+        raise InvalidInput(f"not valid {name} (XSD), line {err.line}: {msg}", field=where)
 
 
 def _child(parent: Element, name: str, where: str) -> Element:
@@ -177,6 +236,13 @@ def _aware(text: str, where: str) -> datetime:
     return ts.astimezone(UTC)
 
 
+def _date(text: str, where: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not an ISO 8601 date", field=where) from None
+
+
 def _decimal(text: str | None, where: str) -> Decimal:
     try:
         value = Decimal((text or "").strip())
@@ -204,10 +270,38 @@ def _amount(el: Element, where: str) -> tuple[int, str, Decimal]:
     return int(minor), ccy, value
 
 
-def _account(tx: Element, tag: str, where: str) -> str:
+_PARTY_IDS = (  # (path under the party, prefix of the stand-in account id, what it is)
+    ("Id/OrgId/AnyBIC", "BIC", "BIC"),
+    ("Id/OrgId/LEI", "LEI", "LEI"),
+    ("Id/OrgId/Othr/Id", "ORG", "organisation id"),
+    ("Id/PrvtId/Othr/Id", "PRVT", "private id"),
+)
+
+
+def _account(tx: Element, tag: str, party: str, where: str) -> tuple[str, Reason | None]:
+    """The account id, or a party identifier standing in for a missing account (with the note saying so)."""
     acct = tx.find(_N + tag)
-    if acct is None:
-        raise InvalidInput(f"missing {tag}: scoring needs both accounts", field=where)
+    if acct is not None:
+        return _account_id(acct, tag, where), None
+    holder = tx.find(_N + party)
+    for path, prefix, what in _PARTY_IDS:
+        ident = _opt(holder, path) if holder is not None else None
+        if ident is None:
+            continue
+        if prefix == "BIC":
+            try:
+                ident = str(BIC(ident).compact)
+            except SchwiftyException as exc:
+                raise InvalidInput(f"{ident!r} is not a valid BIC: {exc}",
+                                   field=f"{where[: -len(tag)]}{party}.Id.OrgId.AnyBIC") from None
+        stand_in = f"{prefix}:{ident}"[:64]
+        return stand_in, Reason(PARTY_AS_ACCOUNT, f"no {tag}: {party} identified by {what} {ident}, "
+                                f"scored as account {stand_in}")
+    raise InvalidInput(f"missing {tag} and {party} has no identifier (AnyBIC, LEI, Othr) to stand in for it: "
+                       "scoring needs both accounts", field=where)
+
+
+def _account_id(acct: Element, tag: str, where: str) -> str:
     iban = _opt(acct, "Id/IBAN")
     if iban is not None:
         try:
@@ -232,16 +326,18 @@ def _bic(tx: Element, tag: str, where: str) -> str | None:
 
 def _transaction(
     tx: Element, where: str, created: datetime, channel: Channel
-) -> tuple[Transfer, TxRef, Decimal]:
+) -> tuple[Transfer, TxRef, Decimal, tuple[Reason, ...]]:
     e2e = _text(tx, "PmtId/EndToEndId", f"{where}.PmtId.EndToEndId")
     tx_id = _opt(tx, "PmtId/TxId")
     uetr = _opt(tx, "PmtId/UETR")
     instr = _opt(tx, "PmtId/InstrId")
     # TxId is the interbank id of this very transaction; EndToEndId is the customer's and may be
-    # "NOTPROVIDED" by ISO convention, so it identifies a transfer only when TxId is absent.
-    transfer_id = tx_id or e2e
-    if transfer_id == "NOTPROVIDED":
-        raise InvalidInput("a transaction needs TxId when EndToEndId is NOTPROVIDED", field=f"{where}.PmtId")
+    # "NOTPROVIDED" by ISO convention, so it identifies a transfer only when TxId is absent. CBPR+ makes
+    # TxId optional and the UETR (unique across all banks) mandatory: then the UETR, or else the InstrId.
+    transfer_id = tx_id or (e2e if e2e != "NOTPROVIDED" else None) or uetr or instr
+    if transfer_id is None:
+        raise InvalidInput("a transaction needs TxId, UETR or InstrId when EndToEndId is NOTPROVIDED",
+                           field=f"{where}.PmtId")
     if len(transfer_id) > 64:
         raise InvalidInput("transaction id longer than 64 characters", field=f"{where}.PmtId")
     amt_el = tx.find(_N + "IntrBkSttlmAmt")
@@ -251,8 +347,9 @@ def _transaction(
     accepted = _opt(tx, "AccptncDtTm")
     # The moment the payer's bank accepted the order is the event time; without it, the message's.
     ts = _aware(accepted, f"{where}.AccptncDtTm") if accepted else created
-    payer = _account(tx, "DbtrAcct", f"{where}.DbtrAcct")
-    payee = _account(tx, "CdtrAcct", f"{where}.CdtrAcct")
+    payer, payer_note = _account(tx, "DbtrAcct", "Dbtr", f"{where}.DbtrAcct")
+    payee, payee_note = _account(tx, "CdtrAcct", "Cdtr", f"{where}.CdtrAcct")
+    settled = _opt(tx, "IntrBkSttlmDt")
     if payer == payee:
         raise InvalidInput("debtor and creditor accounts are the same", field=f"{where}.CdtrAcct")
     payer_bank = _bic(tx, "DbtrAgt", f"{where}.DbtrAgt")
@@ -270,4 +367,6 @@ def _transaction(
         payee_bank=payee_bank,
         payee_country=payee_country,
     )
-    return t, TxRef(transfer_id, e2e, tx_id, uetr, instr), major
+    notes = tuple(n for n in (payer_note, payee_note) if n is not None)
+    ref = TxRef(transfer_id, e2e, tx_id, uetr, instr, _date(settled, f"{where}.IntrBkSttlmDt") if settled else None)
+    return t, ref, major, notes

@@ -6,19 +6,21 @@ another bank is ``NotFound`` exactly like a missing one. Every write is one tran
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from zaslon.core.cashout import CashOutAlert
+from zaslon.core.recall import OrderOrigin
 from zaslon.core.types import FreezeOrder, OrderStatus
 
 
 class OrderStore(Protocol):
-    def add_new(self, incident_id: str, planned: Sequence[FreezeOrder], *,
-                now: datetime) -> tuple[list[FreezeOrder], set[str]]:
+    def add_new(self, incident_id: str, planned: Sequence[FreezeOrder], *, now: datetime,
+                origins: Mapping[str, OrderOrigin] | None = None) -> tuple[list[FreezeOrder], set[str]]:
         """In one transaction: write the ``planned`` orders not yet stored for ``incident_id`` (with an
-        ``issued`` event each); returns (those written, the ids the incident already had). A concurrent
+        ``issued`` event each, and its original payments from ``origins`` by order id); returns (those
+        written, the ids the incident already had). A concurrent
         writer of the same orders winning the race: read and tried again."""
         ...
 
@@ -36,28 +38,31 @@ class OrderStore(Protocol):
         ...
 
     def step(self, order_id: str, bank_id: str | None, by_org: str | None, now: datetime,
-             move: Callable[[FreezeOrder], FreezeOrder], amount: int | None = None) -> FreezeOrder:
+             move: Callable[[FreezeOrder], FreezeOrder], detail: str | None = None) -> FreezeOrder:
         """In one transaction: read the order (``NotFound``), ``move`` it (its errors abort before anything is
-        written), store the new state only if the status is still the one read (else ``Conflict``) and append
-        the event (``amount``, ``by_org``). Returns the moved order."""
+        written), store the new state only if nobody moved it meanwhile (else ``Conflict``) and append the
+        event (what moved: a freeze or top-up, a return tranche, an extension; ``by_org``, ``detail``).
+        Returns the moved order."""
+        ...
+
+    def active_accounts(self) -> set[str]:
+        """Accounts with an issued, acknowledged or frozen order."""
+        ...
+
+    def active_on(self, account_id: str) -> list[FreezeOrder]:
+        """The active orders on ``account_id``, oldest first."""
         ...
 
     def open_due(self, now: datetime) -> list[FreezeOrder]:
         """Orders still issued or acknowledged whose deadline is at or before ``now``."""
         ...
 
-    def webhooks(self, bank_ids: Iterable[str]) -> dict[str, str]:
-        """BIC -> webhook URL of those of ``bank_ids`` whose organisation set one."""
-        ...
-
-    def record_deliveries(self, deliveries: Sequence[tuple[FreezeOrder, str]], *, at: datetime) -> None:
-        """Append a webhook delivery event (the order's status, ``detail``) per (order, detail), in one transaction."""
-        ...
-
     def add_alert(self, alert: CashOutAlert, *, now: datetime) -> bool:
         """Store a cash-out alert once per transfer; False if it was already there."""
         ...
 
-    def alerts(self, *, since: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """The newest alerts first (``ts`` at or after ``since``), as stored: every column, datetimes as such."""
+    def alerts(self, *, since: datetime | None = None, created_after: datetime | None = None,
+               limit: int = 200) -> list[dict[str, Any]]:
+        """The newest alerts first (``ts`` at or after ``since``, stored after ``created_after``), as stored:
+        every column, datetimes as such."""
         ...

@@ -17,6 +17,7 @@ class NewKey:
     secret_hash: str
     scopes: frozenset[str]
     created_at: datetime
+    person: str | None = None  # the person the key is issued to, named in the audit log
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class StoredKey:
     org_id: str
     kind: str
     bank_id: str | None
+    person: str | None = None
 
 
 class OrgStore(Protocol):

@@ -15,7 +15,6 @@ from zaslon.adapters.db.stores.transfers import stored_bodies
 from zaslon.adapters.db.tables_bus import bus_inbox, bus_outbox, partition_snapshots
 from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
-from zaslon.adapters.db.tables_orders import cashout_alerts
 from zaslon.flow.ports.transfers import AlreadyStored, StoredBody
 
 _CHUNK = 500
@@ -118,18 +117,13 @@ class SqlBusStore:
             with self.db.begin() as conn:
                 conn.execute(update(bus_outbox).where(bus_outbox.c.outbox_id.in_(list(ids))).values(published_at=at))
 
-    # ---- the cash-out alerts consumer ----------------------------------------------------------------------
-    def record_alert_once(self, consumer: str, key: str, alert: dict[str, Any], at: datetime) -> bool:
-        """The alert and the inbox row in one transaction; False if this event was handled before (or the
-        transfer's alert is already there)."""
+    # ---- event consumers ------------------------------------------------------------------------------------
+    def mark_handled(self, consumer: str, key: str, transfer_id: str | None, at: datetime) -> bool:
+        """The inbox row of an event whose effect is done; False if it was there already."""
         try:
             with self.db.begin() as conn:
                 conn.execute(insert(bus_inbox).values(consumer=consumer, msg_key=key, status="done",
-                                                      transfer_id=alert["transfer_id"], handled_at=at))
-                exists = conn.execute(select(cashout_alerts.c.transfer_id)
-                                      .where(cashout_alerts.c.transfer_id == alert["transfer_id"])).first()
-                if exists is None:
-                    conn.execute(insert(cashout_alerts).values(**alert, created_at=at))
-                return exists is None
+                                                      transfer_id=transfer_id, handled_at=at))
         except IntegrityError:
             return False
+        return True

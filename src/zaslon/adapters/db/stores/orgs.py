@@ -50,14 +50,15 @@ class SqlOrgStore:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(api_keys.c.key_id, api_keys.c.secret_hash, api_keys.c.scopes, api_keys.c.revoked_at,
-                       orgs.c.org_id, orgs.c.kind, orgs.c.bank_id)
+                       api_keys.c.person, orgs.c.org_id, orgs.c.kind, orgs.c.bank_id)
                 .join(orgs, orgs.c.org_id == api_keys.c.org_id)
                 .where(api_keys.c.key_id == key_id)
             ).first()
         if row is None:
             return None
         return StoredKey(key_id=row.key_id, secret_hash=row.secret_hash, scopes=frozenset(row.scopes.split()),
-                         revoked_at=row.revoked_at, org_id=row.org_id, kind=row.kind, bank_id=row.bank_id)
+                         revoked_at=row.revoked_at, org_id=row.org_id, kind=row.kind, bank_id=row.bank_id,
+                         person=row.person)
 
     def revoked(self, key_ids: Collection[str]) -> set[str]:
         with self.engine.connect() as conn:
@@ -70,6 +71,6 @@ def _insert_key(conn: Connection, key: NewKey) -> None:
     conn.execute(
         insert(api_keys).values(
             key_id=key.key_id, org_id=key.org_id, secret_hash=key.secret_hash,
-            scopes=" ".join(sorted(key.scopes)), created_at=key.created_at,
+            scopes=" ".join(sorted(key.scopes)), created_at=key.created_at, person=key.person,
         )
     )
