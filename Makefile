@@ -33,6 +33,7 @@ typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
 unit: $(STAMP_DEV)
+	scripts/ensure-chromium.sh
 	scripts/with-postgres.sh $(BIN)/python -m pytest -m "not scaleout"
 
 # The scale-out shape on real components: a throwaway PostgreSQL and nats-server (Debian's package, installed

@@ -108,3 +108,73 @@ def other_bank(make_org) -> Org:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def police(make_org) -> Org:  # type: ignore[no-untyped-def]
     return make_org("police", "Cyber unit 24/7 desk")
+
+
+# ---------------------------------------------------------------- the police desk's small world
+DESK_PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class DeskWorld:
+    """Three reported incidents (the first traced through two drops to an ATM), their orders, a cash-out alert,
+    a pending appeal, and desk users: anna and boris (analysts), sofia (supervisor), dmitry (district officer)."""
+
+    app: object
+    engine: Engine
+    police: Org
+    banks: dict[str, Org]
+    incidents: list[str]
+    orders: list[str]
+    appeal_id: str
+
+
+@pytest.fixture
+def desk_world(app, engine: Engine, make_org) -> DeskWorld:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from zaslon.core.access import DEFAULT_SCOPES, OrgKind
+    from zaslon.core.types import Atm, Channel, Scheme, Transfer
+    from zaslon.flow.desk import Desk
+    from zaslon.flow.intake import IncidentReport, Victim
+    from zaslon.flow.orgs import Principal
+
+    exchange = app_state(app).exchange
+    police = make_org("police", "Cyber unit")
+    banks = {"AKBBBY2X": make_org("bank", "Belarusbank", bank_id="AKBBBY2X"),
+             "PJCBBY2X": make_org("bank", "Priorbank", bank_id="PJCBBY2X")}
+    who = {bic: Principal(o.org_id, OrgKind.BANK, DEFAULT_SCOPES[OrgKind.BANK], bic) for bic, o in banks.items()}
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+
+    def t(tid: str, minutes: float, payer: str, payee: str, amount: int, payer_bank: str, payee_bank: str | None,
+          atm: Atm | None = None) -> Transfer:
+        return Transfer(tid, t0 + timedelta(minutes=minutes), payer, payee, amount, "BYN",
+                        Channel.ATM if atm else Channel.MOBILE, payer_bank=payer_bank, payee_bank=payee_bank,
+                        payee_country="BY", atm=atm)
+
+    bb, prior = "AKBBBY2X", "PJCBBY2X"
+    exchange.score(banks[bb].org_id, [t("t1", 0, "BY10AKBB0001", "BY20PJCB0002", 500_000, bb, prior)])
+    exchange.score(banks[prior].org_id, [t("t2", 10, "BY20PJCB0002", "BY30PJCB0003", 480_000, prior, prior)])
+    exchange.score(banks[prior].org_id, [t("t3", 20, "BY30PJCB0003", "CASH", 100_000, prior, None,
+                                           Atm("ATM-MINSK-17", 53.9, 27.56, "Minsk"))])
+    exchange.score(banks[bb].org_id, [t("t10", 40, "BY11AKBB0011", "BY40PJCB0004", 200_000, bb, prior)])
+    exchange.score(banks[bb].org_id, [t("t20", 60, "BY12AKBB0012", "BY50PJCB0005", 90_000, bb, prior)])
+    victims = [Victim("p-ivanova", "Ivanova N. P.", "+375291112233", 78, True),
+               Victim("p-petrov", "Petrov A. S.", "+375292223344", 45, False),
+               Victim("p-sidorova", "Sidorova E. V.", None, 69, False)]
+    incidents, orders = [], []
+    for victim, tid, minutes in zip(victims, ("t1", "t10", "t20"), (30, 50, 70), strict=True):
+        out = exchange.report_incident(who[bb], IncidentReport(
+            banks[bb].org_id, "bank", Scheme.VISHING, t0 + timedelta(minutes=minutes), victim, (tid,),
+            "Caller posing as bank security; paid to BY20PJCB0002", external_ref=f"ref-{tid}"))
+        incidents.append(out.intake.incident.incident_id)
+        orders += [o.order_id for o in out.orders]
+    # After the trace the drop is known: its next withdrawal is a courier lead.
+    exchange.score(banks[prior].org_id, [t("t4", 175, "BY30PJCB0003", "CASH", 50_000, prior, None,
+                                           Atm("ATM-BREST-3", 52.1, 23.7, "Brest"))])
+    appeal = exchange.file_appeal(who[prior], account_id="BY20PJCB0002", reason="my salary account",
+                                  contact="+375290000000")
+    desk = Desk(engine)
+    for login, role in (("anna", "analyst"), ("boris", "analyst"), ("sofia", "supervisor"),
+                        ("dmitry", "district_officer")):
+        desk.create_user(org_id=police.org_id, role=role, login=login, password=DESK_PASSWORD)
+    return DeskWorld(app, engine, police, banks, incidents, orders, appeal["appeal_id"])

@@ -42,6 +42,16 @@ class Settings(BaseSettings):
         description="the trace's ledger is kept in step in the background up to this many seconds behind the "
                     "newest stored transfer: banks' transfers arrive out of time order by up to this much",
     )
+    snapshot_interval_s: float = Field(
+        default=300.0, ge=0, le=86_400,
+        description="the scoring engine's feature state is snapshotted into the store this often (and at "
+                    "shutdown); a restart replays only the transfers decided after the last snapshot. 0: only "
+                    "at shutdown",
+    )
+    model_poll_s: float = Field(
+        default=2.0, gt=0, le=3600,
+        description="a running exchange looks for a newly promoted model this often (hot reload)",
+    )
     order_types: dict[str, OrderType] = Field(
         default_factory=lambda: dict(DEFAULT_ORDER_TYPES),
         description="order types by name (JSON in ZASLON_ORDER_TYPES): legal reference and deadline of each",
@@ -59,6 +69,28 @@ class Settings(BaseSettings):
         default=SecretStr("zaslon-dev-card-pepper-change-me"),
         description="key of the HMAC that stores card numbers from incident reports; set it in production",
     )
+    # --- cross-border sharing (STIX 2.1 / TAXII 2.1, docs/sharing.md)
+    exchange_name: str = Field(default="Zaslon BY", description="this exchange's name in what it shares")
+    country: str = Field(default="BY", description="this exchange's country (ISO 3166 alpha-2)")
+    stix_tlp_defaults: dict[str, str] = Field(
+        default_factory=lambda: {"indicator": "green", "incident": "amber", "grouping": "amber", "sighting": "amber"},
+        description="the TLP 2.0 marking per STIX object type, unless an analyst marks the object otherwise",
+    )
+    taxii_max_objects: int = Field(default=10_000, ge=1, description="most objects in one TAXII add request")
+    taxii_page_size: int = Field(default=1_000, ge=1, description="most objects in one TAXII page")
+    taxii_requests_per_minute: int = Field(default=600, ge=1, description="per partner; over it: 429")
+    signing_key: SecretStr = Field(
+        default=SecretStr("5a" * 32),
+        description="this exchange's Ed25519 private key (32-byte seed, hex) that signs freeze requests to "
+                    "partners; set it in production (`zaslon partners signing-key` prints its public key)",
+    )
+    signing_key_id: str = Field(default="sig-1", description="the id partners know this signing key by")
+    freeze_abroad_legal_basis: str = Field(
+        default="Request for legal assistance in a fraud case (Minsk Convention 1993, art. 4-8)",
+        description="the legal basis a freeze request to a partner states when a trace finds money abroad",
+    )
+    freeze_abroad_hours: float = Field(default=72.0, gt=0, description="deadline of a freeze request abroad")
+    freeze_abroad_currency: str = Field(default="BYN", description="the currency traced amounts are in")
     # Per API key, a token bucket (adapters/http/ratelimit.py): over it, 429 with Retry-After. 0 turns it off.
     rate_limit_per_s: float = Field(default=2000.0, ge=0, description="requests per second each API key may send")
     rate_limit_burst: float = Field(default=4000.0, ge=1, description="requests an API key may send at once")
@@ -81,6 +113,12 @@ class Settings(BaseSettings):
     bus_fault: str = Field(default="", description="fault injection for the crash tests only: "
                            "kill-before-commit:N, kill-after-commit:N (kill -9 itself at its N-th batch), "
                            "poison:TRANSFER_ID (scoring that transfer raises)")
+    desk_idle_minutes: float = Field(default=30.0, gt=0, description="a desk session unused this long ends")
+    desk_clock_limits_min: dict[str, tuple[int, int]] = Field(
+        default={"order": (15, 30), "ack": (30, 60), "freeze": (60, 120)},
+        description="the desk's stage clocks turn amber, then red, after these minutes: report -> first order "
+                    "(order), order -> bank acknowledgement (ack), acknowledgement -> frozen (freeze)",
+    )
 
     @model_validator(mode="after")
     def _known_order_type(self) -> Settings:

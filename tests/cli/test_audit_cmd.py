@@ -62,3 +62,11 @@ def test_list_prints_the_entries(tmp_path: Path) -> None:
     url = _log(tmp_path, 2)
     r = runner.invoke(app, ["audit", "list", "--db", url])
     assert r.exit_code == 0 and r.output.count('"person": "Анна Иванова"') == 2
+
+
+def test_operators_cli_changes_are_entered(tmp_path: Path) -> None:
+    url = _log(tmp_path, 0)
+    assert runner.invoke(app, ["rules", "init", "--db", url]).exit_code == 0
+    entries = AuditLog(make_engine(url)).entries()
+    assert [e.action for e in entries] == ["cli rules init"] and entries[0].actor.startswith("cli:")
+    assert runner.invoke(app, ["audit", "verify", "--db", url]).exit_code == 0

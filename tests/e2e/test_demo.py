@@ -47,18 +47,17 @@ def test_over_http_the_same_exchange_gives_the_same_outcome(summary: dict, over_
     """Real HTTP clients (one key per bank) against `zaslon serve` reach the same figures as in-process calls."""
     assert summary["transport"] == "in-process" and over_http["transport"] == "http"
     assert set(over_http) == set(summary)
-    for name in ("zaslon", "list_only", "no_exchange"):
-        for key in ("stolen", "prevented", "frozen", "saved", "lost"):
-            assert over_http[name][key] == pytest.approx(summary[name][key], rel=0.005, abs=1.0), (name, key)
+    for name in ("zaslon", "list_only", "no_exchange"):  # the contract asks 0.5%; the run is in fact the same
+        for key in ("stolen", "prevented", "frozen", "saved", "lost", "saved_share", "legit_hold_rate"):
+            assert over_http[name][key] == summary[name][key], (name, key)
     assert over_http["linking"] == summary["linking"]
-    # Drops and order counts follow the traces; on `small` the product still varies a few percent between runs
-    # (a timing dependence under investigation, BENCHMARKS.md), so they are held to 5% here rather than equality.
-    for key in ("published", "true"):
-        assert over_http["drops"][key] == pytest.approx(summary["drops"][key], rel=0.05, abs=1)
-    for key in ("transfers", "incidents", "duplicates", "rejected", "models"):
+    # The same world gives the same run whatever the transport (docs/determinism.md): cases, drops, orders and the
+    # banks' declines are identical, not merely close.
+    assert over_http["drops"] == summary["drops"]
+    for key in ("transfers", "incidents", "duplicates", "rejected", "models", "orders", "declined"):
         assert over_http["run"][key] == summary["run"][key], key
-    for key in ("orders", "declined"):
-        assert over_http["run"][key] == pytest.approx(summary["run"][key], rel=0.05, abs=1), key
+    for key in ("legit_held", "freeze_count", "order_precision", "cashouts_allowed_after_order"):
+        assert over_http["zaslon"].get(key) == summary["zaslon"].get(key), key
     assert over_http["zaslon"]["time_to_freeze_p99_s"] is not None
 
 

@@ -77,7 +77,8 @@ def test_a_held_transfer_moved_no_money_and_a_freeze_stops_it(exchange: Exchange
     [held] = exchange.score(prior.org_id, [_t("t2", 10, DROP1, DROP2, 480_000, payer_bank="PJCBBY2X")])
     assert held.decision.outcome.value in ("hold", "block")
     led = exchange.ledger.current()
-    assert "t1" in exchange.ledger.row_of and "t2" not in exchange.ledger.row_of  # held: never executed
+    row_of = exchange.ledger.row_of  # keyed by submitter and id (ids are each bank's own)
+    assert f"{bb.org_id}/t1" in row_of and f"{prior.org_id}/t2" not in row_of  # held: never executed
     out = exchange.report_incident(bb, _report(bb, ("t1",), 30, "r-1"))
     [order] = out.orders
     assert (order.account_id, order.amount) == (DROP1, 500_000)  # all of it still sits in the first drop
@@ -85,7 +86,7 @@ def test_a_held_transfer_moved_no_money_and_a_freeze_stops_it(exchange: Exchange
     exchange.frozen(prior, order.order_id, 500_000, at=T0 + timedelta(minutes=36))
     exchange.score(prior.org_id, [_t("t4", 50, DROP1, "BY50PJCB0006", 100_000, payer_bank="PJCBBY2X")])
     led = exchange.ledger.current()
-    res = trace(led, [(exchange.ledger.row_of["t1"], 500_000)], upto=led.n_rows, max_depth=6)
+    res = trace(led, [(exchange.ledger.row_of[f"{bb.org_id}/t1"], 500_000)], upto=led.n_rows, max_depth=6)
     assert [(e.kind, e.amount) for e in res.exits] == [(ExitKind.FROZEN, 500_000)]  # it no longer moves on
 
 

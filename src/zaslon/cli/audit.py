@@ -29,18 +29,20 @@ def _engine(url: str) -> Any:
         raise InvalidInput(f"no driver for this database URL: {exc.name}", field="db") from None
 
 
-def record_cli(url: str, action: str, subject: str | None, detail: dict[str, Any], *,
+def record_cli(url: str | None, action: str, subject: str | None, detail: dict[str, Any], *,
                org_id: str | None = None) -> None:
-    """Append an operator's CLI state change to the audit log as ``cli:<os user>``."""
+    """Append an operator's CLI state change to the audit log as ``cli:<os user>`` (``url`` None: the
+    configured database)."""
     from zaslon.adapters.db.engine import make_engine
     from zaslon.flow.audit import AuditLog
+    from zaslon.settings import Settings
 
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a bare container)
         user = "unknown"
-    AuditLog(make_engine(url)).record(org_id=org_id, actor=f"cli:{user}"[:64], person=None, action=action,
-                                      subject=subject, detail=detail)
+    log = AuditLog(make_engine(url or Settings().database_url))
+    log.record(org_id=org_id, actor=f"cli:{user}"[:64], person=None, action=action, subject=subject, detail=detail)
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:

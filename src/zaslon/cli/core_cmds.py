@@ -64,6 +64,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
             uvicorn.run(
                 "zaslon.adapters.http.app:serve_app", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=5,  # the desk's open event streams must not hold a shutdown up
             )
         finally:
             if child is not None:

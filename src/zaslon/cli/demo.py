@@ -91,7 +91,10 @@ def _served(url: str) -> Any:
     env = {**os.environ, "ZASLON_DATABASE_URL": url, "ZASLON_LEDGER_LAG_S": str(DEMO_LEDGER_LAG_S)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "zaslon.adapters.http.app:serve_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)
+         "--port", str(port), "--log-level", "warning", "--no-access-log",
+         # A bank's client may sit idle for minutes while the others send: past uvicorn's default 5 s the server
+         # closes the connection, and a request sent just then meets "server disconnected".
+         "--timeout-keep-alive", "600"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -197,12 +200,18 @@ def _serve(exchange: Any, settings: Any, parties: Any, host: str, port: int) -> 
     # After an HTTP run the server process is gone: a new Exchange restores what it learnt from the store.
     app = create_app(settings, exchange=exchange, freeze_heap=True, housekeeping=True)
     typer.echo(f"police desk key: {parties.keys[parties.desk]}")
+    from zaslon.adapters.http.state import app_state
+    from zaslon.flow.desk import Desk
+
+    # The duty analyst's desk login, made for this run (the demo's database is fresh each time).
+    _analyst, password = Desk(app_state(app).db).create_user(org_id=parties.desk, role="analyst", login="duty")
+    typer.echo(f"desk: http://{host}:{port}/  sign in as duty / {password}")
     busiest = parties.busiest_bank()
     if busiest is not None:
         typer.echo(f"bank {busiest} key: {parties.keys[busiest]}  (curl -H 'Authorization: Bearer <key>' "
                    f"http://{host}:{port}/v1/orders)")
     typer.echo(f"serving http://{host}:{port} until Ctrl-C", err=sys.stderr.isatty())
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:

@@ -26,6 +26,8 @@ def _print_json(obj: Any) -> None:
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
+    from zaslon.cli.audit import record_cli
+
     rules = typer.Typer(no_args_is_help=True, help="Rule sets: drafts, versions, live and shadow, backtests.")
     app.add_typer(rules, name="rules")
     db_opt = typer.Option(None, "--db", help="database URL (default ZASLON_DATABASE_URL)")
@@ -90,6 +92,8 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
                 engine, raw, actor=ACTOR, version=name, description=description or file_desc,
                 parent_version=parent,
             )
+        record_cli(db, "cli rules draft", f"version={info.version}",
+                   {"rules": len(info.rules), "sha256": info.content_hash, "update": update})
         print(f"draft {info.version}: {len(info.rules)} rules (sha256 {info.content_hash[:12]})")
 
     @rules.command("publish")
@@ -98,6 +102,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.flow.rules import publish
 
         info = publish(_db(db), version, actor=ACTOR)
+        record_cli(db, "cli rules publish", f"version={version}", {})
         print(f"published {info.version} at {info.published_at}")
 
     @rules.command("activate")
@@ -106,6 +111,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.flow.rules import activate
 
         dep = activate(_db(db), version, actor=ACTOR)
+        record_cli(db, "cli rules activate", f"version={version}", {"generation": dep.generation})
         print(f"live: {dep.live} (generation {dep.generation}); shadow: {dep.shadow or '-'}")
 
     @rules.command("shadow")
@@ -120,6 +126,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         if (version is None) == (not off):
             raise InvalidInput("give a VERSION, or --off")
         dep = set_shadow(_db(db), None if off else version, actor=ACTOR)
+        record_cli(db, "cli rules shadow", f"version={version}" if version else None, {"off": off})
         print(f"live: {dep.live or '-'}; shadow: {dep.shadow or '-'} (generation {dep.generation})")
 
     @rules.command("init")
@@ -128,6 +135,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.flow.rules import ensure_default
 
         dep = ensure_default(_db(db), actor=ACTOR)
+        record_cli(db, "cli rules init", None, {"live": dep.live})
         print(f"live: {dep.live}; shadow: {dep.shadow or '-'}")
 
     @rules.command("backtest")

@@ -1,4 +1,4 @@
-"""CLI for scoring: `zaslon replay`, `zaslon model train|list`, `zaslon eval scoring`, `zaslon bench scoring`."""
+"""CLI for scoring: `zaslon replay`, `zaslon eval scoring`, `zaslon bench scoring` (the model: ``cli.model``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +50,6 @@ def _write_json(path: Path | None, data: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
-    model = typer.Typer(no_args_is_help=True, help="The fraud model: train on reports known by a date, list.")
-    app.add_typer(model, name="model")
-
     @app.command()
     def replay(
         transfers: Path = typer.Option(..., help="Parquet: transfer_id, ts, payer, payee, amount [, currency, ...]"),
@@ -74,59 +70,6 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         counts = res.out["decision"].value_counts().sort("decision").rows()
         print(json.dumps({"transfers": len(res.out), "models": [m["model_id"] for m in res.models],
                           "decisions": dict(counts), "out": str(out)}))
-
-    @model.command("train")
-    def model_train(
-        cutoff: datetime = typer.Option(..., help="train only on transfers before it and reports made before it"),
-        store: Path = typer.Option(Path("data/models"), help="model store directory"),
-        world: Path | None = typer.Option(None, help="a simulated world directory (reads no truth_* table)"),
-        transfers: Path | None = typer.Option(None, help="or: transfers Parquet (as for replay)"),
-        incidents: Path | None = typer.Option(None, help="and incidents Parquet (transfer_id, reported_at)"),
-    ) -> None:
-        """Train a LightGBM model on reports known by CUTOFF and store it under a content-derived id."""
-        from datetime import UTC
-
-        import numpy as np
-
-        from zaslon.flow.model import ModelStore, labels_known_by, train
-        from zaslon.flow.replay import read_parquet, stream_pass, validate_incidents, validate_transfers
-        from zaslon.flow.scoring import ScoringEngine
-        from zaslon.lab.scoring_eval import profiles_of, reports_of
-
-        if cutoff.tzinfo is None:
-            cutoff = cutoff.replace(tzinfo=UTC)  # typer parses without a zone: read it as UTC, say so
-            print(f"cutoff read as UTC: {cutoff.isoformat()}", file=sys.stderr)
-        profiles = None
-        if world is not None:
-            t_raw = read_parquet(world / "transfers.parquet", "transfers")
-            i_raw = reports_of(world)
-            profiles = profiles_of(world)
-        elif transfers is not None and incidents is not None:
-            t_raw, i_raw = read_parquet(transfers, "transfers"), read_parquet(incidents, "incidents")
-        else:
-            raise InvalidInput("give --world, or both --transfers and --incidents", field="world")
-        t = validate_transfers(t_raw)
-        t = t.filter(t["ts"] < cutoff)
-        reports = validate_incidents(i_raw.filter(i_raw["reported_at"] < cutoff), t)
-        engine = ScoringEngine(profiles=profiles)
-        with _bar(len(t), "features") as advance:
-            st = stream_pass(engine, t, reports, progress=advance)
-        named = [(at, [tid]) for tid, at in reports.iter_rows()]
-        y = labels_known_by(st.frame["transfer_id"].to_list(), named, cutoff)
-        trained = train(st.x, y, cutoff=cutoff)
-        mid = ModelStore(store).save(trained)
-        print(json.dumps({"model_id": mid, "store": str(store), "rows": int(st.x.shape[0]),
-                          "positives": int(np.sum(y)), "cutoff": cutoff.isoformat()}))
-
-    @model.command("list")
-    def model_list(store: Path = typer.Option(Path("data/models"), help="model store directory")) -> None:
-        """Models in the store, with their cut-off and training size."""
-        from zaslon.flow.model import ModelStore
-
-        s = ModelStore(store)
-        for mid in s.ids():
-            m = s.meta(mid)
-            print(f"{mid}  cutoff={m['cutoff']}  rows={m['rows']}  positives={m['positives']}")
 
     @evaluate.command("scoring")
     def eval_scoring(

@@ -177,6 +177,10 @@ class FeatureState:
         self.currencies: dict[str, int] = {}
         self.cur = np.zeros((16, 2), dtype=np.float64)  # per currency: count, running mean of log amount
         self.arrays = K.new_state(capacity)
+        # Transfers folded into the state so far. Each fold gets the next number (its "feature sequence"),
+        # recorded with its decision, so the state can be rebuilt exactly by folding the stored transfers
+        # again in that order (``zaslon.flow.feature_snapshot``).
+        self.folded = 0
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -191,6 +195,10 @@ class FeatureState:
         for old, arr in zip(self.arrays, new, strict=True):
             arr[:cap] = old
         self.arrays = new
+
+    def reserve(self, accounts: int) -> None:
+        """Room for ``accounts`` rows in one allocation (a snapshot being loaded)."""
+        self._grow(accounts)
 
     def _add_account(self, account: str) -> int:
         i = len(self.ids)
@@ -294,6 +302,8 @@ class FeatureState:
             update,
             out,
         )
+        if update:
+            self.folded += n
         return out
 
     def distinct_payers(self, account: str) -> int:

@@ -112,6 +112,18 @@ class Transfer:
         return self.payee == CASH_SINK
 
 
+def transfer_key(org_id: str, transfer_id: str) -> str:
+    """A transfer's key across the exchange. Ids are the submitting organisation's own (two banks may both use
+    ``tx-1``), so the exchange keys every transfer by its submitter too. Organisation ids hold no ``/``."""
+    return f"{org_id}/{transfer_id}"
+
+
+def split_transfer_key(key: str) -> tuple[str, str]:
+    """``(org_id, transfer_id)`` of a ``transfer_key``."""
+    org_id, _, transfer_id = key.partition("/")
+    return org_id, transfer_id
+
+
 class IndicatorKind(StrEnum):
     ACCOUNT = "account"
     CARD = "card"  # stored as a salted hash plus mask, never in the clear
@@ -149,9 +161,10 @@ class Incident:
     reporter_org: str
     scheme: Scheme
     victim_party: str | None = None
-    transfer_ids: tuple[str, ...] = ()
+    transfer_ids: tuple[str, ...] = ()  # as the reporter named them: each its submitter's own id
     text: str = ""
     indicators: tuple[Indicator, ...] = ()
+    transfer_keys: tuple[str, ...] = ()  # the same transfers by ``transfer_key`` (submitter and id)
 
 
 class Outcome(StrEnum):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zaslon.adapters.db.stores.incidents import SqlAppealStore
 from zaslon.core.access import sees_everything
 from zaslon.core.knowledge import AccountFlag, Knowledge
-from zaslon.errors import Forbidden, InvalidInput, NotFound
+from zaslon.errors import InvalidInput, NotFound
 from zaslon.flow.orgs import Principal
 from zaslon.flow.ports.incidents import AppealStatus
 
@@ -71,7 +71,8 @@ def get_appeal(engine: Engine, principal: Principal, appeal_id: str) -> dict[str
     if out is None:
         raise NotFound(f"no appeal {appeal_id!r}", field="appeal_id")
     if out["filed_by"] != principal.org_id and not sees_everything(principal.kind):
-        raise Forbidden("this appeal was filed by another organisation")
+        # Another organisation's appeal answers as a missing one: its existence is not revealed.
+        raise NotFound(f"no appeal {appeal_id!r}", field="appeal_id")
     for key in ("filed_at", "decided_at"):
         if out[key] is not None:
             out[key] = out[key].isoformat()

@@ -25,7 +25,7 @@ import polars as pl
 from zaslon.core.features import AccountProfile
 from zaslon.core.money import minor_exponent
 from zaslon.core.rules import SEVERITY, RuleSet
-from zaslon.core.types import Outcome
+from zaslon.core.types import Outcome, transfer_key
 from zaslon.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -81,8 +81,10 @@ def history_from_db(engine: Engine) -> History:
 
     cols = ("transfer_id", "ts", "payer", "payee", "amount", "currency", "channel", "device", "ip", "payee_country")
     store: TransferStore = SqlTransferStore(engine)
-    data = store.history_columns(cols)
-    reps = store.reported()
+    data = store.history_columns((*cols, "org_id"))
+    # Ids are each submitting organisation's own: the backtest keys transfers by submitter and id.
+    data["transfer_id"] = [transfer_key(o, t) for o, t in zip(data.pop("org_id"), data["transfer_id"], strict=True)]
+    reps = [(transfer_key(o, t), at) for o, t, at in store.reported()]
     if not data["transfer_id"]:
         raise InvalidInput("the database holds no transfers to backtest on", field="db")
     schema: dict[str, Any] = {c: pl.String for c in cols}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from stdnum import luhn
 
 from zaslon.adapters.db.stores.customers import SqlCustomerStore
+from zaslon.core.banks import held_at
 from zaslon.core.indicators import card_hash, normalise_phone
 from zaslon.core.types import require_utc
 from zaslon.errors import Forbidden, InvalidInput
@@ -71,6 +72,10 @@ def store_customers(engine: Engine, principal: Principal, batch: Sequence[Custom
         raise Forbidden("only a bank registers its customers' profiles")
     now = now or datetime.now(UTC)
     clean = normalise(batch, card_pepper)
+    for i, c in enumerate(clean):  # a bank registers only its own customers: an IBAN says whose they are
+        if held_at(c.account_id, principal.bank_id) is False:
+            raise InvalidInput(f"account {c.account_id!r} is not held at {principal.bank_id} (its IBAN's bank "
+                               "code is another bank's)", field=f"customers.{i}.account_id")
     store: CustomerStore = SqlCustomerStore(engine)
     store.replace(principal.bank_id, principal.org_id, clean, now)
     return clean

@@ -13,22 +13,24 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zaslon.adapters.db.stores.decisions import SqlDecisionStore
 from zaslon.core.rules import RuleSet
-from zaslon.core.types import Decision, Outcome, Reason, Transfer
+from zaslon.core.types import Decision, Outcome, Reason, Transfer, transfer_key
 from zaslon.errors import Conflict, InvalidInput, Unavailable
 from zaslon.flow.ingest import body_hash, hash_row_body, row_body
 from zaslon.flow.ports.decisions import DecisionStore
-from zaslon.flow.ports.transfers import AlreadyStored, StoredBody
+from zaslon.flow.ports.transfers import AlreadyStored
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class Recorded:
     shadow_hits: tuple[str, ...] = ()
     replayed: bool = False  # True: decided earlier, returned from the store
     extra: dict[str, Any] = field(default_factory=dict)
+    transfer: Transfer | None = None  # what was folded into the feature state (new decisions only)
+    feature_seq: int | None = None  # its number in the engine's fold order (zaslon.flow.feature_snapshot)
 
 
 def _reasons_json(reasons: Sequence[Reason]) -> str:
@@ -84,7 +88,8 @@ class DecisionRecorder:
         # row and pay a whole transaction; an idle writer still commits at once (see _write_loop).
         self._commit_window = commit_window
         self._lock = threading.Lock()
-        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Keyed by (submitting organisation, transfer id): ids are each organisation's own.
+        self._recent: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._recent_max = recent
         self._queue: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
         self._wake = threading.Condition()
@@ -93,7 +98,16 @@ class DecisionRecorder:
         self._store: DecisionStore = SqlDecisionStore(db)
         self._probe = self._store.probe
         # Decisions of record_each not yet committed: a replay of one answers only once it is stored.
-        self._uncommitted: dict[str, Future[None]] = {}
+        self._uncommitted: dict[tuple[str, str], Future[None]] = {}
+        # Feature state vs. the store: every transfer scored is folded into the engine's feature state at once
+        # (the next transfer must see it), before its decision is committed. ``_inflight`` holds those folded
+        # but not yet committed, by feature sequence number; a commit that fails marks the state ``_dirty``,
+        # and before anything is scored again the state is rebuilt from what the store holds plus what is
+        # still in flight (``zaslon.flow.feature_snapshot.rebuild``), so the failed transfer is not counted and
+        # its retry counts once.
+        self._inflight: dict[int, Transfer] = {}
+        self._dirty = False
+        self.rebuilds = 0
         self._writer = threading.Thread(target=self._write_loop, name="zaslon-decision-writer", daemon=True)
         self._writer.start()
 
@@ -120,46 +134,57 @@ class DecisionRecorder:
         calls = list(on_flagged_call) if on_flagged_call is not None else [False] * len(batch)
         hashes = {t.transfer_id: body_hash(t) for t in batch}
         at = now or datetime.now(UTC)
-        stored_t: dict[str, StoredBody] = {}
-        stored_d: dict[str, dict[str, Any]] = {}
+        stored_t: dict[tuple[str, str], str] = {}
+        stored_d: dict[tuple[str, str], dict[str, Any]] = {}
         seen = self._probe.known(ids)  # usually nothing: then no SQLAlchemy statement at all
-        look = ids if seen is None else [i for i in ids if i in seen]
+        # Ids are the submitter's own: another organisation's use of the same id is another transfer.
+        look = [(org_id, i) for i in ids if seen is None or (org_id, i) in seen]
         if look:
             stored_t, stored_d = self._store.stored(look)  # readers never wait for the writer (WAL / MVCC)
         with self._lock:
             earlier: dict[str, Recorded] = {}
             pending: list[Future[None]] = []  # commits of replayed decisions still under way
             for tid in ids:
-                mem = self._recent.get(tid)
+                key = (org_id, tid)
+                mem = self._recent.get(key)
                 if mem is not None:
-                    _same_body(tid, (mem["body_hash"], mem["org_id"]), (hashes[tid], org_id), "scored")
+                    _same_body(tid, mem["body_hash"], hashes[tid], "scored")
                     earlier[tid] = _from_row(mem)
-                    if tid in self._uncommitted:
-                        pending.append(self._uncommitted[tid])
-                elif tid in stored_d:
-                    row = stored_d[tid]
-                    _same_body(tid, (row["body_hash"], row["org_id"]), (hashes[tid], org_id), "scored")
+                    if key in self._uncommitted:
+                        pending.append(self._uncommitted[key])
+                elif key in stored_d:
+                    row = stored_d[key]
+                    _same_body(tid, row["body_hash"], hashes[tid], "scored")
                     earlier[tid] = _from_row(row)
-                elif tid in stored_t:
-                    _same_body(tid, stored_t[tid], (hashes[tid], org_id), "stored")
+                elif key in stored_t:
+                    _same_body(tid, stored_t[key], hashes[tid], "stored")
             new = [i for i, t in enumerate(batch) if t.transfer_id not in earlier]
-            fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow) if new else []
+            if new:
+                self._rebuild_if_dirty(engine)
+            try:
+                fresh = _score(engine, [batch[i] for i in new], [calls[i] for i in new], shadow,
+                               [org_id] * len(new)) if new else []
+            except Exception:  # folded (maybe) but never to be committed: rebuild before the next scoring
+                self._dirty = True
+                raise
             by_index = dict(zip(new, fresh, strict=True))
             t_rows = [
                 {**row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts,
                  "body_hash": hashes[batch[i].transfer_id], "received_at": at}
-                for i in new if batch[i].transfer_id not in stored_t
+                for i in new if (org_id, batch[i].transfer_id) not in stored_t
             ]
             d_rows = [_decision_row(r, org_id, hashes[r.decision.transfer_id], batch[i].ts, at, source, message_id)
                       for i, r in by_index.items()]
             for row in d_rows:
-                self._recent[row["transfer_id"]] = row
+                self._recent[(org_id, row["transfer_id"])] = row
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
             done: Future[None] = Future()
             for row in d_rows:
-                self._uncommitted[row["transfer_id"]] = done
-                done.add_done_callback(functools.partial(self._committed, row["transfer_id"]))
+                key = (org_id, row["transfer_id"])
+                self._uncommitted[key] = done
+                done.add_done_callback(functools.partial(self._committed, key))
+            self._track(fresh, done)
             if d_rows or t_rows:
                 with self._wake:
                     self._queue.append((t_rows, d_rows, done))
@@ -184,17 +209,18 @@ class DecisionRecorder:
         The real-time micro-batch: one engine call and one queue hand-off for requests that arrived
         together, yet each item behaves as its own request, in the given order. Its answer is its decision
         and a future that completes once that decision is committed, or the exception meant for it alone
-        (a conflict, say) while its batch-mates go on. An id sent twice in one batch is handled as two
-        sequential requests: the first decides, the later ones are replays of it (waiting for its commit)
-        or conflicts. So the items are decided in rounds: first occurrences, then second ones, and so on.
+        (a conflict, say) while its batch-mates go on. An id one organisation sent twice in one batch is handled
+        as two sequential requests (ids are each organisation's own: the same id from two is two transfers):
+        the first decides, the later ones are replays of it (waiting for its commit) or conflicts. So the items
+        are decided in rounds: first occurrences, then second ones, and so on.
         """
         self._check_open()
         out: list[tuple[Recorded, Future[None]] | Exception | None] = [None] * len(items)
         rounds: list[list[int]] = []
-        seen_count: dict[str, int] = {}
-        for i, (_, t, _) in enumerate(items):
-            k = seen_count.get(t.transfer_id, 0)
-            seen_count[t.transfer_id] = k + 1
+        seen_count: dict[tuple[str, str], int] = {}
+        for i, (org_id, t, _) in enumerate(items):
+            k = seen_count.get((org_id, t.transfer_id), 0)
+            seen_count[(org_id, t.transfer_id)] = k + 1
             if k == len(rounds):
                 rounds.append([])
             rounds[k].append(i)
@@ -220,46 +246,54 @@ class DecisionRecorder:
     ) -> None:
         """One round of ``record_each``: distinct ids, each checked, the new ones scored as one batch."""
         ids = [items[i][1].transfer_id for i in idx]
+        keys = [(items[i][0], tid) for i, tid in zip(idx, ids, strict=True)]
         bodies = [row_body(items[i][1]) for i in idx]
         hashes = [hash_row_body(b) for b in bodies]  # = body_hash(t), without building the row body twice
-        stored_t: dict[str, StoredBody] = {}
-        stored_d: dict[str, dict[str, Any]] = {}
+        stored_t: dict[tuple[str, str], str] = {}
+        stored_d: dict[tuple[str, str], dict[str, Any]] = {}
         seen = self._probe.known(ids)
-        look = ids if seen is None else [i for i in ids if i in seen]
+        look = keys if seen is None else [k for k in keys if k in seen]
         if look:
             stored_t, stored_d = self._store.stored(look)
         with self._lock:
             todo: list[tuple[int, str, dict[str, Any] | None]] = []  # (item, body hash, transfer row body to store)
-            for i, h, body in zip(idx, hashes, bodies, strict=True):
-                org_id, t, _ = items[i]
-                tid = t.transfer_id
+            for i, key, h, body in zip(idx, keys, hashes, bodies, strict=True):
+                tid = key[1]
                 try:
-                    mem = self._recent.get(tid)
+                    mem = self._recent.get(key)
                     if mem is not None:
-                        _same_body(tid, (mem["body_hash"], mem["org_id"]), (h, org_id), "scored")
-                        out[i] = (_from_row(mem), self._uncommitted.get(tid, _COMMITTED))
-                    elif tid in stored_d:
-                        row = stored_d[tid]
-                        _same_body(tid, (row["body_hash"], row["org_id"]), (h, org_id), "scored")
+                        _same_body(tid, mem["body_hash"], h, "scored")
+                        out[i] = (_from_row(mem), self._uncommitted.get(key, _COMMITTED))
+                    elif key in stored_d:
+                        row = stored_d[key]
+                        _same_body(tid, row["body_hash"], h, "scored")
                         out[i] = (_from_row(row), _COMMITTED)
                     else:
-                        if tid in stored_t:
-                            _same_body(tid, stored_t[tid], (h, org_id), "stored")
-                        todo.append((i, h, None if tid in stored_t else body))
+                        if key in stored_t:
+                            _same_body(tid, stored_t[key], h, "stored")
+                        todo.append((i, h, None if key in stored_t else body))
                 except Exception as exc:  # this request's conflict; the others go on
                     out[i] = exc
             if not todo:
                 return
+            self._rebuild_if_dirty(engine)
             fresh: list[Recorded | Exception]
             try:
                 fresh = list(_score(engine, [items[i][1] for i, _, _ in todo], [items[i][2] for i, _, _ in todo],
-                                    shadow))
+                                    shadow, [items[i][0] for i, _, _ in todo]))
             except Exception:  # not expected for validated input; isolate it: score each on its own
+                self._dirty = True  # the failed batch may have been folded in: take it out first
+                self._rebuild_if_dirty(engine)
                 fresh = []
                 for i, _, _ in todo:
                     try:
-                        fresh.append(_score(engine, [items[i][1]], [items[i][2]], shadow)[0])
+                        one = _score(engine, [items[i][1]], [items[i][2]], shadow, [items[i][0]])[0]
+                        if one.feature_seq is not None and one.transfer is not None:
+                            self._inflight[one.feature_seq] = one.transfer  # kept by a rebuild for its failed mate
+                        fresh.append(one)
                     except Exception as exc:
+                        self._dirty = True
+                        self._rebuild_if_dirty(engine)
                         fresh.append(exc)
             work: list[tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]]] = []
             for (i, h, t_body), r in zip(todo, fresh, strict=True):
@@ -273,11 +307,13 @@ class DecisionRecorder:
                 d_row = _decision_row(r, org_id, h, t.ts, at, source, None)
                 # One queue entry per request: a failed commit is retried per entry, failing only its owner.
                 work.append((t_rows, [d_row], fut))
-                self._recent[t.transfer_id] = d_row
+                key = (org_id, t.transfer_id)
+                self._recent[key] = d_row
                 # Registered even when this thread commits at once: a request in another thread may replay
                 # the decision before that commit is done, and must wait for it.
-                self._uncommitted[t.transfer_id] = fut
-                fut.add_done_callback(functools.partial(self._committed, t.transfer_id))
+                self._uncommitted[key] = fut
+                fut.add_done_callback(functools.partial(self._committed, key))
+                self._track([r], fut)
                 out[i] = (r, fut)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
@@ -291,15 +327,48 @@ class DecisionRecorder:
                 self._queue.extend(work)
                 self._wake.notify()
 
+    def _track(self, fresh: Sequence[Recorded], fut: Future[None]) -> None:
+        """Remember what ``fresh`` folded into the feature state until its commit is settled (under ``_lock``)."""
+        seqs = [r.feature_seq for r in fresh if r.feature_seq is not None and r.transfer is not None]
+        if not seqs:
+            return
+        for r in fresh:
+            if r.feature_seq is not None and r.transfer is not None:
+                self._inflight[r.feature_seq] = r.transfer
+        fut.add_done_callback(functools.partial(self._settled, seqs))
+
+    def _settled(self, seqs: list[int], fut: Future[None]) -> None:
+        with self._lock:
+            for q in seqs:
+                self._inflight.pop(q, None)
+
+    def _rebuild_if_dirty(self, engine: Any) -> None:
+        """After a failed commit: rebuild the engine's feature state from the store and what is still in
+        flight (under ``_lock``, so nothing is scored meanwhile)."""
+        if not self._dirty or not hasattr(engine, "state"):
+            return
+        from zaslon.flow.feature_snapshot import rebuild
+
+        rebuild(self._db, engine, dict(self._inflight))
+        self._dirty = False
+        self.rebuilds += 1
+
+    def consistent_state(self, engine: Any, fn: Callable[[list[int]], T]) -> T:
+        """Call ``fn(pending)`` while nothing is scored, on a feature state free of failed commits;
+        ``pending`` are the feature sequence numbers folded in but not committed yet."""
+        with self._lock:
+            self._rebuild_if_dirty(engine)
+            return fn(sorted(self._inflight))
+
     def _check_open(self) -> None:
         if self._closed:
             raise Unavailable("the decision recorder is closed (the server is shutting down): nothing was stored")
 
-    def _committed(self, tid: str, fut: Future[None]) -> None:
+    def _committed(self, key: tuple[str, str], fut: Future[None]) -> None:
         """Forget a finished commit (runs in the writer thread); after a failed one the id may be queued anew."""
         with self._lock:
-            if self._uncommitted.get(tid) is fut:
-                del self._uncommitted[tid]
+            if self._uncommitted.get(key) is fut:
+                del self._uncommitted[key]
 
     def _write_loop(self) -> None:
         next_commit = 0.0
@@ -358,7 +427,13 @@ class DecisionRecorder:
     def _fail(self, item: tuple[list[dict[str, Any]], list[dict[str, Any]], Future[None]], exc: Any) -> None:
         with self._lock:
             for row in item[1]:
-                self._recent.pop(row["transfer_id"], None)
+                self._recent.pop((row["org_id"], row["transfer_id"]), None)
+            for row in item[1]:
+                if row.get("feature_seq") is not None:
+                    # Out of what a rebuild folds back in, and the state marked for one, in the same critical
+                    # section: a rebuild between the two would count the failed transfer again.
+                    self._inflight.pop(row["feature_seq"], None)
+                    self._dirty = True
         if isinstance(exc, AlreadyStored):
             exc = Conflict("a transfer in this request was stored concurrently by another process", field="transfer_id")
         elif _store_busy(exc):
@@ -424,8 +499,8 @@ def _store_busy(exc: BaseException) -> bool:
     return type(exc).__name__ == "OperationalError" and ("locked" in text or "busy" in text)
 
 
-def _same_body(tid: str, stored: tuple[str, str], sent: tuple[str, str], what: str) -> None:
-    """A known id is a replay only with the same body from the same organisation; anything else conflicts."""
+def _same_body(tid: str, stored: str, sent: str, what: str) -> None:
+    """An id the organisation used before is a replay only with the same body; another body conflicts."""
     if stored != sent:
         raise Conflict(f"transfer {tid!r} was already {what} with a different body", field="transfer_id")
 
@@ -441,11 +516,13 @@ def _decision_row(
         "shadow_version": r.shadow_version,
         "shadow_outcome": r.shadow_outcome.value if r.shadow_outcome else None,
         "shadow_hits": json.dumps(list(r.shadow_hits)) if r.shadow_version else None,
-        "source": source, "message_id": message_id,
+        "source": source, "message_id": message_id, "feature_seq": r.feature_seq,
     }
 
 
-def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None) -> list[Recorded]:
+def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None,
+           orgs: list[str]) -> list[Recorded]:
+    """``orgs``: each transfer's submitter (the feature log keys transfers by submitter and id)."""
     from zaslon.core.features import knowledge_flags
     from zaslon.core.policy import OUTCOMES
     from zaslon.flow.scoring import columns_of
@@ -453,18 +530,20 @@ def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSe
     cols = columns_of(batch, calls)
     res = engine.score_columns(cols)
     decisions = engine.decisions(res, [t.transfer_id for t in batch], cols.ts)
+    seqs: list[int | None] = res.seq.tolist() if getattr(res, "seq", None) is not None else [None] * len(batch)
     log = getattr(engine, "feature_log", None)
     if log is not None:  # what the model is retrained on (zaslon.flow.exchange.FeatureLog)
-        log.append([t.transfer_id for t in batch], cols.ts, res.features)
+        log.append([transfer_key(o, t.transfer_id) for o, t in zip(orgs, batch, strict=True)], cols.ts, res.features)
     if shadow is None:
-        return [Recorded(d) for d in decisions]
+        return [Recorded(d, transfer=t, feature_seq=q) for d, t, q in zip(decisions, batch, seqs, strict=True)]
     # The shadow set sees exactly the features the live decision saw; it is recorded, never applied.
     flags = engine.knowledge.accounts
     payer_f, payee_f = knowledge_flags(cols.payer, flags), knowledge_flags(cols.payee, flags)
     sres = engine.judge(res.features, payer_f, payee_f, explain=False, ruleset=shadow, names=None, model=True)
     hits = shadow.evaluate_batch(res.features)
     return [
-        Recorded(d, shadow.version, OUTCOMES[int(sres.outcome[i])], tuple(h.rule_id for h in hits.row(i)))
+        Recorded(d, shadow.version, OUTCOMES[int(sres.outcome[i])], tuple(h.rule_id for h in hits.row(i)),
+                 transfer=batch[i], feature_seq=seqs[i])
         for i, d in enumerate(decisions)
     ]
 

@@ -28,7 +28,6 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from zaslon.adapters.db.stores.incidents import SqlIncidentStore
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core.calls import RecentCalls
 from zaslon.core.cashout import CashOutAlert, cashout_alert
@@ -38,6 +37,8 @@ from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.orders import ACTIVE as ACTIVE_ORDER
 from zaslon.core.types import FreezeOrder, Transfer, require_utc
 from zaslon.errors import Conflict, Forbidden, InvalidInput
+from zaslon.flow import feature_snapshot
+from zaslon.flow import models as model_versions
 from zaslon.flow.appeals import Verdict, decide_appeal, file_appeal
 from zaslon.flow.case_keys import incident_keys
 from zaslon.flow.cases import CaseService, CaseView, case_id_of
@@ -47,10 +48,12 @@ from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_account
 from zaslon.flow.freeze import FreezeStore, order_json
 from zaslon.flow.ingest import Stored, store_transfers
 from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, load_knowledge
-from zaslon.flow.model import TrainedModel, train
+from zaslon.flow.isolation import Submitters
+from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
 from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
+from zaslon.flow.sharing import Sharing
 from zaslon.flow.telecom import CallReport, report_calls, report_fraud_numbers
 from zaslon.flow.tracing import LiveLedger, Tracer, TraceSettings, restore_traced_flags, trace_summary
 from zaslon.flow.webhooks import Webhooks
@@ -148,6 +151,11 @@ class Exchange:
         self.shadow_ruleset: Any = None
         self.rules_watcher = RulesWatcher(db, self._apply_rules)
         self.recorder = DecisionRecorder(db, commit_window=self.settings.commit_window_ms / 1000)
+        # ---- durable feature state (zaslon.flow.feature_snapshot): snapshots + replay of the tail
+        self.snapshotter = feature_snapshot.Snapshotter(db, self.scoring, self.recorder,
+                                                        interval_s=self.settings.snapshot_interval_s)
+        # ---- end durable feature state
+        self.submitters = Submitters(db)  # isolation: who may submit which transfers
         order_type = self.settings.order_types[self.settings.order_type]
         self.orders = FreezeStore(db, deadline=timedelta(hours=order_type.deadline_hours),
                                   legal_reference=order_type.legal_reference, order_type=self.settings.order_type)
@@ -158,8 +166,13 @@ class Exchange:
         if follow_ledger:
             self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
+        self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.models: list[dict[str, Any]] = []
+        # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
+        self.model_watcher = model_versions.ModelWatcher(db, self.set_model, interval_s=self.settings.model_poll_s)
+        self.log_covers_store = True  # the feature log holds every decided transfer (nothing before this process)
+        # ---- end model versions
         self._incident_lock = threading.Lock()
         self._housekeeper: threading.Thread | None = None
         self._stop_housekeeping = threading.Event()
@@ -172,15 +185,22 @@ class Exchange:
     def restore(self) -> dict[str, int]:
         """After a restart: what the store says the exchange had learnt counts again."""
         customers = self._learn_customers(load_customers(self.db))
-        reported, phones = load_knowledge(self.db, self.knowledge)
-        traced = restore_traced_flags(self.db, self.knowledge)
+        reported, phones = load_knowledge(self.db, self.knowledge, self._kind_of)  # corroborated as intake
+        traced = restore_traced_flags(self.db, self.knowledge, self._kind_of)
         suspected = restore_suspected_flags(self.db, self.knowledge)
         ordered = self.orders.active_accounts()
         for acc in ordered:
             self.knowledge.flag(acc, AccountFlag.UNDER_ORDER)
         in_case = sum(self._flag_case_accounts(c["case_id"]) for c in self.cases.list("confirmed", limit=100_000))
+        # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
+        features = feature_snapshot.restore(self.db, self.scoring)
+        self.log_covers_store = self.scoring.state.folded == 0
+        self.snapshotter.mark_current()
+        self.snapshotter.start()
+        # ---- end durable feature state
         return {"customers": customers, "reported": reported, "phones": phones, "traced": traced,
-                "suspected": suspected, "under_order": len(ordered), "in_case": in_case}
+                "suspected": suspected, "under_order": len(ordered), "in_case": in_case,
+                "features_replayed": int(features["replayed"]), "feature_accounts": int(features["accounts"])}
 
     @property
     def webhook_transport(self) -> httpx.BaseTransport | None:
@@ -192,6 +212,7 @@ class Exchange:
 
     def warm_up(self) -> None:
         self.scoring.warm_up()
+        self.sharing.warm_up()
 
     def start_housekeeping(self, interval_s: float) -> None:
         """Expire orders past their deadline and retry due webhooks every ``interval_s`` (``zaslon serve``)."""
@@ -216,7 +237,12 @@ class Exchange:
             self._housekeeper = None
         self.ledger.stop()
         self.rules_watcher.stop()
+        self.snapshotter.stop()
         self.recorder.close()
+        try:  # what was folded in since the last snapshot: a restart then replays nothing
+            self.snapshotter.snapshot()
+        except Exception as exc:  # the store gone: the next start replays the tail instead
+            self.snapshotter.last_error = f"{type(exc).__name__}: {exc}"
 
     # ------------------------------------------------------------------ customers
     def register_customers(self, principal: Principal, batch: Sequence[Customer],
@@ -261,6 +287,7 @@ class Exchange:
         for i, t in enumerate(transfers):  # as the API's schema refuses it, so does every other caller
             if t.payer == t.payee:
                 raise InvalidInput("payer and payee are the same account", field=str(i))
+        self.check_submitter(org, transfers)
         self.refresh_rules()
         calls = self.on_call(transfers, on_flagged_call)
         return self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,
@@ -284,10 +311,18 @@ class Exchange:
     def store_transfers(self, org: str, transfers: Sequence[Transfer]) -> list[Stored]:
         """Store executed transfers a bank sends without asking for a decision (history, disputed payments);
         all of the batch or nothing. Cash-outs by traced accounts among them alert the desk."""
+        self.check_submitter(org, transfers)
         stored = store_transfers(self.db, org, transfers)
         created = [t for t, s in zip(transfers, stored, strict=True) if s.created]
         self.record_cashout_attempts(created, outcomes=["executed"] * len(created))
         return stored
+
+    # ---- isolation (issue 10, item 6): a bank submits only its own customers' transfers ----
+    def check_submitter(self, org: str, transfers: Sequence[Transfer]) -> None:
+        """403 for an organisation without a BIC, 422 for a transfer between two other banks' customers
+        (``zaslon.flow.isolation``); nothing of the request is taken. The real-time route calls it too."""
+        self.submitters.check(org, transfers)
+    # ---- end isolation ----
 
     def cashout_attempts(self, transfers: Sequence[Transfer],
                          outcomes: Sequence[str] | None = None) -> list[CashOutAlert]:
@@ -331,7 +366,7 @@ class Exchange:
             raise Forbidden("an organisation reports incidents in its own name")
         result = intake_incident(self.db, self.knowledge, report,
                                  card_pepper=self.settings.card_pepper.get_secret_value().encode(), now=now,
-                                 kind_of=self._kind_of)
+                                 kind_of=self._kind_of, reporter_bic=principal.bank_id)
         if not result.created:
             return IncidentOutcome(result)
         inc = result.incident
@@ -344,7 +379,7 @@ class Exchange:
         with self._incident_lock:  # one trace at a time: "traced already" must not race
             if inc.transfer_ids:
                 try:
-                    traced = self.tracer.trace_incident(tuple(inc.transfer_ids), inc.reported_at,
+                    traced = self.tracer.trace_incident(inc.transfer_keys, inc.reported_at,
                                                         victim=inc.victim_party, knowledge=self.knowledge)
                     established = set(traced.established)
                     issued = self.orders.issue(inc.incident_id, traced.result, now=at,
@@ -355,6 +390,11 @@ class Exchange:
                     self._notify([o for o in created if o.status in ACTIVE_ORDER], at)
                 except Exception as exc:  # the incident is committed; a failed follow-up must not hide it
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
+                if summary is not None:  # money that left for a partner country: a freeze request there
+                    try:
+                        self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at)
+                    except Exception as exc:
+                        errors.append(f"abroad: {type(exc).__name__}: {exc}")
             case = None
             try:
                 keys = incident_keys(self.db, inc.incident_id, self._terminal, self.card_accounts)
@@ -363,6 +403,11 @@ class Exchange:
             except Exception as exc:
                 errors.append(f"link: {type(exc).__name__}: {exc}")
         return IncidentOutcome(result, summary, tuple(created), tuple(existing), case, linked, tuple(errors))
+
+    def money_flow(self, transfer_ids: Sequence[str], *, at: datetime | None = None) -> Any:
+        """Where the money of the disputed ``transfer_ids`` is now (or at ``at``): a read-only trace
+        (``core.trace.TraceResult``) for the desk; it issues nothing and flags nothing."""
+        return self.tracer.view(tuple(transfer_ids), at or datetime.now(UTC))
 
     def link_incident(self, incident_id: str, *, now: datetime | None = None) -> CaseView:
         """Link a stored incident into cases (intake does it on arrival; an incident already linked: its case)."""
@@ -545,23 +590,47 @@ class Exchange:
             self.rules_watcher.maybe_refresh()
         except Exception as exc:  # the rules store being down must not stop scoring: keep the current rules
             self.rules_watcher.last_error = f"{type(exc).__name__}: {exc}"
+        try:  # and a promoted model, the same way
+            self.model_watcher.maybe_refresh()
+        except Exception as exc:
+            self.model_watcher.last_error = f"{type(exc).__name__}: {exc}"
 
     def set_model(self, model: Any) -> None:
         self.scoring.set_model(model)
 
-    def train_model(self, cutoff: datetime, *, min_positives: int = 5) -> TrainedModel | None:
-        """Retrain on every transfer scored before ``cutoff``, labelled by the reports made before it (the
-        disputed transfers of incidents reported by then); put the model live. None if too few reports."""
+    def train_model(self, cutoff: datetime, *, min_positives: int = 5, promote: bool = False,
+                    from_store: bool | None = None, actor: str = "exchange") -> TrainedModel | None:
+        """Train on every transfer scored before ``cutoff``, labelled by the reports made before it (the
+        disputed transfers of incidents reported by then), and store it as a model version; live only with
+        ``promote``. The rows come from the feature log, or rebuilt from the store (``from_store``; by
+        default when this process did not score everything itself, e.g. after a restart). None if too few
+        reports."""
         cutoff = require_utc(cutoff, "cutoff")
-        ids, x = self.feature_log.before(int(cutoff.timestamp()))
-        named = SqlIncidentStore(self.db).disputed_before(cutoff)
-        y = np.fromiter((t in named for t in ids), dtype=np.bool_, count=len(ids))
-        if int(y.sum()) < min_positives or int(y.sum()) == len(ids):
+        use_store = not self.log_covers_store if from_store is None else from_store
+        rows = (model_versions.rows_from_store(self.db, cutoff, self.profiles) if use_store
+                else model_versions.rows_from_log(self.db, self.feature_log, cutoff))
+        trained = model_versions.train_version(self.db, rows, cutoff, actor=actor, min_positives=min_positives)
+        if trained is None:
             return None
-        trained = train(x, y, cutoff=cutoff)
-        self.set_model(trained.compiled)
+        if promote:
+            self.promote_model(trained.model_id, actor=actor)
         self.models.append(trained.meta)
         return trained
+
+    def list_models(self) -> list[model_versions.ModelInfo]:
+        return model_versions.list_models(self.db)
+
+    def promote_model(self, version: str, *, actor: str) -> model_versions.ModelDeployment:
+        """Put a stored version live (NotFound for an unknown one: nothing changes); this process at once,
+        the others at their next poll."""
+        dep = model_versions.promote(self.db, version, actor=actor)
+        self.model_watcher.notify()
+        return dep
+
+    def rollback_model(self, *, actor: str) -> model_versions.ModelDeployment:
+        dep = model_versions.rollback(self.db, actor=actor)
+        self.model_watcher.notify()
+        return dep
 
     def _kind_of(self, account: str) -> str | None:
         prof = self.profiles.get(account)

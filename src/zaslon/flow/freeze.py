@@ -23,7 +23,7 @@ from zaslon.core import orders as lifecycle
 from zaslon.core.cashout import CashOutAlert
 from zaslon.core.recall import OrderOrigin, PaymentRef, recall_paths
 from zaslon.core.trace import TraceResult
-from zaslon.core.types import FreezeOrder, OrderStatus
+from zaslon.core.types import FreezeOrder, OrderStatus, split_transfer_key
 from zaslon.errors import Conflict
 from zaslon.flow.ports.orders import OrderStore
 from zaslon.flow.ports.payments import PaymentIds, PaymentStore
@@ -97,12 +97,14 @@ class FreezeStore:
         """Each order's original payments (``zaslon.core.recall``), as the banks submitted them."""
         paths = recall_paths(result.hops, {o.account_id for o in planned})
         wanted = {t for p in paths.values() for t in (p.recalled, p.victim)}
-        ids = self.payments.ids(sorted(wanted))
+        # The ledger names a transfer by its submitter and the bank's own id (``transfer_key``).
+        named = {key: split_transfer_key(key) if "/" in key else (None, key) for key in wanted}
+        ids = self.payments.ids(sorted({tid for _, tid in named.values()}))
         refs: dict[str, PaymentRef] = {}
-        for transfer_id in wanted:
-            row = self.transfers.get(transfer_id)
-            if row is not None:
-                refs[transfer_id] = payment_ref(row, ids.get(transfer_id))
+        for key, (org, tid) in named.items():
+            rows = self.transfers.get(org, tid)
+            if rows:
+                refs[key] = payment_ref(rows[0], ids.get(tid))
         out: dict[str, OrderOrigin] = {}
         for o in planned:
             path = paths.get(o.account_id)

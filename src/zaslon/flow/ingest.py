@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core.access import sees_everything
 from zaslon.core.types import Transfer
-from zaslon.errors import Forbidden, InvalidInput, NotFound
+from zaslon.errors import InvalidInput, NotFound
 from zaslon.flow.orgs import Principal
 from zaslon.flow.ports.transfers import TransferStore
 
@@ -76,12 +76,21 @@ def store_transfers(
     return [Stored(t.transfer_id, t.transfer_id not in known) for t in batch]
 
 
-def get_transfer(engine: Engine, principal: Principal, transfer_id: str) -> dict[str, Any]:
+def get_transfer(engine: Engine, principal: Principal, transfer_id: str, org_id: str | None = None) -> dict[str, Any]:
+    """A transfer as its reader may see it. Ids are each submitter's own: a bank reads the transfers it submitted,
+    and another organisation's answers 404 exactly as a missing one (its existence is not revealed). The police
+    read any; an id two organisations used needs ``org_id``, the submitter (422 without it)."""
     store: TransferStore = SqlTransferStore(engine)
-    row = store.get(transfer_id)
-    if row is None:
+    if sees_everything(principal.kind):
+        rows = store.get(org_id, transfer_id)
+    else:
+        rows = store.get(principal.org_id, transfer_id) if org_id in (None, principal.org_id) else []
+    if not rows:
         raise NotFound(f"no transfer {transfer_id!r}", field="transfer_id")
-    if row["org_id"] != principal.org_id and not sees_everything(principal.kind):
-        raise Forbidden("this transfer belongs to another organisation")
+    if len(rows) > 1:
+        orgs = ", ".join(r["org_id"] for r in rows)
+        raise InvalidInput(f"{len(rows)} organisations submitted a transfer {transfer_id!r} ({orgs}): name the "
+                           "submitter with org_id", field="org_id")
+    row = rows[0]
     row.pop("body_hash")
     return row

@@ -24,8 +24,9 @@ from zaslon.core.access import OrgKind, sees_everything
 from zaslon.core.corroborate import is_established
 from zaslon.core.indicators import extract_indicators, normalise_phone, redact_cards
 from zaslon.core.knowledge import AccountFlag, Knowledge
-from zaslon.core.types import CASH_SINK, Incident, Indicator, IndicatorKind, Scheme, require_utc
-from zaslon.errors import Forbidden, InvalidInput
+from zaslon.core.types import CASH_SINK, Incident, Indicator, IndicatorKind, Scheme, require_utc, transfer_key
+from zaslon.errors import Forbidden, InvalidInput, NotFound
+from zaslon.flow.isolation import resolve_disputed
 from zaslon.flow.orgs import Principal
 from zaslon.flow.ports.incidents import LISTED_KINDS
 
@@ -66,6 +67,8 @@ class IncidentReport:
     text: str = ""
     external_ref: str | None = None
     language: str | None = None
+    # Each of ``transfer_ids`` as (submitting org, its id): set by intake, which decides what a reporter may name.
+    transfer_keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +95,11 @@ def _body_hash(report: IncidentReport) -> str:
 
 def _dedup_key(report: IncidentReport) -> str | None:
     who = report.victim.key() if report.victim else None
-    if who is None or not report.transfer_ids:
+    if who is None or not report.transfer_keys:
         return None
-    return hashlib.sha256("\n".join([who, *sorted(report.transfer_ids)]).encode()).hexdigest()
+    # By the transfers disputed, not the ids named: two banks' "tx-1" are two transfers.
+    named = sorted(transfer_key(o, t) for o, t in report.transfer_keys)
+    return hashlib.sha256("\n".join([who, *named]).encode()).hexdigest()
 
 
 def normalise_victim(victim: Victim | None) -> Victim | None:
@@ -115,9 +120,12 @@ def intake_incident(
     now: datetime | None = None,
     incident_id: str | None = None,
     kind_of: Callable[[str], str | None] | None = None,
+    reporter_bic: str | None = None,
 ) -> IntakeResult:
     """Validate, deduplicate and store ``report``; flag what it names in ``knowledge`` once committed.
-    ``kind_of`` tells what a bank registered an account as (a merchant paid by ten people is established)."""
+    ``kind_of`` tells what a bank registered an account as (a merchant paid by ten people is established).
+    ``reporter_bic``: a reporting bank's BIC; it may name only transfers it submitted or is a party to
+    (``zaslon.flow.isolation.resolve_disputed``)."""
     now = require_utc(now or datetime.now(UTC), "now")
     if report.reporter_kind not in REPORTER_KINDS:
         raise Forbidden("only banks, the police and telecoms report incidents")
@@ -137,8 +145,9 @@ def intake_incident(
             field="text",
         )
     victim = normalise_victim(report.victim)
+    resolved = resolve_disputed(engine, report.reporter_org, report.reporter_kind, reporter_bic, ids)
     report = IncidentReport(report.reporter_org, report.reporter_kind, report.scheme, reported_at, victim, ids,
-                            report.text, report.external_ref, report.language)
+                            report.text, report.external_ref, report.language, tuple(resolved[i] for i in ids))
     store: IncidentStore = SqlIncidentStore(engine)
     result = _store(store, report, found, now, incident_id)
     if result.created:
@@ -194,14 +203,16 @@ def _bank_names(principal: Principal, inds: Iterable[Indicator], banks: Iterable
 
 def get_incident(engine: Engine, principal: Principal, incident_id: str) -> dict[str, Any]:
     """An incident as its reader may see it: police see all; a bank or telecom sees the incidents it
-    reported, and a bank also those naming its accounts (without the victim's personal details)."""
+    reported, and a bank also those naming its accounts (without the victim's personal details). Any other
+    incident answers ``NotFound``, exactly as one that does not exist."""
     store: IncidentStore = SqlIncidentStore(engine)
     details = store.details(incident_id)
     incident = details.incident
     full = sees_everything(principal.kind) or principal.org_id in details.reporters
     if not full and not (principal.kind == OrgKind.BANK and _bank_names(principal, incident.indicators,
                                                                         details.banks)):
-        raise Forbidden("this incident was reported by another organisation and names none of your accounts")
+        # Another organisation's incident answers as a missing one: its existence is not revealed.
+        raise NotFound(f"no incident {incident_id!r}", field="incident_id")
     out: dict[str, Any] = {
         "incident_id": incident.incident_id,
         "reported_at": incident.reported_at.isoformat(),
@@ -218,10 +229,13 @@ def get_incident(engine: Engine, principal: Principal, incident_id: str) -> dict
     return out
 
 
-def load_knowledge(engine: Engine, knowledge: Knowledge) -> tuple[int, int]:
+def load_knowledge(engine: Engine, knowledge: Knowledge,
+                   kind_of: Callable[[str], str | None] | None = None) -> tuple[int, int]:
     """Rebuild what intake taught ``knowledge`` from the store (after a restart): REPORTED on every payee
     and account/wallet indicator of an incident, unless an upheld appeal delisted the account after its
-    last incident; every stored fraud number in ``flagged_phones``. Returns (accounts, phones) flagged."""
+    last incident, and with intake's corroboration check: an established business (``core.corroborate``,
+    counted as intake counted it, up to the earliest report since any delisting) is not listed from a report
+    alone. Every stored fraud number goes into ``flagged_phones``. Returns (accounts, phones) flagged."""
     store: IncidentStore = SqlIncidentStore(engine)
     sources = store.knowledge_sources()
     last_named: dict[str, datetime] = {}
@@ -229,9 +243,22 @@ def load_knowledge(engine: Engine, knowledge: Knowledge) -> tuple[int, int]:
         if account != CASH_SINK and (account not in last_named or at > last_named[account]):
             last_named[account] = at
     delisted = sources.delisted
+    listable = [a for a, at in last_named.items() if not (a in delisted and delisted[a] >= at)]
+    # Intake lists an account when one report finds it not established. Payers only grow, so that is the
+    # earliest report naming it (since its last delisting). Most accounts have too few payers even now.
+    kind = kind_of or (lambda _a: None)
+    now_payers = store.distinct_payers(listable, datetime.now(UTC))
+    maybe = {a for a in listable if is_established(kind(a), int(now_payers.get(a, 0)))}
+    first: dict[str, datetime] = {}
+    reported = sources.reported or [at for _, at in sources.named]
+    for (account, received), at in zip(sources.named, reported, strict=True):
+        if account in maybe and not (account in delisted and delisted[account] >= received):
+            first[account] = min(first.get(account, at), at)
+    established = {a for a, at in first.items()
+                   if is_established(kind(a), int(store.distinct_payers([a], at).get(a, 0)))}
     flagged = 0
-    for account, at in last_named.items():
-        if account in delisted and delisted[account] >= at:
+    for account in listable:
+        if account in established:
             continue
         knowledge.flag(account, AccountFlag.REPORTED)
         flagged += 1

@@ -41,7 +41,6 @@ from zaslon.flow.scoring import columns_of
 
 if TYPE_CHECKING:
     from zaslon.flow.exchange import Exchange
-    from zaslon.flow.ports.transfers import StoredBody
 
 CASHOUT_SUBJECT = "zaslon.events.cashout"
 
@@ -99,32 +98,34 @@ class PartitionScorer:
         self.batch_no = 0  # micro-batches folded into the state so far (the order a new owner folds them in)
 
     # ---- scoring ---------------------------------------------------------------------------------------
-    def score(self, batch: Sequence[Incoming], stored_t: Mapping[str, StoredBody],
-              stored_d: Mapping[str, dict[str, Any]], *, now: datetime | None = None,
+    def score(self, batch: Sequence[Incoming], stored_t: Mapping[tuple[str, str], str],
+              stored_d: Mapping[tuple[str, str], dict[str, Any]], *, now: datetime | None = None,
               consumer: str = "score") -> BatchOutcome:
         """Decide a micro-batch (in stream order). ``stored_t``/``stored_d``: what the store already holds for
-        these transfer ids. The state is updated by the fresh transfers; commit the rows before answering."""
+        these ``(org_id, transfer_id)`` keys (body hashes, decision rows). The state is updated by the fresh
+        transfers; commit the rows before answering."""
         at = now or datetime.now(UTC)
         out = BatchOutcome([Handled(None, None, "") for _ in batch])
-        decided: dict[str, dict[str, Any]] = dict(stored_d)  # and what this batch decides, for repeats in it
+        # Keys are (org_id, transfer_id): ids are each submitting bank's own, so two banks' ``tx-1`` are unrelated.
+        decided: dict[tuple[str, str], dict[str, Any]] = dict(stored_d)  # and this batch's, for repeats in it
         fresh: list[int] = []
-        fresh_ids: dict[str, int] = {}
+        fresh_keys: dict[tuple[str, str], int] = {}
         for i, m in enumerate(batch):
             tid = m.transfer.transfer_id
+            key = (m.org_id, tid)
             try:
-                if tid in fresh_ids:  # the same id twice in one batch: a different body (the same one dedups)
-                    first = batch[fresh_ids[tid]]
-                    same_body(tid, (first.body_hash, first.org_id), (m.body_hash, m.org_id), "scored")
+                if key in fresh_keys:  # the same id twice in one batch: a different body (the same one dedups)
+                    same_body(tid, batch[fresh_keys[key]].body_hash, m.body_hash, "scored")
                     out.handled[i] = Handled(None, None, "pending-replay")
                     continue
-                row = decided.get(tid)
+                row = decided.get(key)
                 if row is not None:
-                    same_body(tid, (row["body_hash"], row["org_id"]), (m.body_hash, m.org_id), "scored")
+                    same_body(tid, row["body_hash"], m.body_hash, "scored")
                     out.handled[i] = Handled(replay_of_row(row), None, "replayed", row)
                     continue
-                if tid in stored_t:
-                    same_body(tid, stored_t[tid], (m.body_hash, m.org_id), "stored")
-                fresh_ids[tid] = i
+                if key in stored_t:
+                    same_body(tid, stored_t[key], m.body_hash, "stored")
+                fresh_keys[key] = i
                 fresh.append(i)
             except ZaslonError as exc:
                 out.handled[i] = Handled(None, exc, "conflict")
@@ -133,16 +134,16 @@ class PartitionScorer:
             engine, shadow = self.exchange.batch_context()
             calls = self.exchange.on_call(transfers, [batch[i].on_call for i in fresh])
             engine.state = self.state  # lend this partition's state to the Exchange's engine for this batch
-            recs = score_transfers(engine, transfers, calls, shadow)
+            recs = score_transfers(engine, transfers, calls, shadow, [batch[i].org_id for i in fresh])
             self.batch_no += 1
             for i, r, call in zip(fresh, recs, calls, strict=True):
                 m = batch[i]
-                if m.transfer.transfer_id not in stored_t:
+                if (m.org_id, m.transfer.transfer_id) not in stored_t:
                     out.transfer_rows.append({**row_body(m.transfer), "org_id": m.org_id, "ts": m.transfer.ts,
                                               "body_hash": m.body_hash, "received_at": at})
                 d = decision_row(r, m.org_id, m.body_hash, m.transfer.ts, at, "bus", None)
                 out.decision_rows.append(d)
-                decided[m.transfer.transfer_id] = d
+                decided[(m.org_id, m.transfer.transfer_id)] = d
                 out.handled[i] = Handled(r, None, "scored", d)
                 out.inbox_rows.append(_inbox(consumer, m, self.partition, "scored", at, batch_seq=self.batch_no,
                                              on_call=call))
@@ -154,7 +155,7 @@ class PartitionScorer:
         for i, m in enumerate(batch):
             h = out.handled[i]
             if h.status == "pending-replay":
-                row = decided[m.transfer.transfer_id]
+                row = decided[(m.org_id, m.transfer.transfer_id)]
                 out.handled[i] = h = Handled(replay_of_row(row), None, "replayed", row)
             if h.status != "scored":
                 out.inbox_rows.append(_inbox(consumer, m, self.partition, h.status, at))

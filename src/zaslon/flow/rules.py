@@ -245,11 +245,13 @@ class RulesWatcher:
             dep = deployment(self.engine)
             if dep == self.state:
                 return False
-            if dep.live is None:
+            if dep.live is None and dep.shadow is None:
                 self.state = dep
                 return False
             try:
-                live = load_ruleset(self.engine, dep.live)
+                # Until a version is activated the packaged default is live (as the Exchange starts with); a
+                # shadow version set on a fresh install is evaluated beside it, not ignored.
+                live = load_ruleset(self.engine, dep.live) if dep.live else default_ruleset()
                 shadow = load_ruleset(self.engine, dep.shadow) if dep.shadow else None
             except (InvalidInput, NotFound) as exc:
                 self.last_error = exc.message

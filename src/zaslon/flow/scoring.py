@@ -87,6 +87,8 @@ class BatchResult:
     hits: Sequence[Sequence[Hit]] | None  # per row, the rules hit
     ruleset_version: str | None
     model_version: str | None
+    # Per row, its number in the order the engine folded transfers into the feature state (see featurize_seq).
+    seq: npt.NDArray[np.int64] | None = None
 
 
 _I_ELDERLY_ALONE = FEATURE_INDEX["payer_elderly_alone"]
@@ -205,6 +207,11 @@ class ScoringEngine:
             self._ruleset = ruleset
             self._rule_names = names
 
+    def replace_state(self, state: FeatureState) -> None:
+        """Swap in a rebuilt feature state (a restart's restore, or the state without a failed commit)."""
+        with self._lock:
+            self.state = state
+
     def set_model(self, model: ModelLike | None) -> None:
         with self._lock:
             self._model = model
@@ -243,24 +250,37 @@ class ScoringEngine:
 
     def featurize(self, cols: TransferColumns) -> tuple[F32, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Features (from the state before each transfer) and knowledge flags; updates the state."""
+        x, payer_f, payee_f, _ = self.featurize_seq(cols)
+        return x, payer_f, payee_f
+
+    def featurize_seq(
+        self, cols: TransferColumns
+    ) -> tuple[F32, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``featurize``, and each row's feature sequence number: the order in which it was folded into the
+        state (event-time order within the batch). Folding the same transfers again in that order rebuilds
+        the same state exactly."""
         with self._lock:
             order = _event_order(cols.ts)
             c = cols if order is None else _take(cols, order)
             flags = self.knowledge.accounts
             payer_f = knowledge_flags(c.payer, flags)
             payee_f = knowledge_flags(c.payee, flags)
+            base = self.state.folded
             x = self.state.process(c, payer_f, payee_f)
+        seq = np.arange(base, base + len(c), dtype=np.int64)
         if order is not None:
             back = np.argsort(order, kind="stable")
-            x, payer_f, payee_f = x[back], payer_f[back], payee_f[back]
-        return x, payer_f, payee_f
+            x, payer_f, payee_f, seq = x[back], payer_f[back], payee_f[back], seq[back]
+        return x, payer_f, payee_f, seq
 
     def score_columns(self, cols: TransferColumns, *, explain: bool = True) -> BatchResult:
         """Score a batch given as columns; results come back in input order."""
         ruleset, names, model = self._ruleset, self._rule_names, self._model
-        x, payer_f, payee_f = self.featurize(cols)
-        return self.judge(x, payer_f, payee_f, explain=explain, ruleset=ruleset, names=names, model=model,
-                          payees=cols.payee)
+        x, payer_f, payee_f, seq = self.featurize_seq(cols)
+        res = self.judge(x, payer_f, payee_f, explain=explain, ruleset=ruleset, names=names, model=model,
+                         payees=cols.payee)
+        res.seq = seq
+        return res
 
     def _exits(self, x: F32, payer_f: npt.NDArray[np.int64], payees: Sequence[str] | None) -> npt.NDArray[np.bool_]:
         """Which transfers take money out of reach: cash, abroad, or to a crypto exchange (looked up only for

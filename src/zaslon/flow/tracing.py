@@ -25,7 +25,7 @@ from zaslon.core.fx import to_byn_minor
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.ledger import FROZEN_SINK, Ledger, distinct_payers, to_us
 from zaslon.core.trace import Method, TraceResult, trace
-from zaslon.core.types import CASH_SINK
+from zaslon.core.types import CASH_SINK, split_transfer_key, transfer_key
 from zaslon.flow.ports.transfers import FreezeRow, LedgerRow, TransferStore
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class LiveLedger:
             # Every stored row is consumed (and counted); those that did not execute are skipped in ``_take``.
             rows = [r for r in store.ledger_rows(since, cut)
                     if not (self._last_us is not None and to_us(r.ts) == self._last_us
-                            and r.transfer_id in self._at_last)]
+                            and transfer_key(r.org_id, r.transfer_id) in self._at_last)]
             later = store.count(after=cut) if check_late and cut is not None else 0
             late = (check_late and len(rows) + later < stored - self._consumed) or any(
                 self._last_us is not None and at < self._last_us for at, _ in self._pending_freezes)
@@ -162,14 +162,16 @@ class LiveLedger:
             self._consumed += 1
             if at != self._last_us:
                 self._last_us, self._at_last = at, set()
-            self._at_last.add(r.transfer_id)
+            # The ledger keys a transfer by its submitter and id (``transfer_key``): ids are each bank's own.
+            key = transfer_key(r.org_id, r.transfer_id)
+            self._at_last.add(key)
             if r.outcome in _NOT_EXECUTED:
                 continue
             for acct, bank in ((r.payer, r.payer_bank), (r.payee, r.payee_bank)):
                 if acct not in led.account_index:
                     self._add_account(acct, bank)
-            self.row_of[r.transfer_id] = led.append(
-                r.transfer_id, at, r.payer, r.payee, amounts[i], payer_bank=r.payer_bank,
+            self.row_of[key] = led.append(
+                key, at, r.payer, r.payee, amounts[i], payer_bank=r.payer_bank,
                 payee_bank=r.payee_bank, payee_country=r.payee_country, atm_id=r.atm_id)
         if self._last_us is None and merged:
             self._last_us = merged[-1][0]
@@ -226,6 +228,7 @@ class Tracer:
 
     def trace_incident(self, transfer_ids: tuple[str, ...], reported_at: datetime, *, victim: str | None,
                        knowledge: Knowledge) -> TracedIncident:
+        """``transfer_ids``: the disputed transfers by ``transfer_key`` (submitter and id), as the ledger keys them."""
         cfg = self.settings
         with self._lock, self.live.lock:  # the follower waits while this trace reads the ledger
             led = self.live.current(upto=reported_at)
@@ -260,6 +263,19 @@ class Tracer:
                     flagged.append(acc)
             return TracedIncident(res, fresh + linked, len(linked), flagged, established)
 
+    def view(self, transfer_ids: tuple[str, ...], at: datetime) -> TraceResult:
+        """Where the money of ``transfer_ids`` is at ``at``, for a reader (the desk's money-flow graph): the
+        same trace, every disputed transfer followed, nothing remembered and nothing flagged."""
+        cfg = self.settings
+        with self._lock, self.live.lock:
+            # No count of every stored row (a late-row check costs a scan of the transfers on each page view): a
+            # reader takes in what is new; the next trace of a report still checks and rebuilds if it must.
+            led = self.live.current(check_late=False, upto=at)
+            upto = led.upto(to_us(at))
+            row_of = self.live.row_of
+            seeds = [(row_of[t], int(led.amount[row_of[t]])) for t in transfer_ids if t in row_of and row_of[t] < upto]
+            return trace(led, seeds, upto=upto, max_depth=cfg.max_depth, method=cfg.method, max_feeders=0)
+
     def _linked(self, led: Ledger, result: TraceResult, victims: Callable[[str], bool]) -> list[str]:
         """Backwards: money from outside the trace into its first drops, not traced for anyone yet."""
         cfg = self.settings
@@ -279,7 +295,8 @@ class Tracer:
         return out
 
 
-def restore_traced_flags(engine: Engine, knowledge: Knowledge) -> int:
+def restore_traced_flags(engine: Engine, knowledge: Knowledge,
+                         kind_of: Callable[[str], str | None] | None = None) -> int:
     """After a restart: TRACED again on the accounts freeze orders name, as ``Tracer`` flags them (not an
     established account, a shop many people pay; not an account an upheld appeal cleared after its last order).
     Accounts the trace only passed through, named in no order, are not restored: the traced set itself is not
@@ -299,10 +316,18 @@ def restore_traced_flags(engine: Engine, knowledge: Knowledge) -> int:
     for acc in accounts:
         if acc in delisted and delisted[acc] >= issued[acc]:
             continue
-        if not is_established(None, payers.get(acc, 0)):
+        if not is_established(kind_of(acc) if kind_of else None, payers.get(acc, 0)):  # as Tracer.established
             knowledge.flag(acc, AccountFlag.TRACED)
             flagged += 1
     return flagged
+
+
+def _named(key: str | None) -> dict[str, str | None]:
+    """A ledger key as the reporter is told it: the transfer's id and the organisation whose id it is."""
+    if key is None or "/" not in key:  # none, or the ledger's own entry (a freeze)
+        return {"transfer_id": key, "submitted_by": None}
+    org, tid = split_transfer_key(key)
+    return {"transfer_id": tid, "submitted_by": org}
 
 
 def trace_summary(res: TraceResult) -> dict[str, Any]:
@@ -310,8 +335,8 @@ def trace_summary(res: TraceResult) -> dict[str, Any]:
     return {
         "traced": res.traced, "still_in_accounts": res.held,
         "exits": [{"kind": e.kind.value, "amount": e.amount, "from_account": e.from_account,
-                   "transfer_id": e.transfer_id, "atm_id": e.atm_id, "country": e.country,
+                   **_named(e.transfer_id), "atm_id": e.atm_id, "country": e.country,
                    "bank_id": e.bank_id} for e in res.exits],
-        "other_victims": [{"payer": f.payer, "into_account": f.into_account, "transfer_id": f.transfer_id,
+        "other_victims": [{"payer": f.payer, "into_account": f.into_account, **_named(f.transfer_id),
                            "amount": f.amount} for f in res.feeders[:50]],
     }

@@ -5,7 +5,7 @@ The simulated parties are clients of the exchange, through a ``Transport`` (in-p
   between events, executes those not held or blocked, and declines a transfer that would spend frozen money;
 * telecoms report the calls to their subscribers as they happen;
 * victims' reports arrive at their report time from the bank, the police or the telecom that took them;
-* a bank reads the freeze orders addressed to it, acknowledges each after a delay drawn from a seeded RNG and
+* a bank reads the freeze orders addressed to it, acknowledges each after a delay seeded by what the order is about and
   freezes what the account actually holds at that moment (at most the order's amount);
 * the desk retrains the model every week on what reports taught by then.
 The exchange's decisions, traces, orders and cases are the product's own: nothing here traces or links.
@@ -100,7 +100,6 @@ class _Demo:
         self.banks = banks  # BIC -> org id
         self.desk = desk
         self.telecom_of = telecom_of  # world operator -> org id
-        self.rng = random.Random(cfg.seed)  # Zaslon's banks' acknowledgement delays
         self.nx_rng = random.Random(cfg.seed + 1)  # the banks-alone baseline's own delays: independent of Zaslon
         t = world.transfers
         self.n = len(t)
@@ -340,16 +339,25 @@ class _Demo:
             return
         self.zaslon.freeze_times_s[inc_id] = elapsed
         self.run.orders += len(res["orders"])
-        lo_s, hi_s = self.cfg.ack_delay_s
         orders = [o for bank in sorted(self.banks.values()) for o in self.x.new_orders(bank, str(res["incident_id"]))]
-        for o in sorted(orders, key=lambda o: str(o["order_id"])):
+        # In the order of what the orders name, not of their ids: those derive from the exchange's random
+        # incident ids, and would hand the same delays to different orders in every run.
+        for o in sorted(orders, key=lambda o: (str(o["bank_id"]), str(o["account_id"]))):
             self.run.ordered.append((str(o["account_id"]), int(o["amount"])))
             self.ordered_since.setdefault(str(o["account_id"]), at_us)
             bank = self.banks.get(str(o["bank_id"]))
             if bank is None:
                 continue
-            self._push(at_us + int(self.rng.uniform(lo_s, hi_s) * 1e6), "ack", bank, str(o["order_id"]), inc_id,
+            delay = self.ack_delay_s(inc_id, str(o["bank_id"]), str(o["account_id"]))
+            self._push(at_us + int(delay * 1e6), "ack", bank, str(o["order_id"]), inc_id,
                        str(o["account_id"]), str(o["amount"]))
+
+    def ack_delay_s(self, inc_id: str, bank_id: str, account: str) -> float:
+        """How long a bank takes to act on an order: drawn from a generator seeded by what the order is about
+        (the world's incident, the bank, the account), so the draw is the same in every run whatever other
+        orders came before it, and one order more or less elsewhere does not shift every later delay."""
+        lo_s, hi_s = self.cfg.ack_delay_s
+        return random.Random(f"{self.cfg.seed}\x1f{inc_id}\x1f{bank_id}\x1f{account}").uniform(lo_s, hi_s)
 
     def _ack(self, due: int, bank: str, order_id: str, inc_id: str, account: str, amount: str) -> None:
         """The bank acknowledges, then freezes what the account holds now (at most the order's amount)."""

@@ -85,7 +85,7 @@ class InProcess:
         self.x.frozen(self.p[bank], order_id, amount, at=at)
 
     def train(self, cutoff: datetime) -> dict[str, Any] | None:
-        trained = self.x.train_model(cutoff)
+        trained = self.x.train_model(cutoff, promote=True)  # the desk retrains and promotes weekly
         return None if trained is None else trained.meta
 
     def cases(self) -> dict[str, list[str]]:
@@ -169,7 +169,7 @@ class OverHttp:
                    json={"amount": amount, "at": at.isoformat()}).raise_for_status()
 
     def train(self, cutoff: datetime) -> dict[str, Any] | None:
-        r = self._call(self.desk, "POST", "/v1/model/train", json={"cutoff": cutoff.isoformat()})
+        r = self._call(self.desk, "POST", "/v1/model/train", json={"cutoff": cutoff.isoformat(), "promote": True})
         r.raise_for_status()
         out = r.json()
         return out.get("meta") if out["trained"] else None

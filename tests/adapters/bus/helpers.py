@@ -25,7 +25,8 @@ def transfers(n: int, start: int = 0, prefix: str = "tx") -> list[dict[str, Any]
     for i in range(start, start + n):
         out.append({"transfer_id": f"{prefix}-{i}", "ts": (T0 + timedelta(seconds=37 * i)).isoformat(),
                     "payer": f"PAYER{i % 12}", "payee": f"PAYEE{(i * 7) % 9}", "amount": 1_000 + 373 * (i % 17),
-                    "device": f"dev-{i % 5}", "channel": "mobile" if i % 3 else "web"})
+                    "device": f"dev-{i % 5}", "channel": "mobile" if i % 3 else "web",
+                    "payer_bank": "AKBBBY2X"})  # the bank of the tests' organisation: it submits its own
     return out
 
 
@@ -50,11 +51,15 @@ def score_patiently(client: TestClient | Any, headers: dict[str, str], body: dic
         time.sleep(0.2)
 
 
-def decision_rows(db_url: str) -> dict[str, dict[str, Any]]:
+def decision_rows(db_url: str, org_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Decisions by transfer id (of one organisation: ids are each bank's own); asserts one row per id."""
     eng = make_engine(db_url)
+    q = select(decisions) if org_id is None else select(decisions).where(decisions.c.org_id == org_id)
+    count = select(func.count()).select_from(decisions)
     with eng.connect() as conn:
-        rows = {r.transfer_id: dict(r._mapping) for r in conn.execute(select(decisions))}
-        assert conn.execute(select(func.count()).select_from(decisions)).scalar() == len(rows)
+        rows = {r.transfer_id: dict(r._mapping) for r in conn.execute(q)}
+        assert conn.execute(count if org_id is None else count.where(decisions.c.org_id == org_id)).scalar() \
+            == len(rows)
     eng.dispose()
     return rows
 

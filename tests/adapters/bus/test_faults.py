@@ -37,7 +37,7 @@ def _check(cluster: Cluster, org: str, bodies: list[dict[str, Any]], answers: di
     """0 lost, 0 duplicated, every answer the stored decision, scores and state as in the fault-free run."""
     for w in cluster.workers:
         w.stop()  # a worker snapshots what it owns when it stops: the states to compare
-    rows = decision_rows(cluster.pg_url)  # asserts one row per transfer id
+    rows = decision_rows(cluster.pg_url, org)  # asserts one row per transfer id
     assert set(rows) == {b["transfer_id"] for b in bodies}, "lost or extra decisions"
     for tid, a in answers.items():
         assert a["outcome"] == rows[tid]["outcome"] and a["score"] == pytest.approx(rows[tid]["score"], abs=1e-6)

@@ -34,8 +34,8 @@ def _bank(url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {created.api_key}", "org": created.org_id}
 
 
-def _ours(url: str, prefix: str) -> dict[str, dict[str, object]]:
-    return {t: r for t, r in decision_rows(url).items() if t.startswith(prefix)}
+def _ours(url: str, prefix: str, org_id: str) -> dict[str, dict[str, object]]:
+    return {t: r for t, r in decision_rows(url, org_id).items() if t.startswith(prefix)}
 
 
 def test_decisions_through_the_bus_and_the_first_decision_on_any_api_node(shared_cluster: Cluster) -> None:
@@ -49,16 +49,21 @@ def test_decisions_through_the_bus_and_the_first_decision_on_any_api_node(shared
         changed = {**bodies[0], "amount": 999_999}
         conflict = node_b.post("/v1/transfers/score", json=changed, headers=bank)
         batch = node_a.post("/v1/transfers/score/batch", json=transfers(3, start=100), headers=bank)
-        other = _bank(cluster.pg_url)  # another bank's identical body under the same id: not its decision
-        other.pop("org")
-        foreign = node_b.post("/v1/transfers/score", json=bodies[1], headers=other)
+        other = _bank(cluster.pg_url)  # another bank's body under the same id: ids are each bank's own
+        other_org = other.pop("org")
+        foreign = node_b.post("/v1/transfers/score", json=changed, headers=other)
+        foreign_again = node_a.post("/v1/transfers/score", json=changed, headers=other)
+        foreign_conflict = node_a.post("/v1/transfers/score", json=bodies[0], headers=other)
     assert [f["replayed"] for f in first] == [False] * 24
     assert [a["replayed"] for a in again] == [True] * 24
     assert [{**a, "replayed": False} for a in again] == first
     assert conflict.status_code == 409, conflict.text
-    assert foreign.status_code == 409, foreign.text
+    assert foreign.status_code == 200 and foreign.json()["replayed"] is False, foreign.text
+    assert foreign_again.status_code == 200 and foreign_again.json() == {**foreign.json(), "replayed": True}
+    assert foreign_conflict.status_code == 409, foreign_conflict.text  # its own tx-0 had another body
     assert batch.status_code == 200 and [d["transfer_id"] for d in batch.json()] == ["tx-100", "tx-101", "tx-102"]
-    rows = _ours(cluster.pg_url, "tx-")
+    assert set(_ours(cluster.pg_url, "tx-", other_org)) == {"tx-0"}
+    rows = _ours(cluster.pg_url, "tx-", org)
     assert len(rows) == 27 and all(r["org_id"] == org and r["source"] == "bus" for r in rows.values())
     assert rows["tx-0"]["body_hash"] != "" and rows["tx-0"]["outcome"] == first[0]["outcome"]
 
@@ -119,13 +124,13 @@ def test_invalid_message_goes_to_the_dead_letter_subject_and_the_stream_goes_on(
     with TestClient(create_app(cluster.settings())) as node:  # the stream goes on
         ok = [score_patiently(node, bank, b) for b in transfers(8, prefix="after-bad")]
     assert len(ok) == 8
-    assert set(_ours(cluster.pg_url, "after-bad-")) == {f"after-bad-{i}" for i in range(8)}
+    assert set(_ours(cluster.pg_url, "after-bad-", org)) == {f"after-bad-{i}" for i in range(8)}
 
 
 def test_a_poison_message_is_tried_at_most_n_times_then_dead_lettered(shared_cluster: Cluster) -> None:
     cluster = shared_cluster  # its worker: scoring "poison-3" raises; 3 deliveries at most
     bank = _bank(cluster.pg_url)
-    bank.pop("org")
+    org = bank.pop("org")
     with TestClient(create_app(cluster.settings(bus_reply_timeout_s=15))) as node:
         answers = {}
         for b in transfers(6, prefix="poison"):
@@ -135,7 +140,7 @@ def test_a_poison_message_is_tried_at_most_n_times_then_dead_lettered(shared_clu
     letters = [x for x in asyncio.run(_dead_letters(cluster.nats.url)) if not x[1].startswith("invalid: ")]
     assert len(letters) == 1 and letters[0][1] == "failed 3 times: scoring raised"
     assert json.loads(letters[0][0])["t"]["transfer_id"] == "poison-3"
-    assert set(_ours(cluster.pg_url, "poison-")) == {f"poison-{i}" for i in range(6)} - {"poison-3"}
+    assert set(_ours(cluster.pg_url, "poison-", org)) == {f"poison-{i}" for i in range(6)} - {"poison-3"}
 
 
 def test_outbox_events_reach_their_consumer_exactly_once(shared_cluster: Cluster) -> None:
@@ -205,4 +210,4 @@ def test_the_same_transfer_twice_on_the_stream_is_decided_once(shared_cluster: C
     assert [a["decision"]["transfer_id"] for a in answers] == ["twin-0", "twin-0"]
     assert answers[0]["decision"]["score"] == answers[1]["decision"]["score"]
     assert answers[0]["decision"]["outcome"] == answers[1]["decision"]["outcome"]
-    assert list(_ours(cluster.pg_url, "twin-")) == ["twin-0"]
+    assert list(_ours(cluster.pg_url, "twin-", org)) == ["twin-0"]

@@ -25,7 +25,7 @@ TS = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def tx(i: int) -> dict[str, Any]:
     return {"transfer_id": f"A-{i}", "ts": (TS + timedelta(minutes=i)).isoformat(),
-            "payer": "BY13NBRB3600900000002Z00AB00", "payee": "DE89370400440532013000", "amount": 15000,
+            "payer": "BY86AKBB10100000002966000000", "payee": "DE89370400440532013000", "amount": 15000,
             "currency": "BYN"}
 
 

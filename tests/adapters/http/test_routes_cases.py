@@ -40,15 +40,17 @@ def report(client, org, tids: list[str], text: str, party: str) -> dict[str, Any
 
 
 @pytest.fixture
-def linked(client, bank, police) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Three reports: two share the caller's number, the third only the first drop."""
+def linked(client, bank, other_bank, police) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Three reports: two share the caller's number, the third only the first drop. Each bank submits and
+    disputes its own customers' transfers (tx-3 goes to Priorbank's customer)."""
     cash = transfer("tx-cash", payer=DROP, payee="CASH", ts="2026-11-02T10:40:00+03:00",
                     atm={"atm_id": "ATM-7", "lat": 53.9, "lon": 27.56, "city": "Minsk"}, payee_bank=None)
-    for body in (transfer("tx-1"), transfer("tx-2"), transfer("tx-3", payee=DROP2), cash):
-        r = client.post("/v1/transfers", json=body, headers=bank.headers)
+    for org, body in ((bank, transfer("tx-1")), (bank, transfer("tx-2")),
+                      (other_bank, transfer("tx-3", payee=DROP2, payee_bank="PJCBBY2X")), (bank, cash)):
+        r = client.post("/v1/transfers", json=body, headers=org.headers)
         assert r.status_code == 201, r.text
     a = report(client, bank, ["tx-1"], "Звонили с +375 (44) 765-43-21, сказали перевести.", "p-1")
-    b = report(client, bank, ["tx-3"], "Звонил +375447654321, «служба безопасности».", "p-2")
+    b = report(client, other_bank, ["tx-3"], "Звонил +375447654321, «служба безопасности».", "p-2")
     c = report(client, police, ["tx-2"], "Перевела на счёт, указанный мошенником.", "p-3")
     return {"a": a, "b": b, "c": c}
 

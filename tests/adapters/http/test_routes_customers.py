@@ -52,7 +52,8 @@ def test_another_bank_cannot_change_a_customer_and_nothing_is_written(client: Te
     assert client.put("/v1/customers", json={"customers": [_one()]}, headers=bank.headers).status_code == 200
     r = client.put("/v1/customers", json={"customers": [_one("BY09PJCB"), _one(lives_alone=False)]},
                    headers=other_bank.headers)
-    assert r.status_code == 403
+    # The body names another bank's customer: 422 (a bank registers only its own), and nothing is written.
+    assert r.status_code == 422 and r.json()["field"] == "customers.account_id"
     assert _count(engine) == 1  # the other bank's own new customer was not written either
     assert client.put("/v1/customers", json={"customers": [_one("BY09PJCB")]},
                       headers=police.headers).status_code == 403  # no customers:write scope

@@ -144,7 +144,10 @@ def test_bank_cannot_read_another_banks_incident(client, make_org, bank, other_b
     # tx-1 moves money NBRB -> AKBB (``bank``); Priorbank is not involved.
     r = client.post("/v1/incidents", json=incident(), headers=bank.headers)
     iid = r.json()["incident_id"]
-    assert client.get(f"/v1/incidents/{iid}", headers=other_bank.headers).status_code == 403
+    # Another organisation's incident answers 404 exactly as a missing one: its existence is not revealed.
+    hidden = client.get(f"/v1/incidents/{iid}", headers=other_bank.headers)
+    missing = client.get("/v1/incidents/inc-nope", headers=other_bank.headers)
+    assert hidden.status_code == missing.status_code == 404 and hidden.json()["field"] == missing.json()["field"]
     assert client.get("/v1/incidents/inc-nope", headers=bank.headers).status_code == 404
     reporter = make_org("bank", "Reporter bank", bank_id="NBRBBY2X")
     r2 = client.post("/v1/incidents", json=incident(victim={"party_id": "p-9"}, text=""),

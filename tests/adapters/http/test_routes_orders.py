@@ -104,7 +104,9 @@ def test_incident_traces_and_issues_orders_to_the_holding_banks(  # type: ignore
         {"transfer_id": "tx-3", "ts": "2026-03-02T10:20:00Z", "payer": drop2, "payee": "CASH", "amount": 50_000,
          "payer_bank": other_bank.bank_id, "atm": {"atm_id": "ATM-5", "lat": 53.9, "lon": 27.56, "city": "Minsk"}},
     ]
-    assert client.post("/v1/transfers", json=transfers, headers=bank.headers).status_code == 201
+    # Each bank submits its own customers' transfers: Priorbank's customer's cash withdrawal is Priorbank's.
+    assert client.post("/v1/transfers", json=transfers[:2], headers=bank.headers).status_code == 201
+    assert client.post("/v1/transfers", json=transfers[2:], headers=other_bank.headers).status_code == 201
     r = client.post("/v1/incidents", headers=bank.headers, json={
         "scheme": "vishing", "transfer_ids": ["tx-1"], "reported_at": "2026-03-02T11:00:00Z",
         "text": "Звонили из «службы безопасности», перевела 5000 BYN."})
@@ -128,8 +130,8 @@ def test_incident_traces_and_issues_orders_to_the_holding_banks(  # type: ignore
     assert not app_state(again).exchange.knowledge.flags(victim) & AccountFlag.TRACED
     with TestClient(again) as restarted:
         scored = restarted.post("/v1/transfers/score", headers=bank.headers, json={
-            "transfer_id": "tx-9", "ts": "2026-03-02T12:00:00Z", "payer": "BY20OLMP31350000001000000933",
-            "payee": drop2, "amount": 10_000, "currency": "BYN"})
+            "transfer_id": "tx-9", "ts": "2026-03-02T12:00:00Z", "payer": "BY20AKBB31350000001000000933",
+            "payee": drop2, "amount": 10_000, "currency": "BYN"})  # Belarusbank's own customer pays the drop
         assert scored.status_code == 200 and scored.json()["outcome"] in ("hold", "block")
 
 

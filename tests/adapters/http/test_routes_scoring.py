@@ -18,7 +18,8 @@ from zaslon.core.knowledge import AccountFlag
 from zaslon.core.types import Transfer
 
 TS = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-PAYER, PAYEE = "BY13NBRB3600900000002Z00AB00", "DE89370400440532013000"
+# The payer is a customer of the submitting bank (``bank``: Belarusbank, AKBBBY2X): a bank scores only its own.
+PAYER, PAYEE = "BY86AKBB10100000002966000000", "DE89370400440532013000"
 
 
 @pytest.fixture(autouse=True)

@@ -78,9 +78,19 @@ def test_authentication_and_scopes(client, engine, bank, other_bank, make_org) -
     assert client.post("/v1/transfers", json=transfer(), headers=telecom.headers).status_code == 403
     assert count(engine) == 0
     assert client.post("/v1/transfers", json=transfer(), headers=bank.headers).status_code == 201
-    # Another bank may not read this bank's transfer, nor overwrite its id.
-    assert client.get("/v1/transfers/tx-1", headers=other_bank.headers).status_code == 403
-    assert client.post("/v1/transfers", json=transfer(), headers=other_bank.headers).status_code == 409
+    # Another bank's transfer answers 404, exactly as a missing one (its existence is not revealed).
+    hidden = client.get("/v1/transfers/tx-1", headers=other_bank.headers)
+    missing = client.get("/v1/transfers/tx-404", headers=other_bank.headers)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["error"] == missing.json()["error"] and hidden.json()["field"] == missing.json()["field"]
+    # Ids are each bank's own: Priorbank's customer's own "tx-1" is stored beside Belarusbank's, not a 409.
+    own = transfer(payer="BY04PJCB30120000000000000000", amount=7_000)
+    assert client.post("/v1/transfers", json=own, headers=other_bank.headers).status_code == 201
+    assert client.get("/v1/transfers/tx-1", headers=other_bank.headers).json()["amount"] == 7_000
+    assert client.get("/v1/transfers/tx-1", headers=bank.headers).json()["amount"] == 125_000
+    # But Belarusbank's customers' transfer is not Priorbank's to submit: 422, nothing stored.
+    assert client.post("/v1/transfers", json=transfer("tx-9"), headers=other_bank.headers).status_code == 422
+    assert count(engine) == 2
 
 
 def test_police_reads_any_transfer(client, bank, police) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +143,7 @@ def test_oversized_body_is_413(client, engine, bank, app) -> None:  # type: igno
 
 
 def test_cash_withdrawal_carries_its_atm(client, bank) -> None:  # type: ignore[no-untyped-def]
-    body = transfer("cash-1", payee="CASH", channel="atm",
+    body = transfer("cash-1", payer="BY86AKBB10100000002966000000", payee="CASH", channel="atm",
                     atm={"atm_id": "ATM-BREST-07", "lat": 52.08, "lon": 23.69, "city": "Brest"})
     assert client.post("/v1/transfers", json=body, headers=bank.headers).status_code == 201
     stored = client.get("/v1/transfers/cash-1", headers=bank.headers).json()

@@ -33,7 +33,7 @@ from zaslon.adapters.bus.streams import (
 )
 from zaslon.adapters.db.stores.decisions import SqlDecisionStore
 from zaslon.core.types import Transfer
-from zaslon.errors import Conflict, Unavailable
+from zaslon.errors import Unavailable
 from zaslon.flow.decide import Recorded
 from zaslon.flow.partition import message_key, partition_of
 
@@ -149,14 +149,11 @@ class BusScorer:
         deadline = time.monotonic() + self.reply_timeout_s
         while True:
             try:
-                _, rows = await asyncio.to_thread(self._decisions.stored, [transfer_id])
+                _, rows = await asyncio.to_thread(self._decisions.stored, [(org_id, transfer_id)])
             except Exception:  # the store away for a moment: the same answer as no decision yet
                 rows = {}
-            row = rows.get(transfer_id)
+            row = rows.get((org_id, transfer_id))  # ids are each bank's own: another bank's tx-1 is not this one
             if row is not None:
-                if row["org_id"] != org_id:
-                    raise Conflict(f"transfer {transfer_id!r} was already scored with a different body",
-                                   field="transfer_id")
                 return recorded_of_row(row, replayed=True)
             if time.monotonic() > deadline:
                 raise Unavailable("the transfer is queued but not decided yet: retry with the same transfer id")

@@ -329,7 +329,7 @@ class ScoringWorker:
         if not batches:
             return
         keys = list(raw)
-        ids = list({m.transfer.transfer_id for b in batches.values() for m in b})
+        ids = list({(m.org_id, m.transfer.transfer_id) for b in batches.values() for m in b})  # each bank's own
         try:
             done, stored_t, stored_d = await asyncio.to_thread(self.store.lookup, SCORE_CONSUMER, keys, ids)
         except Exception as exc:  # the store unreachable: nothing done, redelivered later
@@ -377,7 +377,7 @@ class ScoringWorker:
                 if not reply:
                     continue
                 if inc.key in done:  # committed before, acknowledged never: answered as it was then
-                    row = stored_d.get(inc.transfer.transfer_id)
+                    row = stored_d.get((inc.org_id, inc.transfer.transfer_id))
                     if done[inc.key]["status"] == "conflict":
                         data = encode_answer(None, False, Conflict(
                             f"transfer {inc.transfer.transfer_id!r} was already scored with a different body",

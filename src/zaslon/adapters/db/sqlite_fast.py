@@ -47,20 +47,22 @@ class IdProbe:
         self.enabled = fast_paths_apply(db)
         t, d = transfers_table.name, decisions_table.name
         self._sql = {
-            n: (f"SELECT transfer_id FROM {t} WHERE transfer_id IN ({','.join('?' * n)}) UNION ALL "
-                f"SELECT transfer_id FROM {d} WHERE transfer_id IN ({','.join('?' * n)})")
+            n: (f"SELECT org_id, transfer_id FROM {t} WHERE transfer_id IN ({','.join('?' * n)}) UNION ALL "
+                f"SELECT org_id, transfer_id FROM {d} WHERE transfer_id IN ({','.join('?' * n)})")
             for n in (1, 2, 4, 8)
         }
 
-    def known(self, ids: list[str]) -> set[str] | None:
-        """The ids among ``ids`` that are stored; None when this cannot tell (use the general path)."""
+    def known(self, ids: list[str]) -> set[tuple[str, str]] | None:
+        """``(org_id, transfer_id)`` of what is stored under one of ``ids`` by any organisation (ids are each
+        submitter's own: the caller keeps its own organisation's); None when this cannot tell (the general path).
+        By id alone, the leading column of both tables' keys: the same index look-up as before ids were scoped."""
         if not self.enabled or len(ids) > self.MAX_IDS:
             return None
         sql = self._sql.get(len(ids))
         if sql is None:
             marks = ",".join("?" * len(ids))
-            sql = (f"SELECT transfer_id FROM {transfers_table.name} WHERE transfer_id IN ({marks}) UNION ALL "
-                   f"SELECT transfer_id FROM {decisions_table.name} WHERE transfer_id IN ({marks})")
+            sql = (f"SELECT org_id, transfer_id FROM {transfers_table.name} WHERE transfer_id IN ({marks}) UNION ALL "
+                   f"SELECT org_id, transfer_id FROM {decisions_table.name} WHERE transfer_id IN ({marks})")
         with self._lock:
             try:
                 if self._conn is None:
@@ -68,7 +70,7 @@ class IdProbe:
                 cur = self._conn.cursor()
                 try:
                     cur.execute(sql, (*ids, *ids))
-                    return {row[0] for row in cur.fetchall()}
+                    return {(row[0], row[1]) for row in cur.fetchall()}
                 finally:
                     cur.close()
             except Exception:  # the probe is an optimisation: on any trouble, the general path decides

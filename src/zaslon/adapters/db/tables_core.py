@@ -1,4 +1,8 @@
-"""Organisations, their API keys, and the transfers banks submit."""
+"""Organisations, their API keys, and the transfers banks submit.
+
+A transfer id is the submitting organisation's own: two banks may use the same one, so a transfer is keyed by
+``(transfer_id, org_id)`` (in that order, so a look-up by id alone still uses the primary key's index).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ transfers = Table(
     "transfers",
     metadata,
     Column("transfer_id", String(64), primary_key=True),
-    Column("org_id", String(64), ForeignKey("orgs.org_id"), nullable=False),
+    Column("org_id", String(64), ForeignKey("orgs.org_id"), primary_key=True),  # the submitting organisation
     Column("ts", UtcDateTime(), nullable=False),
     Column("payer", String(64), nullable=False),
     Column("payee", String(64), nullable=False),

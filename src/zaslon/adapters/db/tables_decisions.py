@@ -7,7 +7,7 @@ again gets the stored decision back; a different body under a known id is a conf
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
 from zaslon.adapters.db.base import metadata
 from zaslon.adapters.db.types import UtcDateTime
@@ -32,7 +32,12 @@ decisions = Table(
     Column("shadow_hits", Text, nullable=True),  # JSON list of rule ids
     Column("source", String(16), nullable=False),  # json / batch / pacs008
     Column("message_id", String(64), nullable=True),  # pacs.008 MsgId
-    UniqueConstraint("transfer_id", name="uq_decisions_transfer_id"),
+    # The order in which the engine folded the transfer into its feature state (zaslon.flow.feature_snapshot):
+    # a restart replays the transfers after the last snapshot in this order. Null for rows from before it.
+    Column("feature_seq", BigInteger, nullable=True),
+    # One decision per transfer, and transfer ids are per submitting organisation.
+    UniqueConstraint("transfer_id", "org_id", name="uq_decisions_transfer_id_org"),
 )
 Index("ix_decisions_decided_at", decisions.c.decided_at)
 Index("ix_decisions_org_decided", decisions.c.org_id, decisions.c.decided_at)
+Index("ix_decisions_feature_seq", decisions.c.feature_seq)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -77,13 +78,17 @@ incident_indicators = Table(
 )
 Index("ix_incident_indicators_indicator", incident_indicators.c.indicator_id)
 
+# A disputed transfer is named by its id and the organisation that submitted it (ids are that organisation's own).
 incident_transfers = Table(
     "incident_transfers",
     metadata,
     Column("incident_id", String(64), ForeignKey("incidents.incident_id"), primary_key=True),
-    Column("transfer_id", String(64), ForeignKey("transfers.transfer_id"), primary_key=True),
+    Column("transfer_id", String(64), primary_key=True),
+    Column("transfer_org", String(64), primary_key=True),
+    ForeignKeyConstraint(["transfer_id", "transfer_org"], ["transfers.transfer_id", "transfers.org_id"],
+                         name="fk_incident_transfers_transfer_transfers"),
 )
-Index("ix_incident_transfers_transfer", incident_transfers.c.transfer_id)
+Index("ix_incident_transfers_transfer", incident_transfers.c.transfer_id, incident_transfers.c.transfer_org)
 
 fraud_numbers = Table(
     "fraud_numbers",

@@ -20,11 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from zaslon import __version__
 from zaslon.adapters.db.engine import make_engine
 from zaslon.adapters.http import (
+    desk,
     routes_cases,
     routes_customers,
     routes_incidents,
+    routes_models,
     routes_orders,
     routes_scoring,
+    routes_sharing,
     routes_transfers,
 )
 from zaslon.adapters.http.audit import AuditTrail
@@ -34,6 +37,7 @@ from zaslon.adapters.http.observability import HttpMetrics, instrument
 from zaslon.adapters.http.ratelimit import KeyRateLimiter
 from zaslon.adapters.http.scoring_lane import score_lane
 from zaslon.adapters.http.state import AppState, app_state
+from zaslon.adapters.taxii import server as taxii_server
 from zaslon.errors import PayloadTooLarge
 from zaslon.flow.audit import AuditLog
 from zaslon.flow.exchange import Exchange
@@ -82,9 +86,12 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers):
+    for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers,
+                   routes_models, routes_sharing):
         app.include_router(module.router)
+    taxii_server.install(app, settings.taxii_requests_per_minute)  # /taxii2/: partner exchanges
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane
+    desk.install(app, settings)  # the police desk's pages, and `/` -> its sign-in
     instrument(app, state.metrics)
     app.add_middleware(AuditTrail, audit=audit)
     app.add_middleware(BodyLimit, settings=settings)

@@ -208,15 +208,19 @@ def cashout_alerts_list(
 
 @router.get("/v1/alerts/cashout/stream", tags=["orders"], response_class=StreamingResponse)
 async def cashout_alerts_stream(
-    request: Request, _p: Principal = Depends(require_scope("orders:read_all")),
+    request: Request,
+    max_seconds: float = Query(300.0, gt=0, le=3600, description="the stream closes after this long; an "
+                               "EventSource reconnects by itself"),
+    _p: Principal = Depends(require_scope("orders:read_all")),
 ) -> StreamingResponse:
     """The same alerts live, as server-sent events (``event: cashout``), from the moment of connecting."""
     state = state_of(request)
 
     async def events() -> AsyncIterator[str]:
         since = datetime.now(UTC)
+        ends = asyncio.get_running_loop().time() + max_seconds
         yield ": connected\n\n"
-        while not await request.is_disconnected():
+        while asyncio.get_running_loop().time() < ends and not await request.is_disconnected():
             rows = await run_in_threadpool(state.exchange.orders.alerts, created_after=since, limit=1000)
             for row in reversed(rows):
                 since = max(since, datetime.fromisoformat(row["created_at"]))

@@ -1,4 +1,4 @@
-"""Real-time scoring (JSON and ISO 20022) and the analysts' rule-set endpoints.
+"""Real-time scoring (JSON and ISO 20022) and the analysts' rule-set endpoints (the model: ``routes_models``).
 
 ``POST /v1/transfers/score`` takes one transfer as JSON, or a pacs.008.001.08 message as
 ``application/xml``; XML gets a pacs.002.001.10 status report back when the client accepts XML, else
@@ -16,7 +16,7 @@ from typing import Any, cast
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from zaslon.adapters.http.auth import Principal, require_scope
@@ -122,6 +122,8 @@ def _score(request: Request, principal: Principal, items: list[ScoreIn], source:
     if bus is not None:  # the scale-out shape: the partitions' workers decide (this runs in a worker thread)
         from anyio.from_thread import run as run_on_loop
 
+        exchange.check_submitter(principal.org_id, batch)  # a bank submits only its own customers' transfers
+
         return cast(list[Any], run_on_loop(bus.score_many, principal.org_id, batch, calls))
     return cast(list[Any], exchange.score(principal.org_id, batch, on_flagged_call=calls, source=source,
                                           message_id=message_id))
@@ -205,6 +207,7 @@ def decide(state: AppState, org_id: str, transfer: Transfer, on_flagged_call: bo
     """One real-time transfer, decided on the event loop (a thread hop costs more than one transfer's work)
     together with the other requests queued at the same moment (``zaslon.flow.score_batcher``); the
     awaitable completes once the decision is committed. The route and the fast lane both decide through it."""
+    state.exchange.check_submitter(org_id, [transfer])  # a bank submits only its own customers' transfers
     if state.bus is not None:  # the scale-out shape: the worker owning the payer's partition decides
         return cast(Awaitable[Any], state.bus.score(org_id, transfer, on_flagged_call))
     [flag] = state.exchange.on_call([transfer], [on_flagged_call])
@@ -369,24 +372,3 @@ def stop_shadow(request: Request, principal: Principal = Depends(require_scope("
     dep = set_shadow(state_of(request).db, None, actor=principal.org_id)
     _notify(request)
     return {"live": dep.live, "shadow": dep.shadow, "generation": dep.generation}
-
-
-# ---- the model (analysts) -----------------------------------------------------------------------------------
-
-
-class TrainIn(Strict):
-    cutoff: AwareDatetime = Field(description="train on transfers scored before this moment, labelled by the "
-                                  "incidents reported before it")
-    min_positives: int = Field(default=5, ge=1, le=1_000_000)
-
-
-@router.post("/v1/model/train", tags=["rules"])
-def train_model(body: TrainIn, request: Request,
-                principal: Principal = Depends(require_scope("rules:write"))) -> dict[str, Any]:
-    """Retrain the model on what reports taught by ``cutoff`` and put it live at once (``trained: false``
-    when too few reports were made by then; the running model stays)."""
-    del principal
-    trained = state_of(request).exchange.train_model(body.cutoff, min_positives=body.min_positives)
-    if trained is None:
-        return {"trained": False, "model_version": state_of(request).exchange.scoring.model_version}
-    return {"trained": True, "model_version": trained.model_id, "meta": trained.meta}

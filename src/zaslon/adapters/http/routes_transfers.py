@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.schemas import BatchOut, StoredOut, TransferIn
@@ -53,7 +53,10 @@ def post_transfers(
 
 @router.get("/v1/transfers/{transfer_id}")
 def read_transfer(
-    transfer_id: str, request: Request, principal: Principal = Depends(require_scope("transfers:read"))
+    transfer_id: str, request: Request,
+    org_id: str | None = Query(None, max_length=64, description="the submitting organisation (ids are its own)"),
+    principal: Principal = Depends(require_scope("transfers:read")),
 ) -> dict[str, Any]:
-    """A bank reads its own transfers; police read any."""
-    return get_transfer(state_of(request).db, principal, transfer_id)
+    """A bank reads the transfers it submitted (another's answers 404, as a missing one); police read any, naming
+    the submitter with ``org_id`` when two organisations used the same id."""
+    return get_transfer(state_of(request).db, principal, transfer_id, org_id)

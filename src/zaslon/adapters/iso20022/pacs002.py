@@ -56,6 +56,7 @@ def render_pacs002(
         "<OrgnlGrpInfAndSts>",
         f"<OrgnlMsgId>{_e(original_msg_id)}</OrgnlMsgId><OrgnlMsgNmId>{MSG_NAME}</OrgnlMsgNmId>",
         f"<OrgnlNbOfTxs>{len(decisions)}</OrgnlNbOfTxs>",
+        *_model_versions(decisions),
         "</OrgnlGrpInfAndSts>",
     ]
     for d in decisions:
@@ -80,6 +81,15 @@ def render_pacs002(
     return "".join(parts).encode()
 
 
+def _model_versions(decisions: Sequence[Decision]) -> list[str]:
+    """The model version(s) that decided the message, once for the group (an accepted payment has no reason)."""
+    versions = sorted({d.model_version for d in decisions if d.model_version})
+    if not versions:
+        return []
+    return ["<StsRsnInf>" + "".join(f"<AddtlInf>{_e(_max(f'model={v}', 105))}</AddtlInf>" for v in versions[:5])
+            + "</StsRsnInf>"]
+
+
 def _reason(d: Decision) -> str:
     code = "<Cd>FRAD</Cd>" if d.outcome is Outcome.BLOCK else f"<Prtry>{d.outcome.value.upper()}</Prtry>"
     info = [f"score={d.score:.4f}"]
@@ -87,7 +97,10 @@ def _reason(d: Decision) -> str:
         info.append(f"hold_until={_ts(d.hold_until)}")
     if d.ruleset_version:
         info.append(f"rules={d.ruleset_version}")
-    lines = [" ".join(info)] + [f"{r.code}: {r.detail}" for r in d.reasons[:4]]
+    lines = [" ".join(info)]
+    if d.model_version:  # its own line: a version id must never be cut off at Max105Text
+        lines.append(f"model={d.model_version}")
+    lines += [f"{r.code}: {r.detail}" for r in d.reasons[:4]]
     addtl = "".join(f"<AddtlInf>{_e(_max(line, 105))}</AddtlInf>" for line in lines)
     return f"<StsRsnInf><Rsn>{code}</Rsn>{addtl}</StsRsnInf>"
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from zaslon.flow.ports.transfers import StoredBody
-
 
 class IdProbe(Protocol):
     """A fast answer to "which of these transfer ids are stored?" (where the store has one)."""
 
     enabled: bool  # False: ``known`` always answers None
 
-    def known(self, ids: list[str]) -> set[str] | None:
-        """The ids among ``ids`` stored as a transfer or a decision; None when it cannot tell (ask ``stored``)."""
+    def known(self, ids: list[str]) -> set[tuple[str, str]] | None:
+        """``(org_id, transfer_id)`` of every transfer or decision stored under one of ``ids`` by any organisation
+        (ids are each submitter's own); None when it cannot tell (ask ``stored``)."""
         ...
 
     def close(self) -> None:
@@ -34,8 +33,10 @@ class DecisionStore(Protocol):
         """Asked first which ids are stored: on a SQLite file it answers without SQLAlchemy, in microseconds."""
         ...
 
-    def stored(self, ids: list[str]) -> tuple[dict[str, StoredBody], dict[str, dict[str, Any]]]:
-        """Of ``ids``: the stored transfers' bodies, and the stored decision rows (with ``decision_id``)."""
+    def stored(self, keys: list[tuple[str, str]]
+               ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
+        """Of ``keys`` (``(org_id, transfer_id)``): the stored transfers' body hashes, and the stored decision rows
+        (with ``decision_id``)."""
         ...
 
     def insert(self, t_rows: Sequence[dict[str, Any]], d_rows: Sequence[dict[str, Any]]) -> None:

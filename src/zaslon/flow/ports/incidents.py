@@ -56,6 +56,9 @@ class KnowledgeSources:
     named: list[tuple[str, datetime]]
     delisted: dict[str, datetime]
     phones: set[str]
+    # Beside each of ``named``: the report time the reporter gave (what intake's corroboration check counts
+    # payers up to).
+    reported: list[datetime] = field(default_factory=list)
 
 
 class IncidentStore(Protocol):

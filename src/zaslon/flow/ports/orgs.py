@@ -54,6 +54,10 @@ class OrgStore(Protocol):
         """The key with its organisation, revoked or not; None if there is none."""
         ...
 
+    def org(self, org_id: str) -> tuple[str, str | None] | None:
+        """The organisation's kind and BIC (None: it has none); None if there is no such organisation."""
+        ...
+
     def revoked(self, key_ids: Collection[str]) -> set[str]:
         """Those of ``key_ids`` that are revoked."""
         ...

@@ -1,8 +1,9 @@
 """The transfer store: the transfers banks submit, stored idempotently, and what the trace and backtests read.
 
-A transfer is stored once: the same body again (same hash, same organisation) is a replay, another body under
-a known id a ``Conflict``. Rows passed in are transfers as stored (``zaslon.flow.ingest.row_body`` plus
-``org_id``, ``ts``, ``body_hash``, ``received_at``), plain dicts.
+A transfer id is the submitting organisation's own: a transfer is stored once per ``(org_id, transfer_id)``; the
+same body again from the same organisation is a replay, another body under an id it used a ``Conflict``; another
+organisation's use of the same id is another transfer. Rows passed in are transfers as stored
+(``zaslon.flow.ingest.row_body`` plus ``org_id``, ``ts``, ``body_hash``, ``received_at``), plain dicts.
 """
 
 from __future__ import annotations
@@ -10,13 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
-
-
-class StoredBody(NamedTuple):
-    """What tells a replay from a conflict for a known id: its body hash and the organisation that sent it."""
-
-    body_hash: str
-    org_id: str
 
 
 class LedgerRow(NamedTuple):
@@ -33,6 +27,18 @@ class LedgerRow(NamedTuple):
     payee_country: str | None
     atm_id: str | None
     outcome: str | None
+    org_id: str  # the submitting organisation: ids are its own
+
+
+class Submitted(NamedTuple):
+    """Who submitted a stored transfer and its two sides: what deciding who may name it takes."""
+
+    org_id: str
+    transfer_id: str
+    payer: str
+    payee: str
+    payer_bank: str | None
+    payee_bank: str | None
 
 
 class FreezeRow(NamedTuple):
@@ -51,14 +57,19 @@ class AlreadyStored(Exception):
 
 class TransferStore(Protocol):
     def add_new(self, org_id: str, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-        """In one transaction: read which ids of ``rows`` are stored; one stored with another body hash or by
-        another organisation than ``org_id`` is a ``Conflict`` (nothing written); insert the others. Returns the
-        ids already stored (identical replays). A concurrent writer storing one of the ids between the read and
+        """In one transaction: read which ids of ``rows`` ``org_id`` already stored; one stored with another body
+        hash is a ``Conflict`` (nothing written); insert the others. Returns the ids already stored (identical
+        replays). A concurrent writer storing one of the ids between the read and
         the insert: read and decided again, once (then ``AlreadyStored``)."""
         ...
 
-    def get(self, transfer_id: str) -> dict[str, Any] | None:
-        """The stored transfer (every column, ``org_id`` and ``body_hash`` included), or None."""
+    def get(self, org_id: str | None, transfer_id: str) -> list[dict[str, Any]]:
+        """The transfers stored under ``transfer_id`` by ``org_id`` (at most one), or by any organisation if None
+        (every column, ``org_id`` and ``body_hash`` included), ordered by organisation."""
+        ...
+
+    def submitted_under(self, ids: Sequence[str]) -> list[Submitted]:
+        """Every stored transfer under one of ``ids``, by whichever organisation submitted it (ordered by it)."""
         ...
 
     def count(self, *, after: datetime | None = None) -> int:
@@ -89,6 +100,7 @@ class TransferStore(Protocol):
         """Every stored transfer in time order (then id), as one list per column of ``columns``."""
         ...
 
-    def reported(self) -> list[tuple[str, datetime]]:
-        """(transfer id, report time) for every transfer an incident names, once per incident."""
+    def reported(self) -> list[tuple[str, str, datetime]]:
+        """(submitting organisation, transfer id, report time) for every transfer an incident names, once per
+        incident."""
         ...

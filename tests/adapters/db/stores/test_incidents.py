@@ -37,6 +37,8 @@ def report(at: datetime = NOW, **over: object) -> IncidentReport:
                                "reported_at": at, "victim": Victim(party_id="p-1", name="Ivan"),
                                "transfer_ids": ("t1",), "text": "wallet and phone"}
     base.update(over)
+    # As intake resolves them: the ids are the reporting bank's own.
+    base.setdefault("transfer_keys", tuple((BANK, t) for t in base["transfer_ids"]))  # type: ignore[attr-defined]
     return IncidentReport(**base)  # type: ignore[arg-type]
 
 
@@ -83,8 +85,9 @@ def test_knowledge_sources_and_disputed_before(db: Engine) -> None:
     add(store, report(NOW + timedelta(days=1), transfer_ids=("t2",), victim=None), "inc-2", dedup=None,
         at=NOW + timedelta(days=1))
     assert store.disputed_before(NOW) == set()
-    assert store.disputed_before(NOW + timedelta(seconds=1)) == {"t1"}
-    assert store.disputed_before(NOW + timedelta(days=2)) == {"t1", "t2"}
+    # By submitter and id: ids are each organisation's own.
+    assert store.disputed_before(NOW + timedelta(seconds=1)) == {f"{BANK}/t1"}
+    assert store.disputed_before(NOW + timedelta(days=2)) == {f"{BANK}/t1", f"{BANK}/t2"}
     sources = store.knowledge_sources()
     assert sorted(sources.named) == sorted([(DROP, NOW), (WALLET.value, NOW), (DROP, NOW + timedelta(days=1)),
                                             (WALLET.value, NOW + timedelta(days=1))])

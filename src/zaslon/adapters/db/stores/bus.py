@@ -15,7 +15,7 @@ from zaslon.adapters.db.stores.transfers import stored_bodies
 from zaslon.adapters.db.tables_bus import bus_inbox, bus_outbox, partition_snapshots
 from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
-from zaslon.flow.ports.transfers import AlreadyStored, StoredBody
+from zaslon.flow.ports.transfers import AlreadyStored
 
 _CHUNK = 500
 
@@ -37,25 +37,29 @@ class SqlBusStore:
                     out[row.msg_key] = dict(row._mapping)
         return out
 
-    def lookup(self, consumer: str, keys: Sequence[str], ids: list[str]) -> tuple[
-            dict[str, dict[str, Any]], dict[str, StoredBody], dict[str, dict[str, Any]]]:
-        """``handled(consumer, keys)`` and ``stored(ids)`` on one connection (a worker's round asks both)."""
+    def lookup(self, consumer: str, keys: Sequence[str], transfers: list[tuple[str, str]]) -> tuple[
+            dict[str, dict[str, Any]], dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
+        """``handled(consumer, keys)`` and ``stored(transfers)`` on one connection (a worker's round asks both).
+        ``transfers``: ``(org_id, transfer_id)`` keys, each bank's ids being its own."""
         handled: dict[str, dict[str, Any]] = {}
-        d_rows: dict[str, dict[str, Any]] = {}
+        d_rows: dict[tuple[str, str], dict[str, Any]] = {}
+        wanted = set(transfers)
+        ids = list(dict.fromkeys(tid for _, tid in transfers))
         with self.db.connect() as conn:
             for start in range(0, len(keys), _CHUNK):
                 chunk = list(keys[start : start + _CHUNK])
                 q = select(bus_inbox).where(bus_inbox.c.consumer == consumer, bus_inbox.c.msg_key.in_(chunk))
                 handled.update({row.msg_key: dict(row._mapping) for row in conn.execute(q)})
-            t_rows = stored_bodies(conn, ids)
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                q = select(*decisions_table.c).where(decisions_table.c.transfer_id.in_(chunk))
-                d_rows.update({row.transfer_id: dict(row._mapping) for row in conn.execute(q)})
+            t_rows = stored_bodies(conn, transfers)
+            for start in range(0, len(ids), _CHUNK):  # by id alone (the index's leading column), then by bank
+                q = select(*decisions_table.c).where(decisions_table.c.transfer_id.in_(ids[start : start + _CHUNK]))
+                d_rows.update({(row.org_id, row.transfer_id): dict(row._mapping) for row in conn.execute(q)
+                               if (row.org_id, row.transfer_id) in wanted})
         return handled, t_rows, d_rows
 
-    def stored(self, ids: list[str]) -> tuple[dict[str, StoredBody], dict[str, dict[str, Any]]]:
-        return self._decisions.stored(ids)
+    def stored(self, transfers: list[tuple[str, str]]
+               ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
+        return self._decisions.stored(transfers)
 
     def commit_batch(self, t_rows: Sequence[dict[str, Any]], d_rows: Sequence[dict[str, Any]],
                      inbox_rows: Sequence[dict[str, Any]], outbox_rows: Sequence[dict[str, Any]]) -> None:

@@ -40,6 +40,12 @@ def _chunks(items: Sequence[str], n: int = _CHUNK) -> list[Sequence[str]]:
     return [items[k:k + n] for k in range(0, len(items), n)]
 
 
+def _disputed() -> Any:
+    """A disputed transfer is the one its submitter stored under its id (ids are each submitter's own)."""
+    return ((incident_transfers.c.transfer_id == transfers.c.transfer_id)
+            & (incident_transfers.c.transfer_org == transfers.c.org_id))
+
+
 def _fact(r: Any) -> TransferFact:
     return TransferFact(r.transfer_id, r.ts, r.payer, r.payee, int(r.amount), r.currency, r.payee_bank, r.atm_id,
                         r.atm_city)
@@ -116,7 +122,7 @@ class SqlCaseStore:
             ).all()
             disputed = conn.execute(
                 select(transfers.c.payee, transfers.c.ts, transfers.c.amount)
-                .join(incident_transfers, incident_transfers.c.transfer_id == transfers.c.transfer_id)
+                .join(incident_transfers, _disputed())
                 .where(incident_transfers.c.incident_id == incident_id, transfers.c.ts < reported_at)
             ).all()
         return IncidentKeyFacts(reported_at, [(r.kind, r.value) for r in inds],
@@ -131,7 +137,7 @@ class SqlCaseStore:
                 rows = conn.execute(
                     select(transfers.c.payee, transfers.c.ts, transfers.c.amount, transfers.c.device, transfers.c.ip)
                     .where((transfers.c.payer == account) & (transfers.c.ts >= since) & (transfers.c.ts < until))
-                    .order_by(transfers.c.ts).limit(limit)
+                    .order_by(transfers.c.ts, transfers.c.transfer_id, transfers.c.org_id).limit(limit)
                 ).all()
                 out.append([Outflow(r.payee, r.ts, int(r.amount), r.device, r.ip) for r in rows])
         return out
@@ -142,15 +148,14 @@ class SqlCaseStore:
             rows = conn.execute(
                 select(transfers.c.ts, transfers.c.payer, transfers.c.payee, transfers.c.amount,
                        transfers.c.payer_bank, transfers.c.payee_bank)
-                .where(transfers.c.ts < now).order_by(transfers.c.ts)
+                .where(transfers.c.ts < now).order_by(transfers.c.ts, transfers.c.transfer_id, transfers.c.org_id)
             ).all()
         return [MoneyMove(*r) for r in rows]
 
     def disputed_payees(self) -> set[str]:
         with self.engine.connect() as conn:
             return set(conn.execute(
-                select(transfers.c.payee).join(incident_transfers,
-                                               incident_transfers.c.transfer_id == transfers.c.transfer_id)
+                select(transfers.c.payee).join(incident_transfers, _disputed())
             ).scalars())
 
     def publish_drops(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -181,7 +186,7 @@ class SqlCaseStore:
                 incs = conn.execute(select(incidents).where(incidents.c.incident_id.in_(chunk))).all()
                 disputed: dict[str, list[TransferFact]] = {}
                 for r in conn.execute(select(incident_transfers.c.incident_id, *_FACT_COLS).join(
-                        transfers, transfers.c.transfer_id == incident_transfers.c.transfer_id)
+                        transfers, _disputed())
                         .where(incident_transfers.c.incident_id.in_(chunk))):
                     disputed.setdefault(r.incident_id, []).append(_fact(r))
                 inds: dict[str, list[tuple[str, str]]] = {}

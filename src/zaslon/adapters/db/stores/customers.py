@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, insert, select
 
 from zaslon.adapters.db.tables_customers import customers
-from zaslon.errors import Forbidden
+from zaslon.errors import InvalidInput
 from zaslon.flow.ports.customers import Customer
 
 _CHUNK = 500
@@ -26,8 +26,9 @@ class SqlCustomerStore:
                 owners.update(conn.execute(select(customers.c.account_id, customers.c.bank_id)
                                            .where(customers.c.account_id.in_(ids[start:start + _CHUNK]))).all())
             theirs = [a for a, bank in owners.items() if bank != bank_id]
-            if theirs:
-                raise Forbidden(f"accounts registered by another bank: {sorted(theirs)[:10]}")
+            if theirs:  # the body names another bank's customer: refused like an IBAN of another bank's code
+                raise InvalidInput(f"accounts not held at your bank (registered by another bank): "
+                                   f"{sorted(theirs)[:10]}", field="customers.account_id")
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(delete(customers).where(customers.c.account_id.in_(ids[start:start + _CHUNK])))
             conn.execute(insert(customers), [

@@ -17,7 +17,7 @@ from zaslon.adapters.db.stores.transfers import stored_bodies
 from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
 from zaslon.adapters.db.wal_checkpoint import WalCheckpointer
-from zaslon.flow.ports.transfers import AlreadyStored, StoredBody
+from zaslon.flow.ports.transfers import AlreadyStored
 
 _CHUNK = 500
 
@@ -29,14 +29,18 @@ class SqlDecisionStore:
         self._fast = fast_paths_apply(db)
         self._writer = RawWriter(db)
 
-    def stored(self, ids: list[str]) -> tuple[dict[str, StoredBody], dict[str, dict[str, Any]]]:
-        d_rows: dict[str, dict[str, Any]] = {}
+    def stored(self, keys: list[tuple[str, str]]
+               ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
+        d_rows: dict[tuple[str, str], dict[str, Any]] = {}
+        wanted = set(keys)
+        ids = list(dict.fromkeys(tid for _, tid in keys))
         with self._db.connect() as conn:  # readers never wait for the writer (WAL / MVCC)
-            t_rows = stored_bodies(conn, ids)
+            t_rows = stored_bodies(conn, keys)
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 for row in conn.execute(select(*decisions_table.c).where(decisions_table.c.transfer_id.in_(chunk))):
-                    d_rows[row.transfer_id] = dict(row._mapping)
+                    if (row.org_id, row.transfer_id) in wanted:
+                        d_rows[(row.org_id, row.transfer_id)] = dict(row._mapping)
         return t_rows, d_rows
 
     def insert(self, t_rows: Sequence[dict[str, Any]], d_rows: Sequence[dict[str, Any]]) -> None:

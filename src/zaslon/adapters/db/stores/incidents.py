@@ -21,7 +21,7 @@ from zaslon.adapters.db.tables_incidents import (
     incidents,
     indicators,
 )
-from zaslon.core.types import Incident, Indicator, IndicatorKind, Scheme
+from zaslon.core.types import Incident, Indicator, IndicatorKind, Scheme, transfer_key
 from zaslon.errors import Conflict, InvalidInput, NotFound
 from zaslon.flow.ports.incidents import (
     LISTED_KINDS,
@@ -82,7 +82,7 @@ class SqlIncidentStore:
                             field="external_ref",
                         )
                     return StoredIncident(_load(conn, row.incident_id), False)
-            payees = _known_transfers(conn, report.transfer_ids)
+            payees = _known_transfers(conn, report.transfer_ids, report.transfer_keys)
             if dedup_key is not None:
                 earlier = conn.execute(
                     select(incidents.c.incident_id).where(incidents.c.dedup_key == dedup_key)).first()
@@ -106,12 +106,13 @@ class SqlIncidentStore:
             if ind_ids:
                 conn.execute(insert(incident_indicators),
                              [{"incident_id": new_id, "indicator_id": i} for i in ind_ids])
-            if report.transfer_ids:
-                conn.execute(insert(incident_transfers),
-                             [{"incident_id": new_id, "transfer_id": t} for t in report.transfer_ids])
+            if report.transfer_keys:
+                conn.execute(insert(incident_transfers), [{"incident_id": new_id, "transfer_id": t, "transfer_org": o}
+                                                          for o, t in report.transfer_keys])
             insert_fraud_numbers(conn, phones, report.reporter_org, source="incident", now=now)
         incident = Incident(new_id, report.reported_at, report.reporter_org, report.scheme,
-                            None if v is None else v.party_id, report.transfer_ids, text, tuple(found))
+                            None if v is None else v.party_id, report.transfer_ids, text, tuple(found),
+                            tuple(transfer_key(o, t) for o, t in report.transfer_keys))
         return StoredIncident(incident, True, payees)
 
     def distinct_payers(self, accounts: Sequence[str], at: datetime) -> dict[str, int]:
@@ -133,8 +134,10 @@ class SqlIncidentStore:
                 select(incident_reports.c.reporter_org).where(incident_reports.c.incident_id == incident_id)))
             banks: set[str | None] = set()
             if incident.transfer_ids:
-                for r in conn.execute(select(transfers.c.payer_bank, transfers.c.payee_bank).where(
-                    transfers.c.transfer_id.in_(list(incident.transfer_ids)))):
+                for r in conn.execute(select(transfers.c.payer_bank, transfers.c.payee_bank).join(
+                        incident_transfers, (incident_transfers.c.transfer_id == transfers.c.transfer_id)
+                        & (incident_transfers.c.transfer_org == transfers.c.org_id))
+                        .where(incident_transfers.c.incident_id == incident_id)):
                     banks.update((r.payer_bank, r.payee_bank))
             repeats = conn.execute(select(incident_reports.c.report_id).where(
                 incident_reports.c.incident_id == incident_id, incident_reports.c.duplicate.is_(True))).all()
@@ -144,28 +147,30 @@ class SqlIncidentStore:
 
     def knowledge_sources(self) -> KnowledgeSources:
         named: list[tuple[str, datetime]] = []
+        reported: list[datetime] = []
         with self.engine.connect() as conn:
-            for r in conn.execute(select(transfers.c.payee, incidents.c.received_at)
-                                  .join(incident_transfers,
-                                        incident_transfers.c.transfer_id == transfers.c.transfer_id)
+            for r in conn.execute(select(transfers.c.payee, incidents.c.received_at, incidents.c.reported_at)
+                                  .join(incident_transfers, _disputed_join())
                                   .join(incidents, incidents.c.incident_id == incident_transfers.c.incident_id)):
                 named.append((r.payee, r.received_at))
+                reported.append(r.reported_at)
             link = incident_indicators.c
-            for r in conn.execute(select(indicators.c.value, incidents.c.received_at)
+            for r in conn.execute(select(indicators.c.value, incidents.c.received_at, incidents.c.reported_at)
                                   .join(incident_indicators, link.indicator_id == indicators.c.indicator_id)
                                   .join(incidents, incidents.c.incident_id == link.incident_id)
                                   .where(indicators.c.kind.in_([k.value for k in LISTED_KINDS]))):
                 named.append((r.value, r.received_at))
+                reported.append(r.reported_at)
             delisted = upheld_appeals(conn)
             phones = {r.phone for r in conn.execute(select(fraud_numbers.c.phone))}
-        return KnowledgeSources(named, delisted, phones)
+        return KnowledgeSources(named, delisted, phones, reported)
 
     def disputed_before(self, cutoff: datetime) -> set[str]:
         with self.engine.connect() as conn:
-            return set(conn.execute(
-                select(incident_transfers.c.transfer_id)
+            return {transfer_key(r.transfer_org, r.transfer_id) for r in conn.execute(
+                select(incident_transfers.c.transfer_org, incident_transfers.c.transfer_id)
                 .join(incidents, incidents.c.incident_id == incident_transfers.c.incident_id)
-                .where(incidents.c.reported_at < cutoff)).scalars())
+                .where(incidents.c.reported_at < cutoff))}
 
 
 class SqlAppealStore:
@@ -224,30 +229,43 @@ def _load(conn: Connection, incident_id: str) -> Incident:
     row = conn.execute(select(incidents).where(incidents.c.incident_id == incident_id)).mappings().first()
     if row is None:
         raise NotFound(f"no incident {incident_id!r}", field="incident_id")
-    tids = tuple(r.transfer_id for r in conn.execute(
-        select(incident_transfers.c.transfer_id).where(incident_transfers.c.incident_id == incident_id)
-        .order_by(incident_transfers.c.transfer_id)))
+    named = conn.execute(
+        select(incident_transfers.c.transfer_id, incident_transfers.c.transfer_org)
+        .where(incident_transfers.c.incident_id == incident_id)
+        .order_by(incident_transfers.c.transfer_id, incident_transfers.c.transfer_org)).all()
     inds = tuple(Indicator(IndicatorKind(r.kind), r.value, r.display) for r in conn.execute(
         select(indicators.c.kind, indicators.c.value, indicators.c.display)
         .join(incident_indicators, incident_indicators.c.indicator_id == indicators.c.indicator_id)
         .where(incident_indicators.c.incident_id == incident_id).order_by(indicators.c.indicator_id)))
     return Incident(incident_id, row["reported_at"], row["reporter_org"], Scheme(row["scheme"]), row["victim_party"],
-                    tids, row["text"], inds)
+                    tuple(r.transfer_id for r in named), row["text"], inds,
+                    tuple(transfer_key(r.transfer_org, r.transfer_id) for r in named))
 
 
-def _known_transfers(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
-    payees: dict[str, str] = {}
+def _disputed_join() -> Any:
+    """A disputed transfer is the one its submitter stored under its id (ids are each submitter's own)."""
+    return ((incident_transfers.c.transfer_id == transfers.c.transfer_id)
+            & (incident_transfers.c.transfer_org == transfers.c.org_id))
+
+
+def _known_transfers(conn: Connection, refs: Sequence[str], keys: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The payee of each disputed transfer, by the id the report named it with (``keys``: resolved by intake)."""
+    if len(refs) != len(keys):  # not resolved by intake: nothing tells whose transfers they are
+        raise InvalidInput("disputed transfers not resolved to their submitters", field="transfer_ids")
+    wanted = set(keys)
+    payees: dict[tuple[str, str], str] = {}
+    ids = list(dict.fromkeys(t for _, t in keys))
     for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start : start + _CHUNK])
-        for row in conn.execute(
-            select(transfers.c.transfer_id, transfers.c.payee).where(transfers.c.transfer_id.in_(chunk))
-        ):
-            payees[row.transfer_id] = row.payee
-    unknown = [t for t in ids if t not in payees]
+        chunk = ids[start : start + _CHUNK]
+        for row in conn.execute(select(transfers.c.org_id, transfers.c.transfer_id, transfers.c.payee)
+                                .where(transfers.c.transfer_id.in_(chunk))):
+            if (row.org_id, row.transfer_id) in wanted:
+                payees[(row.org_id, row.transfer_id)] = row.payee
+    unknown = [r for r, k in zip(refs, keys, strict=True) if k not in payees]
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
         raise InvalidInput(f"unknown transfer ids: {shown}", field="transfer_ids")
-    return {t: payees[t] for t in ids}
+    return {r: payees[k] for r, k in zip(refs, keys, strict=True)}
 
 
 def _insert_report(conn: Connection, incident_id: str, report: IncidentReport, body_hash: str, now: datetime,

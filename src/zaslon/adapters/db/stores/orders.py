@@ -144,7 +144,7 @@ class SqlOrderStore:
             return [_order(r) for r in conn.execute(select(freeze_orders).where(
                 freeze_orders.c.account_id == account_id,
                 freeze_orders.c.status.in_([s.value for s in lifecycle.ACTIVE]))
-                .order_by(freeze_orders.c.issued_at)).mappings()]
+                .order_by(freeze_orders.c.issued_at, freeze_orders.c.order_id)).mappings()]
 
     def open_due(self, now: datetime) -> list[FreezeOrder]:
         open_ = [OrderStatus.ISSUED.value, OrderStatus.ACKNOWLEDGED.value]

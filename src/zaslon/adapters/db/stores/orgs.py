@@ -60,6 +60,11 @@ class SqlOrgStore:
                          revoked_at=row.revoked_at, org_id=row.org_id, kind=row.kind, bank_id=row.bank_id,
                          person=row.person)
 
+    def org(self, org_id: str) -> tuple[str, str | None] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(orgs.c.kind, orgs.c.bank_id).where(orgs.c.org_id == org_id)).first()
+        return None if row is None else (str(row.kind), row.bank_id)
+
     def revoked(self, key_ids: Collection[str]) -> set[str]:
         with self.engine.connect() as conn:
             return {r.key_id for r in conn.execute(

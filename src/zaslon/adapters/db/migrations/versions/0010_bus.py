@@ -1,6 +1,6 @@
 """bus: inbox, outbox and partition snapshots of the scale-out shape (NATS JetStream + PostgreSQL)
 
-Revision ID: 0006
+Revision ID: 0010
 Revises: 0005
 Create Date: 2026-12-01 12:00:00
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
