@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit install install-dev clean
+.PHONY: demo test lint typecheck unit test-scaleout bench-cluster install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,18 @@ typecheck: $(STAMP_DEV)
 
 unit: $(STAMP_DEV)
 	scripts/ensure-chromium.sh
-	scripts/with-postgres.sh $(BIN)/python -m pytest
+	scripts/with-postgres.sh $(BIN)/python -m pytest -m "not scaleout"
 
-test: lint typecheck unit
+# The scale-out shape on real components: a throwaway PostgreSQL and nats-server (Debian's package, installed
+# by scripts/with-nats.sh when missing); the tests start their own workers, API nodes and servers to kill.
+test-scaleout: $(STAMP_DEV)
+	scripts/with-postgres.sh scripts/with-nats.sh $(BIN)/python -m pytest -m scaleout tests/adapters/bus
+
+bench-cluster: $(STAMP_RUN)
+	scripts/with-postgres.sh scripts/with-nats.sh $(BIN)/zaslon bench cluster --workers 1,2 --seconds 20 \
+	  --json bench/cluster.json
+
+test: lint typecheck unit test-scaleout
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -53,6 +53,8 @@ trap cleanup EXIT INT TERM
 "$PG_BIN/psql" -h 127.0.0.1 -p "$PORT" -U zaslon -d postgres -qc "CREATE DATABASE zaslon_test" >/dev/null
 
 export ZASLON_TEST_POSTGRES_URL="postgresql+psycopg://zaslon@127.0.0.1:$PORT/zaslon_test"
+# The fault tests restart this cluster mid-stream (same data directory, port and options).
+export ZASLON_TEST_PG_RESTART="${RUN_AS[*]} $PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/server.log -w -m fast restart"
 echo "throwaway PostgreSQL on 127.0.0.1:$PORT ($PG_DIR)" >&2
 set +e
 "$@"

@@ -98,6 +98,21 @@ class Settings(BaseSettings):
         default=False, description="serve /metrics without a key to clients on 127.0.0.0/8 or ::1 (a local scraper)"
     )
 
+    # ---- the scale-out shape (ZASLON_BUS_URL=nats://…, docs/deployment.md) ----
+    bus_partitions: int = Field(default=16, ge=1, le=4096,
+                                description="partitions of accounts; the same on every node, fixed for a deployment")
+    bus_reply_timeout_s: float = Field(default=5.0, gt=0, le=60,
+                                       description="an API node waits this long for a worker's decision, then 503")
+    bus_ack_wait_s: float = Field(default=5.0, gt=0, le=600,
+                                  description="a message not acknowledged this long after delivery is redelivered")
+    bus_max_deliver: int = Field(default=5, ge=1, le=100,
+                                 description="a message failing this many deliveries goes to the dead-letter subject")
+    bus_batch: int = Field(default=256, ge=1, le=10_000, description="most messages a worker scores in one batch")
+    bus_snapshot_every: int = Field(default=500, ge=1,
+                                    description="a worker snapshots a partition's state every this many batches")
+    bus_fault: str = Field(default="", description="fault injection for the crash tests only: "
+                           "kill-before-commit:N, kill-after-commit:N (kill -9 itself at its N-th batch), "
+                           "poison:TRANSFER_ID (scoring that transfer raises)")
     desk_idle_minutes: float = Field(default=30.0, gt=0, description="a desk session unused this long ends")
     desk_clock_limits_min: dict[str, tuple[int, int]] = Field(
         default={"order": (15, 30), "ack": (30, 60), "freeze": (60, 120)},

@@ -20,10 +20,17 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         host: str = typer.Option(None, help="listen address (default ZASLON_HOST or 127.0.0.1)"),
         port: int = typer.Option(None, help="port (default ZASLON_PORT or 8000)"),
         workers: int = typer.Option(
-            1, min=1, help="uvicorn worker processes (keep 1: each holds its own scoring feature state)"
+            1, min=1, help="uvicorn worker processes (embedded default: keep 1, each holds its own scoring "
+            "feature state; an API node of the scale-out shape holds none and may run several)"
         ),
+        role: str = typer.Option("all", help="api, worker or all. The scale-out shape (ZASLON_BUS_URL=nats://…): "
+                                 "api = a stateless API node, worker = a scoring worker, all = both here. "
+                                 "The embedded default is always all."),
+        partitions: str = typer.Option("all", help="with --role worker or all: the partitions to own"),
     ) -> None:
         """Serve the HTTP API (migrates the database first)."""
+        import subprocess
+
         import uvicorn
 
         from zaslon.adapters.db.engine import upgrade
@@ -31,13 +38,38 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.settings import Settings
 
         settings = Settings()
+        if role not in ("api", "worker", "all"):
+            raise InvalidInput(f"role {role!r}: choose api, worker or all", field="role")
+        scale_out = settings.bus_url.startswith("nats://")
+        if role != "all" and not scale_out:
+            raise InvalidInput(f"--role {role} needs the scale-out shape: set ZASLON_BUS_URL=nats://host:port "
+                               "and a PostgreSQL ZASLON_DATABASE_URL", field="role")
+        if scale_out and not settings.database_url.startswith("postgresql"):
+            raise InvalidInput("the scale-out shape needs PostgreSQL (ZASLON_DATABASE_URL=postgresql+psycopg://…)",
+                               field="database_url")
+        if role == "worker":
+            from zaslon.cli.cluster import run_worker
+
+            run_worker(partitions)
+            return
+        if not scale_out and workers > 1:
+            raise InvalidInput("--workers > 1 would split the embedded default's feature state between "
+                               "processes: use the scale-out shape (docs/deployment.md)", field="workers")
         configure(settings.log_json)
         upgrade(settings.database_url)
-        uvicorn.run(
-            "zaslon.adapters.http.app:serve_app", factory=True, host=host or settings.host,
-            port=port or settings.port, workers=workers, log_level="warning", access_log=False,
-            timeout_graceful_shutdown=5,  # the desk's open event streams must not hold a shutdown up
-        )
+        child = None
+        if scale_out and role == "all":
+            child = subprocess.Popen([sys.executable, "-m", "zaslon", "worker", "--partitions", partitions])
+        try:
+            uvicorn.run(
+                "zaslon.adapters.http.app:serve_app", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=5,  # the desk's open event streams must not hold a shutdown up
+            )
+        finally:
+            if child is not None:
+                child.terminate()
+                child.wait(timeout=30)
 
     @db.command("upgrade")
     def db_upgrade(revision: str = typer.Argument("head")) -> None:

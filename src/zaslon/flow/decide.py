@@ -546,3 +546,11 @@ def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSe
                  transfer=batch[i], feature_seq=seqs[i])
         for i, d in enumerate(decisions)
     ]
+
+
+# The recorder's steps, named for the other callers that decide through the same code: the scale-out's scoring
+# workers (``zaslon.flow.partition``) score, check replays and build the stored rows exactly as the recorder does.
+score_transfers = _score
+decision_row = _decision_row
+replay_of_row = _from_row
+same_body = _same_body

@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         owns_db=owns_db,
         limiter=KeyRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         audit=(audit := AuditLog(exchange.db)),
+        bus=_bus_node(settings, exchange),
     )
     app = ZaslonAPI(title="Zaslon", version=__version__, description="National anti-fraud exchange API.",
                     lifespan=_lifespan)
@@ -94,7 +95,43 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
     instrument(app, state.metrics)
     app.add_middleware(AuditTrail, audit=audit)
     app.add_middleware(BodyLimit, settings=settings)
+    if state.bus is not None:
+        app.add_middleware(KnowledgeNotice, bus=state.bus)
     return app
+
+
+def _bus_node(settings: Settings, exchange: Exchange) -> object | None:
+    """The scale-out shape's API node when ``ZASLON_BUS_URL`` names a NATS server (docs/deployment.md)."""
+    if not settings.bus_url.startswith("nats://"):
+        return None
+    from zaslon.adapters.bus.api_node import BusScorer
+
+    return BusScorer(settings.bus_url, exchange.db, partitions=settings.bus_partitions,
+                     reply_timeout_s=settings.bus_reply_timeout_s)
+
+
+class KnowledgeNotice:
+    """Scale-out: after a successful write other than scoring (an incident, an appeal, customers, rules), tell
+    the workers to reload what the exchange learnt, so scoring sees it as the embedded default does."""
+
+    def __init__(self, app: ASGIApp, bus: object) -> None:
+        self.app, self.bus = app, bus
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD") or scope["path"].startswith(
+                "/v1/transfers/score"):
+            await self.app(scope, receive, send)
+            return
+        status = [0]
+
+        async def watching(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, watching)
+        if 200 <= status[0] < 300:
+            await self.bus.knowledge_changed()  # type: ignore[attr-defined]
 
 
 def serve_app() -> ZaslonAPI:
@@ -106,6 +143,8 @@ def serve_app() -> ZaslonAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = app_state(app)
+    if state.bus is not None:
+        await state.bus.start()
     state.exchange.warm_up()  # compile (numba) and touch the hot paths before the first request
     if state.freeze_heap:
         # What start-up loaded (modules, the model, compiled code, feature state) lives as long as the server.
@@ -118,6 +157,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         state.keys.forget()  # no verified key outlives the server in memory
+        if state.bus is not None:
+            await state.bus.close()
         if state.owns_exchange:
             state.exchange.close()  # the rules watcher, the recorder's writer and checkpointer, its connections
         if state.owns_db:

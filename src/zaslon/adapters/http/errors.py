@@ -53,6 +53,8 @@ def error_response(exc: ZaslonError) -> JSONResponse:
     headers = _CHALLENGE if isinstance(exc, Unauthenticated) else None
     if isinstance(exc, RateLimited):  # whole seconds (RFC 9110), never 0: "now" would invite a retry storm
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    elif isinstance(exc, Unavailable):  # nothing was stored: the client retries (with the same ids) after this
+        headers = {"Retry-After": "1"}
     return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
 
 

@@ -118,6 +118,13 @@ def _score(request: Request, principal: Principal, items: list[ScoreIn], source:
     exchange = state_of(request).exchange
     batch = transfers if transfers is not None else [i.to_domain() for i in items]
     calls = [i.on_flagged_call for i in items] if transfers is None else None
+    bus = state_of(request).bus
+    if bus is not None:  # the scale-out shape: the partitions' workers decide (this runs in a worker thread)
+        from anyio.from_thread import run as run_on_loop
+
+        exchange.check_submitter(principal.org_id, batch)  # a bank submits only its own customers' transfers
+
+        return cast(list[Any], run_on_loop(bus.score_many, principal.org_id, batch, calls))
     return cast(list[Any], exchange.score(principal.org_id, batch, on_flagged_call=calls, source=source,
                                           message_id=message_id))
 
@@ -201,6 +208,8 @@ def decide(state: AppState, org_id: str, transfer: Transfer, on_flagged_call: bo
     together with the other requests queued at the same moment (``zaslon.flow.score_batcher``); the
     awaitable completes once the decision is committed. The route and the fast lane both decide through it."""
     state.exchange.check_submitter(org_id, [transfer])  # a bank submits only its own customers' transfers
+    if state.bus is not None:  # the scale-out shape: the worker owning the payer's partition decides
+        return cast(Awaitable[Any], state.bus.score(org_id, transfer, on_flagged_call))
     [flag] = state.exchange.on_call([transfer], [on_flagged_call])
     return state.score_batcher.score(org_id, transfer, flag)
 

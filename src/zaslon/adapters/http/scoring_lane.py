@@ -77,8 +77,9 @@ async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send)
         transfer = item.to_domain()
         recorded = await decide(state, principal.org_id, transfer, item.on_flagged_call)
         body = decision_json(recorded)
-        alerts: list[Any] = [] if recorded.replayed else state.exchange.cashout_attempts(
-            [transfer], [recorded.decision.outcome.value])
+        # (in the scale-out shape the worker raises the desk's cash-out alerts, through its outbox)
+        alerts: list[Any] = ([] if recorded.replayed or state.bus is not None
+                             else state.exchange.cashout_attempts([transfer], [recorded.decision.outcome.value]))
     except ZaslonError as exc:  # a conflicting replay of a known id, say: the same answer the route gives
         answer = error_response(exc)
         await answer(scope, receive, send)

@@ -6,6 +6,7 @@ Routes read it through ``state_of(request)``; tests and the fast lane through ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -34,6 +35,7 @@ class AppState:
     owns_db: bool = False  # the engine made by the factory: disposed at shutdown
     limiter: KeyRateLimiter = field(default_factory=lambda: KeyRateLimiter(0, 1))  # per API key (0: off)
     audit: AuditLog | None = None  # who changed what through the API, hash-chained (None: not recorded)
+    bus: Any = None  # the scale-out shape's API node (zaslon.adapters.bus.api_node.BusScorer): workers decide
 
     @property
     def db(self) -> Engine:

@@ -1,0 +1,5 @@
+"""``python -m zaslon``: the same command as ``zaslon``."""
+
+from zaslon.cli import main
+
+main()

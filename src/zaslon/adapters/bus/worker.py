@@ -1,0 +1,506 @@
+"""A scoring worker of the scale-out shape: owns partitions of accounts, decides their transfers exactly once.
+
+Ownership: a partition is owned by whoever holds its PostgreSQL advisory lock (``pg_try_advisory_lock``) on
+the worker's lock connection. Several workers may be started for the same partitions: one owns each, the
+others wait and take over within a second of the owner's death (its connection drops, the lock goes with it).
+
+Per owned partition: first the hand-over — the state from the partition's last snapshot, then every micro-batch
+scored after it folded in again in the order it was scored (the inbox says which messages and in which batch,
+the stream holds their bodies) — and only then the durable pull consumer ``score-<partition>``:
+
+    fetch a micro-batch -> inbox: handled before? -> score the rest with the Exchange's engine on the partition's
+    state -> ONE transaction: transfers, decisions, inbox rows, outbox events -> acknowledge -> answer each
+
+A crash before the commit leaves nothing: the messages are redelivered and scored again, by whoever owns the
+partition then, on a state rebuilt without them. A crash after the commit and before the acknowledgement
+makes the redelivered messages replays: the inbox has them, the answer is the stored decision. A failed
+commit (PostgreSQL away) discards the partition's in-memory state (it had folded the batch in) and rebuilds
+it before the next batch. A message that does not validate goes to ``zaslon.dlq.score`` with its reason; one
+that keeps failing goes there after ``bus_max_deliver`` attempts.
+
+Beside the partitions a worker runs the outbox relay (events committed with their effects, published with
+``Nats-Msg-Id`` = row id) and the consumer of cash-out alerts (``zaslon.events.cashout`` -> the desk's alerts,
+inbox and effect in one transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import nats
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig
+from sqlalchemy import Connection, Engine, text
+
+from zaslon.adapters.bus.streams import (
+    DLQ_STREAM,
+    EVENTS_STREAM,
+    KNOWLEDGE_SUBJECT,
+    REASON_HEADER,
+    REPLY_HEADER,
+    SCORE_STREAM,
+    decode_transfer,
+    encode_answer,
+    ensure_streams,
+    score_subject,
+)
+from zaslon.adapters.db.engine import make_engine
+from zaslon.adapters.db.stores.bus import SqlBusStore
+from zaslon.errors import Conflict, InvalidInput, ZaslonError
+from zaslon.flow.exchange import Exchange
+from zaslon.flow.partition import CASHOUT_SUBJECT, Incoming, PartitionScorer, alert_of_json, message_key
+from zaslon.settings import Settings
+
+log = structlog.get_logger("zaslon.bus.worker")
+
+SCORE_CONSUMER = "score"
+ALERTS_CONSUMER = "alerts"
+_LOCK_BASE = 0x5A5A_0000  # advisory lock keys: this plus the partition number
+
+
+def parse_partitions(spec: str, total: int) -> list[int]:
+    """``"0-7,12"`` -> [0..7, 12]; ``"all"`` -> every partition. Out of range or malformed: InvalidInput."""
+    if spec.strip() == "all":
+        return list(range(total))
+    out: set[int] = set()
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.strip().partition("-")
+            a, b = int(lo), int(hi or lo)
+            if a > b:
+                raise ValueError(part)
+            out.update(range(a, b + 1))
+    except ValueError:
+        raise InvalidInput(f"partitions {spec!r}: give numbers and ranges like 0-7,12 or 'all'",
+                           field="partitions") from None
+    bad = sorted(p for p in out if not 0 <= p < total)
+    if bad:
+        raise InvalidInput(f"partitions {bad[:5]} are outside 0-{total - 1} (ZASLON_BUS_PARTITIONS={total})",
+                           field="partitions")
+    return sorted(out)
+
+
+class _Fault:
+    """The crash tests' fault injection (``ZASLON_BUS_FAULT``): kill -9 this process at a stated point."""
+
+    def __init__(self, spec: str) -> None:
+        kind, _, arg = spec.partition(":")
+        self.kind, self.arg = kind, arg
+        self.batches = 0
+
+    def at(self, point: str) -> None:
+        if self.kind == point and self.batches >= int(self.arg):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def poisoned(self, transfer_id: str) -> bool:
+        return self.kind == "poison" and transfer_id == self.arg
+
+
+class ScoringWorker:
+    def __init__(self, settings: Settings, partitions: Sequence[int], *, db: Engine | None = None) -> None:
+        if not settings.database_url.startswith("postgresql"):
+            raise InvalidInput("a scoring worker needs PostgreSQL (ZASLON_DATABASE_URL=postgresql+psycopg://…)",
+                               field="database_url")
+        self.settings = settings
+        self.wanted = list(partitions)
+        self.db = db or make_engine(settings.database_url)
+        self.store = SqlBusStore(self.db)
+        self.exchange = Exchange(self.db, settings)
+        self.fault = _Fault(settings.bus_fault)
+        self.owned: dict[int, asyncio.Task[None]] = {}
+        self.scorers: dict[int, PartitionScorer] = {}
+        self._lock_conn: Connection | None = None
+        self._nc: NATS | None = None
+        self._js: Any = None
+        self._outbox_kick = asyncio.Event()
+        self._work = asyncio.Event()
+        self._queue: list[tuple[int, list[Msg], asyncio.Future[None]]] = []
+        self._since_snapshot: dict[int, int] = {}
+        self._knowledge_kick = asyncio.Event()
+        self.scored = 0
+
+    # ---- life ----------------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.to_thread(self.exchange.restore)
+        await asyncio.to_thread(self.exchange.warm_up)
+        await self._retry(self._connect, stop)
+        assert self._nc is not None  # connected (or stopped before: then the loops below end at once)
+        await self._nc.subscribe(KNOWLEDGE_SUBJECT, cb=self._on_knowledge)
+        tasks = [asyncio.create_task(self._ownership(stop)), asyncio.create_task(self._processor(stop)),
+                 asyncio.create_task(self._relay(stop)),
+                 asyncio.create_task(self._alerts(stop)), asyncio.create_task(self._knowledge(stop))]
+        log.info("worker started", partitions=len(self.wanted))
+        try:
+            await stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await self._release_all(snapshot=True)
+            for t in tasks:
+                with contextlib.suppress(BaseException):
+                    await t
+            if self._nc is not None:
+                await self._nc.close()
+            self.exchange.close()
+            self.db.dispose()
+
+    async def _connect(self) -> None:
+        nc = await nats.connect(self.settings.bus_url, name="zaslon-worker", allow_reconnect=True,
+                                max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2)
+        js = nc.jetstream()
+        try:
+            await ensure_streams(js)
+        except Exception:
+            await nc.close()
+            raise
+        self._nc, self._js = nc, js
+
+    @staticmethod
+    async def _retry(make: Any, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await make()
+                return
+            except Exception as exc:
+                log.warning("bus not ready", error=str(exc))
+                await asyncio.sleep(0.5)
+
+    # ---- ownership -----------------------------------------------------------------------------------------
+    async def _ownership(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._claim()
+            except Exception as exc:  # the lock connection died (PostgreSQL restarted): give everything up
+                log.warning("lost the partition locks", error=f"{type(exc).__name__}: {exc}")
+                await self._release_all(snapshot=False)
+            await asyncio.sleep(0.3)
+
+    async def _claim(self) -> None:
+        if self._lock_conn is None:
+            self._lock_conn = await asyncio.to_thread(self.db.connect)
+        conn = self._lock_conn
+
+        def ask(sql: str, p: int = 0) -> bool:
+            return bool(conn.execute(text(sql), {"k": _LOCK_BASE + p}).scalar())
+
+        await asyncio.to_thread(ask, "SELECT :k > 0")  # the locks live as long as this session: is it alive?
+        for p in self.wanted:
+            if p in self.owned:
+                continue
+            if await asyncio.to_thread(ask, "SELECT pg_try_advisory_lock(:k)", p):
+                self.owned[p] = asyncio.create_task(self._partition(p))
+        for p, task in list(self.owned.items()):
+            if task.done():  # it failed (its error logged): start it again, rebuilt from the store
+                self.owned.pop(p)
+                self.scorers.pop(p, None)
+                await asyncio.to_thread(ask, "SELECT pg_advisory_unlock(:k)", p)
+
+    async def _release_all(self, *, snapshot: bool) -> None:
+        tasks = list(self.owned.values())
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        if snapshot:
+            for p, sc in list(self.scorers.items()):
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.store.save_snapshot, p, sc.batch_no, sc.snapshot(),
+                                            datetime.now(UTC))
+        self.owned.clear()
+        self.scorers.clear()
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(conn.invalidate)  # the session ends: PostgreSQL drops its locks
+
+    # ---- one partition -------------------------------------------------------------------------------------
+    async def _partition(self, p: int) -> None:
+        try:
+            scorer = await self._rebuild(p)
+            self.scorers[p] = scorer
+            sub = await self._js.pull_subscribe(
+                score_subject(p), durable=f"score-{p}", stream=SCORE_STREAM,
+                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.bus_ack_wait_s,
+                                      max_deliver=self.settings.bus_max_deliver + 1,
+                                      max_ack_pending=4 * self.settings.bus_batch))
+            log.info("partition owned", partition=p, batches=scorer.batch_no, accounts=len(scorer.state))
+            while True:
+                try:
+                    msgs = await self._fetch(sub)
+                except (NatsTimeout, TimeoutError):
+                    continue
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._queue.append((p, msgs, done))
+                self._work.set()
+                await done  # this partition's next batch only after this one is handled: its order is kept
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("partition stopped", partition=p, error=str(exc))
+            raise
+
+    async def _fetch(self, sub: Any) -> list[Msg]:
+        """Wait for one message, then take what else is there at once. (nats-py's ``fetch(n)`` on an idle
+        consumer waits, after the first message, for the rest of ``n`` until its timeout: a second of
+        latency on a quiet partition.)"""
+        msgs: list[Msg] = await sub.fetch(1, timeout=1.0)
+        if self.settings.bus_batch > 1:
+            with contextlib.suppress(NatsTimeout, TimeoutError):
+                msgs += await sub.fetch(self.settings.bus_batch - 1, timeout=0.002)
+        return msgs
+
+    async def _rebuild(self, p: int) -> PartitionScorer:
+        """The hand-over: snapshot, then the stream tail the inbox says was scored, folded batch by batch."""
+        scorer = PartitionScorer(self.exchange, p)
+        snap = await asyncio.to_thread(self.store.load_snapshot, p)
+        if snap is not None:
+            scorer.restore(snap[1], snap[0])
+        tail = await asyncio.to_thread(self.store.scored_tail, SCORE_CONSUMER, p, scorer.batch_no)
+        bodies: dict[int, bytes] = {}
+        seqs = sorted({s for s, _, _ in tail})
+        for start in range(0, len(seqs), 256):
+            got = await asyncio.gather(*(self._js.get_msg(SCORE_STREAM, s) for s in seqs[start : start + 256]))
+            bodies.update({s: m.data for s, m in zip(seqs[start : start + 256], got, strict=True)})
+        i = 0
+        while i < len(tail):
+            batch_no = tail[i][1]
+            transfers, calls = [], []
+            while i < len(tail) and tail[i][1] == batch_no:
+                _, t, _ = decode_transfer(bodies[tail[i][0]])
+                transfers.append(t)
+                calls.append(tail[i][2])
+                i += 1
+            scorer.fold(batch_no, transfers, calls)
+        return scorer
+
+    async def _processor(self, stop: asyncio.Event) -> None:
+        """Everything the partitions fetched meanwhile, handled together: one look-up and one commit for all of
+        it (the fixed cost of a transaction and of the thread hand-offs is shared by the partitions)."""
+        while not stop.is_set():
+            await self._work.wait()
+            self._work.clear()
+            items, self._queue = self._queue, []
+            if not items:
+                continue
+            try:
+                await self._handle(items)
+            except Exception as exc:  # not expected: the partitions' messages are redelivered
+                log.exception("batch failed", error=str(exc))
+            finally:
+                for _, _, fut in items:
+                    if not fut.done():
+                        fut.set_result(None)
+
+    async def _handle(self, items: list[tuple[int, list[Msg], asyncio.Future[None]]]) -> None:
+        """One round: decode, look up, score per partition, ONE commit, acknowledge, answer."""
+        at = datetime.now(UTC)
+        batches: dict[int, list[Incoming]] = {}
+        raw: dict[str, Msg] = {}
+        twins: list[tuple[str, Msg]] = []
+        all_msgs: list[Msg] = []
+        for p, msgs, _ in items:
+            if p not in self.scorers:  # given up meanwhile (the locks lost): redelivered to the next owner
+                continue
+            for m in msgs:
+                try:
+                    org, t, call = decode_transfer(m.data)
+                except InvalidInput as exc:
+                    await self._dead_letter(m, f"invalid: {exc.message}", p, exc)
+                    continue
+                key, h = message_key(org, t)
+                all_msgs.append(m)
+                if key in raw:  # the same message twice in one round (resent, and redelivered): handled once
+                    twins.append((key, m))
+                    continue
+                batches.setdefault(p, []).append(Incoming(m.metadata.sequence.stream, org, t, call, key, h))
+                raw[key] = m
+        if not batches:
+            return
+        keys = list(raw)
+        ids = list({(m.org_id, m.transfer.transfer_id) for b in batches.values() for m in b})  # each bank's own
+        try:
+            done, stored_t, stored_d = await asyncio.to_thread(self.store.lookup, SCORE_CONSUMER, keys, ids)
+        except Exception as exc:  # the store unreachable: nothing done, redelivered later
+            log.warning("store unreachable", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.gather(*(m.nak(delay=1.0) for m in all_msgs), return_exceptions=True)
+            return
+        outcomes: dict[int, tuple[list[Incoming], Any]] = {}
+        for p, batch in batches.items():
+            todo = [m for m in batch if m.key not in done]
+            poisoned = [m for m in todo if self.fault.poisoned(m.transfer.transfer_id)]
+            if poisoned:
+                await self._poison(p, poisoned, raw)
+                todo = [m for m in todo if m not in poisoned]
+            outcomes[p] = (todo, self.scorers[p].score(todo, stored_t, stored_d, now=at) if todo else None)
+        self.fault.batches += 1
+        self.fault.at("kill-before-commit")
+        rows: tuple[list[dict[str, Any]], ...] = ([], [], [], [])
+        for _, out in outcomes.values():
+            if out is not None:
+                for acc, part in zip(rows, (out.transfer_rows, out.decision_rows, out.inbox_rows, out.outbox_rows),
+                                     strict=True):
+                    acc.extend(part)
+        if any(rows):
+            try:
+                await asyncio.to_thread(self.store.commit_batch, *rows)
+            except Exception as exc:  # nothing stored: forget the states that folded the batches in, rebuild
+                log.warning("commit failed; partition states rebuilt", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.gather(*(m.nak(delay=0.5) for m in raw.values()), return_exceptions=True)
+                for p, (_, out) in outcomes.items():
+                    if out is not None and out.scored:
+                        self.scorers[p] = await self._rebuild_safely(p)
+                return
+            self.fault.at("kill-after-commit")
+            if rows[3]:
+                self._outbox_kick.set()
+        await asyncio.gather(*(m.ack() for m in raw.values()), return_exceptions=True)  # after the commit
+        answers = []
+        sent: dict[str, bytes] = {}
+        for p, (todo, out) in outcomes.items():
+            handled = {m.key: h for m, h in zip(todo, out.handled, strict=True)} if out is not None else {}
+            if out is not None:
+                self.scored += out.scored
+            for inc in batches[p]:
+                reply = (raw[inc.key].headers or {}).get(REPLY_HEADER) if inc.key in raw else None
+                if not reply:
+                    continue
+                if inc.key in done:  # committed before, acknowledged never: answered as it was then
+                    row = stored_d.get((inc.org_id, inc.transfer.transfer_id))
+                    if done[inc.key]["status"] == "conflict":
+                        data = encode_answer(None, False, Conflict(
+                            f"transfer {inc.transfer.transfer_id!r} was already scored with a different body",
+                            field="transfer_id"))
+                    elif row is not None:
+                        data = encode_answer(row, True, None)
+                    else:
+                        data = encode_answer(None, False, InvalidInput("handled earlier without a decision"))
+                else:
+                    h = handled[inc.key]
+                    data = encode_answer(h.decision, h.status == "replayed", h.error)
+                sent[inc.key] = data
+                answers.append(self._nc.publish(reply, data))  # type: ignore[union-attr]
+        for key, twin in twins:
+            if key in raw:  # its first copy was handled (not left to a retry): so is this one
+                answers.append(twin.ack())
+                reply = (twin.headers or {}).get(REPLY_HEADER)
+                if reply and key in sent:
+                    answers.append(self._nc.publish(reply, sent[key]))  # type: ignore[union-attr]
+        await asyncio.gather(*answers, return_exceptions=True)
+        for p, (_, out) in outcomes.items():
+            if out is not None and out.scored:
+                self._since_snapshot[p] = self._since_snapshot.get(p, 0) + 1
+                if self._since_snapshot[p] >= self.settings.bus_snapshot_every:
+                    self._since_snapshot[p] = 0
+                    sc = self.scorers[p]
+                    await asyncio.to_thread(self.store.save_snapshot, p, sc.batch_no, sc.snapshot(), at)
+
+    async def _rebuild_safely(self, p: int) -> PartitionScorer:
+        while True:
+            try:
+                return await self._rebuild(p)
+            except Exception as exc:
+                log.warning("rebuild failed, retrying", partition=p, error=str(exc))
+                await asyncio.sleep(0.5)
+
+    async def _poison(self, p: int, poisoned: list[Incoming], raw: dict[str, Msg]) -> None:
+        """A message whose scoring raises: negatively acknowledged (redelivered) until its last attempt, then
+        dead-lettered. Its batch-mates go on."""
+        for m in poisoned:
+            msg = raw.get(m.key)
+            if msg is None:
+                continue
+            if msg.metadata.num_delivered >= self.settings.bus_max_deliver:
+                await self._dead_letter(msg, f"failed {msg.metadata.num_delivered} times: scoring raised", p,
+                                        None, key=m.key)
+            else:
+                await msg.nak(delay=0.2)
+            raw.pop(m.key, None)  # not acknowledged (nor answered) with the batch
+
+    async def _dead_letter(self, m: Msg, reason: str, p: int, error: ZaslonError | None,
+                           key: str | None = None) -> None:
+        seq = m.metadata.sequence.stream
+        await self._js.publish("zaslon.dlq.score", m.data, stream=DLQ_STREAM,
+                               headers={REASON_HEADER: reason[:500], "Zaslon-Subject": m.subject,
+                                        "Nats-Msg-Id": f"dlq:{m.subject}:{seq}"})
+        await asyncio.to_thread(self.store.record_dead, SCORE_CONSUMER, key or f"dlq:{p}:{seq}", p, seq,
+                                datetime.now(UTC))
+        await m.ack()
+        reply = (m.headers or {}).get(REPLY_HEADER)
+        if reply:
+            await self._nc.publish(reply, encode_answer(None, False, error or InvalidInput(reason)))  # type: ignore[union-attr]
+        log.warning("dead-lettered", partition=p, seq=seq, reason=reason)
+
+    # ---- the outbox relay and the event consumers ----------------------------------------------------------
+    async def _relay(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox_kick.wait(), 1.0)
+            self._outbox_kick.clear()
+            try:
+                rows = await asyncio.to_thread(self.store.unpublished)
+                for r in rows:
+                    await self._js.publish(r["subject"], r["payload"].encode(), stream=EVENTS_STREAM,
+                                           headers={"Nats-Msg-Id": f"outbox-{r['outbox_id']}"})
+                await asyncio.to_thread(self.store.mark_published, [r["outbox_id"] for r in rows],
+                                        datetime.now(UTC))
+            except Exception as exc:  # published again next round: JetStream and the inbox drop the repeats
+                log.warning("outbox relay", error=str(exc))
+                await asyncio.sleep(0.5)
+
+    async def _alerts(self, stop: asyncio.Event) -> None:
+        sub = None
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    sub = await self._js.pull_subscribe(CASHOUT_SUBJECT, durable=ALERTS_CONSUMER, stream=EVENTS_STREAM)
+                try:
+                    msgs = await sub.fetch(64, timeout=1.0)
+                except (NatsTimeout, TimeoutError):
+                    continue
+                for m in msgs:
+                    alert = alert_of_json(json.loads(m.data))
+                    key = (m.headers or {}).get("Nats-Msg-Id") or f"seq-{m.metadata.sequence.stream}"
+                    await asyncio.to_thread(self._record_alert, key, alert)
+                    await m.ack()  # after the commit
+            except Exception as exc:
+                log.warning("alerts consumer", error=str(exc))
+                await asyncio.sleep(0.5)
+
+    def _record_alert(self, key: str, alert: Any) -> None:
+        """The desk's alert, through the Exchange (with the order and case behind the account), once: the inbox
+        says whether this event was handled, and the alert itself is stored once per transfer anyway (so a crash
+        between the two repeats nothing)."""
+        if not self.store.handled(ALERTS_CONSUMER, [key]):
+            self.exchange.record_cashout_attempts([], [alert])
+            self.store.mark_handled(ALERTS_CONSUMER, key, alert.transfer_id, datetime.now(UTC))
+
+    async def _on_knowledge(self, _msg: Msg) -> None:
+        self._knowledge_kick.set()
+
+    async def _knowledge(self, stop: asyncio.Event) -> None:
+        """Reload what the exchange learnt (incidents, traces, appeals, customers) when an API node says it
+        changed, and every half minute in any case (a notice lost while the bus was away)."""
+        last = time.monotonic()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._knowledge_kick.wait(), 30.0)
+            if not self._knowledge_kick.is_set() and time.monotonic() - last < 30.0:
+                continue
+            self._knowledge_kick.clear()
+            last = time.monotonic()
+            try:
+                await asyncio.to_thread(self.exchange.restore)
+            except Exception as exc:
+                log.warning("knowledge reload", error=str(exc))
