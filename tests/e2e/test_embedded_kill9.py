@@ -51,7 +51,8 @@ def test_kill_9_of_serve_loses_no_acknowledged_decision(tmp_path: Path) -> None:
             while not stop.is_set():
                 tid = f"k{lane}-{i}"
                 body = {"transfer_id": tid, "ts": f"2026-03-01T08:{(i // 60) % 60:02d}:{i % 60:02d}Z",
-                        "payer": f"P{i % 50}", "payee": f"Q{(i * 3) % 41}", "amount": 1000 + i}
+                        "payer": f"P{i % 50}", "payee": f"Q{(i * 3) % 41}", "amount": 1000 + i,
+                        "payer_bank": "AKBBBY2X"}  # the bank's own customers (a bank submits only those)
                 try:
                     r = c.post("/v1/transfers/score", json=body)
                 except httpx.HTTPError:
@@ -74,7 +75,9 @@ def test_kill_9_of_serve_loses_no_acknowledged_decision(tmp_path: Path) -> None:
         lanes = [threading.Thread(target=stream, args=(n,)) for n in range(4)]
         for t in lanes:
             t.start()
+        deadline = time.monotonic() + 120
         while len(acked) < 300:  # mid-stream: requests in flight on every lane
+            assert time.monotonic() < deadline, f"only {len(acked)} decisions acknowledged in 120 s"
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
