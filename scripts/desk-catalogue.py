@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a translation table: one message and its Russian per line reads better than wrapped strings)
 """Write the desk's Russian gettext catalogue (src/zaslon/adapters/http/desk/locale/ru/LC_MESSAGES/desk.po).
 
 The templates' strings are English msgids; this table is where their Russian lives. Run it after adding a
