@@ -21,8 +21,8 @@ def test_one_row_agrees_with_the_vector_path(a: str, b: str) -> None:
     except InvalidInput:
         return
     copies = ROW_WISE_MAX // ROWS.shape[0] + 1
-    # The same float32 features both ways, as the engine has them: on float64 rows the two paths may round a knife
-    # edge differently (hypothesis found log(3) <= log1p(2), equal in exact arithmetic).
+    # float32 features, as the engine has them. Hypothesis found knife edges here (log1p(log(c)) <= log1p(log1p(a))
+    # on a=2, c=3, equal in exact arithmetic): both paths now compute in double precision with numpy's functions.
     whole = rs.evaluate_batch(np.vstack([ROWS] * copies).astype(np.float32), COLS)  # > ROW_WISE_MAX: vector path
     assert whole.codes.shape[0] > ROW_WISE_MAX
     for i in range(ROWS.shape[0]):

@@ -148,6 +148,8 @@ def compile_vector(tree: Node, index: Mapping[str, int], kinds: Mapping[str, str
 def run_vector(rules: Sequence[VectorRule], x: npt.NDArray[Any]) -> tuple[list[BoolArray], list[tuple[int, str]]]:
     """Hit mask of each rule over the rows of ``x``; failing rules get an all-false mask and an error."""
     n = x.shape[0]
+    # Computed in double precision, as the row evaluator computes (features are stored as float32).
+    x = x if x.dtype == np.float64 else x.astype(np.float64)
     masks: list[BoolArray] = []
     errors: list[tuple[int, str]] = []
     with np.errstate(all="ignore"):
