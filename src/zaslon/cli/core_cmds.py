@@ -161,6 +161,31 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         print(f"api_key: {created.api_key}")
         print("Store the key now: it is not shown again.", file=sys.stderr)
 
+    @orgs.command("ranges")
+    def orgs_ranges(
+        org_id: str = typer.Argument(..., help="the telecom operator"),
+        add: list[str] = typer.Option([], "--add", help="an E.164 prefix of its subscribers' numbers (+37529…); "
+                                      "repeat it. A ported number: the whole number"),
+        remove: list[str] = typer.Option([], "--remove", help="a prefix to drop; repeat it"),
+    ) -> None:
+        """Register the number ranges an operator serves: it reports call events to those callees only."""
+        from zaslon.adapters.db.engine import make_engine, upgrade
+        from zaslon.cli.audit import record_cli
+        from zaslon.core.calls import RecentCalls
+        from zaslon.core.knowledge import Knowledge
+        from zaslon.flow.telecom import TelecomSignals
+        from zaslon.settings import Settings
+
+        settings = Settings()
+        upgrade(settings.database_url)
+        signals = TelecomSignals(make_engine(settings.database_url), Knowledge(), RecentCalls())
+        prefixes = signals.set_ranges(org_id, add, remove)
+        if add or remove:
+            record_cli(settings.database_url, "cli orgs ranges", f"org_id={org_id}",
+                       {"add": list(add), "remove": list(remove)}, org_id=org_id)
+        for p in prefixes:
+            print(p)
+
     @orgs.command("list")
     def orgs_list() -> None:
         """List organisations (never their keys)."""

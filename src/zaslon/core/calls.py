@@ -63,3 +63,122 @@ class RecentCalls:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_callee.values())
+
+
+# ---- call events (start / end) and the network signals operators send with them ---------------------------
+# Shaped like the CAMARA network APIs (GSMA Open Gateway / Linux Foundation): Number Verification
+# (``devicePhoneNumberVerified``: is the calling line really the number it shows? false = spoofed), SIM Swap
+# (``latestSimChange``), Call Forwarding Signal (unconditional forwarding ``active``).
+
+# A call that ended this long before a transfer still counts as "on a call now": victims are talked into
+# paying and do it right after hanging up.
+RECENT_END = timedelta(minutes=10)
+# A call whose end event never arrived is taken as over this long after it started.
+MAX_CALL = timedelta(hours=3)
+NO_SIM_SWAP_DAYS = 3650.0  # what "days since the last SIM swap" says when no swap is known
+# Columns of ``CallBook.signals``, in the order of the features they fill (zaslon.core.features).
+SIGNAL_NAMES = ("on_risky_call", "call_duration_s", "payer_call_forwarding", "payer_sim_swap_days")
+NO_SIGNALS = (0.0, 0.0, 0.0, NO_SIM_SWAP_DAYS)
+
+
+@dataclass(slots=True)
+class LiveCall:
+    call_id: str
+    start: datetime
+    caller: str  # E.164
+    end: datetime | None = None
+    caller_verified: bool | None = None  # Number Verification; False: the shown number is spoofed
+    caller_in_registry: bool = False  # the operator's own suspect registry lists the caller
+
+
+@dataclass(slots=True)
+class LineState:
+    """The latest network signals about a subscriber's line, as of ``at``."""
+
+    at: datetime
+    forwarding_active: bool | None = None
+    latest_sim_change: datetime | None = None
+
+
+def is_international(number: str, home_prefix: str) -> bool:
+    """A number outside the exchange's home country (``home_prefix``: its country calling code, "+375")."""
+    return not number.startswith(home_prefix)
+
+
+@dataclass
+class CallBook:
+    """Calls per callee with their start, end and verification, and each line's latest network signals.
+
+    ``signals(phones, now, flagged)`` answers, for a payer's phones at the moment of a transfer: is one of
+    them on a call now (in progress, or ended within ``RECENT_END``) with a *risky* number (flagged by the
+    exchange or the operator's registry, spoofed, or international and not verified), how long that call has
+    lasted so far, is unconditional call forwarding active, and how many days since the SIM last changed.
+    Events later than ``now`` are never seen (event-time order)."""
+
+    home_prefix: str = "+375"
+    _calls: dict[str, dict[str, LiveCall]] = field(default_factory=dict)  # callee -> call id -> call
+    _lines: dict[str, list[LineState]] = field(default_factory=dict)  # callee -> states by time
+
+    def start(self, callee: str, call: LiveCall) -> None:
+        calls = self._calls.setdefault(callee, {})
+        known = calls.get(call.call_id)
+        if known is not None and known.end is not None and call.end is None:
+            call.end = known.end  # the end event arrived first
+        calls[call.call_id] = call
+        self._prune(callee, call.start)
+
+    def end(self, callee: str, call_id: str, start: datetime, caller: str, end: datetime) -> None:
+        calls = self._calls.setdefault(callee, {})
+        known = calls.get(call_id)
+        if known is None:
+            calls[call_id] = LiveCall(call_id, start, caller, end=end)
+        else:
+            known.end = end
+
+    def line(self, callee: str, state: LineState) -> None:
+        insort(self._lines.setdefault(callee, []), state, key=lambda s: s.at)
+        states = self._lines[callee]
+        if len(states) > 8:  # only the latest matter
+            del states[:-8]
+
+    def _prune(self, callee: str, latest: datetime) -> None:
+        calls = self._calls[callee]
+        horizon = latest - MAX_CALL - RECENT_END
+        old = [cid for cid, c in calls.items() if c.start < horizon]
+        for cid in old:
+            del calls[cid]
+
+    def is_risky(self, call: LiveCall, flagged: Collection[str]) -> bool:
+        if call.caller in flagged or call.caller_in_registry or call.caller_verified is False:
+            return True
+        return call.caller_verified is not True and is_international(call.caller, self.home_prefix)
+
+    def signals(self, phones: Collection[str], now: datetime, flagged: Collection[str]) -> tuple[float, ...]:
+        """``SIGNAL_NAMES`` for a payer with ``phones`` at ``now`` (``NO_SIGNALS`` when nothing is known)."""
+        risky, secs, fwd, swap_days = 0.0, 0.0, 0.0, NO_SIM_SWAP_DAYS
+        best: tuple[bool, float] = (False, -1.0)
+        for phone in phones:
+            for call in self._calls.get(phone, {}).values():
+                if call.start > now:
+                    continue
+                end = call.end if call.end is not None else call.start + MAX_CALL
+                if end < now - RECENT_END:
+                    continue
+                lasted = (min(now, end) - call.start).total_seconds()
+                rank = (self.is_risky(call, flagged), lasted)
+                if rank > best:
+                    best = rank
+            for state in reversed(self._lines.get(phone, ())):
+                if state.at > now:
+                    continue
+                if state.forwarding_active:
+                    fwd = 1.0
+                if state.latest_sim_change is not None and state.latest_sim_change <= now:
+                    swap_days = min(swap_days, (now - state.latest_sim_change).total_seconds() / 86400.0)
+                break
+        if best[1] >= 0.0:
+            risky, secs = (1.0 if best[0] else 0.0), best[1]
+        return risky, secs, fwd, swap_days
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._calls.values())

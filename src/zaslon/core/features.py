@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zaslon.core import features_kernel as K
+from zaslon.core.calls import NO_SIGNALS, SIGNAL_NAMES
 from zaslon.core.knowledge import AccountFlag
 from zaslon.core.money import minor_exponent
 
@@ -96,11 +97,22 @@ FEATURE_INFO: dict[str, tuple[str, str]] = {
     "channel_code": ("int", "channel: 0 unknown, 1 mobile, 2 web, 3 branch, 4 card, 5 atm, 6 batch"),
     "payer_age_known": ("bool", "payer_age_days counts from the opening date its bank gave (else from first seen)"),
     "payee_age_known": ("bool", "payee_age_days counts from the opening date its bank gave (else from first seen)"),
+    # Telecom signals read at scoring time from operators' call events (zaslon.core.calls.CallBook), through
+    # the payer account's registered phones; not part of the per-account state.
+    "on_risky_call": ("bool", "the payer is on a call now (or hung up within 10 min) with a flagged, spoofed or "
+                              "unverified international number"),
+    "call_duration_s": ("float", "seconds the payer's current call has lasted so far (the risky one if any; "
+                                 "0 if none)"),
+    "payer_call_forwarding": ("bool", "the operator reports unconditional call forwarding active on the payer's phone"),
+    "payer_sim_swap_days": ("float", "days since the SIM of the payer's phone last changed (3650 if none known)"),
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_INFO)
 FEATURE_KINDS: dict[str, str] = {k: v[0] for k, v in FEATURE_INFO.items()}
 FEATURE_INDEX: dict[str, int] = {k: i for i, k in enumerate(FEATURE_NAMES)}
 assert len(FEATURE_NAMES) == K.N_FEATURES
+_CALL_COLS = slice(FEATURE_INDEX[SIGNAL_NAMES[0]], FEATURE_INDEX[SIGNAL_NAMES[-1]] + 1)
+assert FEATURE_NAMES[_CALL_COLS] == SIGNAL_NAMES
+_NO_SIGNALS = np.asarray(NO_SIGNALS, dtype=np.float32)
 
 CASH = "CASH"
 _run_kernel: Any = K.run  # numba dispatcher: typed by the arrays it is given, not by annotations
@@ -133,6 +145,8 @@ class TransferColumns:
     ip: Sequence[str | None] | None = None
     on_flagged_call: npt.NDArray[np.bool_] | None = None
     channel: Sequence[str | None] | None = None
+    # Per row, the telecom signals ``zaslon.core.calls.SIGNAL_NAMES`` (float32[n, 4]); None: none known.
+    call_signals: F32 | None = None
 
     def __len__(self) -> int:
         return len(self.payer)
@@ -302,6 +316,7 @@ class FeatureState:
             update,
             out,
         )
+        out[:, _CALL_COLS] = _NO_SIGNALS if batch.call_signals is None else batch.call_signals
         if update:
             self.folded += n
         return out

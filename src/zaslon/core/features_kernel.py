@@ -26,7 +26,8 @@ except ImportError:  # pragma: no cover
         return fn
 
 
-N_FEATURES = 58
+# 58 computed here, then 4 telecom signals ``FeatureState.process`` copies in (zaslon.core.calls.SIGNAL_NAMES).
+N_FEATURES = 62
 NONE_TS = -(1 << 62)
 NONE_DAY = -(1 << 31)
 

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
-from zaslon.core.calls import RecentCalls
+from zaslon.core.calls import MAX_CALL, NO_SIGNALS, RECENT_END, RecentCalls
 from zaslon.core.cashout import CashOutAlert, cashout_alert
 from zaslon.core.corroborate import is_established
 from zaslon.core.features import FEATURE_NAMES, AccountProfile
@@ -51,10 +51,11 @@ from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, lo
 from zaslon.flow.isolation import Submitters
 from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
+from zaslon.flow.ports.telecom import CallEvent
 from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
 from zaslon.flow.sharing import Sharing
-from zaslon.flow.telecom import CallReport, report_calls, report_fraud_numbers
+from zaslon.flow.telecom import CallReport, TelecomSignals, appeal_json, report_calls, report_fraud_numbers
 from zaslon.flow.tracing import LiveLedger, Tracer, TraceSettings, restore_traced_flags, trace_summary
 from zaslon.flow.webhooks import Webhooks
 from zaslon.settings import Settings
@@ -168,6 +169,11 @@ class Exchange:
         self.cases = CaseService(db)
         self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
+        # ---- telecom signals (zaslon.flow.telecom): call events -> scoring's call features; the block list
+        self.telecom = TelecomSignals(db, self.knowledge, self.recent_calls,
+                                      home_country=self.scoring.state.home_country)
+        self.scoring.call_signals = self._call_signals
+        # ---- end telecom signals
         self.models: list[dict[str, Any]] = []
         # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
         self.model_watcher = model_versions.ModelWatcher(db, self.set_model, interval_s=self.settings.model_poll_s)
@@ -192,6 +198,11 @@ class Exchange:
         for acc in ordered:
             self.knowledge.flag(acc, AccountFlag.UNDER_ORDER)
         in_case = sum(self._flag_case_accounts(c["case_id"]) for c in self.cases.list("confirmed", limit=100_000))
+        # ---- telecom signals: numbers an upheld appeal cleared stay out of scoring; the block list is caught up
+        self.knowledge.flagged_phones.difference_update(self.telecom.cleared_phones())
+        self.telecom.sync()
+        calls = self.telecom.restore(datetime.now(UTC) - MAX_CALL - RECENT_END)
+        # ---- end telecom signals
         # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
         features = feature_snapshot.restore(self.db, self.scoring)
         self.log_covers_store = self.scoring.state.folded == 0
@@ -199,7 +210,7 @@ class Exchange:
         self.snapshotter.start()
         # ---- end durable feature state
         return {"customers": customers, "reported": reported, "phones": phones, "traced": traced,
-                "suspected": suspected, "under_order": len(ordered), "in_case": in_case,
+                "suspected": suspected, "under_order": len(ordered), "in_case": in_case, "call_events": calls,
                 "features_replayed": int(features["replayed"]), "feature_accounts": int(features["accounts"])}
 
     @property
@@ -280,6 +291,23 @@ class Exchange:
                 if phones:
                     flags[i] = any(self.recent_calls.on_call_with_flagged(p, t.ts, flagged) for p in phones)
         return flags
+
+    def _call_signals(self, payers: Sequence[str], ts: npt.NDArray[np.int64]) -> npt.NDArray[np.float32] | None:
+        """Per transfer, the telecom features (``zaslon.core.calls.SIGNAL_NAMES``) of the payer's phones at its
+        time; None when no payer has a phone with a call or a line signal (the common case, one look-up)."""
+        if not self.phones_of or not len(self.telecom.book):
+            return None
+        out: npt.NDArray[np.float32] | None = None
+        for i, payer in enumerate(payers):
+            phones = self.phones_of.get(payer)
+            if not phones:
+                continue
+            sig = self.telecom.signals(phones, datetime.fromtimestamp(int(ts[i]), UTC))
+            if sig != NO_SIGNALS:
+                if out is None:
+                    out = np.tile(np.asarray(NO_SIGNALS, dtype=np.float32), (len(payers), 1))
+                out[i] = sig
+        return out
 
     def score_now(self, org: str, transfers: Sequence[Transfer], *, on_flagged_call: Sequence[bool] | None = None,
                   source: str = "batch", message_id: str | None = None) -> tuple[list[Recorded], Future[None]]:
@@ -371,6 +399,11 @@ class Exchange:
             return IncidentOutcome(result)
         inc = result.incident
         errors: list[str] = []
+        if result.flagged_phones:  # a second victim's report (or the police's) may list a number
+            try:
+                self.telecom.sync(result.flagged_phones)
+            except Exception as exc:
+                errors.append(f"block list: {type(exc).__name__}: {exc}")
         summary: dict[str, Any] | None = None
         created: list[FreezeOrder] = []
         existing: list[str] = []
@@ -550,11 +583,54 @@ class Exchange:
     def report_fraud_numbers(self, principal: Principal, numbers: Sequence[str],
                              note: str | None = None) -> tuple[list[str], int]:
         self._telecom(principal)
-        return report_fraud_numbers(self.db, self.knowledge, principal.org_id, numbers, note)
+        phones, new = report_fraud_numbers(self.db, self.knowledge, principal.org_id, numbers, note)
+        self.telecom.sync(phones)
+        return phones, new
 
     def report_calls(self, principal: Principal, calls: Sequence[CallReport]) -> dict[str, Any]:
+        """The legacy calls feed (a call's start time and, if known, its duration): checked against the
+        operator's number ranges once it has registered some."""
         self._telecom(principal)
-        return report_calls(self.db, self.knowledge, self.recent_calls, principal.org_id, calls)
+        self.telecom.check_calls(principal.org_id, calls)
+        out = report_calls(self.db, self.knowledge, self.recent_calls, principal.org_id, calls)
+        self.telecom.remember_calls(calls)
+        return out
+
+    def report_call_events(self, principal: Principal, events: Sequence[CallEvent]) -> dict[str, Any]:
+        """Call start / end events with their network signals (CAMARA-shaped), from the callee's operator."""
+        self._telecom(principal)
+        return self.telecom.report_call_events(principal.org_id, events)
+
+    def number_ranges(self, principal: Principal) -> list[str]:
+        self._telecom(principal)
+        return self.telecom.ranges_of(principal.org_id)
+
+    def block_list(self, since: str | None = None, limit: int = 10_000) -> dict[str, Any]:
+        """The whole list with a cursor (no ``since``), or the additions and removals after ``since``."""
+        if since is None:
+            cursor = self.telecom.cursor()
+            numbers = self.telecom.listed()
+            return {"count": len(numbers), "numbers": numbers, "next": cursor}
+        return self.telecom.changes_since(since, limit)
+
+    def confirm_numbers(self, principal: Principal, numbers: Sequence[str],
+                        note: str | None = None) -> tuple[list[str], int]:
+        if str(principal.kind) != "police":
+            raise Forbidden("only the police confirm fraud numbers")
+        return self.telecom.confirm(principal.org_id, numbers, note)
+
+    def file_number_appeal(self, principal: Principal, *, phone: str, reason: str, contact: str) -> dict[str, Any]:
+        return self.telecom.file_appeal(principal.org_id, phone, reason, contact)
+
+    def number_appeal(self, principal: Principal, appeal_id: str) -> dict[str, Any]:
+        police = str(principal.kind) == "police"
+        return appeal_json(self.telecom.appeal(appeal_id, None if police else principal.org_id))
+
+    def decide_number_appeal(self, principal: Principal, appeal_id: str, *, verdict: Verdict,
+                             note: str) -> dict[str, Any]:
+        if str(principal.kind) != "police":
+            raise Forbidden("only the police decide appeals of listed numbers")
+        return self.telecom.decide_appeal(principal.org_id, appeal_id, verdict is Verdict.UPHOLD, note)
 
     @staticmethod
     def _telecom(principal: Principal) -> None:

@@ -170,6 +170,7 @@ def slice_cols(c: TransferColumns, lo: int, hi: int) -> TransferColumns:
         currency=c.currency[lo:hi], payee_country=s(c.payee_country), device=s(c.device), ip=s(c.ip),
         channel=s(c.channel),
         on_flagged_call=None if c.on_flagged_call is None else c.on_flagged_call[lo:hi],
+        call_signals=None if c.call_signals is None else c.call_signals[lo:hi],
     )
 
 

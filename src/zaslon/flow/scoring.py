@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -135,6 +135,9 @@ class ScoringEngine:
         self._ruleset: RuleSetLike | None = None
         self._rule_names: tuple[str, ...] = ()
         self._model: ModelLike | None = None
+        # Telecom signals per row (payers, ts in epoch seconds) -> float32[n, 4] or None; the Exchange sets it
+        # from operators' call events (zaslon.core.calls.CallBook).
+        self.call_signals: Callable[[Sequence[str], npt.NDArray[np.int64]], F32 | None] | None = None
         self.set_ruleset(ruleset)
         self.set_model(model)
 
@@ -259,6 +262,8 @@ class ScoringEngine:
         """``featurize``, and each row's feature sequence number: the order in which it was folded into the
         state (event-time order within the batch). Folding the same transfers again in that order rebuilds
         the same state exactly."""
+        if cols.call_signals is None and self.call_signals is not None:
+            cols = replace(cols, call_signals=self.call_signals(cols.payer, cols.ts))
         with self._lock:
             order = _event_order(cols.ts)
             c = cols if order is None else _take(cols, order)
@@ -548,4 +553,5 @@ def _take(c: TransferColumns, order: npt.NDArray[np.intp]) -> TransferColumns:
         ip=pick(c.ip),
         channel=pick(c.channel),
         on_flagged_call=None if c.on_flagged_call is None else c.on_flagged_call[order],
+        call_signals=None if c.call_signals is None else c.call_signals[order],
     )

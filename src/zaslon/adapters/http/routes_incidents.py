@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from zaslon.adapters.http.auth import Principal, authenticate, require_scope
@@ -19,7 +19,7 @@ from zaslon.errors import InvalidInput
 from zaslon.flow.appeals import Verdict, get_appeal
 from zaslon.flow.exchange import IncidentOutcome
 from zaslon.flow.intake import MAX_TEXT, MAX_TRANSFERS, IncidentReport, Victim, get_incident
-from zaslon.flow.telecom import CallReport, block_list
+from zaslon.flow.telecom import CallReport
 
 router = APIRouter()
 
@@ -153,11 +153,16 @@ def post_calls(
 
 @router.get("/v1/telecom/block-list", tags=["telecom"])
 def get_block_list(
-    request: Request, principal: Principal = Depends(require_scope("telecom:read"))
+    request: Request,
+    since: Annotated[str | None, Query(max_length=64, description="a cursor (`next`) or an ISO 8601 time")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
+    principal: Principal = Depends(require_scope("telecom:read")),
 ) -> dict[str, Any]:
+    """Numbers to block: only those two independent reports or the police confirmed. Without ``since``, the
+    whole list and its cursor ``next``; with ``since``, the additions and removals after it (``more``: page on
+    from ``next``)."""
     del principal
-    numbers = block_list(state_of(request).db)
-    return {"count": len(numbers), "numbers": numbers}
+    return state_of(request).exchange.block_list(since, limit)
 
 
 # --- appeals ------------------------------------------------------------------------------------------
