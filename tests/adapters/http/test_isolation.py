@@ -24,6 +24,7 @@ from zaslon.core.knowledge import AccountFlag
 A1, A2 = "BY86AKBB10100000002966000000", "BY20AKBB31350000001000000933"  # Belarusbank's customers
 B1, B2, B3 = "BY04PJCB30120000000000000000", "BY20PJCB30120000000000000933", "BY09PJCB30120000000000000111"
 N1 = "BY13NBRB3600900000002Z00AB00"  # a customer of a third bank (the National Bank)
+LISTED_PHONE = "+375297776655"  # on the block list: the police confirmed it
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
 
@@ -192,6 +193,11 @@ class World:
             knowledge.flag(acc, AccountFlag.REPORTED)
         self.appeal = {k: post(orgs[k], "/v1/appeals", self.appeal_body())["appeal_id"]
                        for k in ("bank", "other_bank", "police", "telecom", "partner")}
+        # The operator serves +37529...; the police confirmed a number, so it is on the block list to appeal.
+        app_state(client.app).exchange.telecom.set_ranges(telecom.org_id, ["+37529"])  # type: ignore[attr-defined]
+        post(police, "/v1/telecom/block-list/confirmations", {"numbers": [LISTED_PHONE]})
+        self.number_appeal = {k: post(orgs[k], "/v1/telecom/block-list/appeals", self.number_appeal_body())[
+            "appeal_id"] for k in ("bank", "other_bank", "police", "telecom", "partner")}
         self.rules = 0
         self.n = 0
 
@@ -203,6 +209,10 @@ class World:
     def fresh(self, prefix: str) -> str:
         self.n += 1
         return f"{prefix}-{self.n}"
+
+    @staticmethod
+    def number_appeal_body() -> dict[str, Any]:
+        return {"phone": LISTED_PHONE, "reason": "my grandmother's number", "contact": "+375291112233"}
 
     def appeal_body(self) -> dict[str, Any]:
         return {"account_id": self.listed.pop(), "reason": "my pension arrives here", "contact": "+375291112233"}
@@ -298,6 +308,26 @@ MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
      {"bank": 403, "police": 403, "telecom": 200, "partner": 403}),
     ("GET /v1/telecom/block-list", lambda w, k, own: ("GET", "/v1/telecom/block-list", None),
      {"bank": 403, "police": 200, "telecom": 200, "partner": 403}),
+    ("POST /v1/telecom/call-events", lambda w, k, own: ("POST", "/v1/telecom/call-events", {"events": [
+        {"call_id": w.fresh("ev"), "event": "start", "ts": "2026-03-02T09:00:00Z", "caller": "+375447654321",
+         "callee": "+375291112233", "number_verification": {"devicePhoneNumberVerified": False}}]}),
+     {"bank": 403, "police": 403, "telecom": 200, "partner": 403}),
+    ("GET /v1/telecom/number-ranges", lambda w, k, own: ("GET", "/v1/telecom/number-ranges", None),
+     {"bank": 403, "police": 403, "telecom": 200, "partner": 403}),
+    ("POST /v1/telecom/block-list/confirmations",
+     lambda w, k, own: ("POST", "/v1/telecom/block-list/confirmations", {"numbers": ["+375291010101"]}),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    ("POST /v1/telecom/block-list/appeals",
+     lambda w, k, own: ("POST", "/v1/telecom/block-list/appeals", w.number_appeal_body()),
+     {"bank": 201, "police": 201, "telecom": 201, "partner": 201}),
+    ("GET /v1/telecom/block-list/appeals/{appeal_id}",
+     lambda w, k, own: ("GET", f"/v1/telecom/block-list/appeals/{w.number_appeal[k if own else 'other_bank']}",
+                        None),
+     {"bank": (200, 404), "police": (200, 200), "telecom": (200, 404), "partner": (200, 404)}),
+    ("POST /v1/telecom/block-list/appeals/{appeal_id}/decision",
+     lambda w, k, own: ("POST", f"/v1/telecom/block-list/appeals/{w.number_appeal['bank']}/decision",
+                        {"decision": "reject", "note": "two victims named it"}),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
     ("POST /v1/appeals", lambda w, k, own: ("POST", "/v1/appeals", w.appeal_body()),
      {"bank": 201, "police": 201, "telecom": 201, "partner": 201}),
     ("GET /v1/appeals/{appeal_id}", lambda w, k, own: ("GET", f"/v1/appeals/{_appeal(w, k, own)}", None),
