@@ -1,0 +1,77 @@
+"""The live call book behind scoring's call features, and the block list's corroboration rule (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from zaslon.core.blocklist import NumberReport, is_listed, why_listed
+from zaslon.core.calls import MAX_CALL, NO_SIGNALS, CallBook, LineState, LiveCall
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+ME = "+375291112233"
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_a_call_in_progress_and_just_after_it_ended() -> None:
+    book = CallBook()
+    book.start(ME, LiveCall("c1", T0, "+375447654321", caller_verified=False))
+    assert book.signals([ME], at(-1), set()) == NO_SIGNALS  # not started yet
+    assert book.signals([ME], at(12), set())[:2] == (1.0, 720.0)
+    book.end(ME, "c1", T0, "+375447654321", at(15))
+    assert book.signals([ME], at(20), set())[:2] == (1.0, 900.0)  # hung up 5 min ago: still counts, full length
+    assert book.signals([ME], at(26), set()) == NO_SIGNALS  # more than 10 min after it ended
+
+
+def test_what_makes_a_call_risky() -> None:
+    book = CallBook()
+    book.start(ME, LiveCall("ok", T0, "+375447000000", caller_verified=True))
+    assert book.signals([ME], at(1), set())[0] == 0.0
+    assert book.signals([ME], at(1), {"+375447000000"})[0] == 1.0  # flagged by the exchange
+    other = "+375291110000"
+    book.start(other, LiveCall("ru", T0, "+79161234567"))  # international, not verified
+    book.start(other, LiveCall("reg", T0, "+375447000001", caller_verified=True, caller_in_registry=True))
+    assert book.signals([other], at(1), set())[0] == 1.0
+    verified_abroad = CallBook()
+    verified_abroad.start(ME, LiveCall("de", T0, "+4915112345678", caller_verified=True))
+    assert verified_abroad.signals([ME], at(1), set())[0] == 0.0
+
+
+def test_an_end_arriving_first_and_a_call_that_never_ends() -> None:
+    book = CallBook()
+    book.end(ME, "c1", T0, "+79161234567", at(30))
+    book.start(ME, LiveCall("c1", T0, "+79161234567"))
+    assert book.signals([ME], at(45), set()) == NO_SIGNALS  # the end, which came first, still counts
+    book.start(ME, LiveCall("c2", at(60), "+79161234567"))
+    lost = at(60) + MAX_CALL
+    assert book.signals([ME], lost, set())[1] == MAX_CALL.total_seconds()
+
+
+def test_line_signals_as_of_the_transfer() -> None:
+    book = CallBook()
+    book.line(ME, LineState(at(0), forwarding_active=True, latest_sim_change=T0 - timedelta(days=3)))
+    book.line(ME, LineState(at(60), forwarding_active=False, latest_sim_change=T0 - timedelta(days=3)))
+    book.start(ME, LiveCall("c1", T0, "+375447000000", caller_verified=True))
+    assert book.signals([ME], at(30), set())[2:] == (1.0, 3.0 + 30 / 1440)
+    assert book.signals([ME], at(90), set())[2] == 0.0  # forwarding switched off since
+
+
+def report(org: str, minutes: float = 0, **kw: object) -> NumberReport:
+    return NumberReport("+375447654321", org, at(minutes), **kw)  # type: ignore[arg-type]
+
+
+def test_one_report_never_lists_two_independent_ones_or_the_police_do() -> None:
+    assert not is_listed([report("bank-a", victim="party:p1")])
+    assert not is_listed([report("bank-a", victim="party:p1"), report("bank-a", 5, victim="party:p1")])
+    assert is_listed([report("bank-a", victim="party:p1"), report("bank-a", 5, victim="party:p2")])
+    assert is_listed([report("telecom-a1"), report("telecom-mts")])
+    assert why_listed([report("police", by_police=True)]) == "police"
+    assert why_listed([report("telecom-a1")]) is None
+
+
+def test_an_upheld_appeal_counts_only_later_reports() -> None:
+    two = [report("telecom-a1"), report("telecom-mts", 5)]
+    assert not is_listed(two, cleared_at=at(10))
+    assert is_listed([*two, report("telecom-life", 20), report("bank-a", 30)], cleared_at=at(10))
