@@ -75,3 +75,12 @@ def test_an_upheld_appeal_counts_only_later_reports() -> None:
     two = [report("telecom-a1"), report("telecom-mts", 5)]
     assert not is_listed(two, cleared_at=at(10))
     assert is_listed([*two, report("telecom-life", 20), report("bank-a", 30)], cleared_at=at(10))
+
+
+def test_a_sweep_drops_calls_too_old_to_count() -> None:
+    book = CallBook(sweep_every=3)
+    book.start("+375291000001", LiveCall("old", T0, "+79161234567"))
+    book.start("+375291000002", LiveCall("mid", at(60), "+79161234567"))
+    assert len(book) == 2 and not book.empty
+    book.start("+375291000003", LiveCall("new", at(60 * 24), "+79161234567"))  # a day later: the third start
+    assert len(book) == 1

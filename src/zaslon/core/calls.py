@@ -116,8 +116,16 @@ class CallBook:
     Events later than ``now`` are never seen (event-time order)."""
 
     home_prefix: str = "+375"
+    sweep_every: int = 50_000  # starts between two sweeps of every callee's old calls (memory stays bounded)
     _calls: dict[str, dict[str, LiveCall]] = field(default_factory=dict)  # callee -> call id -> call
     _lines: dict[str, list[LineState]] = field(default_factory=dict)  # callee -> states by time
+    _latest: datetime | None = None
+    _since_sweep: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """Nothing recorded yet: scoring skips the look-ups (one attribute read per batch)."""
+        return not self._calls and not self._lines
 
     def start(self, callee: str, call: LiveCall) -> None:
         calls = self._calls.setdefault(callee, {})
@@ -126,6 +134,21 @@ class CallBook:
             call.end = known.end  # the end event arrived first
         calls[call.call_id] = call
         self._prune(callee, call.start)
+        if self._latest is None or call.start > self._latest:
+            self._latest = call.start
+        self._since_sweep += 1
+        if self._since_sweep >= self.sweep_every:
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Drop every callee's calls too old to count for any transfer after the latest call seen."""
+        self._since_sweep = 0
+        if self._latest is None:
+            return
+        for callee in list(self._calls):
+            self._prune(callee, self._latest)
+            if not self._calls[callee]:
+                del self._calls[callee]
 
     def end(self, callee: str, call_id: str, start: datetime, caller: str, end: datetime) -> None:
         calls = self._calls.setdefault(callee, {})

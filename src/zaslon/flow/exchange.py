@@ -295,7 +295,7 @@ class Exchange:
     def _call_signals(self, payers: Sequence[str], ts: npt.NDArray[np.int64]) -> npt.NDArray[np.float32] | None:
         """Per transfer, the telecom features (``zaslon.core.calls.SIGNAL_NAMES``) of the payer's phones at its
         time; None when no payer has a phone with a call or a line signal (the common case, one look-up)."""
-        if not self.phones_of or not len(self.telecom.book):
+        if not self.phones_of or self.telecom.book.empty:
             return None
         out: npt.NDArray[np.float32] | None = None
         for i, payer in enumerate(payers):
