@@ -53,3 +53,21 @@ def test_a_restart_keeps_live_calls_the_block_list_and_cleared_numbers(engine: E
         assert [n["phone"] for n in y.block_list()["numbers"]] == [CALLER]
     finally:
         y.close()
+
+
+def test_the_model_trains_without_the_telecom_signals_and_scores_the_full_matrix() -> None:
+    import numpy as np
+
+    from zaslon.core.calls import SIGNAL_NAMES
+    from zaslon.core.features import FEATURE_INDEX, FEATURE_NAMES, MODEL_FEATURES
+    from zaslon.flow.model import train
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, len(FEATURE_NAMES))).astype(np.float32)
+    y = x[:, FEATURE_INDEX["amount_rel_log"]] > 0.8
+    x[:, FEATURE_INDEX["on_risky_call"]] = y  # a perfect signal the model must not see
+    trained = train(x, y, cutoff=datetime(2026, 3, 2, tzinfo=UTC))
+    assert trained.compiled.feature_names == MODEL_FEATURES and not set(SIGNAL_NAMES) & set(MODEL_FEATURES)
+    p, contrib = trained.compiled.predict(x)  # the engine's matrix, every feature: mapped by name
+    assert contrib.shape == x.shape and not contrib[:, FEATURE_INDEX["on_risky_call"]].any()
+    assert p[y].mean() > p[~y].mean()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zaslon.core.features import FEATURE_NAMES
+from zaslon.core.features import FEATURE_INDEX, FEATURE_NAMES, MODEL_FEATURES
 from zaslon.core.model_trees import CompiledTrees
 from zaslon.errors import InvalidInput, NotFound
 
@@ -72,13 +72,19 @@ def train(
     *,
     cutoff: datetime,
     params: Mapping[str, Any] | None = None,
-    feature_names: Sequence[str] = FEATURE_NAMES,
+    feature_names: Sequence[str] = MODEL_FEATURES,
 ) -> TrainedModel:
-    """Train on rows already restricted to before the cut-off, with labels known by it."""
+    """Train on rows already restricted to before the cut-off, with labels known by it. ``x`` holds either
+    every engine feature (``FEATURE_NAMES``; the ``feature_names`` columns are taken) or just those."""
     import lightgbm as lgb
 
     if x.shape[0] != y.shape[0]:
         raise InvalidInput("features and labels differ in length")
+    cols: npt.NDArray[np.intp] | None = None
+    if x.ndim == 2 and x.shape[1] == len(FEATURE_NAMES) and tuple(feature_names) != FEATURE_NAMES:
+        cols = np.array([FEATURE_INDEX[n] for n in feature_names], dtype=np.intp)
+    elif x.ndim != 2 or x.shape[1] != len(feature_names):
+        raise InvalidInput(f"features have {x.shape[-1]} columns, the model {len(feature_names)} names")
     n_pos = int(y.sum())
     if n_pos == 0 or n_pos == y.shape[0]:
         raise InvalidInput("training needs both reported and unreported transfers before the cut-off")
@@ -93,7 +99,8 @@ def train(
         kept_neg = np.sort(rng.choice(neg, MAX_NEGATIVES, replace=False))
         keep = np.sort(np.concatenate([np.flatnonzero(y), kept_neg]))
         weight[~y] = 1.0 / frac
-    xs, ys, ws = x[keep], y[keep], weight[keep]
+    xs = x[keep] if cols is None else x[np.ix_(keep, cols)]  # subsampled first: no copy of every row
+    ys, ws = y[keep], weight[keep]
     digest = hashlib.sha256()
     digest.update(json.dumps({"params": p, "rounds": rounds, "cutoff": cutoff.isoformat()}, sort_keys=True).encode())
     digest.update(np.ascontiguousarray(xs).tobytes())

@@ -136,7 +136,8 @@ def train_version(db: Engine, rows: TrainingRows, cutoff: datetime, *, actor: st
     metrics = {"rows": len(rows.ids), "positives": positives, "positive_rate": round(positives / len(rows.ids), 6),
                "auc_train": auc(rows.y, np.asarray(score, dtype=np.float64))}
     info = ModelInfo(trained.model_id, now or datetime.now(UTC), actor, cutoff, rows.source, metrics,
-                     {k: v for k, v in trained.meta.items() if k != "features"} | {"features": len(FEATURE_NAMES)})
+                     {k: v for k, v in trained.meta.items() if k != "features"}
+                     | {"features": len(trained.meta["features"])})
     _store(db).add(info, trained.booster.model_to_string())
     trained.meta["metrics"] = metrics
     return trained
