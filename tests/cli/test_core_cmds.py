@@ -62,3 +62,24 @@ def test_revoke_key_once_then_409_like_exit_2(tmp_path: Path, monkeypatch) -> No
     assert again.exit_code == 2 and "already revoked" in again.stderr
     with make_engine(url).connect() as conn:
         assert conn.execute(select(api_keys.c.revoked_at)).scalar_one() is not None
+
+
+def test_orgs_ranges_registers_an_operators_prefixes_and_bad_input_exits_2(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from zaslon.adapters.db.tables_telecom import number_ranges
+
+    url = f"sqlite:///{tmp_path / 'z.db'}"
+    monkeypatch.setenv("ZASLON_DATABASE_URL", url)
+    for kind, name in (("telecom", "A1"), ("telecom", "MTS"), ("bank", "Belarusbank")):
+        assert runner.invoke(app, ["orgs", "create", "--kind", kind, "--name", name]).exit_code == 0
+    ok = runner.invoke(app, ["orgs", "ranges", "telecom-a1", "--add", "+375 29", "--add", "+37544"])
+    assert ok.exit_code == 0 and ok.stdout.split() == ["+37529", "+37544"], ok.output
+    for bad in (["telecom-mts", "--add", "+37529"],  # A1's
+                ["telecom-mts", "--add", "+37533", "--add", "37525"],  # no "+": nothing of the call is written
+                ["telecom-mts", "--add", "+999"],  # no such country code
+                ["bank-belarusbank", "--add", "+37525"],  # a bank serves no numbers
+                ["telecom-nope", "--add", "+37525"]):
+        assert runner.invoke(app, ["orgs", "ranges", *bad]).exit_code == 2, bad
+    with make_engine(url).connect() as conn:
+        assert sorted(conn.execute(select(number_ranges.c.prefix)).scalars()) == ["+37529", "+37544"]
+    left = runner.invoke(app, ["orgs", "ranges", "telecom-a1", "--remove", "+37544"])
+    assert left.exit_code == 0 and left.stdout.split() == ["+37529"]
