@@ -608,7 +608,7 @@ class Exchange:
     def block_list(self, since: str | None = None, limit: int = 10_000) -> dict[str, Any]:
         """The whole list with a cursor (no ``since``), or the additions and removals after ``since``."""
         if since is None:
-            cursor = self.telecom.cursor()
+            cursor = self.telecom.cursor()  # read before the list: a change in between comes again, never lost
             numbers = self.telecom.listed()
             return {"count": len(numbers), "numbers": numbers, "next": cursor}
         return self.telecom.changes_since(since, limit)

@@ -137,6 +137,8 @@ def _parse_since(since: str | None, store: TelecomSignalStore) -> int:
     if since is None or since == "":
         return 0
     if since.isdigit():
+        if len(since) > 18:  # beyond any cursor a BIGINT holds
+            raise InvalidInput(f"since {since!r} is no cursor this exchange gave", field="since")
         return int(since)
     try:
         at = datetime.fromisoformat(since.replace("Z", "+00:00"))
