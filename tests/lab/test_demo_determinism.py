@@ -82,6 +82,9 @@ class _Bank:
     def report_calls(self, telecom: str, calls: Sequence[CallReport]) -> None:
         pass
 
+    def report_call_events(self, telecom: str, events: Sequence[Any]) -> None:
+        pass
+
     def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]:
         inc = f"inc-{uuid.uuid4().hex[:20]}"
         accounts = DROPS if report.external_ref == "I0" else [DROPS[0]]

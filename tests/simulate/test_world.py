@@ -24,7 +24,7 @@ DATA_MODEL = {
                   "payer_bank", "payee_bank", "payee_country", "atm_id"],
     "incidents": ["incident_id", "reported_at", "reporter_org", "reporter_kind", "victim_party", "scheme",
                   "transfer_ids", "text", "language"],
-    "calls": ["call_id", "ts", "caller", "callee", "callee_party", "duration_s", "operator"],
+    "calls": ["call_id", "ts", "caller", "callee", "callee_party", "duration_s", "operator", "caller_verified"],
 }
 TRUTH_MODEL = {
     "transfers": ["transfer_id", "label", "hop", "scheme", "group_id", "victim_party"],
@@ -176,6 +176,20 @@ def test_calls_cover_victims_and_hang_ups(tiny: dict[str, Any]) -> None:
     assert kinds == {"victim", "hung_up", "legit"}
     assert c.filter(pl.col("kind") == "hung_up")["duration_s"].max() < 60
     assert c["ts"].is_sorted()
+
+
+def test_number_verification_of_callers(tiny: dict[str, Any]) -> None:
+    """Subscribers' calls verify; Russian fraud numbers come unattested; local-looking ones are spoofed or SIM-box."""
+    c = tiny["world"]["calls"].join(tiny["truth"]["calls"], on="call_id")
+    assert c.filter(pl.col("kind") == "legit")["caller_verified"].to_list() == [True] * c.filter(
+        pl.col("kind") == "legit").height
+    fraud = c.filter(pl.col("kind") != "legit")
+    foreign = fraud.filter(~pl.col("caller").str.starts_with("+375"))
+    assert foreign.height and foreign["caller_verified"].null_count() == foreign.height
+    local = fraud.filter(pl.col("caller").str.starts_with("+375"))
+    assert set(local["caller_verified"].to_list()) == {True, False}
+    per_number = local.group_by("caller").agg(pl.col("caller_verified").n_unique().alias("n"))
+    assert per_number["n"].max() == 1  # fixed per number
 
 
 def test_wallets_in_truth_have_valid_checksums(tiny: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import numpy as np
 import polars as pl
@@ -36,9 +36,11 @@ from zaslon.core.types import CASH_SINK, Atm, Channel, Scheme, Transfer
 from zaslon.flow.customers import Customer
 from zaslon.flow.intake import IncidentReport, Victim
 from zaslon.flow.ledger import register_accounts
+from zaslon.flow.ports.telecom import CallEvent
 from zaslon.flow.telecom import CallReport
 from zaslon.lab.transport import Transport
 from zaslon.simulate.load import World
+from zaslon.simulate.population import PHONE_CODES
 
 Progress = Callable[[int], None]
 INF = np.iinfo(np.int64).max
@@ -173,17 +175,34 @@ class _Demo:
             for start in range(0, len(customers), 10_000):
                 self.x.register_customers(org, customers[start : start + 10_000])
 
-    def _calls(self) -> list[tuple[int, str, CallReport]]:
+    def _calls(self) -> list[tuple[int, str, CallReport | CallEvent]]:
+        """What operators report and when: a call's start event when it connects (with Number Verification
+        where the world has it) and its end event with the duration when it ends. An operator that serves no
+        registered range (subscribers with foreign numbers) reports on the older calls route at the start."""
         calls = self.w.calls
         if calls is None or calls.is_empty():
             return []
-        out = []
-        for cid, ts, caller, callee, party, dur, op in calls.sort("ts").select(
-                "call_id", "ts", "caller", "callee", "callee_party", "duration_s", "operator").iter_rows():
+        if "caller_verified" not in calls.columns:
+            calls = calls.with_columns(pl.lit(None, dtype=pl.Boolean).alias("caller_verified"))
+        served = {owner for _, owner, _ in PHONE_CODES}  # the operators ``Parties`` registers ranges for
+        with_ranges = {org for op, org in self.telecom_of.items() if op in served}
+        out: list[tuple[int, str, CallReport | CallEvent]] = []
+        for cid, ts, caller, callee, party, dur, op, verified in calls.sort("ts").select(
+                "call_id", "ts", "caller", "callee", "callee_party", "duration_s", "operator",
+                "caller_verified").iter_rows():
             org = self.telecom_of.get(op)
-            if org is not None:
-                out.append((int(ts.timestamp() * 1_000_000), org, CallReport(cid, ts, caller, callee, party,
-                                                                             None if dur is None else int(dur))))
+            if org is None:
+                continue
+            us = int(ts.timestamp() * 1_000_000)
+            secs = None if dur is None else int(dur)
+            if org not in with_ranges:
+                out.append((us, org, CallReport(cid, ts, caller, callee, party, secs)))
+                continue
+            out.append((us, org, CallEvent(cid, "start", ts, caller, callee, party, caller_verified=verified)))
+            if secs is not None:
+                end = ts + timedelta(seconds=secs)
+                out.append((us + secs * 1_000_000, org, CallEvent(cid, "end", end, caller, callee, party, secs)))
+        out.sort(key=lambda row: row[0])  # stable: a start before the end of a zero-length call
         return out
 
     # ------------------------------------------------------------------ the loop
@@ -239,11 +258,18 @@ class _Demo:
         while end < len(self.calls) and self.calls[end][0] <= upto_us:
             end += 1
         by_org: dict[str, list[CallReport]] = {}
+        events: dict[str, list[CallEvent]] = {}
         for _, org, call in self.calls[self.call_pos : end]:
-            by_org.setdefault(org, []).append(call)
+            if isinstance(call, CallEvent):
+                events.setdefault(org, []).append(call)
+            else:
+                by_org.setdefault(org, []).append(call)
         for org, calls in sorted(by_org.items()):
             for start in range(0, len(calls), 10_000):
                 self.x.report_calls(org, calls[start : start + 10_000])
+        for org, evs in sorted(events.items()):
+            for start in range(0, len(evs), 10_000):
+                self.x.report_call_events(org, evs[start : start + 10_000])
         self.call_pos = end
 
     def _transfers(self, lo: int, hi: int) -> None:

@@ -14,8 +14,12 @@ from sqlalchemy import Engine, insert, select, text
 
 from zaslon.adapters.db.tables_core import orgs
 from zaslon.core.access import DEFAULT_SCOPES, OrgKind
+from zaslon.core.calls import RecentCalls
+from zaslon.core.knowledge import Knowledge
 from zaslon.flow.orgs import Principal, create_key
+from zaslon.flow.telecom import TelecomSignals
 from zaslon.simulate.load import World
+from zaslon.simulate.population import PHONE_CODES
 
 DESK = "police-cyber-unit-24-7-desk"
 
@@ -55,6 +59,12 @@ class Parties:
             keys[org] = create_key(engine, org, DEFAULT_SCOPES[kind]).api_key
         banks = {b: o for o, (k, b) in wanted.items() if k is OrgKind.BANK and b}
         telecoms = {o: o for o, (k, _) in wanted.items() if k is OrgKind.TELECOM}
+        # Each operator serves the mobile codes the numbering plan gives it (its call events are checked there).
+        signals = TelecomSignals(engine, Knowledge(), RecentCalls())
+        for op in telecoms:
+            prefixes = [f"+375{code}" for code, owner, _ in PHONE_CODES if owner == op]
+            if prefixes:
+                signals.set_ranges(op, prefixes)
         return cls(banks, telecoms, DESK, principals, keys, engine)
 
     def busiest_bank(self) -> str | None:

@@ -21,6 +21,7 @@ from zaslon.flow.customers import Customer
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.intake import IncidentReport, Victim
 from zaslon.flow.orgs import Principal
+from zaslon.flow.ports.telecom import CallEvent
 from zaslon.flow.telecom import CallReport
 
 
@@ -30,6 +31,7 @@ class Transport(Protocol):
     def register_customers(self, bank: str, customers: Sequence[Customer]) -> None: ...
     def score(self, bank: str, transfers: Sequence[Transfer]) -> list[str]: ...
     def report_calls(self, telecom: str, calls: Sequence[CallReport]) -> None: ...
+    def report_call_events(self, telecom: str, events: Sequence[CallEvent]) -> None: ...
     def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]: ...
     def new_orders(self, bank: str, incident_id: str) -> list[dict[str, Any]]: ...
     def acknowledge(self, bank: str, order_id: str, at: datetime) -> None: ...
@@ -59,6 +61,9 @@ class InProcess:
 
     def report_calls(self, telecom: str, calls: Sequence[CallReport]) -> None:
         self.x.report_calls(self.p[telecom], calls)
+
+    def report_call_events(self, telecom: str, events: Sequence[CallEvent]) -> None:
+        self.x.report_call_events(self.p[telecom], events)
 
     def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]:
         started = time.perf_counter()
@@ -137,6 +142,17 @@ class OverHttp:
         body = {"calls": [{"call_id": c.call_id, "ts": c.ts.isoformat(), "caller": c.caller, "callee": c.callee,
                            "callee_party": c.callee_party, "duration_s": c.duration_s} for c in calls]}
         self._call(telecom, "POST", "/v1/telecom/calls", json=body).raise_for_status()
+
+    def report_call_events(self, telecom: str, events: Sequence[CallEvent]) -> None:
+        def one(e: CallEvent) -> dict[str, Any]:
+            body: dict[str, Any] = {"call_id": e.call_id, "event": e.event, "ts": e.ts.isoformat(), "caller": e.caller,
+                                    "callee": e.callee, "callee_party": e.callee_party, "duration_s": e.duration_s}
+            if e.caller_verified is not None:
+                body["number_verification"] = {"devicePhoneNumberVerified": e.caller_verified}
+            return body
+
+        r = self._call(telecom, "POST", "/v1/telecom/call-events", json={"events": [one(e) for e in events]})
+        r.raise_for_status()
 
     def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]:
         v = report.victim

@@ -3,6 +3,7 @@ mistaken, in Russian, English and a little Belarusian) and call records from fra
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -211,3 +212,17 @@ def _calls(fw: FraudWorld, rng: np.random.Generator) -> dict[str, np.ndarray]:
     out = {k2: v2[order] for k2, v2 in out.items()}
     out["caller_text"] = np.array(caller_text, dtype=object)
     return out
+
+
+def caller_verified(number: str, subscriber: bool) -> bool | None:
+    """What the network's Number Verification says about a caller, as an operator would see it.
+
+    A subscriber's own number is verified. A fraud number written as a Russian mobile comes from a foreign
+    network that attests nothing (unknown). A Belarusian-looking fraud number is either a spoofed caller id
+    entering through an international gateway (not verified) or a SIM box with a genuine local SIM (verified);
+    which one is fixed per number (a hash of it, no draw from the world's random stream)."""
+    if subscriber:
+        return True
+    if not number.startswith("+375"):
+        return None
+    return zlib.crc32(number.encode()) % 2 == 1

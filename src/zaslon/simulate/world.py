@@ -210,6 +210,8 @@ def _generate(pre: Preset, seed: int, out: Path, progress: Progress) -> dict[str
         "callee_party": pc.take(party_ids, pa.array(calls["callee"])),
         "duration_s": pa.array(calls["duration"], pa.int32()),
         "operator": pc.take(pa.array(population.OPERATORS), pa.array(pop.operator[calls["callee"]])),
+        "caller_verified": pa.array([reports.caller_verified(n, bool(k < 0)) for n, k in
+                                     zip(caller.to_pylist(), c.tolist(), strict=True)], pa.bool_()),
     }), out / "calls.parquet")
     writer.write_table(pa.table({
         "call_id": call_ids,
