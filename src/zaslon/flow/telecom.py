@@ -217,8 +217,6 @@ class TelecomSignals:
                 raise InvalidInput(f"event {e.event!r} is neither start nor end", field=f"events.{i}.event")
             if e.event == "end" and e.duration_s is None:
                 raise InvalidInput("an end event carries the call's duration_s", field=f"events.{i}.duration_s")
-            if a == b:
-                raise InvalidInput("a number does not call itself", field=f"events.{i}.caller")
             sim = None if e.latest_sim_change is None else require_utc(e.latest_sim_change, "latest_sim_change")
             norm.append(replace(e, ts=require_utc(e.ts, "events.ts"), caller=a, callee=b, latest_sim_change=sim))
         self._check_callees(org_id, callees, required=True)
