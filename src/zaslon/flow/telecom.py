@@ -103,6 +103,15 @@ def report_calls(
 
 # ---- number ranges, call events, the corroborated block list and its appeals ---------------------------------
 _PREFIX = re.compile(r"^\+[1-9][0-9]{1,14}$")
+# Times an operator can mean: outside them arithmetic on a call (its end, the window after it) would overflow.
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _plausible(ts: datetime, field: str) -> datetime:
+    ts = require_utc(ts, field)
+    if not EARLIEST <= ts < LATEST:
+        raise InvalidInput(f"{ts.isoformat()} is outside 2000-2099", field=field)
+    return ts
 MAX_CHANGES = 10_000
 
 
@@ -193,6 +202,8 @@ class TelecomSignals:
 
     # ---- calls
     def check_calls(self, org_id: str, calls: Sequence[CallReport]) -> None:
+        for i, c in enumerate(calls):
+            _plausible(c.ts, f"calls.{i}.ts")
         self._check_callees(org_id, [c.callee for c in calls], required=False)
 
     def remember_calls(self, calls: Sequence[CallReport]) -> None:
@@ -217,8 +228,9 @@ class TelecomSignals:
                 raise InvalidInput(f"event {e.event!r} is neither start nor end", field=f"events.{i}.event")
             if e.event == "end" and e.duration_s is None:
                 raise InvalidInput("an end event carries the call's duration_s", field=f"events.{i}.duration_s")
-            sim = None if e.latest_sim_change is None else require_utc(e.latest_sim_change, "latest_sim_change")
-            norm.append(replace(e, ts=require_utc(e.ts, "events.ts"), caller=a, callee=b, latest_sim_change=sim))
+            sim = None if e.latest_sim_change is None else _plausible(e.latest_sim_change,
+                                                                      f"events.{i}.sim_swap.latestSimChange")
+            norm.append(replace(e, ts=_plausible(e.ts, f"events.{i}.ts"), caller=a, callee=b, latest_sim_change=sim))
         self._check_callees(org_id, callees, required=True)
         hashes = {(e.call_id, e.event): _event_hash(e) for e in norm}
         fresh = self.store.add_call_events(org_id, norm, hashes, now)

@@ -73,7 +73,8 @@ def test_a_call_event_outside_the_operators_ranges_is_422_and_nothing_is_written
     legacy = {"calls": [{"call_id": "c-4", "ts": "2026-03-02T10:00:00Z", "caller": CALLER, "callee": "+375331234567"}]}
     assert client.post("/v1/telecom/calls", json=legacy, headers=a1.headers).status_code == 422
     # An end without its duration, or a bad number: 422, nothing written.
-    for bad in (start("c-5", event="end"), start("c-6", caller="12")):
+    for bad in (start("c-5", event="end"), start("c-6", caller="12"), start("c-8", ts="9999-12-31T23:59:59Z"),
+                start("c-9", sim_swap={"latestSimChange": "0001-01-01T00:00:00Z"})):
         assert client.post("/v1/telecom/call-events", json={"events": [start("c-7"), bad]},
                            headers=a1.headers).status_code == 422
     assert count(engine, call_events) == 0
@@ -81,14 +82,16 @@ def test_a_call_event_outside_the_operators_ranges_is_422_and_nothing_is_written
 
 
 def test_call_events_are_idempotent_per_call_id_and_event(client: TestClient, engine, a1) -> None:  # type: ignore[no-untyped-def]
-    batch = {"events": [start("c-1", number_verification={"devicePhoneNumberVerified": False}), end("c-1", 9, 540)]}
+    voicemail = start("c-0", caller=PHONE)  # a subscriber calling its own number
+    batch = {"events": [start("c-1", number_verification={"devicePhoneNumberVerified": False}), end("c-1", 9, 540),
+                        voicemail]}
     r = client.post("/v1/telecom/call-events", json=batch, headers=a1.headers)
-    assert r.status_code == 200 and r.json() == {"stored": 2, "duplicates": 0, "risky": ["c-1"], "from_flagged": []}
+    assert r.status_code == 200 and r.json() == {"stored": 3, "duplicates": 0, "risky": ["c-1"], "from_flagged": []}
     again = client.post("/v1/telecom/call-events", json=batch, headers=a1.headers)
-    assert again.json()["stored"] == 0 and again.json()["duplicates"] == 2
+    assert again.json()["stored"] == 0 and again.json()["duplicates"] == 3
     batch["events"][1]["duration_s"] = 600  # the same end event with another body
     assert client.post("/v1/telecom/call-events", json=batch, headers=a1.headers).status_code == 409
-    assert count(engine, call_events) == 2
+    assert count(engine, call_events) == 3
 
 
 def test_ranges_are_an_operators_own(engine, a1, make_org, bank) -> None:  # type: ignore[no-untyped-def]
