@@ -125,7 +125,10 @@ def _score(request: Request, principal: Principal, items: list[ScoreIn], source:
 
         exchange.check_submitter(principal.org_id, batch)  # a bank submits only its own customers' transfers
 
-        return cast(list[Any], run_on_loop(bus.score_many, principal.org_id, batch, calls))
+        recorded = run_on_loop(bus.score_many, principal.org_id, batch, calls)
+        fresh = [(t, r) for t, r in zip(batch, recorded, strict=True) if not r.replayed]
+        exchange.request_confirmations(principal.org_id, [t for t, _ in fresh], [r for _, r in fresh])
+        return cast(list[Any], recorded)
     return cast(list[Any], exchange.score(principal.org_id, batch, on_flagged_call=calls, source=source,
                                           message_id=message_id))
 
