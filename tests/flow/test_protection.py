@@ -55,6 +55,7 @@ def test_the_trusted_person_in_force_at_the_transfers_time_is_asked(exchange: Ex
     exchange.set_protection(bank, req(), now=NOW)
     view = exchange.set_protection(bank, req(PAVEL), now=NOW)
     assert view["trusted_person"]["name"] == "Olga" and view["pending_change"]["kind"] == "replacement"
+    assert view["age_band"] == "75-84" and view["birth_date"] is None  # the bank gave a band, not a date
     # A band alone: scoring's elderly features count the customer as elderly and living alone.
     prof = exchange.profiles[ACC]
     assert prof.lives_alone and prof.birth_date is not None and NOW.year - prof.birth_date.year >= 75

@@ -117,18 +117,20 @@ def register(engine: Engine, principal: Principal, req: ProtectionRequest, *, cu
         raise NotFound(f"no customer account {req.account_id!r} at your bank", field="account")
     clean = validated(req, known_phones=known_phones, now=now)
     band = clean.age_band or core.BAND_NAMES[0]
-    birth = clean.birth_date
-    if birth is None:  # a band only: keep the registered birth date if it agrees, else the band's latest one
+    # What scoring's elderly features read: the birth date given, else the registered one if it agrees with the
+    # band, else the band's latest one (an estimate kept out of the protection profile itself).
+    scoring_birth = clean.birth_date
+    if scoring_birth is None:
         agrees = known_birth is not None and core.band_of(known_birth, now.date()) == band
-        birth = known_birth if agrees else core.birth_date_for_band(band, now.date())
+        scoring_birth = known_birth if agrees else core.birth_date_for_band(band, now.date())
     trusted, pending, nxt, change_at = core.with_trusted(current, clean.trusted, now)
     profile = Profile(
         account_id=clean.account_id, bank_id=bank, age_band=band, lives_alone=clean.lives_alone,
         phones=clean.phones, confirm=clean.confirm, trusted=trusted, consent_at=clean.consent_at, updated_at=now,
-        birth_date=birth, customer_id=clean.customer_id or (current.customer_id if current else None),
+        birth_date=clean.birth_date, customer_id=clean.customer_id or (current.customer_id if current else None),
         change_pending=pending, next_trusted=nxt, change_at=change_at)
     store: ProtectionStore = SqlProtectionStore(engine)
-    customer = store.put(profile, principal.org_id, now)
+    customer = store.put(profile, principal.org_id, now, scoring_birth=scoring_birth)
     return profile, customer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from zaslon.core.protection import Profile
@@ -34,10 +34,10 @@ class Confirmation:
 
 
 class ProtectionStore(Protocol):
-    def put(self, profile: Profile, org_id: str, now: datetime) -> Customer:
-        """Insert or replace ``profile`` and bring the account's customer profile in line with it (age, living
-        alone, phones) in one transaction; returns the customer profile as now stored. ``NotFound`` and nothing
-        written when another bank registered the account."""
+    def put(self, profile: Profile, org_id: str, now: datetime, *, scoring_birth: date | None) -> Customer:
+        """Insert or replace ``profile`` and bring the account's customer profile in line with it (``scoring_birth``,
+        living alone, phones) in one transaction; returns the customer profile as now stored. ``NotFound`` and
+        nothing written when another bank registered the account."""
         ...
 
     def get(self, account_id: str) -> Profile | None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
@@ -61,7 +61,7 @@ class SqlProtectionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def put(self, profile: Profile, org_id: str, now: datetime) -> Customer:
+    def put(self, profile: Profile, org_id: str, now: datetime, *, scoring_birth: date | None) -> Customer:
         acc, bank = profile.account_id, profile.bank_id
         with self.engine.begin() as conn:
             cust = conn.execute(select(customers).where(customers.c.account_id == acc)).first()
@@ -75,7 +75,7 @@ class SqlProtectionStore:
             else:
                 conn.execute(update(protection_profiles).where(_P.account_id == acc).values(**row))
             # Scoring's elderly features read the customer profile: it says what the protection profile says.
-            same = {"birth_date": profile.birth_date, "lives_alone": profile.lives_alone,
+            same = {"birth_date": scoring_birth, "lives_alone": profile.lives_alone,
                     "phones": " ".join(profile.phones), "updated_at": now}
             if profile.customer_id is not None:
                 same["customer_id"] = profile.customer_id
