@@ -246,6 +246,10 @@ def test_another_bank_sees_and_answers_nothing(client: TestClient, engine: Engin
         assert client.post(path, json={"decision": "confirm"}, headers=other_bank.headers).status_code == 404
     assert client.get("/v1/transfers/tx-1/trusted-person", params={"org_id": bank.org_id},
                       headers=other_bank.headers).status_code == 404
+    # The bank's own malformed answers change nothing either.
+    for bad in ({"decision": "maybe"}, {"decision": "confirm", "at": "2999-01-01T00:00:00Z"}, {}):
+        r = client.post("/v1/transfers/tx-1/trusted-person", json=bad, headers=bank.headers)
+        assert r.status_code == 422, r.text
     with engine.connect() as conn:
         assert conn.execute(select(trusted_confirmations.c.status)).scalar_one() == "pending"
         assert conn.execute(select(protection_profiles.c.lives_alone)).scalar_one() is True
