@@ -51,6 +51,7 @@ from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, lo
 from zaslon.flow.isolation import Submitters
 from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
+from zaslon.flow.partner_sync import PartnerSync
 from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
 from zaslon.flow.sharing import Sharing
@@ -167,6 +168,8 @@ class Exchange:
             self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
         self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
+        self.partner_sync = PartnerSync(self.sharing, interval_s=self.settings.partner_sync_interval_s)
+        self._partner_sync_on = False
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.models: list[dict[str, Any]] = []
         # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
@@ -230,7 +233,14 @@ class Exchange:
         self._housekeeper = threading.Thread(target=loop, name="zaslon-housekeeping", daemon=True)
         self._housekeeper.start()
 
+    def start_partner_sync(self) -> None:
+        """Sync with partner countries' exchanges on a schedule, and push a new freeze request abroad at once
+        (``zaslon serve``; flow/partner_sync.py)."""
+        self._partner_sync_on = True
+        self.partner_sync.start()
+
     def close(self) -> None:
+        self.partner_sync.stop()
         self._stop_housekeeping.set()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=10)
@@ -392,7 +402,8 @@ class Exchange:
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
                 if summary is not None:  # money that left for a partner country: a freeze request there
                     try:
-                        self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at)
+                        if self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at):
+                            self.partner_sync.wake()  # the request leaves now, not at the next scheduled round
                     except Exception as exc:
                         errors.append(f"abroad: {type(exc).__name__}: {exc}")
             case = None

@@ -528,7 +528,7 @@ class Sharing:
         for r in self.store.freeze_requests(direction):
             body = json.loads(r.pop("body"))
             r.update({k: body.get(k) for k in ("original_payment_id", "creditor_account", "creditor_agent",
-                                                "legal_basis", "deadline")})
+                                                "legal_basis", "deadline", "case_ref")})
             out.append(r)
         return out
 
