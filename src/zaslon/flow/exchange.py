@@ -169,7 +169,7 @@ class Exchange:
         self.cases = CaseService(db)
         self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
         self.partner_sync = PartnerSync(self.sharing, interval_s=self.settings.partner_sync_interval_s)
-        self._partner_sync_on = False
+        self.sharing.on_new_orders = self._orders_from_abroad
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.models: list[dict[str, Any]] = []
         # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
@@ -236,7 +236,6 @@ class Exchange:
     def start_partner_sync(self) -> None:
         """Sync with partner countries' exchanges on a schedule, and push a new freeze request abroad at once
         (``zaslon serve``; flow/partner_sync.py)."""
-        self._partner_sync_on = True
         self.partner_sync.start()
 
     def close(self) -> None:
@@ -492,6 +491,12 @@ class Exchange:
         done = self.orders.expire_due(now or datetime.now(UTC))
         self._unprotect(done)
         return done
+
+    def _orders_from_abroad(self, orders: Sequence[FreezeOrder], at: datetime) -> None:
+        """Orders a partner country's verified request issued at our banks: as binding here as our own."""
+        active = [o for o in orders if o.status in ACTIVE_ORDER]
+        self._protect(active)
+        self._notify(active, at)
 
     def _protect(self, orders: Sequence[FreezeOrder]) -> None:
         for o in orders:

@@ -16,7 +16,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -90,6 +90,9 @@ class Sharing:
         tlp_of = {k: parse_tlp(v, f"stix_tlp_defaults.{k}") for k, v in self.settings.stix_tlp_defaults.items()}
         self.author = stix.Author(self.settings.exchange_name, self.settings.country, tlp_of)
         self._built: dict[tuple[Any, ...], list[stix.Built]] = {}
+        # The Exchange's hook for orders a partner's request issued here: they protect the account and reach the
+        # bank's webhook exactly as the orders of our own reports do.
+        self.on_new_orders: Callable[[Sequence[Any], datetime], None] | None = None
 
     def warm_up(self) -> None:
         """Load the validator's schemas and pattern grammar now, not on a partner's first request (~1 s)."""
@@ -469,8 +472,10 @@ class Sharing:
                 amount=int(obj["amount"]), currency=str(obj["currency"]),
                 legal_reference=f"{obj['legal_basis']} (request {obj['id']} from {partner.name})",
                 issued_at=at, deadline=stix2.utils.parse_into_datetime(obj["deadline"]))
-            FreezeStore(self.db).store.add_new(incident, [order], now=at)
+            fresh, _ = FreezeStore(self.db).store.add_new(incident, [order], now=at)
             orders = 1
+            if fresh and self.on_new_orders is not None:
+                self.on_new_orders(fresh, at)
         self.store.add_freeze_request({
             "request_id": obj["id"], "direction": "in", "partner_org": partner.org_id, "body": json.dumps(obj),
             "amount": int(obj["amount"]), "currency": str(obj["currency"]), "status": status,
