@@ -4,7 +4,8 @@ A freeze request abroad must not wait for the next round of the schedule: money 
 moved on within hours, often within one. ``PartnerSync.wake`` starts a round now (the caller never waits: an
 incident's answer to the reporting bank does not depend on a partner's server). Each round is
 ``Sharing.sync``: every partner side by side with timeouts and retries, so one that is down delays no other, and
-what failed is retried on the next round.
+what failed is retried on the next round. A scheduled round publishes first (new indicators, incidents, cases); a
+woken round pushes what already waits in the outboxes and pulls, without rebuilding every indicator first.
 """
 
 from __future__ import annotations
@@ -59,13 +60,15 @@ class PartnerSync:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval_s or None)  # 0: only when woken
+            woken = self._wake.wait(self.interval_s or None)  # 0: only when woken
             if self._stop.is_set():
                 return
             self._wake.clear()
             try:
                 if self.sharing.partners():
-                    self.last_result = self.sharing.sync(timeout_s=self.timeout_s)
+                    # Woken: what waits in the outboxes leaves now (publishing every indicator again would make
+                    # the freeze request wait for it); the scheduled round publishes first.
+                    self.last_result = self.sharing.sync(timeout_s=self.timeout_s, publish=not woken)
                 self.last_error = None
             except Exception as exc:  # the store away for a moment: the next round retries
                 self.last_error = f"{type(exc).__name__}: {exc}"

@@ -539,14 +539,16 @@ class Sharing:
 
     # ------------------------------------------------------------------ sync with partners' servers
     def sync(self, partner: str | None = None, *, now: datetime | None = None, timeout_s: float = 10.0,
-             attempts: int = 3, backoff_s: float = 0.5) -> dict[str, dict[str, Any]]:
-        """Publish, then for each partner with a TAXII server: pull its collection for us into our inbox (all
+             attempts: int = 3, backoff_s: float = 0.5, publish: bool = True) -> dict[str, dict[str, Any]]:
+        """Publish (unless ``publish`` is false: what is already in the outboxes goes, e.g. a new freeze
+        request), then for each partner with a TAXII server: pull its collection for us into our inbox (all
         through the same validation and matching as a push to us), push our outbox for it to its inbox.
         Partners are synced side by side, each with timeouts and retries: one that is down delays no other."""
         from concurrent.futures import ThreadPoolExecutor
 
         at = _now(now)
-        self.publish(now=at)
+        if publish:
+            self.publish(now=at)
         chosen = [p for p in self.store.partners() if p.taxii_url and (partner is None or p.org_id == partner)]
         if partner is not None and not chosen:
             raise InvalidInput(f"no partner {partner!r} with a TAXII server to sync with", field="partner")
