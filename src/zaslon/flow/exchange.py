@@ -55,6 +55,7 @@ from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, lo
 from zaslon.flow.isolation import Submitters
 from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
+from zaslon.flow.partner_sync import PartnerSync
 from zaslon.flow.protection import Confirmations, Matcher, ProtectionRequest, confirmation_json, profile_json
 from zaslon.flow.protection import load as load_protection
 from zaslon.flow.protection import register as register_protection
@@ -177,6 +178,8 @@ class Exchange:
             self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
         self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
+        self.partner_sync = PartnerSync(self.sharing, interval_s=self.settings.partner_sync_interval_s)
+        self.sharing.on_new_orders = self._orders_from_abroad
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         self.models: list[dict[str, Any]] = []
         # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
@@ -242,7 +245,13 @@ class Exchange:
         self._housekeeper = threading.Thread(target=loop, name="zaslon-housekeeping", daemon=True)
         self._housekeeper.start()
 
+    def start_partner_sync(self) -> None:
+        """Sync with partner countries' exchanges on a schedule, and push a new freeze request abroad at once
+        (``zaslon serve``; flow/partner_sync.py)."""
+        self.partner_sync.start()
+
     def close(self) -> None:
+        self.partner_sync.stop()
         self._stop_housekeeping.set()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=10)
@@ -468,7 +477,8 @@ class Exchange:
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
                 if summary is not None:  # money that left for a partner country: a freeze request there
                     try:
-                        self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at)
+                        if self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at):
+                            self.partner_sync.wake()  # the request leaves now, not at the next scheduled round
                     except Exception as exc:
                         errors.append(f"abroad: {type(exc).__name__}: {exc}")
             case = None
@@ -557,6 +567,12 @@ class Exchange:
         done = self.orders.expire_due(now or datetime.now(UTC))
         self._unprotect(done)
         return done
+
+    def _orders_from_abroad(self, orders: Sequence[FreezeOrder], at: datetime) -> None:
+        """Orders a partner country's verified request issued at our banks: as binding here as our own."""
+        active = [o for o in orders if o.status in ACTIVE_ORDER]
+        self._protect(active)
+        self._notify(active, at)
 
     def _protect(self, orders: Sequence[FreezeOrder]) -> None:
         for o in orders:

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         exchange.restore()  # Knowledge lives in memory: what the store says was learnt counts again
     if housekeeping:
         exchange.start_housekeeping(settings.order_expiry_interval_s)
+        exchange.start_partner_sync()
     state = AppState(
         settings=settings,
         exchange=exchange,
