@@ -3,6 +3,7 @@ time, a restart keeps everything, and scoring's hold for the trusted person on b
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -119,3 +120,14 @@ def test_a_block_stays_a_block_and_a_hold_stays_the_banks() -> None:
     ScoringEngine._hold_for_trusted_person(res, {i: ("new_payee",) for i in range(4)})
     assert res.outcome.tolist() == [CODE[Outcome.HOLD]] * 3 + [CODE[Outcome.BLOCK]]
     assert res.trusted == {0: ("new_payee",), 1: ("new_payee",)}
+
+
+def test_the_housekeeping_loop_declines_what_waited_past_its_deadline(exchange: Exchange, bank: Principal) -> None:
+    exchange.set_protection(bank, req(), now=NOW)
+    exchange.score(bank.org_id, [t("t-old", NOW - timedelta(hours=13))])  # its 12 h ran out an hour ago
+    assert exchange.trusted_person(bank, "t-old")["status"] == "pending"
+    exchange.start_housekeeping(0.02)
+    deadline = time.monotonic() + 10
+    while exchange.trusted_person(bank, "t-old")["status"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert exchange.trusted_person(bank, "t-old")["status"] == "expired", exchange.housekeeping_error
