@@ -252,3 +252,19 @@ def test_an_appeal_of_a_number_not_listed_is_422_and_nothing_is_written(client: 
                         headers=a1.headers)
         assert r.status_code == 422 and r.json()["field"] == "phone"
     assert count(engine, number_appeals) == 0
+
+
+def test_a_protection_profile_asking_for_calls_holds_a_transfer_during_any_reported_call(  # type: ignore[no-untyped-def]
+        client: TestClient, bank, a1) -> None:
+    r = client.put(f"/v1/customers/{PAYER}/protection", json={
+        "consent_at": "2026-03-01T09:00:00Z", "age_band": "75-84", "lives_alone": True, "phones": [PHONE],
+        "trusted_person": {"name": "Ольга", "phone": "+375297001122", "relation": "daughter"},
+        "confirm": {"during_call": True}}, headers=bank.headers)
+    assert r.status_code in (200, 201), r.text
+    calm = client.post("/v1/transfers/score", json=transfer("t-0", 30), headers=bank.headers).json()
+    assert calm["outcome"] != "hold", calm  # no call: nothing to confirm
+    ev = start("c-1", 40, caller="+375447000000", number_verification={"devicePhoneNumberVerified": True})
+    assert client.post("/v1/telecom/call-events", json={"events": [ev]}, headers=a1.headers).status_code == 200
+    held = client.post("/v1/transfers/score", json=transfer("t-1", 45), headers=bank.headers).json()
+    assert held["outcome"] == "hold", held  # a verified, unflagged caller: still a call in progress
+    assert [(x["code"], x["detail"]) for x in held["reasons"]] == [("awaiting_trusted_person", "during_call")]
