@@ -28,6 +28,7 @@ from zaslon.adapters.http import (
     routes_orders,
     routes_scoring,
     routes_sharing,
+    routes_stats,
     routes_transfers,
 )
 from zaslon.adapters.http.audit import AuditTrail
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         return {"status": "ok", "version": __version__}
 
     for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers,
-                   routes_models, routes_sharing):
+                   routes_models, routes_sharing, routes_stats):
         app.include_router(module.router)
     taxii_server.install(app, settings.taxii_requests_per_minute)  # /taxii2/: partner exchanges
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane
