@@ -135,8 +135,8 @@ def compute_stats(store: StatsStore, q: StatsQuery, *, now: datetime) -> dict[st
     prior: Counter[str] = Counter()
     for r in store.counts(prior_q.window()):
         prior[r.scheme] += r.incidents
-    earliest = store.earliest()
-    covered = earliest is not None and earliest <= prior_q.window().start
+    span = store.span()
+    covered = span is not None and span[0] <= prior_q.window().start
 
     money = store.money(f)
     stolen = _byn(money.stolen) + money.stolen_history
@@ -174,6 +174,8 @@ def compute_stats(store: StatsStore, q: StatsQuery, *, now: datetime) -> dict[st
         "period": {"from": q.first_day.isoformat(), "to": q.last_day.isoformat(), "region": q.region,
                    "district": q.district, "days": (q.last_day - q.first_day).days + 1,
                    "timezone": "UTC"},
+        # What the exchange holds at all: a period reaching beyond it counts only the part it holds.
+        "data": None if span is None else {"first": span[0].isoformat(), "last": span[1].isoformat()},
         "incidents": total,
         "incidents_reported": by_origin.get(REPORTED, 0),
         "incidents_by_type": dict(sorted(by_type.items())),

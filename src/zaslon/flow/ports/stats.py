@@ -93,8 +93,8 @@ class StatsStore(Protocol):
         """Per history label: how many of the filter's incidents came from it, and their first and last."""
         ...
 
-    def earliest(self) -> datetime | None:
-        """The earliest incident the exchange knows of (reported or imported): before it, no data."""
+    def span(self) -> tuple[datetime, datetime] | None:
+        """The earliest and the latest incident the exchange knows of (reported or imported): outside, no data."""
         ...
 
     def money(self, f: StatsFilter) -> MoneyRows: ...

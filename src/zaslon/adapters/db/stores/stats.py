@@ -98,13 +98,16 @@ class SqlStatsStore:
             return [HistorySpan(label, int(n), _utc(ts, first, self.engine), _utc(ts, last, self.engine))
                     for label, n, first, last in conn.execute(q)]
 
-    def earliest(self) -> datetime | None:
-        with self.engine.connect() as conn:
-            a = conn.execute(select(func.min(incidents.c.reported_at))).scalar()
-            b = conn.execute(select(func.min(incident_history.c.reported_at))).scalar()
+    def span(self) -> tuple[datetime, datetime] | None:
         ts = UtcDateTime()
-        found = [_utc(ts, v, self.engine) for v in (a, b) if v is not None]
-        return min(found) if found else None
+        found: list[datetime] = []
+        with self.engine.connect() as conn:
+            for table in (incidents, incident_history):  # min and max each read one end of the index
+                for agg in (func.min, func.max):
+                    v = conn.execute(select(agg(table.c.reported_at))).scalar()
+                    if v is not None:
+                        found.append(_utc(ts, v, self.engine))
+        return (min(found), max(found)) if found else None
 
     def money(self, f: StatsFilter) -> MoneyRows:
         i, it, t, d = incidents.c, incident_transfers.c, transfers.c, decisions.c
