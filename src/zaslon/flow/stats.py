@@ -115,26 +115,13 @@ def _change(now: int, before: int, covered: bool) -> dict[str, Any]:
 
 def compute_stats(store: StatsStore, q: StatsQuery, *, now: datetime) -> dict[str, Any]:
     f = q.window()
-    rows = store.counts(f)
-    by_type: Counter[str] = Counter()
+    c = store.counts(f)
     by_region: Counter[str] = Counter()
-    by_district: Counter[tuple[str, str]] = Counter()
-    by_month: Counter[str] = Counter()
-    by_origin: Counter[str] = Counter()
-    with_age = elderly = alone = 0
-    for r in rows:
-        by_type[r.scheme] += r.incidents
-        by_region[r.region or UNKNOWN] += r.incidents
-        by_district[(r.region or UNKNOWN, r.district or UNKNOWN)] += r.incidents
-        by_month[r.month] += r.incidents
-        by_origin[r.origin] += r.incidents
-        with_age, elderly, alone = with_age + r.with_age, elderly + r.elderly, alone + r.elderly_alone
-    total = sum(by_type.values())
-
+    for (region, _district), n in c.by_district.items():
+        by_region[region or UNKNOWN] += n
+    total = sum(c.by_type.values())
     prior_q = q.year_before()
-    prior: Counter[str] = Counter()
-    for r in store.counts(prior_q.window()):
-        prior[r.scheme] += r.incidents
+    prior = store.type_counts(prior_q.window())
     span = store.span()
     covered = span is not None and span[0] <= prior_q.window().start
 
@@ -177,18 +164,19 @@ def compute_stats(store: StatsStore, q: StatsQuery, *, now: datetime) -> dict[st
         # What the exchange holds at all: a period reaching beyond it counts only the part it holds.
         "data": None if span is None else {"first": span[0].isoformat(), "last": span[1].isoformat()},
         "incidents": total,
-        "incidents_reported": by_origin.get(REPORTED, 0),
-        "incidents_by_type": dict(sorted(by_type.items())),
+        "incidents_reported": c.by_origin.get(REPORTED, 0),
+        "incidents_by_type": dict(sorted(c.by_type.items())),
         "incidents_by_region": dict(sorted(by_region.items())),
-        "incidents_by_district": [{"region": r, "district": d, "incidents": n}
-                                  for (r, d), n in sorted(by_district.items())],
-        "incidents_by_month": dict(sorted(by_month.items())),
+        "incidents_by_district": sorted(({"region": r or UNKNOWN, "district": d or UNKNOWN, "incidents": n}
+                                         for (r, d), n in c.by_district.items()),
+                                        key=lambda x: (x["region"], x["district"])),
+        "incidents_by_month": dict(sorted(c.by_month.items())),
         "yoy_change": {
             "previous_period": {"from": prior_q.first_day.isoformat(), "to": prior_q.last_day.isoformat()},
             "covered": covered,
             "total": _change(total, sum(prior.values()), covered),
-            "by_type": {s: _change(by_type.get(s, 0), prior.get(s, 0), covered)
-                        for s in sorted(set(by_type) | set(prior))},
+            "by_type": {s: _change(c.by_type.get(s, 0), prior.get(s, 0), covered)
+                        for s in sorted(set(c.by_type) | set(prior))},
         },
         "money": {"currency": "BYN", "unit": "minor", "stolen": stolen, "prevented": prevented, "frozen": frozen,
                   "returned": _byn(money.returned), "saved": prevented + frozen,
@@ -196,9 +184,9 @@ def compute_stats(store: StatsStore, q: StatsQuery, *, now: datetime) -> dict[st
         "time_to_first_order_s": _percentiles(to_order),
         "time_to_frozen_s": _percentiles(to_frozen),
         "bank_ack_sla": dict(sorted(banks.items())),
-        "elderly_victims": {"with_age": with_age, "aged_65_plus": elderly, "aged_65_plus_alone": alone,
-                            "share": round(elderly / with_age, 4) if with_age else None,
-                            "alone_share": round(alone / with_age, 4) if with_age else None},
+        "elderly_victims": {"with_age": c.with_age, "aged_65_plus": c.elderly, "aged_65_plus_alone": c.elderly_alone,
+                            "share": round(c.elderly / c.with_age, 4) if c.with_age else None,
+                            "alone_share": round(c.elderly_alone / c.with_age, 4) if c.with_age else None},
         "couriers": {"detained": steps.get("detained", 0), "patrol_dispatches": steps.get("patrol", 0),
                      "by_region": False},
         "history": [{"label": h.label, "incidents": h.incidents, "first": h.first.isoformat(),

@@ -22,19 +22,17 @@ class StatsFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class CountRow:
-    """Incidents of one (origin, scheme, region, district, month), with what is known of their victims' ages.
-    ``origin`` is ``"reported"`` for incidents reported to the exchange, else the history's label."""
+class IncidentCounts:
+    """Incidents of the filter, reported and imported together. ``by_origin`` keys: ``"reported"`` for those
+    reported to the exchange, else the history's label; ``None`` is an unknown region or district."""
 
-    origin: str
-    scheme: str
-    region: str | None
-    district: str | None
-    month: str  # YYYY-MM (UTC)
-    incidents: int
-    with_age: int
-    elderly: int
-    elderly_alone: int
+    by_type: dict[str, int] = field(default_factory=dict)
+    by_origin: dict[str, int] = field(default_factory=dict)
+    by_district: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
+    by_month: dict[str, int] = field(default_factory=dict)  # YYYY-MM (UTC)
+    with_age: int = 0
+    elderly: int = 0  # aged 65+
+    elderly_alone: int = 0  # aged 65+ and living alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +85,11 @@ class HistoryRow:
 
 
 class StatsStore(Protocol):
-    def counts(self, f: StatsFilter) -> list[CountRow]: ...
+    def counts(self, f: StatsFilter) -> IncidentCounts: ...
+
+    def type_counts(self, f: StatsFilter) -> dict[str, int]:
+        """Incidents per type (scheme) only: the year before's side of year-over-year."""
+        ...
 
     def history_spans(self, f: StatsFilter) -> list[HistorySpan]:
         """Per history label: how many of the filter's incidents came from it, and their first and last."""

@@ -31,9 +31,9 @@ from zaslon.adapters.db.tables_incidents import incident_history, incident_trans
 from zaslon.adapters.db.tables_orders import freeze_orders, order_events
 from zaslon.adapters.db.types import UtcDateTime
 from zaslon.flow.ports.stats import (
-    CountRow,
     HistoryRow,
     HistorySpan,
+    IncidentCounts,
     MoneyRows,
     OrderAck,
     OrderTimes,
@@ -63,31 +63,47 @@ class SqlStatsStore:
     def _month(self, col: Any) -> Any:
         if self.engine.dialect.name == "postgresql":
             return func.to_char(func.timezone("UTC", col), "YYYY-MM")
-        return func.strftime("%Y-%m", col)  # SQLite stores UTC text: "YYYY-MM-DD HH:MM:SS.ffffff"
+        return func.substr(col, 1, 7)  # SQLite stores UTC text, "YYYY-MM-DD HH:MM:SS.ffffff"
 
-    def _both(self, f: StatsFilter) -> Any:
-        """Reported incidents and the history in the filter, as one subquery of the columns counts need."""
+    def _both(self, f: StatsFilter, *columns: str) -> Any:
+        """Reported incidents and the history in the filter, as one subquery of ``columns`` (and ``origin``)."""
         def part(table: Any, origin: Any) -> Any:
-            c = table.c
-            return select(origin.label("origin"), c.scheme, c.victim_region.label("region"),
-                          c.victim_district.label("district"), c.reported_at, c.victim_age,
-                          c.victim_lives_alone).where(_where(table, f))
+            return select(origin.label("origin"), *(table.c[c] for c in columns)).where(_where(table, f))
         return union_all(part(incidents, literal(REPORTED)), part(incident_history, incident_history.c.label)
                          ).subquery("both")
 
-    def counts(self, f: StatsFilter) -> list[CountRow]:
-        u = self._both(f)
+    def counts(self, f: StatsFilter) -> IncidentCounts:
+        # A few narrow GROUP BYs, each a small answer, rather than one over every combination (thousands of
+        # rows for two years of districts and months).
+        u = self._both(f, "scheme", "victim_region", "victim_district", "reported_at", "victim_age",
+                       "victim_lives_alone")
         month = self._month(u.c.reported_at)
         elderly = u.c.victim_age >= ELDERLY_AGE
-        q = (select(u.c.origin, u.c.scheme, u.c.region, u.c.district, month.label("month"),
-                    func.count().label("n"),
-                    func.count(u.c.victim_age).label("with_age"),
-                    func.sum(case((elderly, 1), else_=0)).label("elderly"),
-                    func.sum(case((and_(elderly, u.c.victim_lives_alone.is_(True)), 1), else_=0)).label("alone"))
-             .group_by(u.c.origin, u.c.scheme, u.c.region, u.c.district, month))
         with self.engine.connect() as conn:
-            return [CountRow(r.origin, r.scheme, r.region, r.district, str(r.month), int(r.n), int(r.with_age),
-                             int(r.elderly or 0), int(r.alone or 0)) for r in conn.execute(q)]
+            types = conn.execute(select(u.c.origin, u.c.scheme, func.count()).group_by(u.c.origin, u.c.scheme)).all()
+            places = conn.execute(select(u.c.victim_region, u.c.victim_district, func.count())
+                                  .group_by(u.c.victim_region, u.c.victim_district)).all()
+            months = conn.execute(select(month, func.count()).group_by(month)).all()
+            ages = conn.execute(select(
+                func.count(u.c.victim_age), func.sum(case((elderly, 1), else_=0)),
+                func.sum(case((and_(elderly, u.c.victim_lives_alone.is_(True)), 1), else_=0)))).one()
+        by_type: dict[str, int] = {}
+        by_origin: dict[str, int] = {}
+        for origin, scheme, n in types:
+            by_type[scheme] = by_type.get(scheme, 0) + int(n)
+            by_origin[origin] = by_origin.get(origin, 0) + int(n)
+        return IncidentCounts(by_type, by_origin, {(r, d): int(n) for r, d, n in places},
+                              {str(m): int(n) for m, n in months}, int(ages[0] or 0), int(ages[1] or 0),
+                              int(ages[2] or 0))
+
+    def type_counts(self, f: StatsFilter) -> dict[str, int]:
+        u = self._both(f, "scheme")
+        out: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for _origin, scheme, n in conn.execute(select(u.c.origin, u.c.scheme, func.count())
+                                                   .group_by(u.c.origin, u.c.scheme)):
+                out[scheme] = out.get(scheme, 0) + int(n)
+        return out
 
     def history_spans(self, f: StatsFilter) -> list[HistorySpan]:
         h = incident_history.c

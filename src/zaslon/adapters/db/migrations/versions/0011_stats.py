@@ -36,7 +36,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['imported_by'], ['orgs.org_id'], name=op.f('fk_incident_history_imported_by_orgs')),
     sa.PrimaryKeyConstraint('history_id', name=op.f('pk_incident_history')),
     )
-    op.create_index('ix_incident_history_reported_at', 'incident_history', ['reported_at'])
+    op.create_index('ix_incident_history_reported_at', 'incident_history',
+                    ['reported_at', 'label', 'scheme', 'victim_region', 'victim_district', 'victim_age',
+                     'victim_lives_alone'])
     op.create_index('ix_order_events_order_status_at', 'order_events', ['order_id', 'status', 'at'])
     op.create_index('ix_desk_audit_action_at', 'desk_audit', ['action', 'at'])
 
