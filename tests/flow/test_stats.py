@@ -77,7 +77,8 @@ def world(engine: Engine, db_url: str) -> Iterator[tuple[Exchange, dict[str, Pri
             {"at": _at(200), "action": "courier.patrol", "target": "t9", "org_id": police.org_id},
             {"at": _at(210), "action": "courier.detained", "target": "t9", "org_id": police.org_id},
             {"at": _at(211), "action": "courier.detained", "target": "t9", "org_id": police.org_id},  # twice: once
-            {"at": datetime(2026, 4, 2, tzinfo=UTC), "action": "courier.detained", "target": "t8", "org_id": police.org_id}])
+            {"at": datetime(2026, 4, 2, tzinfo=UTC), "action": "courier.detained", "target": "t8",
+             "org_id": police.org_id}])
     yield x, who
     x.close()
 

@@ -120,6 +120,12 @@ def compute_stats(store: StatsStore, q: StatsQuery, *, now: datetime) -> dict[st
     for (region, _district), n in c.by_district.items():
         by_region[region or UNKNOWN] += n
     total = sum(c.by_type.values())
+    by_month: Counter[str] = Counter()
+    history_by_month: Counter[str] = Counter()
+    for (origin, month), n in c.by_month.items():
+        by_month[month] += n
+        if origin != REPORTED:
+            history_by_month[month] += n
     prior_q = q.year_before()
     prior = store.type_counts(prior_q.window())
     span = store.span()
@@ -170,7 +176,9 @@ def compute_stats(store: StatsStore, q: StatsQuery, *, now: datetime) -> dict[st
         "incidents_by_district": sorted(({"region": r or UNKNOWN, "district": d or UNKNOWN, "incidents": n}
                                          for (r, d), n in c.by_district.items()),
                                         key=lambda x: (x["region"], x["district"])),
-        "incidents_by_month": dict(sorted(c.by_month.items())),
+        "incidents_by_month": dict(sorted(by_month.items())),
+        # The part of each month that came from the imported history (simulated or a register), not reports.
+        "history_by_month": dict(sorted(history_by_month.items())),
         "yoy_change": {
             "previous_period": {"from": prior_q.first_day.isoformat(), "to": prior_q.last_day.isoformat()},
             "covered": covered,

@@ -29,7 +29,7 @@ class IncidentCounts:
     by_type: dict[str, int] = field(default_factory=dict)
     by_origin: dict[str, int] = field(default_factory=dict)
     by_district: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
-    by_month: dict[str, int] = field(default_factory=dict)  # YYYY-MM (UTC)
+    by_month: dict[tuple[str, str], int] = field(default_factory=dict)  # (origin, YYYY-MM in UTC)
     with_age: int = 0
     elderly: int = 0  # aged 65+
     elderly_alone: int = 0  # aged 65+ and living alone

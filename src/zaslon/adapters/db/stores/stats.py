@@ -83,7 +83,7 @@ class SqlStatsStore:
             types = conn.execute(select(u.c.origin, u.c.scheme, func.count()).group_by(u.c.origin, u.c.scheme)).all()
             places = conn.execute(select(u.c.victim_region, u.c.victim_district, func.count())
                                   .group_by(u.c.victim_region, u.c.victim_district)).all()
-            months = conn.execute(select(month, func.count()).group_by(month)).all()
+            months = conn.execute(select(u.c.origin, month, func.count()).group_by(u.c.origin, month)).all()
             ages = conn.execute(select(
                 func.count(u.c.victim_age), func.sum(case((elderly, 1), else_=0)),
                 func.sum(case((and_(elderly, u.c.victim_lives_alone.is_(True)), 1), else_=0)))).one()
@@ -93,7 +93,7 @@ class SqlStatsStore:
             by_type[scheme] = by_type.get(scheme, 0) + int(n)
             by_origin[origin] = by_origin.get(origin, 0) + int(n)
         return IncidentCounts(by_type, by_origin, {(r, d): int(n) for r, d, n in places},
-                              {str(m): int(n) for m, n in months}, int(ages[0] or 0), int(ages[1] or 0),
+                              {(o, str(m)): int(n) for o, m, n in months}, int(ages[0] or 0), int(ages[1] or 0),
                               int(ages[2] or 0))
 
     def type_counts(self, f: StatsFilter) -> dict[str, int]:
