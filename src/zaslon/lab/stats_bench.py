@@ -9,7 +9,8 @@ a year, and the month for one region and for one of its districts."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,20 +61,24 @@ def _periods(engine: Any) -> dict[str, dict[str, str]]:
         first = min(v for v in (conn.execute(select(func.min(t.c.reported_at))).scalar()
                                 for t in (incidents, incident_history)) if v is not None)
         last = conn.execute(select(func.max(incidents.c.reported_at))).scalar()
+        reported = [str(v)[:7] for v in conn.execute(select(incidents.c.reported_at)).scalars()]
         top = conn.execute(select(incidents.c.victim_region, incidents.c.victim_district)
                            .where(incidents.c.victim_district.is_not(None))
                            .group_by(incidents.c.victim_region, incidents.c.victim_district)
                            .order_by(func.count().desc()).limit(1)).first()
     first_day = str(first)[:10]
     last_day = str(last or first)[:10]
-    month = last_day[:8] + "01"
+    # The month most incidents were reported in (the demo's window), first to last day.
+    busiest = Counter(reported).most_common(1)[0][0] if reported else last_day[:7]
+    y, m = int(busiest[:4]), int(busiest[5:7])
+    month = {"from": f"{busiest}-01",
+             "to": (date(y + m // 12, m % 12 + 1, 1) - timedelta(days=1)).isoformat()}
     end = datetime.fromisoformat(last_day)
     year_ago = (end - timedelta(days=364)).date().isoformat()
-    out = {"month": {"from": month, "to": last_day}, "all": {"from": first_day, "to": last_day},
-           "year": {"from": year_ago, "to": last_day}}
+    out = {"month": month, "all": {"from": first_day, "to": last_day}, "year": {"from": year_ago, "to": last_day}}
     if top is not None:
-        out["month_region"] = {"from": month, "to": last_day, "region": top[0]}
-        out["month_district"] = {"from": month, "to": last_day, "region": top[0], "district": top[1]}
+        out["month_region"] = {**month, "region": top[0]}
+        out["month_district"] = {**month, "region": top[0], "district": top[1]}
     return out
 
 

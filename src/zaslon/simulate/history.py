@@ -7,7 +7,7 @@ not fraud) ``rate / 0.89**k``, continuously (an exponential trend), with Poisson
 copies a window incident of its scheme (bootstrap) for the victim's kind, age band (minor, adult, 65+) and
 living alone, and its
 reported loss; the victim is then a random party of that kind and group, so regions and districts follow
-the population. Written to ``incidents_history.parquet``: no transfers, no indicators (the past is counted,
+the population. Rates count distinct incidents (a victim reporting the same transfers twice is one). Written to ``incidents_history.parquet``: no transfers, no indicators (the past is counted,
 not traced). Deterministic for a seed, on its own random stream: the rest of the world is unchanged.
 """
 
@@ -48,6 +48,10 @@ def write_history(out: Path, *, years: int, seed: int, start: datetime, days: in
     rng = np.random.default_rng(np.random.SeedSequence([seed, sum(map(ord, preset)), 0x48495354]))
     inc = pl.read_parquet(out / "incidents.parquet").select("incident_id", "reported_at", "scheme",
                                                             "victim_party", "transfer_ids")
+    # One victim reporting the same transfers through two channels is one registered incident (as the exchange's
+    # intake counts it): the rates are of distinct incidents.
+    inc = inc.with_columns(pl.col("transfer_ids").list.sort().list.join(",").alias("_key")).unique(
+        ["victim_party", "_key"], keep="first", maintain_order=True).drop("_key")
     parties = pl.read_parquet(out / "parties.parquet").select("party_id", "kind", "birth_date", "region",
                                                               "district", "lives_alone")
     tx = pl.read_parquet(out / "transfers.parquet", columns=["transfer_id", "amount", "currency"])

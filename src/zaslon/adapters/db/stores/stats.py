@@ -73,28 +73,29 @@ class SqlStatsStore:
                          ).subquery("both")
 
     def counts(self, f: StatsFilter) -> IncidentCounts:
-        # A few narrow GROUP BYs, each a small answer, rather than one over every combination (thousands of
-        # rows for two years of districts and months).
+        # Two narrow GROUP BYs (type and place; month and ages), each a small answer, rather than one over every
+        # combination (tens of thousands of rows for two years of districts and months).
         u = self._both(f, "scheme", "victim_region", "victim_district", "reported_at", "victim_age",
                        "victim_lives_alone")
         month = self._month(u.c.reported_at)
         elderly = u.c.victim_age >= ELDERLY_AGE
         with self.engine.connect() as conn:
-            types = conn.execute(select(u.c.origin, u.c.scheme, func.count()).group_by(u.c.origin, u.c.scheme)).all()
-            places = conn.execute(select(u.c.victim_region, u.c.victim_district, func.count())
-                                  .group_by(u.c.victim_region, u.c.victim_district)).all()
-            months = conn.execute(select(u.c.origin, month, func.count()).group_by(u.c.origin, month)).all()
-            ages = conn.execute(select(
-                func.count(u.c.victim_age), func.sum(case((elderly, 1), else_=0)),
-                func.sum(case((and_(elderly, u.c.victim_lives_alone.is_(True)), 1), else_=0)))).one()
-        by_type: dict[str, int] = {}
-        by_origin: dict[str, int] = {}
-        for origin, scheme, n in types:
-            by_type[scheme] = by_type.get(scheme, 0) + int(n)
-            by_origin[origin] = by_origin.get(origin, 0) + int(n)
-        return IncidentCounts(by_type, by_origin, {(r, d): int(n) for r, d, n in places},
-                              {(o, str(m)): int(n) for o, m, n in months}, int(ages[0] or 0), int(ages[1] or 0),
-                              int(ages[2] or 0))
+            places = conn.execute(select(u.c.origin, u.c.scheme, u.c.victim_region, u.c.victim_district, func.count())
+                                  .group_by(u.c.origin, u.c.scheme, u.c.victim_region, u.c.victim_district)).all()
+            months = conn.execute(select(
+                u.c.origin, month, func.count(), func.count(u.c.victim_age), func.sum(case((elderly, 1), else_=0)),
+                func.sum(case((and_(elderly, u.c.victim_lives_alone.is_(True)), 1), else_=0)))
+                .group_by(u.c.origin, month)).all()
+        out = IncidentCounts()
+        for origin, scheme, region, district, n in places:
+            out.by_type[scheme] = out.by_type.get(scheme, 0) + int(n)
+            out.by_origin[origin] = out.by_origin.get(origin, 0) + int(n)
+            out.by_district[(region, district)] = out.by_district.get((region, district), 0) + int(n)
+        with_age = elderly_n = alone = 0
+        for origin, m, n, aged, old, old_alone in months:
+            out.by_month[(origin, str(m))] = int(n)
+            with_age, elderly_n, alone = with_age + int(aged), elderly_n + int(old or 0), alone + int(old_alone or 0)
+        return IncidentCounts(out.by_type, out.by_origin, out.by_district, out.by_month, with_age, elderly_n, alone)
 
     def type_counts(self, f: StatsFilter) -> dict[str, int]:
         u = self._both(f, "scheme")
