@@ -1,14 +1,14 @@
 """A reported-incidents history before the transfer window, so year-over-year statistics have a past to compare.
 
-Each scheme's daily rate in the window (its reported incidents / the window's days) is carried back in time
-along the seed's trend: registered fraud fell by about 20% in a year and cybercrime overall by 11% (15,000 ->
-13,400), so a fraud scheme's rate ``k`` years earlier is ``rate / 0.80**k`` and extortion's (a cybercrime that is
-not fraud) ``rate / 0.89**k``, continuously (an exponential trend), with Poisson counts per day. A past incident
-copies a window incident of its scheme (bootstrap) for the victim's kind, age band (minor, adult, 65+) and
-living alone, and its
-reported loss; the victim is then a random party of that kind and group, so regions and districts follow
-the population. Rates count distinct incidents (a victim reporting the same transfers twice is one). Written to ``incidents_history.parquet``: no transfers, no indicators (the past is counted,
-not traced). Deterministic for a seed, on its own random stream: the rest of the world is unchanged.
+Each scheme's daily rate in the window (its distinct reported incidents / the window's days: a victim reporting
+the same transfers twice is one) is carried back in time along the seed's trend: registered fraud fell by about
+20% in a year and cybercrime overall by 11% (15,000 -> 13,400), so a fraud scheme's rate ``k`` years earlier is
+``rate / 0.80**k`` and extortion's (a cybercrime that is not fraud) ``rate / 0.89**k``, continuously (an
+exponential trend), with Poisson counts per day. A past incident copies a window incident of its scheme
+(bootstrap) for the victim's kind, age band (minor, adult, 65+) and living alone, and its reported loss; the
+victim is then a random party of that kind and band, so regions and districts follow the population. Written
+to ``incidents_history.parquet``: no transfers, no indicators (the past is counted, not traced). Deterministic
+for a seed, on its own random stream: the rest of the world is unchanged.
 """
 
 from __future__ import annotations

@@ -156,7 +156,7 @@ incident_history = Table(
 # Covering the statistics' GROUP BYs: a period's counts read the index alone, never the table.
 Index("ix_incident_history_reported_at", incident_history.c.reported_at, incident_history.c.label,
       incident_history.c.scheme, incident_history.c.victim_region, incident_history.c.victim_district,
-      incident_history.c.victim_age, incident_history.c.victim_lives_alone)
+      incident_history.c.victim_age, incident_history.c.victim_lives_alone, incident_history.c.stolen)
 Index("ix_incidents_region_reported", incidents.c.victim_region, incidents.c.reported_at)
 
 INCIDENT_TABLES = (

@@ -133,11 +133,11 @@ class SqlStatsStore:
                     .join_from(incident_transfers, incidents, it.incident_id == i.incident_id)
                     .where(_where(incidents, f)).subquery("disputed"))
         on_transfer = and_(t.transfer_id == disputed.c.transfer_id, t.org_id == disputed.c.transfer_org)
-        stolen = (select(t.currency, func.sum(t.amount)).join_from(disputed, transfers, on_transfer)
-                  .group_by(t.currency))
-        prevented = (select(t.currency, func.sum(t.amount)).join_from(disputed, transfers, on_transfer)
-                     .join(decisions, and_(d.transfer_id == t.transfer_id, d.org_id == t.org_id))
-                     .where(d.outcome.in_(_STOPPED)).group_by(t.currency))
+        stopped = case((d.outcome.in_(_STOPPED), t.amount), else_=0)
+        amounts = (select(t.currency, func.sum(t.amount), func.sum(stopped))
+                   .join_from(disputed, transfers, on_transfer)
+                   .outerjoin(decisions, and_(d.transfer_id == t.transfer_id, d.org_id == t.org_id))
+                   .group_by(t.currency))
         o = freeze_orders.c
         held = (select(o.currency, func.sum(o.frozen_amount), func.sum(o.returned_amount))
                 .join_from(freeze_orders, incidents, o.incident_id == i.incident_id)
@@ -148,10 +148,14 @@ class SqlStatsStore:
             returned: dict[str, int] = {}
             for cur, fz, rt in conn.execute(held):
                 frozen[cur], returned[cur] = int(fz or 0), int(rt or 0)
-            return MoneyRows(
-                stolen={c: int(a or 0) for c, a in conn.execute(stolen)},
-                prevented={c: int(a or 0) for c, a in conn.execute(prevented)},
-                frozen=frozen, returned=returned, stolen_history=int(conn.execute(hist).scalar_one()))
+            stolen: dict[str, int] = {}
+            prevented: dict[str, int] = {}
+            for cur, total, held_back in conn.execute(amounts):
+                stolen[cur] = int(total or 0)
+                if held_back:
+                    prevented[cur] = int(held_back)
+            return MoneyRows(stolen=stolen, prevented=prevented, frozen=frozen, returned=returned,
+                             stolen_history=int(conn.execute(hist).scalar_one()))
 
     def order_times(self, f: StatsFilter) -> list[OrderTimes]:
         i, o, e = incidents.c, freeze_orders.c, order_events.c

@@ -38,7 +38,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_incident_history_reported_at', 'incident_history',
                     ['reported_at', 'label', 'scheme', 'victim_region', 'victim_district', 'victim_age',
-                     'victim_lives_alone'])
+                     'victim_lives_alone', 'stolen'])
     op.create_index('ix_order_events_order_status_at', 'order_events', ['order_id', 'status', 'at'])
     op.create_index('ix_desk_audit_action_at', 'desk_audit', ['action', 'at'])
 
