@@ -39,6 +39,8 @@ class Transport(Protocol):
     def train(self, cutoff: datetime) -> dict[str, Any] | None: ...
     def cases(self) -> dict[str, list[str]]: ...
     def publish_drops(self) -> list[dict[str, Any]]: ...
+    def freeze_requests_abroad(self) -> list[dict[str, Any]]: ...
+    def sync_partners(self) -> None: ...
 
 
 def _order(o: Any) -> dict[str, Any]:
@@ -103,6 +105,15 @@ class InProcess:
 
     def publish_drops(self) -> list[dict[str, Any]]:
         return [{"account_id": r["account_id"], "score": r["score"]} for r in self.x.publish_suspected_drops()]
+
+    def freeze_requests_abroad(self) -> list[dict[str, Any]]:
+        return self.x.sharing.freeze_requests("out")
+
+    def sync_partners(self) -> None:
+        """A round of the exchange's own partner sync, now (``zaslon serve`` runs them on its schedule)."""
+        done = self.x.partner_sync.rounds
+        self.x.partner_sync.wake()
+        self.x.partner_sync.wait_round(done, timeout_s=60)
 
 
 class OverHttp:
@@ -213,6 +224,13 @@ class OverHttp:
         self._call(self.desk, "POST", "/v1/signals/suspected-drops/refresh").raise_for_status()
         r = self._call(self.desk, "GET", "/v1/signals/suspected-drops", params={"limit": 10_000})
         return [{"account_id": a["account_id"], "score": a["score"]} for a in r.json()["accounts"]]
+
+    def freeze_requests_abroad(self) -> list[dict[str, Any]]:
+        r = self._call(self.desk, "GET", "/v1/freeze-requests", params={"direction": "out"})
+        return list(r.json()["freeze_requests"])
+
+    def sync_partners(self) -> None:
+        """Nothing to ask: the served exchange syncs with its partners on its own schedule."""
 
 
 def _order_dict(o: dict[str, Any]) -> dict[str, Any]:
