@@ -61,6 +61,9 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         out: Path = typer.Option(..., help="Output directory (created; must be empty unless --force)."),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty output directory."),
         report: bool = typer.Option(False, "--report", help="Print the distributions as tables."),
+        history_years: int = typer.Option(0, "--history-years", min=0, max=10,
+                                          help="Also write this many years of reported incidents before the "
+                                          "window (incidents_history.parquet), with the seed's yearly trend."),
     ) -> None:
         """Generate a synthetic country: people, banks, transfers, fraud groups, victims' reports."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -74,12 +77,16 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
             def progress(stage: str, frac: float) -> None:
                 bar.update(task, completed=frac, description=stage)
 
-            manifest = generate(preset, seed, out, force=force, progress=progress)
+            manifest = generate(preset, seed, out, force=force, progress=progress, history_years=history_years)
         if report:
             print_report(manifest)
         c = manifest["counts"]
         typer.echo(f"wrote {out}: {c['persons']} persons, {c['transfers']} transfers "
                    f"({c['fraud_transfers']} fraud), {c['incidents']} incidents, {c['calls']} calls")
+        if "history" in manifest:
+            h = manifest["history"]
+            typer.echo(f"history: {h['incidents']} reported incidents over {h['years']} years before the window "
+                       f"({h['from']} to {h['to']}; per year back: {h['incidents_per_year_back']})")
 
     @bench.command("simulate")
     def bench_simulate(

@@ -30,6 +30,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from zaslon.adapters.db.stores.stats import SqlStatsStore
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core.access import sees_everything
 from zaslon.core.calls import MAX_CALL, NO_SIGNALS, RECENT_END, RecentCalls
@@ -56,6 +57,7 @@ from zaslon.flow.isolation import Submitters
 from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
 from zaslon.flow.partner_sync import PartnerSync
+from zaslon.flow.ports.stats import HistoryRow
 from zaslon.flow.ports.telecom import CallEvent
 from zaslon.flow.protection import Confirmations, Matcher, ProtectionRequest, confirmation_json, profile_json
 from zaslon.flow.protection import load as load_protection
@@ -63,6 +65,7 @@ from zaslon.flow.protection import register as register_protection
 from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
 from zaslon.flow.sharing import Sharing
+from zaslon.flow.stats import StatsQuery, compute_stats, import_history
 from zaslon.flow.telecom import CallReport, TelecomSignals, appeal_json, report_calls, report_fraud_numbers
 from zaslon.flow.tracing import LiveLedger, Tracer, TraceSettings, restore_traced_flags, trace_summary
 from zaslon.flow.webhooks import Webhooks
@@ -729,6 +732,26 @@ class Exchange:
     def _telecom(principal: Principal) -> None:
         if str(principal.kind) != "telecom":
             raise Forbidden("only telecom operators report fraud numbers and calls")
+
+    # ------------------------------------------------------------------ statistics
+    def stats(self, principal: Principal, query: StatsQuery, *, now: datetime | None = None) -> dict[str, Any]:
+        """The ministry's figures over a period (``flow.stats``): national aggregates and every bank's
+        acknowledgement times, so the police only (the ``stats:read`` scope is checked by the caller too)."""
+        self._stats_reader(principal)
+        return compute_stats(SqlStatsStore(self.db), query, now=now or datetime.now(UTC))
+
+    def import_incident_history(self, principal: Principal, rows: Sequence[HistoryRow], *, label: str,
+                                now: datetime | None = None) -> dict[str, int]:
+        """Past registered incidents, for the statistics' year-over-year figures only."""
+        if str(principal.kind) != "police":
+            raise Forbidden("only the police import an incident history")
+        return import_history(SqlStatsStore(self.db), rows, label=label, by_org=principal.org_id,
+                              now=now or datetime.now(UTC))
+
+    @staticmethod
+    def _stats_reader(principal: Principal) -> None:
+        if str(principal.kind) != "police" or "stats:read" not in principal.scopes:
+            raise Forbidden("statistics are for the police (scope stats:read)")
 
     # ------------------------------------------------------------------ appeals
     def file_appeal(self, principal: Principal, *, account_id: str, reason: str, contact: str) -> dict[str, Any]:

@@ -50,6 +50,9 @@ class Victim:
     phone: str | None = None  # E.164 once normalised
     age: int | None = None
     lives_alone: bool | None = None
+    # Where the victim lives (the report's or the bank's word): the statistics count by region and district.
+    region: str | None = None
+    district: str | None = None
 
     def key(self) -> str | None:
         """Who the victim is, for deduplication: the party id, else the phone number."""
@@ -86,7 +89,9 @@ def _body_hash(report: IncidentReport) -> str:
     body = {
         "scheme": report.scheme.value,
         "victim": None if victim is None else [victim.party_id, victim.name, victim.phone, victim.age,
-                                               victim.lives_alone],
+                                               victim.lives_alone]
+        # Appended only when given, so a report stored before the fields existed hashes as it did.
+        + ([victim.region, victim.district] if victim.region or victim.district else []),
         "transfer_ids": sorted(report.transfer_ids),
         "text": report.text,
     }
@@ -108,7 +113,8 @@ def normalise_victim(victim: Victim | None) -> Victim | None:
     phone = normalise_phone(victim.phone)
     if phone is None:
         raise InvalidInput(f"{victim.phone!r} is not a valid phone number", field="victim.phone")
-    return Victim(victim.party_id, victim.name, phone, victim.age, victim.lives_alone)
+    return Victim(victim.party_id, victim.name, phone, victim.age, victim.lives_alone, victim.region,
+                  victim.district)
 
 
 def intake_incident(

@@ -27,7 +27,8 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -39,6 +40,7 @@ from zaslon.core.types import CASH_SINK, Atm, Channel, Scheme, Transfer
 from zaslon.flow.customers import Customer
 from zaslon.flow.intake import IncidentReport, Victim
 from zaslon.flow.ledger import register_accounts
+from zaslon.flow.ports.stats import HistoryRow
 from zaslon.flow.ports.telecom import CallEvent
 from zaslon.flow.telecom import CallReport
 from zaslon.lab.partners import PartnerCountry, p99
@@ -97,6 +99,7 @@ class DemoRun:
     ordered: list[tuple[str, int]] = field(default_factory=list)
     # Cash withdrawals the exchange let through from an account after an order on it was issued.
     cashouts_allowed_after_order: int = 0
+    history_incidents: int = 0  # simulated past incidents imported for the statistics
     # With a partner country (``--partners``): what was asked and frozen abroad (lab/partners.py).
     abroad: dict[str, object] | None = None
 
@@ -150,6 +153,7 @@ class _Demo:
         self.run = DemoRun(self.ids, self.amount, self.zaslon, self.list_only, self.nx, transport.name)
         self.calls = self._calls()
         self.call_pos = 0
+        self.victims: dict[str, tuple[Any, ...]] | None = None
 
     def _push(self, due: int, kind: str, *args: str) -> None:
         self.seq += 1
@@ -216,6 +220,7 @@ class _Demo:
     # ------------------------------------------------------------------ the loop
     def go(self, progress: Progress | None) -> DemoRun:
         self.register_customers()
+        self._load_history()
         inc = self.w.incidents.sort("reported_at", maintain_order=True)
         inc_us = inc["reported_at"].dt.epoch("us").to_numpy().astype(np.int64)
         inc_rows = list(inc.iter_rows(named=True))
@@ -357,7 +362,7 @@ class _Demo:
             scheme = Scheme.OTHER
         victim = row.get("victim_party")
         report = IncidentReport(
-            org, kind, scheme, at, Victim(party_id=str(victim)) if victim else None,
+            org, kind, scheme, at, self._victim(str(victim), at) if victim else None,
             tids, str(row.get("text") or ""), external_ref=str(row["incident_id"]),
             language=row.get("language"),  # type: ignore[arg-type]
         )
@@ -474,6 +479,34 @@ class _Demo:
             if take:
                 sc.frozen_by_seed[tid] = sc.frozen_by_seed.get(tid, 0) + take
                 left -= take
+
+    # ------------------------------------------------------------------ statistics (history, victims)
+    def _load_history(self) -> None:
+        """The desk imports the world's simulated past years of reported incidents (statistics only)."""
+        h = self.w.history
+        if h is None or h.is_empty():
+            return
+        rows = [HistoryRow(hid, scheme, at, region, district, None if age is None else int(age), alone,
+                           None if stolen is None else int(stolen))
+                for hid, scheme, at, region, district, age, alone, stolen in h.select(
+                    "history_id", "scheme", "reported_at", "region", "district", "victim_age",
+                    "victim_lives_alone", "stolen").iter_rows()]
+        self.run.history_incidents = self.x.import_history(self.desk, rows)
+
+    def _victim(self, party: str, at: datetime) -> Victim:
+        """The victim as the reporter records them: age, living alone, and where they live."""
+        if self.victims is None:
+            p = self.w.parties
+            self.victims = {} if p is None or not {"birth_date", "region", "district"} <= set(p.columns) else {
+                r[0]: r[1:] for r in p.select("party_id", "kind", "birth_date", "lives_alone", "region",
+                                              "district").iter_rows()}
+        got = self.victims.get(party)
+        if got is None:
+            return Victim(party_id=party)
+        kind, birth, alone, region, district = got
+        age = None if birth is None else at.year - birth.year - ((at.month, at.day) < (birth.month, birth.day))
+        return Victim(party_id=party, age=age, lives_alone=bool(alone) if kind == "person" else None,
+                      region=region, district=district)
 
     # ------------------------------------------------------------------ baselines
     def _baselines(self, tids: tuple[str, ...], org: str, kind: str, inc_id: str, at_us: int) -> None:

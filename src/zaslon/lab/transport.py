@@ -21,6 +21,7 @@ from zaslon.flow.customers import Customer
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.intake import IncidentReport, Victim
 from zaslon.flow.orgs import Principal
+from zaslon.flow.ports.stats import HistoryRow
 from zaslon.flow.ports.telecom import CallEvent
 from zaslon.flow.telecom import CallReport
 
@@ -33,6 +34,7 @@ class Transport(Protocol):
     def report_calls(self, telecom: str, calls: Sequence[CallReport]) -> None: ...
     def report_call_events(self, telecom: str, events: Sequence[CallEvent]) -> None: ...
     def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]: ...
+    def import_history(self, police: str, rows: Sequence[HistoryRow]) -> int: ...
     def new_orders(self, bank: str, incident_id: str) -> list[dict[str, Any]]: ...
     def acknowledge(self, bank: str, order_id: str, at: datetime) -> None: ...
     def frozen(self, bank: str, order_id: str, amount: int, at: datetime) -> None: ...
@@ -70,13 +72,18 @@ class InProcess:
     def report_incident(self, org: str, report: IncidentReport) -> tuple[dict[str, Any] | None, float]:
         started = time.perf_counter()
         try:
-            out = self.x.report_incident(self.p[org], report)
+            # The run is in event time: the exchange takes the report at its report time, so its orders, cases
+            # and the statistics' durations are in event time too (over HTTP the server's clock stamps them).
+            out = self.x.report_incident(self.p[org], report, now=report.reported_at)
         except ZaslonError:
             return None, time.perf_counter() - started
         elapsed = time.perf_counter() - started
         return {"created": out.intake.created, "incident_id": out.intake.incident.incident_id,
                 "flagged_accounts": list(out.intake.flagged_accounts),
                 "orders": [o.order_id for o in out.orders]}, elapsed
+
+    def import_history(self, police: str, rows: Sequence[HistoryRow]) -> int:
+        return self.x.import_incident_history(self.p[police], rows, label="simulated")["added"]
 
     def new_orders(self, bank: str, incident_id: str) -> list[dict[str, Any]]:
         from zaslon.core.types import OrderStatus
@@ -171,7 +178,9 @@ class OverHttp:
             "scheme": report.scheme.value, "transfer_ids": list(report.transfer_ids), "text": report.text,
             "external_ref": report.external_ref, "reported_at": report.reported_at.isoformat(),
             "language": report.language,
-            "victim": None if v is None else {"party_id": v.party_id},
+            "victim": None if v is None else {k: val for k, val in (
+                ("party_id", v.party_id), ("age", v.age), ("lives_alone", v.lives_alone), ("region", v.region),
+                ("district", v.district)) if val is not None},
         }
         started = time.perf_counter()
         r = self._call(org, "POST", "/v1/incidents", json=body)
@@ -181,6 +190,19 @@ class OverHttp:
         out = r.json()
         return {"created": out["status"] == "created", "incident_id": out["incident_id"],
                 "flagged_accounts": out.get("flagged_accounts", []), "orders": out.get("orders", [])}, elapsed
+
+    def import_history(self, police: str, rows: Sequence[HistoryRow]) -> int:
+        added = 0
+        for start in range(0, len(rows), 5000):
+            body = {"label": "simulated", "incidents": [
+                {"history_id": r.history_id, "scheme": r.scheme, "reported_at": r.reported_at.isoformat(),
+                 "region": r.region, "district": r.district, "victim_age": r.victim_age,
+                 "victim_lives_alone": r.victim_lives_alone, "stolen": r.stolen}
+                for r in rows[start : start + 5000]]}
+            r = self._call(police, "POST", "/v1/incidents/history", json=body)
+            r.raise_for_status()
+            added += int(r.json()["added"])
+        return added
 
     def new_orders(self, bank: str, incident_id: str) -> list[dict[str, Any]]:
         r = self._call(bank, "GET", "/v1/orders", params={"incident_id": incident_id, "status": "issued",

@@ -26,6 +26,7 @@ class World:
     incidents: pl.DataFrame
     calls: pl.DataFrame | None
     parties: pl.DataFrame | None = None
+    history: pl.DataFrame | None = None  # incidents_history.parquet (``zaslon simulate --history-years``)
 
 
 def load_world(path: Path) -> World:
@@ -47,6 +48,8 @@ def load_world(path: Path) -> World:
         incidents=pl.read_parquet(path / "incidents.parquet"),
         calls=calls,
         parties=pl.read_parquet(path / "parties.parquet") if (path / "parties.parquet").is_file() else None,
+        history=pl.read_parquet(path / "incidents_history.parquet")
+        if (path / "incidents_history.parquet").is_file() else None,
     )
 
 

@@ -46,12 +46,20 @@ def load_manifest(path: str | Path) -> dict[str, Any]:
 
 
 def generate(preset: str | Preset, seed: int, out: str | Path, force: bool = False,
-             progress: Progress | None = None) -> dict[str, Any]:
+             progress: Progress | None = None, history_years: int = 0) -> dict[str, Any]:
+    """``history_years``: also write that many years of reported incidents before the window
+    (``zaslon.simulate.history``); 0 writes none and leaves the world byte-identical to one without."""
+    from zaslon.simulate import history
+
     pre = get_preset(preset) if isinstance(preset, str) else preset
     if seed < 0:
         from zaslon.errors import InvalidInput
 
         raise InvalidInput("seed must be a non-negative integer", field="seed")
+    if not 0 <= history_years <= history.MAX_YEARS:
+        from zaslon.errors import InvalidInput
+
+        raise InvalidInput(f"history_years is 0 to {history.MAX_YEARS}", field="history_years")
     out = Path(out)
     writer.check_target(out, force)
     # The world is a few large arrays plus many small objects that live to the end; the cyclic
@@ -61,6 +69,12 @@ def generate(preset: str | Preset, seed: int, out: str | Path, force: bool = Fal
     try:
         with writer.atomic_dir(out, force) as tmp:
             manifest = _generate(pre, seed, tmp, progress or (lambda _s, _f: None))
+            if history_years:
+                from datetime import datetime
+
+                start = datetime.fromisoformat(manifest["start"].replace("Z", "+00:00"))
+                manifest["history"] = history.write_history(tmp, years=history_years, seed=seed, start=start,
+                                                            days=int(manifest["days"]), preset=pre.name)
             (tmp / "manifest.json").write_text(
                 json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
     finally:

@@ -340,6 +340,13 @@ MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
     ("GET /v1/incidents/{incident_id}",
      lambda w, k, own: ("GET", f"/v1/incidents/{_incident(w, k, own)}", None),
      {"bank": (200, 404), "police": (200, 200), "telecom": (200, 404), "partner": (403, 403)}),
+    # Past incidents for the statistics: the police import them; an organisation of another kind is refused.
+    ("POST /v1/incidents/history", lambda w, k, own: ("POST", "/v1/incidents/history", {"label": "register",
+        "incidents": [{"history_id": w.fresh("h"), "scheme": "vishing", "reported_at": "2025-03-02T09:00:00Z"}]}),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    # The ministry's statistics: national figures and every bank's acknowledgement times, so the police only.
+    ("GET /v1/stats", lambda w, k, own: ("GET", "/v1/stats?from=2026-03-01&to=2026-03-31", None),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
     ("POST /v1/telecom/fraud-numbers",
      lambda w, k, own: ("POST", "/v1/telecom/fraud-numbers", {"numbers": ["+375295554433"]}),
      {"bank": 403, "police": 403, "telecom": 200, "partner": 403}),

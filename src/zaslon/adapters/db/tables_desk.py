@@ -63,4 +63,7 @@ desk_queue = Table(
 Index("ix_desk_queue_open", desk_queue.c.closed_at, desk_queue.c.assigned_to, desk_queue.c.priority,
       desk_queue.c.reported_at)
 
+# The statistics count courier steps (``courier.detained``, ``courier.patrol``) in a period.
+Index("ix_desk_audit_action_at", desk_audit.c.action, desk_audit.c.at)
+
 DESK_TABLES = (desk_users, desk_sessions, desk_audit, desk_queue)

@@ -42,6 +42,9 @@ incidents = Table(
     # sha256 of victim + sorted disputed transfers: the same victim disputing the same transfers again is
     # the same incident. NULL when there is no victim or no transfer (NULLs never collide).
     Column("dedup_key", String(64), nullable=True, unique=True),
+    # Where the victim lives, as the report or the victim's bank told it (statistics by region and district).
+    Column("victim_region", String(64), nullable=True),
+    Column("victim_district", String(64), nullable=True),
 )
 
 # Every accepted report, the first and each repeat, so a repeat is linked and never double-counted.
@@ -132,7 +135,31 @@ appeals = Table(
     Column("previous_flags", Integer, nullable=True),  # AccountFlag bits removed by an upheld appeal
 )
 
+# Incidents registered before the exchange ran (a register's past years, or a simulated one): counted by the
+# statistics only. They name no transfer and no indicator, so they never reach the desk queue, tracing,
+# linking or scoring. ``label`` says where they came from ("simulated" for the simulator's history).
+incident_history = Table(
+    "incident_history",
+    metadata,
+    Column("history_id", String(64), primary_key=True),
+    Column("scheme", String(32), nullable=False),
+    Column("reported_at", UtcDateTime(), nullable=False),
+    Column("victim_region", String(64), nullable=True),
+    Column("victim_district", String(64), nullable=True),
+    Column("victim_age", Integer, nullable=True),
+    Column("victim_lives_alone", Boolean, nullable=True),
+    Column("stolen", BigInteger, nullable=True),  # BYN minor units the victim reported lost
+    Column("label", String(16), nullable=False),
+    Column("imported_by", String(64), ForeignKey("orgs.org_id"), nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+)
+# Covering the statistics' GROUP BYs: a period's counts read the index alone, never the table.
+Index("ix_incident_history_reported_at", incident_history.c.reported_at, incident_history.c.label,
+      incident_history.c.scheme, incident_history.c.victim_region, incident_history.c.victim_district,
+      incident_history.c.victim_age, incident_history.c.victim_lives_alone, incident_history.c.stolen)
+Index("ix_incidents_region_reported", incidents.c.victim_region, incidents.c.reported_at)
+
 INCIDENT_TABLES = (
-    incidents, incident_reports, indicators, incident_indicators, incident_transfers,
+    incidents, incident_history, incident_reports, indicators, incident_indicators, incident_transfers,
     fraud_numbers, telecom_calls, appeals,
 )

@@ -39,6 +39,8 @@ order_events = Table(
     Column("detail", Text, nullable=True),
     Column("at", UtcDateTime(), nullable=False),
 )
+# The statistics find each order's first acknowledgement and freeze.
+Index("ix_order_events_order_status_at", order_events.c.order_id, order_events.c.status, order_events.c.at)
 
 cashout_alerts = Table(
     "cashout_alerts",

@@ -29,6 +29,7 @@ from zaslon.adapters.http import (
     routes_protection,
     routes_scoring,
     routes_sharing,
+    routes_stats,
     routes_telecom,
     routes_transfers,
 )
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         return {"status": "ok", "version": __version__}
 
     for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers,
-                   routes_models, routes_sharing, routes_protection, routes_telecom):
+                   routes_models, routes_sharing, routes_protection, routes_telecom, routes_stats):
         app.include_router(module.router)
     taxii_server.install(app, settings.taxii_requests_per_minute)  # /taxii2/: partner exchanges
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane

@@ -36,6 +36,8 @@ class VictimIn(Strict):
     phone: str | None = Field(default=None, max_length=32)
     age: int | None = Field(default=None, ge=0, le=130)
     lives_alone: bool | None = None
+    region: str | None = Field(default=None, min_length=1, max_length=64, description="where the victim lives")
+    district: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class IncidentIn(Strict):
@@ -96,7 +98,8 @@ def post_incident(
         reporter_kind=str(principal.kind),
         scheme=body.scheme,
         reported_at=body.reported_at or datetime.now(UTC),
-        victim=None if v is None else Victim(v.party_id, v.name, v.phone, v.age, v.lives_alone),
+        victim=None if v is None else Victim(v.party_id, v.name, v.phone, v.age, v.lives_alone,
+                                                  v.region, v.district),
         transfer_ids=tuple(body.transfer_ids),
         text=body.text,
         external_ref=ref or idempotency_key,

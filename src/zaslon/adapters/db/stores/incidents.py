@@ -95,7 +95,8 @@ class SqlIncidentStore:
             v = report.victim
             victim: dict[str, Any] = {} if v is None else {"victim_party": v.party_id, "victim_name": v.name,
                                            "victim_phone": v.phone, "victim_age": v.age,
-                                           "victim_lives_alone": v.lives_alone}
+                                           "victim_lives_alone": v.lives_alone,
+                                           "victim_region": v.region, "victim_district": v.district}
             conn.execute(insert(incidents).values(
                 incident_id=new_id, reporter_org=report.reporter_org, reporter_kind=report.reporter_kind,
                 scheme=report.scheme.value, text=text, language=report.language, reported_at=report.reported_at,

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from zaslon.adapters.http.desk import belarus, cases_pages, rules_pages, views
+from zaslon.adapters.http.desk import belarus, cases_pages, rules_pages, stats_pages, views
 from zaslon.adapters.http.desk.i18n import LANGUAGES, translator
 from zaslon.adapters.http.desk.render import act, error_page, language_of, render
 from zaslon.adapters.http.desk.session import (
@@ -57,6 +57,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
     app.include_router(rules_pages.router)
     app.include_router(cases_pages.router)
+    app.include_router(stats_pages.router)
     app.mount("/desk/static", StaticFiles(directory=str(HERE / "static")), name="desk-static")
 
     @app.get("/", include_in_schema=False)
