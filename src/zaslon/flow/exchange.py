@@ -44,6 +44,7 @@ from zaslon.flow.case_keys import incident_keys
 from zaslon.flow.cases import CaseService, CaseView, case_id_of
 from zaslon.flow.customers import Customer, load_customers, store_customers
 from zaslon.flow.decide import DecisionRecorder, Recorded
+from zaslon.flow.district import DistrictWatch
 from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_accounts, restore_suspected_flags
 from zaslon.flow.freeze import FreezeStore, order_json
 from zaslon.flow.ingest import Stored, store_transfers
@@ -168,6 +169,8 @@ class Exchange:
         self.cases = CaseService(db)
         self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
+        # District officers' list and the at-door courier risk (zaslon.flow.district): fed by the hooks below.
+        self.district = DistrictWatch(db)
         self.models: list[dict[str, Any]] = []
         # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
         self.model_watcher = model_versions.ModelWatcher(db, self.set_model, interval_s=self.settings.model_poll_s)
@@ -224,6 +227,7 @@ class Exchange:
                 try:
                     self.expire_due()
                     self.deliver_webhooks()
+                    self.raise_courier_risks()
                 except Exception as exc:  # the store away for a moment: the next round retries
                     self.housekeeping_error = f"{type(exc).__name__}: {exc}"
 
@@ -264,6 +268,7 @@ class Exchange:
                 self.phones_of.pop(c.account_id, None)
             for h in c.card_hashes:
                 self.card_accounts[h] = c.account_id
+        self.district.learn(batch)
         return len(batch)
 
     # ------------------------------------------------------------------ scoring
@@ -290,8 +295,10 @@ class Exchange:
         self.check_submitter(org, transfers)
         self.refresh_rules()
         calls = self.on_call(transfers, on_flagged_call)
-        return self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,
-                                    shadow=self.shadow_ruleset, source=source, message_id=message_id)
+        recorded, committed = self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,
+                                                   shadow=self.shadow_ruleset, source=source, message_id=message_id)
+        self.district.on_transfers(transfers, [r.decision.outcome.value for r in recorded])
+        return recorded, committed
 
     def score(self, org: str, transfers: Sequence[Transfer], *, on_flagged_call: Sequence[bool] | None = None,
               source: str = "batch", message_id: str | None = None) -> list[Recorded]:
@@ -315,6 +322,7 @@ class Exchange:
         stored = store_transfers(self.db, org, transfers)
         created = [t for t, s in zip(transfers, stored, strict=True) if s.created]
         self.record_cashout_attempts(created, outcomes=["executed"] * len(created))
+        self.district.on_transfers(created, ["executed"] * len(created))
         return stored
 
     # ---- isolation (issue 10, item 6): a bank submits only its own customers' transfers ----
@@ -371,6 +379,17 @@ class Exchange:
             return IncidentOutcome(result)
         inc = result.incident
         errors: list[str] = []
+        try:  # an elderly victim living alone goes on their district officer's list
+            victim = report.victim
+            self.district.on_incident(inc.incident_id, inc.reported_at,
+                                      party_id=None if victim is None else victim.party_id,
+                                      phone=None if victim is None else victim.phone)
+        except Exception as exc:
+            errors.append(f"district: {type(exc).__name__}: {exc}")
+        try:  # numbers the report named: their recent calls to the elderly living alone count now
+            self.district.recheck(self.knowledge.flagged_phones)
+        except Exception as exc:
+            errors.append(f"district: {type(exc).__name__}: {exc}")
         summary: dict[str, Any] | None = None
         created: list[FreezeOrder] = []
         existing: list[str] = []
@@ -550,11 +569,21 @@ class Exchange:
     def report_fraud_numbers(self, principal: Principal, numbers: Sequence[str],
                              note: str | None = None) -> tuple[list[str], int]:
         self._telecom(principal)
-        return report_fraud_numbers(self.db, self.knowledge, principal.org_id, numbers, note)
+        out = report_fraud_numbers(self.db, self.knowledge, principal.org_id, numbers, note)
+        self.district.recheck(self.knowledge.flagged_phones)  # their recent calls to the elderly living alone
+        return out
 
     def report_calls(self, principal: Principal, calls: Sequence[CallReport]) -> dict[str, Any]:
         self._telecom(principal)
-        return report_calls(self.db, self.knowledge, self.recent_calls, principal.org_id, calls)
+        out = report_calls(self.db, self.knowledge, self.recent_calls, principal.org_id, calls)
+        self.district.on_calls(calls, self.knowledge.flagged_phones)  # elderly people living alone: their officer
+        return out
+
+    def raise_courier_risks(self, *, now: datetime | None = None) -> int:
+        """At-door courier risks: flagged calls to elderly people living alone with no transfer after them
+        (``zaslon.flow.district``); on their district officer's list and the desk's couriers page. Housekeeping
+        runs it with the clock, the demo with its event time."""
+        return len(self.district.raise_due(now or datetime.now(UTC)))
 
     @staticmethod
     def _telecom(principal: Principal) -> None:

@@ -123,7 +123,9 @@ class OverHttp:
             {"account_id": c.account_id, "customer_id": c.customer_id, "kind": c.kind,
              "opened_at": None if c.opened_at is None else c.opened_at.isoformat(),
              "birth_date": None if c.birth_date is None else c.birth_date.isoformat(),
-             "lives_alone": c.lives_alone, "phones": list(c.phones), "cards": list(c.cards)} for c in customers]}
+             "lives_alone": c.lives_alone, "phones": list(c.phones), "cards": list(c.cards),
+             **{k: v for k in ("region", "district", "address") if (v := getattr(c, k)) is not None}}
+            for c in customers]}
         r = self._call(bank, "PUT", "/v1/customers", json=body)
         r.raise_for_status()
 
