@@ -582,8 +582,8 @@ class Exchange:
     def raise_courier_risks(self, *, now: datetime | None = None) -> int:
         """At-door courier risks: flagged calls to elderly people living alone with no transfer after them
         (``zaslon.flow.district``); on their district officer's list and the desk's couriers page. Housekeeping
-        runs it with the clock, the demo with its event time."""
-        return len(self.district.raise_due(now or datetime.now(UTC)))
+        runs it with the clock, the demo with its event time (never later than the clock: 422)."""
+        return len(self.district.raise_due(self._when(now)))
 
     @staticmethod
     def _telecom(principal: Principal) -> None:
