@@ -19,7 +19,7 @@ from zaslon.flow.telecom import CallReport
 from zaslon.settings import Settings
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-GRAN, GRAN2, YOUNG = "BY10AKBB0001", "BY10AKBB0002", "BY10AKBB0003"
+GRAN, GRAN2, YOUNG, COUPLE = "BY10AKBB0001", "BY10AKBB0002", "BY10AKBB0003", "BY10AKBB0004"
 FRAUD = "+79001234567"
 DISTRICT = "Frunzensky"
 
@@ -48,6 +48,8 @@ def _setup(x: Exchange, orgs: dict[str, Principal]) -> None:
                  region="Minsk", district=DISTRICT),
         Customer(YOUNG, "personal", "p-young", None, date(1990, 1, 1), True, ("+375293334455",),
                  region="Minsk", district=DISTRICT),
+        Customer(COUPLE, "personal", "p-couple", None, date(1950, 1, 1), False, ("+375294445566",),
+                 region="Minsk", district=DISTRICT),
     ])
     x.report_fraud_numbers(orgs["A1"], [FRAUD])
 
@@ -65,15 +67,18 @@ def test_a_flagged_call_with_no_transfer_after_it_raises_an_at_door_courier_risk
     _setup(exchange, orgs)
     exchange.report_calls(orgs["A1"], [_call("c1", "+375291112233", 0), _call("c2", "+375292223344", 0),
                                        _call("c3", "+375293334455", 0),  # 36 years old: not on the list
+                                       _call("c5", "+375294445566", 0),  # 76, not living alone
                                        _call("c4", "+375291112233", 5, caller="+375297776655")])  # not flagged
     exchange.score(orgs["Belarusbank"].org_id, [_pay("t1", GRAN2, 12)])  # a transfer followed GRAN2's call
     assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=44)) == 0  # the window is still open
-    assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=46)) == 1
+    assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=46)) == 2
     assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=50)) == 0  # raised once
     entries = exchange.district.targets(DISTRICT, now=T0 + timedelta(hours=1))
     by = {e.person: e for e in entries}
-    assert set(by) == {"p-gran", "p-gran2"}
-    assert entries[0].person == "p-gran"  # the courier risk first
+    assert set(by) == {"p-gran", "p-gran2", "p-couple"}
+    assert {e.person for e in entries[:2]} == {"p-gran", "p-couple"}  # the courier risks first
+    # The courier knocks whoever else lives there: the couple is on the list for the courier risk alone.
+    assert by["p-couple"].reasons == {"courier_risk": 1} and by["p-couple"].lives_alone is False
     assert by["p-gran"].courier_risk_at == T0 + timedelta(minutes=46)
     assert by["p-gran"].reasons == {"flagged_call": 1, "courier_risk": 1}
     assert by["p-gran"].phones == ("+375291112233",) and by["p-gran"].address == "ul. Pritytskogo 10-5"
@@ -81,7 +86,7 @@ def test_a_flagged_call_with_no_transfer_after_it_raises_an_at_door_courier_risk
     # The transfer after the call was held (on a call from a flagged number): on the list, but no courier risk.
     assert by["p-gran2"].courier_risk_at is None
     assert by["p-gran2"].reasons == {"flagged_call": 1, "held_transfer": 1}
-    assert [s.person for s in exchange.district.courier_risks()] == ["p-gran"]
+    assert {s.person for s in exchange.district.courier_risks()} == {"p-gran", "p-couple"}
     assert exchange.district.targets("Leninsky", now=T0 + timedelta(hours=1)) == []  # another district's list
 
 
@@ -139,6 +144,6 @@ def test_outreach_tasks_record_an_outcome_once(exchange: Exchange, orgs) -> None
     [entry] = d.targets(DISTRICT, now=now + timedelta(hours=2))
     assert [(t.kind, t.outcome) for t in entry.tasks] == [("visit", "blocking_installed")]
     csv = d.targets_csv(DISTRICT, now=now + timedelta(hours=2)).splitlines()
-    assert csv[0].startswith("person,district,region,age,phones,address")
-    assert csv[1].startswith("p-gran,Frunzensky,Minsk,78,+375291112233,ul. Pritytskogo 10-5,BY10AKBB0001,")
+    assert csv[0].startswith("person,district,region,age,lives_alone,phones,address")
+    assert csv[1].startswith("p-gran,Frunzensky,Minsk,78,true,+375291112233,ul. Pritytskogo 10-5,BY10AKBB0001,")
     assert "visit:blocking_installed" in csv[1]

@@ -2,9 +2,11 @@
 
 The courier scheme leaves no payment trace: a caller posing as the police or the bank talks an elderly person
 into handing cash to a "courier" at the door. What the exchange does see is the call. A conversation from a
-flagged number with an elderly person living alone, followed by no transfer from any of their accounts within
+flagged number with an elderly person, followed by no transfer from any of their accounts within
 ``COURIER_WINDOW``, is the shape of that scheme (a vishing victim pays within minutes; a courier victim does
-not pay at all, they wait for the knock). The district officer, who knows the person, is told then.
+not pay at all, they wait for the knock). The district officer, who knows the person, is told then. The watch
+covers everyone aged 65 or more, not only those living alone: the courier knocks whoever else lives there (an
+elderly couple is deceived as easily), and the district officer's list shows who lives alone.
 
 Pure: every time is a parameter; nothing here reads a clock.
 """
@@ -55,9 +57,14 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
+def elderly(birth: date | None, at: datetime) -> bool:
+    """65 or older on the day of ``at``, by the birth date their bank registered."""
+    return birth is not None and age_on(birth, require_utc(at, "at").date()) >= ELDERLY_AGE
+
+
 def elderly_alone(birth: date | None, lives_alone: bool, at: datetime) -> bool:
     """65 or older on the day of ``at`` and living alone, as their bank registered it."""
-    return lives_alone and birth is not None and age_on(birth, require_utc(at, "at").date()) >= ELDERLY_AGE
+    return lives_alone and elderly(birth, at)
 
 
 @dataclass(frozen=True, slots=True)

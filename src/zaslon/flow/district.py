@@ -6,9 +6,9 @@ incidents. The watch keeps the people who are 65 or older and live alone, and wr
 is targeted: a call from a flagged number, a held or blocked transfer, an incident naming them. Each district
 officer's list is those people of their district, with the reasons and the contact details.
 
-A flagged call of at least ``MIN_TALK_S`` starts a courier watch; ``raise_due(now)`` turns every watch with no
-transfer after the call for ``COURIER_WINDOW`` into an at-door courier risk on the list (and the desk's couriers
-page). The exchange's housekeeping calls it with the clock; the demo and tests with their event time. Only what
+A flagged call of at least ``MIN_TALK_S`` to anyone aged 65 or more (living alone or not: the courier knocks all
+the same) starts a courier watch; ``raise_due(now)`` turns every watch with no transfer after the call for
+``COURIER_WINDOW`` into an at-door courier risk on the list (and the desk's couriers page). The exchange's housekeeping calls it with the clock; the demo and tests with their event time. Only what
 the exchange was told is used: never the simulator's truth.
 """
 
@@ -36,6 +36,7 @@ from zaslon.core.outreach import (
     TaskKind,
     TaskOutcome,
     age_on,
+    elderly,
     elderly_alone,
 )
 from zaslon.core.types import Transfer, require_utc
@@ -74,6 +75,7 @@ class Entry:
     accounts: list[str]
     region: str | None = None
     age: int | None = None
+    lives_alone: bool | None = None
     phones: tuple[str, ...] = ()
     address: str | None = None
     reasons: dict[str, int] = field(default_factory=dict)  # reason -> how many times
@@ -84,7 +86,7 @@ class Entry:
 
     def as_json(self) -> dict[str, Any]:
         return {"person": self.person, "district": self.district, "region": self.region, "age": self.age,
-                "accounts": self.accounts, "phones": list(self.phones), "address": self.address,
+                "lives_alone": self.lives_alone, "accounts": self.accounts, "phones": list(self.phones), "address": self.address,
                 "reasons": self.reasons, "last_at": _iso(self.last_at), "courier_risk_at": _iso(self.courier_risk_at),
                 "signals": [{"reason": s.reason, "at": _iso(s.at), "account_id": s.account_id, "detail": s.detail}
                             for s in self.signals],
@@ -136,8 +138,14 @@ class DistrictWatch:
                 self.by_person.setdefault(person, set()).add(c.account_id)
 
     def _watched(self, account: str, at: datetime) -> Resident | None:
+        """The owner if they are on their district's list when targeted: 65 or more and living alone."""
         r = self.residents.get(account)
         return r if r is not None and elderly_alone(r.birth_date, r.lives_alone, at) else None
+
+    def _elderly(self, account: str, at: datetime) -> Resident | None:
+        """The owner if a courier watch covers them: 65 or more, living alone or not."""
+        r = self.residents.get(account)
+        return r if r is not None and elderly(r.birth_date, at) else None
 
     def on_calls(self, calls: Iterable[Any], flagged: Container[str], *, now: datetime | None = None) -> int:
         """Calls telecoms reported (anything with ``ts``, ``caller``, ``callee`` and ``duration_s``): a call from a
@@ -157,7 +165,7 @@ class DistrictWatch:
                 at = require_utc(c.ts, "calls.ts")
                 duration = getattr(c, "duration_s", None)
                 for acc in sorted(accounts):
-                    if self._watched(acc, at) is None:
+                    if self._elderly(acc, at) is None:
                         continue
                     self._calls.append((at, caller, acc, duration))
                     if caller in flagged:
@@ -182,12 +190,15 @@ class DistrictWatch:
         return len(found)
 
     def _flagged_call(self, at: datetime, caller: str, account: str, duration: int | None) -> list[Signal]:
+        """A courier watch for any elderly person; a signal on the list for one living alone."""
         r = self.residents.get(account)
         if r is None or (r.person, caller, at) in self._seen_calls:
             return []
         self._seen_calls.add((r.person, caller, at))
         if duration is None or duration >= MIN_TALK_S:
             self.courier.call(r.person, caller, at)
+        if self._watched(account, at) is None:
+            return []
         talk = f", {duration} s" if duration is not None else ""
         return [Signal(r.district, r.person, account, Reason.FLAGGED_CALL.value, at, f"call from {caller}{talk}")]
 
@@ -271,17 +282,18 @@ class DistrictWatch:
         for e in entries.values():
             r = next((self.residents[a] for a in e.accounts if a in self.residents), None)
             if r is not None:
-                e.region, e.phones, e.address = r.region, r.phones, r.address
+                e.region, e.phones, e.address, e.lives_alone = r.region, r.phones, r.address, r.lives_alone
                 e.age = None if r.birth_date is None else age_on(r.birth_date, now.date())
         return sorted(entries.values(), key=lambda e: (e.courier_risk_at is None, -(e.last_at or now).timestamp()))
 
     def targets_csv(self, district: str, *, now: datetime | None = None) -> str:
         out = io.StringIO()
         w = csv.writer(out)
-        w.writerow(["person", "district", "region", "age", "phones", "address", "accounts", "reasons", "last_at",
+        w.writerow(["person", "district", "region", "age", "lives_alone", "phones", "address", "accounts", "reasons", "last_at",
                     "courier_risk_at", "open_tasks", "done_tasks"])
         for e in self.targets(district, now=now):
-            w.writerow([e.person, e.district, e.region or "", "" if e.age is None else e.age, " ".join(e.phones),
+            w.writerow([e.person, e.district, e.region or "", "" if e.age is None else e.age,
+                        "" if e.lives_alone is None else str(e.lives_alone).lower(), " ".join(e.phones),
                         e.address or "", " ".join(e.accounts),
                         " ".join(f"{k}={v}" for k, v in sorted(e.reasons.items())), _iso(e.last_at) or "",
                         _iso(e.courier_risk_at) or "",
