@@ -70,9 +70,9 @@ def test_a_flagged_call_with_no_transfer_after_it_raises_an_at_door_courier_risk
                                        _call("c5", "+375294445566", 0),  # 76, not living alone
                                        _call("c4", "+375291112233", 5, caller="+375297776655")])  # not flagged
     exchange.score(orgs["Belarusbank"].org_id, [_pay("t1", GRAN2, 12)])  # a transfer followed GRAN2's call
-    assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=44)) == 0  # the window is still open
-    assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=46)) == 2
-    assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=50)) == 0  # raised once
+    assert len(exchange.raise_courier_risks(now=T0 + timedelta(minutes=44))) == 0  # the window is still open
+    assert len(exchange.raise_courier_risks(now=T0 + timedelta(minutes=46))) == 2
+    assert len(exchange.raise_courier_risks(now=T0 + timedelta(minutes=50))) == 0  # raised once
     entries = exchange.district.targets(DISTRICT, now=T0 + timedelta(hours=1))
     by = {e.person: e for e in entries}
     assert set(by) == {"p-gran", "p-gran2", "p-couple"}
@@ -101,7 +101,7 @@ def test_a_hang_up_is_no_courier_risk_and_a_number_flagged_later_still_counts(ex
         bank.org_id, "bank", Scheme.VISHING, T0 + timedelta(minutes=60), Victim(party_id="p-other"), (),
         f"Звонили с номера {later}, представились полицией.", external_ref="r-1"))
     assert later in exchange.knowledge.flagged_phones
-    assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=61)) == 1
+    assert len(exchange.raise_courier_risks(now=T0 + timedelta(minutes=61))) == 1
     entries = {e.person: e for e in exchange.district.targets(DISTRICT, now=T0 + timedelta(hours=2))}
     assert entries["p-gran"].reasons == {"flagged_call": 1}  # the 8-second hang-up: listed, no courier risk
     assert entries["p-gran2"].reasons == {"flagged_call": 1, "courier_risk": 1}
@@ -147,3 +147,13 @@ def test_outreach_tasks_record_an_outcome_once(exchange: Exchange, orgs) -> None
     assert csv[0].startswith("person,district,region,age,lives_alone,phones,address")
     assert csv[1].startswith("p-gran,Frunzensky,Minsk,78,true,+375291112233,ul. Pritytskogo 10-5,BY10AKBB0001,")
     assert "visit:blocking_installed" in csv[1]
+
+
+def test_housekeeping_leaves_a_simulation_s_old_watches_to_its_own_clock(exchange: Exchange, orgs) -> None:  # type: ignore[no-untyped-def]
+    _setup(exchange, orgs)
+    exchange.report_calls(orgs["A1"], [_call("c1", "+375291112233", 0)])
+    assert exchange.district.next_due() == T0 + timedelta(minutes=45)
+    assert exchange.raise_courier_risks(housekeeping=True) == []  # the wall clock is months past March 2026
+    [risk] = exchange.raise_courier_risks(now=T0 + timedelta(minutes=45))
+    assert (risk.person, risk.district, risk.at) == ("p-gran", DISTRICT, T0 + timedelta(minutes=45))
+    assert exchange.district.next_due() is None

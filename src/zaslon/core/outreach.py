@@ -105,12 +105,18 @@ class CourierWatch:
         if known is not None and known.call_at <= at <= known.due_at:
             del self._pending[person]
 
-    def due(self, now: datetime) -> list[CourierRisk]:
+    def due(self, now: datetime, *, not_before: datetime | None = None) -> list[CourierRisk]:
+        """The watches due by ``now`` (and, with ``not_before``, due no earlier than it: older ones stay)."""
         now = require_utc(now, "now")
-        out = sorted((r for r in self._pending.values() if r.due_at <= now), key=lambda r: (r.due_at, r.person))
+        out = sorted((r for r in self._pending.values()
+                      if r.due_at <= now and (not_before is None or r.due_at >= not_before)),
+                     key=lambda r: (r.due_at, r.person))
         for r in out:
             del self._pending[r.person]
         return out
+
+    def next_due(self) -> datetime | None:
+        return min((r.due_at for r in self._pending.values()), default=None)
 
     def __len__(self) -> int:
         return len(self._pending)

@@ -8,8 +8,9 @@ officer's list is those people of their district, with the reasons and the conta
 
 A flagged call of at least ``MIN_TALK_S`` to anyone aged 65 or more (living alone or not: the courier knocks all
 the same) starts a courier watch; ``raise_due(now)`` turns every watch with no transfer after the call for
-``COURIER_WINDOW`` into an at-door courier risk on the list (and the desk's couriers page). The exchange's housekeeping calls it with the clock; the demo and tests with their event time. Only what
-the exchange was told is used: never the simulator's truth.
+``COURIER_WINDOW`` into an at-door courier risk on the list (and the desk's couriers page). The exchange's
+housekeeping calls it with the clock; the demo and tests with their event time. Only what the exchange was told
+is used: never the simulator's truth.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from zaslon.core.outreach import (
     COURIER_WINDOW,
     MIN_TALK_S,
     RECENT,
-    CourierRisk,
     CourierWatch,
     Reason,
     TaskKind,
@@ -86,8 +86,9 @@ class Entry:
 
     def as_json(self) -> dict[str, Any]:
         return {"person": self.person, "district": self.district, "region": self.region, "age": self.age,
-                "lives_alone": self.lives_alone, "accounts": self.accounts, "phones": list(self.phones), "address": self.address,
-                "reasons": self.reasons, "last_at": _iso(self.last_at), "courier_risk_at": _iso(self.courier_risk_at),
+                "lives_alone": self.lives_alone, "accounts": self.accounts, "phones": list(self.phones),
+                "address": self.address, "reasons": self.reasons, "last_at": _iso(self.last_at),
+                "courier_risk_at": _iso(self.courier_risk_at),
                 "signals": [{"reason": s.reason, "at": _iso(s.at), "account_id": s.account_id, "detail": s.detail}
                             for s in self.signals],
                 "tasks": [task_json(t) for t in self.tasks]}
@@ -240,12 +241,13 @@ class DistrictWatch:
         self.store.add_signals(found, now or datetime.now(UTC))
         return len(found)
 
-    def raise_due(self, now: datetime) -> list[CourierRisk]:
+    def raise_due(self, now: datetime, *, not_before: datetime | None = None) -> list[Signal]:
         """Every courier watch whose window ended by ``now`` with no transfer: an at-door courier risk, raised
-        (written to the officer's list) at ``now``."""
+        (written to the officer's list) at ``now``. ``not_before``: leave the watches due before it (see
+        ``Exchange.raise_courier_risks``)."""
         now = require_utc(now, "now")
         with self._lock:
-            due = self.courier.due(now)
+            due = self.courier.due(now, not_before=not_before)
             found = []
             for risk in due:
                 accounts = sorted(self.by_person.get(risk.person, ()))
@@ -255,7 +257,12 @@ class DistrictWatch:
                 found.append(Signal(r.district, r.person, r.account_id, Reason.COURIER_RISK.value, now,
                                     f"call from {risk.caller} at {risk.call_at.isoformat()}, no transfer since"))
         self.store.add_signals(found, now)
-        return due
+        return found
+
+    def next_due(self) -> datetime | None:
+        """When the next courier watch falls due (None: no call is being watched)."""
+        with self._lock:
+            return self.courier.next_due()
 
     # ------------------------------------------------------------------ the officer's list
     def targets(self, district: str, *, now: datetime | None = None, recent: timedelta = RECENT) -> list[Entry]:
@@ -289,8 +296,8 @@ class DistrictWatch:
     def targets_csv(self, district: str, *, now: datetime | None = None) -> str:
         out = io.StringIO()
         w = csv.writer(out)
-        w.writerow(["person", "district", "region", "age", "lives_alone", "phones", "address", "accounts", "reasons", "last_at",
-                    "courier_risk_at", "open_tasks", "done_tasks"])
+        w.writerow(["person", "district", "region", "age", "lives_alone", "phones", "address", "accounts", "reasons",
+                    "last_at", "courier_risk_at", "open_tasks", "done_tasks"])
         for e in self.targets(district, now=now):
             w.writerow([e.person, e.district, e.region or "", "" if e.age is None else e.age,
                         "" if e.lives_alone is None else str(e.lives_alone).lower(), " ".join(e.phones),

@@ -227,7 +227,7 @@ class Exchange:
                 try:
                     self.expire_due()
                     self.deliver_webhooks()
-                    self.raise_courier_risks()
+                    self.raise_courier_risks(housekeeping=True)
                 except Exception as exc:  # the store away for a moment: the next round retries
                     self.housekeeping_error = f"{type(exc).__name__}: {exc}"
 
@@ -579,11 +579,14 @@ class Exchange:
         self.district.on_calls(calls, self.knowledge.flagged_phones)  # elderly people living alone: their officer
         return out
 
-    def raise_courier_risks(self, *, now: datetime | None = None) -> int:
-        """At-door courier risks: flagged calls to elderly people living alone with no transfer after them
-        (``zaslon.flow.district``); on their district officer's list and the desk's couriers page. Housekeeping
-        runs it with the clock, the demo with its event time (never later than the clock: 422)."""
-        return len(self.district.raise_due(self._when(now)))
+    def raise_courier_risks(self, *, now: datetime | None = None, housekeeping: bool = False) -> list[Any]:
+        """At-door courier risks: flagged calls to elderly people with no transfer after them
+        (``zaslon.flow.district``), put on their district officer's list and the desk's couriers page; returns
+        them (``flow.ports.district.Signal``). Housekeeping runs it with the clock, the demo with its event time
+        (never later than the clock: 422). Housekeeping leaves a watch due more than a day ago: only a replay or
+        a simulation on event time has one, and it evaluates its own (a courier has come and gone by then)."""
+        at = self._when(now)
+        return self.district.raise_due(at, not_before=at - timedelta(days=1) if housekeeping else None)
 
     @staticmethod
     def _telecom(principal: Principal) -> None:

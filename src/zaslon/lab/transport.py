@@ -37,6 +37,9 @@ class Transport(Protocol):
     def train(self, cutoff: datetime) -> dict[str, Any] | None: ...
     def cases(self) -> dict[str, list[str]]: ...
     def publish_drops(self) -> list[dict[str, Any]]: ...
+    def courier_risks(self, at: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
+        """The desk's clock at ``at``: the at-door courier risks raised (person, district, at) and the next due."""
+        ...
 
 
 def _order(o: Any) -> dict[str, Any]:
@@ -96,6 +99,11 @@ class InProcess:
 
     def publish_drops(self) -> list[dict[str, Any]]:
         return [{"account_id": r["account_id"], "score": r["score"]} for r in self.x.publish_suspected_drops()]
+
+    def courier_risks(self, at: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
+        raised = self.x.raise_courier_risks(now=at)
+        return ([{"person": s.person, "district": s.district, "at": s.at} for s in raised],
+                self.x.district.next_due())
 
 
 class OverHttp:
@@ -193,6 +201,13 @@ class OverHttp:
         self._call(self.desk, "POST", "/v1/signals/suspected-drops/refresh").raise_for_status()
         r = self._call(self.desk, "GET", "/v1/signals/suspected-drops", params={"limit": 10_000})
         return [{"account_id": a["account_id"], "score": a["score"]} for a in r.json()["accounts"]]
+
+    def courier_risks(self, at: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
+        r = self._call(self.desk, "POST", "/v1/district/courier-risks/evaluate", json={"at": at.isoformat()})
+        out = r.json()
+        raised = [{"person": s["person"], "district": s["district"], "at": datetime.fromisoformat(s["at"])}
+                  for s in out["raised"]]
+        return raised, None if out["next_due"] is None else datetime.fromisoformat(out["next_due"])
 
 
 def _order_dict(o: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,12 @@ class EvaluateIn(BaseModel):
 @router.post("/v1/district/courier-risks/evaluate")
 def evaluate_courier_risks(body: EvaluateIn, request: Request,
                            principal: Principal = Depends(require_scope("cases:write"))) -> dict[str, Any]:
-    """Raise the at-door courier risks due by ``at`` (default now; never later than now)."""
+    """Raise the at-door courier risks due by ``at`` (default now; never later than now): those raised, and
+    when the next watch falls due."""
     del principal
-    return {"raised": state_of(request).exchange.raise_courier_risks(now=body.at)}
+    exchange = state_of(request).exchange
+    raised = exchange.raise_courier_risks(now=body.at)
+    due = exchange.district.next_due()
+    return {"raised": [{"district": s.district, "person": s.person, "account_id": s.account_id,
+                        "at": s.at.isoformat()} for s in raised],
+            "next_due": None if due is None else due.isoformat()}

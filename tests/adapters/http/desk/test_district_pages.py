@@ -60,7 +60,7 @@ def district_world(app, engine, make_org):  # type: ignore[no-untyped-def]
     called = datetime.now(UTC) - timedelta(hours=2)
     x.report_calls(as_telecom, [CallReport("c1", called, FRAUD, "+375291112233", None, 900),
                                 CallReport("c2", called, FRAUD, "+375292223344", None, 900)])
-    assert x.raise_courier_risks() == 2  # two hours and no transfer: a courier may be on the way to both
+    assert len(x.raise_courier_risks()) == 2  # two hours and no transfer: a courier may be on the way to both
     desk = Desk(engine)
     for login, role, district in (("ivanov", "district_officer", "Frunzensky"),
                                   ("petrov", "district_officer", "Leninsky"), ("anna", "analyst", None)):
