@@ -150,7 +150,7 @@ def _elderly_alone(run: DemoRun, world: Path, fraud: np.ndarray, legit: np.ndarr
              .join(tt, on="transfer_id", how="left", maintain_order="left")
              .join(tx, on="transfer_id", how="left", maintain_order="left")
              .join(owner, left_on="payer", right_on="account_id", how="left", maintain_order="left"))
-    olds = pl.Series(sorted(old), dtype=pl.Utf8)
+    olds = sorted(old)
     victim_old = frame["victim_party"].is_in(olds).fill_null(False).to_numpy()
     payer_old = frame["party_id"].is_in(olds).fill_null(False).to_numpy()
     sc, amount = run.zaslon, run.amounts
