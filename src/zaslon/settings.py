@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     )
     freeze_abroad_hours: float = Field(default=72.0, gt=0, description="deadline of a freeze request abroad")
     freeze_abroad_currency: str = Field(default="BYN", description="the currency traced amounts are in")
+    partner_sync_interval_s: float = Field(
+        default=60.0, ge=0, description="`zaslon serve` syncs with every partner this often (0: never on a "
+                                        "schedule); a new freeze request abroad is pushed at once either way")
     # Per API key, a token bucket (adapters/http/ratelimit.py): over it, 429 with Retry-After. 0 turns it off.
     rate_limit_per_s: float = Field(default=2000.0, ge=0, description="requests per second each API key may send")
     rate_limit_burst: float = Field(default=4000.0, ge=1, description="requests an API key may send at once")

@@ -33,14 +33,37 @@ def _demo(world: Path, base: Path, *extra: str) -> dict:  # type: ignore[type-ar
     return json.loads(out.read_text())  # type: ignore[no-any-return]
 
 
+# Both runs with a partner country: Russia's exchange on loopback, asked to freeze what went to its banks.
 @pytest.fixture(scope="module")
 def summary(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
-    return _demo(world, tmp_path_factory.mktemp("demo"))
+    return _demo(world, tmp_path_factory.mktemp("demo"), "--partners", "ru")
 
 
 @pytest.fixture(scope="module")
 def over_http(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
-    return _demo(world, tmp_path_factory.mktemp("demo-http"), "--via-http")
+    return _demo(world, tmp_path_factory.mktemp("demo-http"), "--via-http", "--partners", "ru")
+
+
+def test_money_abroad_is_asked_for_at_the_partner_and_answers_come_back(summary: dict, over_http: dict) -> None:  # type: ignore[type-arg]
+    """Traced money that reached Russian banks: signed requests that Russia's exchange accepted (measured from the
+    report), the same requests whatever the transport, and what our board shows frozen there as the answer."""
+    for run in (summary, over_http):
+        z = run["zaslon"]
+        assert z["partner_country"] == "RU"
+        assert z["partner_requests"] > 0
+        assert z["partner_refused"] == 0  # every Russian bank of the world is connected to the partner
+        assert z["partner_freeze_p99_s"] is not None and 0 < z["partner_freeze_p50_s"] <= z["partner_freeze_p99_s"]
+        assert z["frozen_abroad"] >= 0
+    for key in ("partner_requests", "frozen_abroad", "partner_frozen_after_report_p50_s"):
+        assert over_http["zaslon"][key] == summary["zaslon"][key], key
+
+
+def test_an_unknown_partner_country_is_refused_with_exit_code_2(world: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["demo", "--world", str(world), "--no-serve", "--partners", "fr",
+                                   "--db", f"sqlite:///{tmp_path / 'demo.db'}"])
+    assert res.exit_code == 2, res.output
+    assert "no banks in 'FR'" in res.output
+    assert not (tmp_path / "demo.db").exists() or (tmp_path / "demo.db").stat().st_size == 0
 
 
 def test_over_http_the_same_exchange_gives_the_same_outcome(summary: dict, over_http: dict) -> None:  # type: ignore[type-arg]

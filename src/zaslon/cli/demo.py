@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,11 @@ def _print(summary: dict[str, Any]) -> None:
     precision = "n/a" if z.get("order_precision") is None else f"{z['order_precision']:.1%}"
     console.print(f"orders on drops or fraudsters' accounts: {precision} of the ordered amount; cash withdrawals "
                   f"allowed after an order: {z.get('cashouts_allowed_after_order', 0)}")
+    if "frozen_abroad" in z:
+        p99 = z.get("partner_freeze_p99_s")
+        console.print(f"partner {z['partner_country']}: {z['partner_requests']} freeze requests "
+                      f"({z['partner_refused']} refused), frozen abroad {_money(z['frozen_abroad'])} BYN; report -> "
+                      f"request accepted there p99 {'-' if p99 is None else f'{p99:.2f} s'}")
     link, drops = summary["linking"], summary["drops"]
     console.print(f"cases: {link['cases']} (pairwise F1 {link['pairwise_f1']:.3f}); suspected drops published "
                   f"{drops['published']} (true drops among them {drops['true']})")
@@ -95,12 +100,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _served(url: str) -> Any:
+def _served(url: str, extra_env: dict[str, str] | None = None) -> Any:
     """``zaslon serve``'s app (``serve_app``) in its own process on a loopback port, until the block ends."""
     import httpx
 
     port = _free_port()
-    env = {**os.environ, "ZASLON_DATABASE_URL": url, "ZASLON_LEDGER_LAG_S": str(DEMO_LEDGER_LAG_S)}
+    env = {**os.environ, "ZASLON_DATABASE_URL": url, "ZASLON_LEDGER_LAG_S": str(DEMO_LEDGER_LAG_S),
+           **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "zaslon.adapters.http.app:serve_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log",
@@ -139,6 +145,8 @@ def demo(
                                   "HTTP on loopback, each with its own API key (default: in-process calls)"),
     no_serve: bool = typer.Option(False, "--no-serve", help="exit after printing the outcome"),
     summary_json: Path = typer.Option(None, "--summary-json", help="write the outcome figures here"),
+    partners: str = typer.Option(None, "--partners", help="a partner country (ISO code, e.g. ru) run as a second "
+                                 "exchange on loopback: money traced to its banks is frozen there on request"),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
 ) -> None:
@@ -154,8 +162,14 @@ def demo(
     from zaslon.settings import Settings
     from zaslon.simulate.load import ensure_world, load_world
 
+    countries = [c.strip().upper() for c in (partners or "").split(",") if c.strip()]
+    if len(countries) > 1:
+        raise InvalidInput("one partner country at a time", field="partners")
     path = ensure_world(world or Path("data/worlds") / f"{preset}-{seed}", preset=preset, seed=seed)
     w = load_world(path)
+    if countries and countries[0] not in set(w.banks["country"].to_list()) - {"BY"}:
+        raise InvalidInput(f"the world has no banks in {countries[0]!r} to be a partner country "
+                           f"(it has {sorted(set(w.banks['country'].to_list()) - {'BY'})})", field="partners")
     url = db
     if url is None:
         file = path / "demo.db"
@@ -171,16 +185,23 @@ def demo(
     parties = Parties.create(engine, w)
     settings = Settings(database_url=url, host=host, port=port, ledger_lag_s=DEMO_LEDGER_LAG_S)
     exchange = None
-    with Progress(TextColumn("[bold]demo"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+    stack = ExitStack()
+    partner = None
+    if countries:
+        from zaslon.lab.partners import partner_country
+
+        partner = stack.enter_context(partner_country(countries[0], w.banks, engine, settings, path, seed))
+    with stack, Progress(TextColumn("[bold]demo"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task("transfers", total=len(w.transfers))
 
         def go(transport: Any) -> Any:
             return run_demo(w, transport, banks=parties.banks, desk=parties.desk, telecom_of=parties.telecoms,
-                            cfg=DemoConfig(seed=seed), progress=lambda n: bar.advance(task, n))
+                            cfg=DemoConfig(seed=seed), progress=lambda n: bar.advance(task, n), partner=partner)
 
         if via_http:
-            with _served(url) as base:
+            # With a partner, the served exchange syncs every second: the answers abroad come back in the run.
+            with _served(url, {"ZASLON_PARTNER_SYNC_INTERVAL_S": "1"} if partner else None) as base:
                 client = OverHttp(base, parties.keys, parties.desk)
                 try:
                     run = go(client)
@@ -191,6 +212,8 @@ def demo(
 
             exchange = Exchange(engine, settings, follow_ledger=True)
             exchange.restore()
+            if partner is not None:
+                exchange.start_partner_sync()
             run = go(InProcess(exchange, parties.principals, parties.desk))
     summary = score_run(run, path)
     _print(summary)

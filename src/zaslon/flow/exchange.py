@@ -7,6 +7,8 @@
     analysts ── cases ──► confirm_case()                                         (IN_CASE: the block rule's input)
     telecoms ── numbers, calls ──► report_fraud_numbers() / report_calls()      (feed scoring's call signal)
     banks ── customers' profiles ──► register_customers()                        (age, living alone, kind, phones)
+    banks ── protection profiles ──► set_protection()          (a trusted person confirms the customer's chosen
+             trusted person's answer ──► answer_trusted_person()  operations; expire_confirmations() after 12 h)
     account holders ── appeals ──► file_appeal() / decide_appeal()
     analysts ── rules, model, drops ──► refresh_rules() / train_model() / publish_suspected_drops()
 
@@ -29,14 +31,16 @@ import numpy as np
 import numpy.typing as npt
 
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
+from zaslon.core.access import sees_everything
 from zaslon.core.calls import RecentCalls
 from zaslon.core.cashout import CashOutAlert, cashout_alert
 from zaslon.core.corroborate import is_established
 from zaslon.core.features import FEATURE_NAMES, AccountProfile
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.orders import ACTIVE as ACTIVE_ORDER
+from zaslon.core.protection import AWAITING, Profile
 from zaslon.core.types import FreezeOrder, Transfer, require_utc
-from zaslon.errors import Conflict, Forbidden, InvalidInput
+from zaslon.errors import Conflict, Forbidden, InvalidInput, NotFound
 from zaslon.flow import feature_snapshot
 from zaslon.flow import models as model_versions
 from zaslon.flow.appeals import Verdict, decide_appeal, file_appeal
@@ -52,6 +56,10 @@ from zaslon.flow.intake import IncidentReport, IntakeResult, intake_incident, lo
 from zaslon.flow.isolation import Submitters
 from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
+from zaslon.flow.partner_sync import PartnerSync
+from zaslon.flow.protection import Confirmations, Matcher, ProtectionRequest, confirmation_json, profile_json
+from zaslon.flow.protection import load as load_protection
+from zaslon.flow.protection import register as register_protection
 from zaslon.flow.rules import RulesWatcher, default_ruleset
 from zaslon.flow.scoring import ScoringEngine
 from zaslon.flow.sharing import Sharing
@@ -142,6 +150,7 @@ class Exchange:
         self.owners: dict[str, str] = {}  # account -> the bank's customer id
         self.phones_of: dict[str, tuple[str, ...]] = {}  # account -> its owner's phone numbers
         self.card_accounts: dict[str, str] = {}  # card hash -> the account its bank registered it for
+        self.protected: dict[str, Profile] = {}  # account -> its protection profile (a trusted person confirms)
         self.scoring = ScoringEngine.from_settings(self.settings, knowledge=self.knowledge)
         self.scoring.state.profiles = self.profiles
         if self.scoring.ruleset_version is None:
@@ -162,12 +171,16 @@ class Exchange:
                                   legal_reference=order_type.legal_reference, order_type=self.settings.order_type)
         self.webhooks = Webhooks(db, max_attempts=self.settings.webhook_max_attempts,
                                  backoff_s=self.settings.webhook_backoff_s, transport=webhook_transport)
+        self.confirmations = Confirmations(db, self.webhooks)  # asked of trusted persons through their banks
+        self.scoring.protection = Matcher(self.protected)
         self.ledger = LiveLedger(db, self.profiles, self.owners)
         self.tracer = Tracer(self.ledger, trace_settings)
         if follow_ledger:
             self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
         self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
+        self.partner_sync = PartnerSync(self.sharing, interval_s=self.settings.partner_sync_interval_s)
+        self.sharing.on_new_orders = self._orders_from_abroad
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         # District officers' list and the at-door courier risk (zaslon.flow.district): fed by the hooks below.
         self.district = DistrictWatch(db)
@@ -188,6 +201,7 @@ class Exchange:
     def restore(self) -> dict[str, int]:
         """After a restart: what the store says the exchange had learnt counts again."""
         customers = self._learn_customers(load_customers(self.db))
+        self.protected.update((p.account_id, p) for p in load_protection(self.db))
         reported, phones = load_knowledge(self.db, self.knowledge, self._kind_of)  # corroborated as intake
         traced = restore_traced_flags(self.db, self.knowledge, self._kind_of)
         suspected = restore_suspected_flags(self.db, self.knowledge)
@@ -201,8 +215,8 @@ class Exchange:
         self.snapshotter.mark_current()
         self.snapshotter.start()
         # ---- end durable feature state
-        return {"customers": customers, "reported": reported, "phones": phones, "traced": traced,
-                "suspected": suspected, "under_order": len(ordered), "in_case": in_case,
+        return {"customers": customers, "protected": len(self.protected), "reported": reported, "phones": phones,
+                "traced": traced, "suspected": suspected, "under_order": len(ordered), "in_case": in_case,
                 "features_replayed": int(features["replayed"]), "feature_accounts": int(features["accounts"])}
 
     @property
@@ -226,6 +240,7 @@ class Exchange:
             while not self._stop_housekeeping.wait(interval_s):
                 try:
                     self.expire_due()
+                    self.expire_confirmations()
                     self.deliver_webhooks()
                     self.raise_courier_risks(housekeeping=True)
                 except Exception as exc:  # the store away for a moment: the next round retries
@@ -234,7 +249,13 @@ class Exchange:
         self._housekeeper = threading.Thread(target=loop, name="zaslon-housekeeping", daemon=True)
         self._housekeeper.start()
 
+    def start_partner_sync(self) -> None:
+        """Sync with partner countries' exchanges on a schedule, and push a new freeze request abroad at once
+        (``zaslon serve``; flow/partner_sync.py)."""
+        self.partner_sync.start()
+
     def close(self) -> None:
+        self.partner_sync.stop()
         self._stop_housekeeping.set()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=10)
@@ -270,6 +291,69 @@ class Exchange:
                 self.card_accounts[h] = c.account_id
         self.district.learn(batch)
         return len(batch)
+
+    # ------------------------------------------------------------------ protection profiles (trusted person)
+    def set_protection(self, principal: Principal, req: ProtectionRequest, *,
+                       now: datetime | None = None) -> dict[str, Any]:
+        """A bank registers (or changes) its customer's protection profile with the customer's consent; the
+        customer profile scoring reads (age, living alone, phones) follows it. Another bank's account: NotFound,
+        nothing written. The demo and the HTTP route both call this."""
+        at = now or datetime.now(UTC)
+        known = self.profiles.get(req.account_id)
+        profile, customer = register_protection(
+            self.db, principal, req, current=self.protected.get(req.account_id),
+            known_phones=self.phones_of.get(req.account_id, ()),
+            known_birth=None if known is None else known.birth_date, now=at)
+        self._learn_customers([customer])
+        self.protected[profile.account_id] = profile
+        return profile_json(profile, at)
+
+    def protection(self, principal: Principal, account: str, *, now: datetime | None = None) -> dict[str, Any]:
+        """The bank's own customer's protection profile; another bank's (or none) answers NotFound alike."""
+        p = self.protected.get(account)
+        if p is None or principal.bank_id is None or p.bank_id != principal.bank_id:
+            raise NotFound(f"no protection profile for account {account!r} at your bank", field="account")
+        return profile_json(p, now or datetime.now(UTC))
+
+    def request_confirmations(self, org: str, transfers: Sequence[Transfer], recorded: Sequence[Recorded], *,
+                              now: datetime | None = None) -> int:
+        """After the decisions are committed: ask the trusted person (through the bank's webhook) about each
+        transfer held awaiting them. Cheap when none is (a look at each decision's first reason)."""
+        held = [(t, r.decision) for t, r in zip(transfers, recorded, strict=True)
+                if r.decision.reasons and r.decision.reasons[0].code == AWAITING]
+        if not held:
+            return 0
+        bic = self.submitters.bic_of(org)
+        return len(self.confirmations.request([(org, bic, t, d) for t, d in held], self.protected,
+                                              now=now or datetime.now(UTC)))
+
+    def trusted_person(self, principal: Principal, transfer_id: str, org_id: str | None = None) -> dict[str, Any]:
+        """The trusted person's confirmation of a transfer the principal submitted (another's: NotFound, as a
+        missing one); the police read any, naming its submitter ``org_id``."""
+        if sees_everything(principal.kind):
+            if org_id is None:
+                raise InvalidInput("name the transfer's submitter (org_id): ids are each submitter's own",
+                                   field="org_id")
+        elif org_id not in (None, principal.org_id):
+            raise NotFound(f"no trusted-person confirmation for transfer {transfer_id!r}", field="transfer_id")
+        c = self.confirmations.get(org_id or principal.org_id, transfer_id)
+        return confirmation_json(c, contact=c.bank_id == principal.bank_id)
+
+    def trusted_person_of(self, principal: Principal, org_id: str, transfer_id: str) -> dict[str, Any] | None:
+        """The confirmation of a transfer the caller may read already (``GET /v1/transfers/{id}``), or None."""
+        c = self.confirmations.store.confirmation(org_id, transfer_id)
+        return None if c is None else confirmation_json(c, contact=c.bank_id == principal.bank_id)
+
+    def answer_trusted_person(self, principal: Principal, transfer_id: str, *, confirm: bool,
+                              at: datetime | None = None) -> dict[str, Any]:
+        """The bank relays the trusted person's answer (once; after the deadline it is declined as expired)."""
+        self._bank(principal)
+        c = self.confirmations.answer(principal, transfer_id, confirm, at=self._when(at))
+        return confirmation_json(c, contact=c.bank_id == principal.bank_id)
+
+    def expire_confirmations(self, *, now: datetime | None = None) -> int:
+        """Decline what no trusted person answered within 12 h (``zaslon serve``'s housekeeping runs this)."""
+        return len(self.confirmations.expire_due(now or datetime.now(UTC), self.submitters.bic_of))
 
     # ------------------------------------------------------------------ scoring
     def on_call(self, transfers: Sequence[Transfer], bank_says: Sequence[bool] | None = None) -> list[bool]:
@@ -308,6 +392,7 @@ class Exchange:
         committed.result()
         fresh = [(t, r) for t, r in zip(transfers, recorded, strict=True) if not r.replayed]
         self.record_cashout_attempts([t for t, _ in fresh], outcomes=[r.decision.outcome.value for _, r in fresh])
+        self.request_confirmations(org, [t for t, _ in fresh], [r for _, r in fresh])
         return recorded
 
     def batch_context(self) -> tuple[ScoringEngine, Any]:
@@ -411,7 +496,8 @@ class Exchange:
                     errors.append(f"trace: {type(exc).__name__}: {exc}")
                 if summary is not None:  # money that left for a partner country: a freeze request there
                     try:
-                        self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at)
+                        if self.sharing.freeze_abroad(inc.incident_id, traced.result.exits, now=at):
+                            self.partner_sync.wake()  # the request leaves now, not at the next scheduled round
                     except Exception as exc:
                         errors.append(f"abroad: {type(exc).__name__}: {exc}")
             case = None
@@ -500,6 +586,12 @@ class Exchange:
         done = self.orders.expire_due(now or datetime.now(UTC))
         self._unprotect(done)
         return done
+
+    def _orders_from_abroad(self, orders: Sequence[FreezeOrder], at: datetime) -> None:
+        """Orders a partner country's verified request issued at our banks: as binding here as our own."""
+        active = [o for o in orders if o.status in ACTIVE_ORDER]
+        self._protect(active)
+        self._notify(active, at)
 
     def _protect(self, orders: Sequence[FreezeOrder]) -> None:
         for o in orders:

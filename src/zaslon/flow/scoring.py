@@ -44,6 +44,7 @@ from zaslon.core.policy import (
     protect_payers,
     protected_payers,
 )
+from zaslon.core.protection import AWAITING, CONFIRM_WINDOW
 from zaslon.core.rules import ROW_WISE_MAX
 from zaslon.core.types import Decision, Outcome, Reason, Transfer
 from zaslon.flow.scoring_row import decide_one, prior_one
@@ -89,13 +90,18 @@ class BatchResult:
     model_version: str | None
     # Per row, its number in the order the engine folded transfers into the feature state (see featurize_seq).
     seq: npt.NDArray[np.int64] | None = None
+    # Rows held for the customer's trusted person, with what matched (``zaslon.core.protection``).
+    trusted: dict[int, tuple[str, ...]] | None = None
 
 
+CONFIRM_WINDOW_S = CONFIRM_WINDOW.total_seconds()
 _I_ELDERLY_ALONE = FEATURE_INDEX["payer_elderly_alone"]
 _I_CALL = FEATURE_INDEX["on_flagged_call"]
 _I_FIRST = FEATURE_INDEX["first_time_payee"]
 _I_CASH = FEATURE_INDEX["payee_is_cash"]
 _I_ABROAD = FEATURE_INDEX["cross_border"]
+# A why bit of this engine's own (``zaslon.core.policy`` uses 1..16): held for the customer's trusted person.
+WHY_TRUSTED = 32
 _MODEL_CODES = tuple(f"model:{n}" for n in FEATURE_NAMES)
 _KNOW_REASON = {
     WHY_REPORTED: Reason("payee_reported", "payee is named in a reported fraud incident", 1.0),
@@ -131,6 +137,8 @@ class ScoringEngine:
         self.hold = timedelta(days=self.policy.hold_days if hold_days is None else hold_days)
         self.state = FeatureState(profiles, home_country=home_country)
         self.top_reasons = top_reasons
+        # Which transfers need the customer's trusted person (``zaslon.flow.protection.Matcher``); None: none do.
+        self.protection: Callable[[TransferColumns, F32], dict[int, tuple[str, ...]]] | None = None
         self._lock = threading.Lock()
         self._ruleset: RuleSetLike | None = None
         self._rule_names: tuple[str, ...] = ()
@@ -280,7 +288,21 @@ class ScoringEngine:
         res = self.judge(x, payer_f, payee_f, explain=explain, ruleset=ruleset, names=names, model=model,
                          payees=cols.payee)
         res.seq = seq
+        if self.protection is not None:
+            self._hold_for_trusted_person(res, self.protection(cols, x))
         return res
+
+    @staticmethod
+    def _hold_for_trusted_person(res: BatchResult, matched: dict[int, tuple[str, ...]]) -> None:
+        """A transfer the customer chose to have confirmed, that would be allowed or reviewed, is held until the
+        trusted person answers; one held or blocked for another reason stays as it is."""
+        held: dict[int, tuple[str, ...]] = {}
+        for i, why in matched.items():
+            if int(res.outcome[i]) < CODE[Outcome.HOLD]:
+                res.outcome[i] = CODE[Outcome.HOLD]
+                res.why[i] = int(res.why[i]) | WHY_TRUSTED
+                held[i] = why
+        res.trusted = held or None
 
     def _exits(self, x: F32, payer_f: npt.NDArray[np.int64], payees: Sequence[str] | None) -> npt.NDArray[np.bool_]:
         """Which transfers take money out of reach: cash, abroad, or to a crypto exchange (looked up only for
@@ -440,13 +462,16 @@ class ScoringEngine:
         rv, mv = res.ruleset_version, res.model_version
         hits = res.hits
         held = Outcome.HOLD
+        trusted = res.trusted or {}
         decisions: list[Decision] = []
         append = decisions.append
         for i in range(n):
             w = whys[i]
             hs = hits[i] if hits is not None else ()
-            if w & (WHY_REPORTED | WHY_SUSPECTED | WHY_PAYER) or hs:
+            if w & (WHY_REPORTED | WHY_SUSPECTED | WHY_PAYER | WHY_TRUSTED) or hs:
                 extra: list[Reason] = []
+                if w & WHY_TRUSTED:  # first: what the bank must do now (the detail lists what matched)
+                    extra.append(Reason(AWAITING, ",".join(trusted[i]), 1.0))
                 if w & WHY_PAYER:
                     extra.append(_KNOW_REASON[WHY_PAYER])
                 if w & WHY_REPORTED:
@@ -458,7 +483,8 @@ class ScoringEngine:
             else:
                 reasons = model_reasons[i] if model_reasons is not None else ()
             o = OUTCOMES[outs[i]]
-            until = datetime.fromtimestamp(tss[i] + hold_s, tz=UTC) if o is held else None
+            wait = CONFIRM_WINDOW_S if w & WHY_TRUSTED else hold_s  # the trusted person has 12 h to answer
+            until = datetime.fromtimestamp(tss[i] + wait, tz=UTC) if o is held else None
             append(Decision(transfer_ids[i], o, scores[i], reasons, until, rv, mv))
         return decisions
 

@@ -16,7 +16,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -90,6 +90,9 @@ class Sharing:
         tlp_of = {k: parse_tlp(v, f"stix_tlp_defaults.{k}") for k, v in self.settings.stix_tlp_defaults.items()}
         self.author = stix.Author(self.settings.exchange_name, self.settings.country, tlp_of)
         self._built: dict[tuple[Any, ...], list[stix.Built]] = {}
+        # The Exchange's hook for orders a partner's request issued here: they protect the account and reach the
+        # bank's webhook exactly as the orders of our own reports do.
+        self.on_new_orders: Callable[[Sequence[Any], datetime], None] | None = None
 
     def warm_up(self) -> None:
         """Load the validator's schemas and pattern grammar now, not on a partner's first request (~1 s)."""
@@ -469,8 +472,10 @@ class Sharing:
                 amount=int(obj["amount"]), currency=str(obj["currency"]),
                 legal_reference=f"{obj['legal_basis']} (request {obj['id']} from {partner.name})",
                 issued_at=at, deadline=stix2.utils.parse_into_datetime(obj["deadline"]))
-            FreezeStore(self.db).store.add_new(incident, [order], now=at)
+            fresh, _ = FreezeStore(self.db).store.add_new(incident, [order], now=at)
             orders = 1
+            if fresh and self.on_new_orders is not None:
+                self.on_new_orders(fresh, at)
         self.store.add_freeze_request({
             "request_id": obj["id"], "direction": "in", "partner_org": partner.org_id, "body": json.dumps(obj),
             "amount": int(obj["amount"]), "currency": str(obj["currency"]), "status": status,
@@ -528,20 +533,22 @@ class Sharing:
         for r in self.store.freeze_requests(direction):
             body = json.loads(r.pop("body"))
             r.update({k: body.get(k) for k in ("original_payment_id", "creditor_account", "creditor_agent",
-                                                "legal_basis", "deadline")})
+                                                "legal_basis", "deadline", "case_ref")})
             out.append(r)
         return out
 
     # ------------------------------------------------------------------ sync with partners' servers
     def sync(self, partner: str | None = None, *, now: datetime | None = None, timeout_s: float = 10.0,
-             attempts: int = 3, backoff_s: float = 0.5) -> dict[str, dict[str, Any]]:
-        """Publish, then for each partner with a TAXII server: pull its collection for us into our inbox (all
+             attempts: int = 3, backoff_s: float = 0.5, publish: bool = True) -> dict[str, dict[str, Any]]:
+        """Publish (unless ``publish`` is false: what is already in the outboxes goes, e.g. a new freeze
+        request), then for each partner with a TAXII server: pull its collection for us into our inbox (all
         through the same validation and matching as a push to us), push our outbox for it to its inbox.
         Partners are synced side by side, each with timeouts and retries: one that is down delays no other."""
         from concurrent.futures import ThreadPoolExecutor
 
         at = _now(now)
-        self.publish(now=at)
+        if publish:
+            self.publish(now=at)
         chosen = [p for p in self.store.partners() if p.taxii_url and (partner is None or p.org_id == partner)]
         if partner is not None and not chosen:
             raise InvalidInput(f"no partner {partner!r} with a TAXII server to sync with", field="partner")

@@ -10,7 +10,9 @@ The simulated parties are clients of the exchange, through a ``Transport`` (in-p
 * the desk retrains the model every week on what reports taught by then;
 * the desk's clock runs on event time for the at-door courier risks: whenever the exchange says a courier watch
   falls due, every transfer before that moment is scored first, then the exchange raises what is due; the
-  alerts raised (person, time) are kept for the outcome (a courier pickup after an alert counts as prevented).
+  alerts raised (person, time) are kept for the outcome (a courier pickup after an alert counts as prevented);
+* with a partner country (``--partners``, ``zaslon.lab.partners``): its own exchange takes our freeze requests for
+  money that reached its banks, and its banks freeze what is still there.
 The exchange's decisions, traces, orders and cases are the product's own: nothing here traces or links.
 
 The baselines run in the same pass over the same events:
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +43,7 @@ from zaslon.flow.customers import Customer
 from zaslon.flow.intake import IncidentReport, Victim
 from zaslon.flow.ledger import register_accounts
 from zaslon.flow.telecom import CallReport
+from zaslon.lab.partners import PartnerCountry, p99
 from zaslon.lab.transport import Transport
 from zaslon.simulate.load import World
 
@@ -99,12 +103,16 @@ class DemoRun:
     cashouts_after_order_incidents: list[str] = field(default_factory=list)
     # At-door courier risks the exchange raised to district officers: (person = the bank's customer id, µs).
     courier_alerts: list[tuple[str, int]] = field(default_factory=list)
+    # With a partner country (``--partners``): what was asked and frozen abroad (lab/partners.py).
+    abroad: dict[str, object] | None = None
 
 
 class _Demo:
     def __init__(self, world: World, transport: Transport, banks: dict[str, str], desk: str,
-                 telecom_of: dict[str, str], cfg: DemoConfig) -> None:
+                 telecom_of: dict[str, str], cfg: DemoConfig, partner: PartnerCountry | None = None) -> None:
         self.w, self.x, self.cfg = world, transport, cfg
+        self.partner = partner
+        self.partner_orders: dict[str, tuple[object, int]] = {}  # order id abroad -> (order, report time µs)
         self.banks = banks  # BIC -> org id
         self.desk = desk
         self.telecom_of = telecom_of  # world operator -> org id
@@ -234,6 +242,8 @@ class _Demo:
                 elif kind == "district":
                     self._report_calls(due)
                     self._district_clock(due)
+                elif kind == "xb":
+                    self._partner_bank_acts(due, *args)
                 else:
                     self._report_calls(due)
                     meta = self.x.train(from_us(due))
@@ -246,6 +256,8 @@ class _Demo:
         ours = self.run.incident_ids
         self.run.cases = {case: [ours.get(i, i) for i in incs] for case, incs in self.x.cases().items()}
         self.run.drops = list(self.x.publish_drops())
+        if self.partner is not None:
+            self.run.abroad = self._abroad_outcome(self.partner)
         return self.run
 
     def _report_calls(self, upto_us: int) -> None:
@@ -312,6 +324,8 @@ class _Demo:
                 self.run.cashouts_allowed_after_order += 1
                 self.run.cashouts_after_order_incidents.append(self.first_order_incident[self.payer[i]])
             a = int(self.amount[i])
+            if self.partner is not None and self.payee_country[i] == self.partner.country:
+                self.partner.arrived(self.payee[i], int(self.ts_us[i]), a, self.ids[i])
             self.balance[self.payer[i]] = self.balance.get(self.payer[i], 0) - a
             self.balance[self.payee[i]] = self.balance.get(self.payee[i], 0) + a
 
@@ -354,6 +368,7 @@ class _Demo:
             tids, str(row.get("text") or ""), external_ref=str(row["incident_id"]),
             language=row.get("language"),  # type: ignore[arg-type]
         )
+        started = time.perf_counter()
         res, elapsed = self.x.report_incident(org, report)
         if res is None:
             self.run.rejected += 1
@@ -368,6 +383,8 @@ class _Demo:
                 self.national_list.add(self.payee[self.row_of[t]])
         self.national_list.update(a for a in res["flagged_accounts"] if a != CASH_SINK)
         self.zaslon.seed_ids[inc_id] = list(tids)
+        if self.partner is not None:
+            self._asked_abroad(str(res["incident_id"]), inc_id, started, at_us)
         if not res["orders"]:
             return
         self.zaslon.freeze_times_s[inc_id] = elapsed
@@ -386,6 +403,53 @@ class _Demo:
             delay = self.ack_delay_s(inc_id, str(o["bank_id"]), str(o["account_id"]))
             self._push(at_us + int(delay * 1e6), "ack", bank, str(o["order_id"]), inc_id,
                        str(o["account_id"]), str(o["amount"]))
+
+    # ------------------------------------------------------------------ a partner country
+    def _asked_abroad(self, incident_id: str, inc_id: str, started: float, at_us: int) -> None:
+        """The freeze requests our exchange sent abroad for this report: wait until the partner holds them
+        (the measured report -> partner time), then its bank acts on each order after a delay, as ours do."""
+        assert self.partner is not None
+        mine = [r for r in self.x.freeze_requests_abroad() if r.get("case_ref") == incident_id]
+        fresh = self.partner.new_requests(mine)
+        if not fresh:
+            return
+        for req in self.partner.wait_accepted([str(r["request_id"]) for r in fresh], started):
+            for order in self.partner.orders_for(str(req["request_id"])):
+                self.partner_orders[order.order_id] = (order, at_us)
+                delay = self.ack_delay_s(inc_id, order.bank_id, order.account_id)
+                self._push(at_us + int(delay * 1e6), "xb", order.order_id, inc_id)
+
+    def _partner_bank_acts(self, due: int, order_id: str, inc_id: str) -> None:
+        assert self.partner is not None
+        order, reported_us = self.partner_orders[order_id]
+        take = self.partner.bank_acts(order, from_us(due), due)
+        if take:
+            self.partner.frozen_event_s.append((due - reported_us) / 1e6)
+            self.zaslon.frozen[inc_id] = self.zaslon.frozen.get(inc_id, 0) + take
+            self._credit(self.zaslon, inc_id, take)
+
+    def _abroad_outcome(self, partner: PartnerCountry) -> dict[str, object]:
+        """What our exchange's order board shows for the requests abroad after its sync with the partner (the
+        answers come back on the exchange's own schedule over HTTP: wait for them, at most a minute)."""
+        frozen_there = sum(partner.frozen_in.values())
+        deadline = time.monotonic() + 60
+        while True:
+            self.x.sync_partners()
+            ours = [r for r in self.x.freeze_requests_abroad() if r["request_id"] in partner.seen_requests]
+            seen_here = sum(int(r.get("frozen_amount") or 0) for r in ours)
+            if seen_here >= frozen_there or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        return {
+            "frozen_abroad": seen_here / 100,  # BYN, as every money figure of the summary
+            "partner_freeze_p99_s": p99(partner.accept_s),
+            "partner_freeze_p50_s": None if not partner.accept_s else float(np.median(partner.accept_s)),
+            "partner_requests": partner.requests,
+            "partner_refused": partner.refused,
+            "partner_frozen_after_report_p50_s": (None if not partner.frozen_event_s
+                                                  else float(np.median(partner.frozen_event_s))),
+            "partner_country": partner.country,
+        }
 
     def ack_delay_s(self, inc_id: str, bank_id: str, account: str) -> float:
         """How long a bank takes to act on an order: drawn from a generator seeded by what the order is about
@@ -470,5 +534,5 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def run_demo(world: World, transport: Transport, *, banks: dict[str, str], desk: str,
              telecom_of: dict[str, str], cfg: DemoConfig | None = None,
-             progress: Progress | None = None) -> DemoRun:
-    return _Demo(world, transport, banks, desk, telecom_of, cfg or DemoConfig()).go(progress)
+             progress: Progress | None = None, partner: PartnerCountry | None = None) -> DemoRun:
+    return _Demo(world, transport, banks, desk, telecom_of, cfg or DemoConfig(), partner).go(progress)

@@ -132,6 +132,8 @@ def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
     }
     out["zaslon"]["order_precision"] = _order_precision(run, world)
     out["zaslon"]["cashouts_allowed_after_order"] = run.cashouts_allowed_after_order
+    if run.abroad is not None:
+        out["zaslon"].update(run.abroad)
     out["transport"] = run.transport
     out["linking"] = _linking(run, world)
     out["drops"] = _drops(run, world)

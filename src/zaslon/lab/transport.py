@@ -40,6 +40,8 @@ class Transport(Protocol):
     def courier_risks(self, at: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
         """The desk's clock at ``at``: the at-door courier risks raised (person, district, at) and the next due."""
         ...
+    def freeze_requests_abroad(self) -> list[dict[str, Any]]: ...
+    def sync_partners(self) -> None: ...
 
 
 def _order(o: Any) -> dict[str, Any]:
@@ -104,6 +106,15 @@ class InProcess:
         raised = self.x.raise_courier_risks(now=at)
         return ([{"person": s.person, "district": s.district, "at": s.at} for s in raised],
                 self.x.district.next_due())
+
+    def freeze_requests_abroad(self) -> list[dict[str, Any]]:
+        return self.x.sharing.freeze_requests("out")
+
+    def sync_partners(self) -> None:
+        """A round of the exchange's own partner sync, now (``zaslon serve`` runs them on its schedule)."""
+        done = self.x.partner_sync.rounds
+        self.x.partner_sync.wake()
+        self.x.partner_sync.wait_round(done, timeout_s=60)
 
 
 class OverHttp:
@@ -208,6 +219,13 @@ class OverHttp:
         raised = [{"person": s["person"], "district": s["district"], "at": datetime.fromisoformat(s["at"])}
                   for s in out["raised"]]
         return raised, None if out["next_due"] is None else datetime.fromisoformat(out["next_due"])
+
+    def freeze_requests_abroad(self) -> list[dict[str, Any]]:
+        r = self._call(self.desk, "GET", "/v1/freeze-requests", params={"direction": "out"})
+        return list(r.json()["freeze_requests"])
+
+    def sync_partners(self) -> None:
+        """Nothing to ask: the served exchange syncs with its partners on its own schedule."""
 
 
 def _order_dict(o: dict[str, Any]) -> dict[str, Any]:

@@ -220,6 +220,36 @@ class World:
         self.ok(self.o["police"], f"/v1/rules/{version}/publish", None)
         return version
 
+    def held(self, own: bool) -> str:
+        """A transfer held for the customer's trusted person: Belarusbank's (own) or Priorbank's (other)."""
+        if not hasattr(self, "_held"):
+            self._held = {}
+            for key, org, acc in (("own", self.o["bank"], PA), ("other", self.o["other_bank"], PB)):
+                r = self.c.put(f"/v1/customers/{acc}/protection", json=protection_body(), headers=org.headers)
+                assert r.status_code == 200, r.text
+                tid = f"tp-{key}"
+                d = self.ok(org, "/v1/transfers/score", tx(tid, acc, PN, 30))
+                assert d["reasons"][0]["code"] == "awaiting_trusted_person", d
+                self._held[key] = tid
+        return str(self._held["own" if own else "other"])
+
+
+# Protected customers (trusted person): accounts no other row uses, paying a payee nobody else pays.
+PA, PB, PN = "BY11AKBB30140000000000009001", "BY11PJCB30140000000000009002", "BY13NBRB3600900000002Z00AB99"
+
+
+def protection_body() -> dict[str, Any]:
+    return {"consent_at": "2026-03-01T09:00:00Z", "age_band": "under_65", "phones": ["+375291110000"],
+            "trusted_person": {"name": "Olga", "phone": "+375297770000"}, "confirm": {"new_payee": True}}
+
+
+def _trusted(w: World, kind: str, own: bool) -> str:
+    """The held transfer the requester asks about; the police name its submitter."""
+    tid = w.held(own)
+    if kind == "police":
+        return f"/v1/transfers/{tid}/trusted-person?org_id={w.o['bank' if own else 'other_bank'].org_id}"
+    return f"/v1/transfers/{tid}/trusted-person"
+
 
 Req = Callable[[World, str, bool], tuple[str, str, Any]]  # (world, kind, own) -> method, path, JSON body
 OWN_CUSTOMER = {"bank": A1}
@@ -284,6 +314,17 @@ MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
     ("PUT /v1/customers", lambda w, k, own: ("PUT", "/v1/customers", {"customers": [
         {"account_id": A2 if own and k == "bank" else B2, "kind": "personal"}]}),
      {"bank": (200, 422), "police": (403, 403), "telecom": (403, 403), "partner": (403, 403)}),
+    ("PUT /v1/customers/{account}/protection",
+     lambda w, k, own: ("PUT", f"/v1/customers/{PA if own and k == 'bank' else PB}/protection", protection_body()),
+     {"bank": (200, 404), "police": (403, 403), "telecom": (403, 403), "partner": (403, 403)}),
+    ("GET /v1/customers/{account}/protection",
+     lambda w, k, own: ("GET", f"/v1/customers/{PA if own and k == 'bank' else PB}/protection", None),
+     {"bank": (200, 404), "police": (403, 403), "telecom": (403, 403), "partner": (403, 403)}),
+    ("GET /v1/transfers/{transfer_id}/trusted-person", lambda w, k, own: ("GET", _trusted(w, k, own), None),
+     {"bank": (200, 404), "police": (200, 200), "telecom": (403, 403), "partner": (403, 403)}),
+    ("POST /v1/transfers/{transfer_id}/trusted-person",
+     lambda w, k, own: ("POST", _trusted(w, k, own), {"decision": "confirm", "at": "2026-03-02T10:40:00Z"}),
+     {"bank": (200, 404), "police": (403, 403), "telecom": (403, 403), "partner": (403, 403)}),
     ("POST /v1/incidents", lambda w, k, own: ("POST", "/v1/incidents", _dispute(w, k, own)),
      {"bank": (201, 422), "police": (201, 201), "telecom": (201, 422), "partner": (403, 403)}),
     ("GET /v1/incidents/{incident_id}",

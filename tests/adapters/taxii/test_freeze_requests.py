@@ -68,6 +68,9 @@ def test_by_asks_ru_freezes_at_its_bank_and_by_sees_the_frozen_amount(tmp_path: 
         assert "Minsk Convention" in order.legal_reference and request_id in order.legal_reference
         [incoming] = ru.exchange.sharing.freeze_requests("in")
         assert incoming["status"] == "orders_issued"
+        # As binding at RU as an order of its own reports: the account is protected (its cash-outs blocked)
+        from zaslon.core.knowledge import AccountFlag
+        assert ru.exchange.knowledge.flags(ACCOUNT_RU) & AccountFlag.UNDER_ORDER
         # BY learns "orders issued" on its next pull, then the bank freezes and BY learns the amount
         by.exchange.sharing.sync(ru_at_by)
         [mine] = by.exchange.sharing.freeze_requests("out")

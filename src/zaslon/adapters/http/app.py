@@ -27,6 +27,7 @@ from zaslon.adapters.http import (
     routes_incidents,
     routes_models,
     routes_orders,
+    routes_protection,
     routes_scoring,
     routes_sharing,
     routes_transfers,
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         exchange.restore()  # Knowledge lives in memory: what the store says was learnt counts again
     if housekeeping:
         exchange.start_housekeeping(settings.order_expiry_interval_s)
+        exchange.start_partner_sync()
     state = AppState(
         settings=settings,
         exchange=exchange,
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
         return {"status": "ok", "version": __version__}
 
     for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers,
-                   routes_models, routes_sharing):
+                   routes_models, routes_sharing, routes_protection):
         app.include_router(module.router)
     app.include_router(routes_district.router)  # district officers' list, at-door courier risks
     taxii_server.install(app, settings.taxii_requests_per_minute)  # /taxii2/: partner exchanges

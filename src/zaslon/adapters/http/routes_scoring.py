@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from zaslon.adapters.http.auth import Principal, require_scope
 from zaslon.adapters.http.schemas import Strict, TransferIn
 from zaslon.adapters.http.state import AppState, state_of
+from zaslon.core.protection import AWAITING
 from zaslon.core.types import Transfer
 from zaslon.errors import InvalidInput
 from zaslon.flow.decide import Recorded
@@ -124,7 +125,10 @@ def _score(request: Request, principal: Principal, items: list[ScoreIn], source:
 
         exchange.check_submitter(principal.org_id, batch)  # a bank submits only its own customers' transfers
 
-        return cast(list[Any], run_on_loop(bus.score_many, principal.org_id, batch, calls))
+        recorded = run_on_loop(bus.score_many, principal.org_id, batch, calls)
+        fresh = [(t, r) for t, r in zip(batch, recorded, strict=True) if not r.replayed]
+        exchange.request_confirmations(principal.org_id, [t for t, _ in fresh], [r for _, r in fresh])
+        return cast(list[Any], recorded)
     return cast(list[Any], exchange.score(principal.org_id, batch, on_flagged_call=calls, source=source,
                                           message_id=message_id))
 
@@ -199,6 +203,8 @@ async def _score_one(request: Request, principal: Principal) -> Response:
     outcome = recorded.decision.outcome.value
     if not recorded.replayed and (alerts := state.exchange.cashout_attempts([transfer], [outcome])):
         await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
+    if not recorded.replayed and awaits_trusted_person(recorded):  # ask the trusted person through the bank
+        await run_in_threadpool(state.exchange.request_confirmations, principal.org_id, [transfer], [recorded])
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
     return Response(decision_json(recorded), media_type="application/json")
 
@@ -212,6 +218,12 @@ def decide(state: AppState, org_id: str, transfer: Transfer, on_flagged_call: bo
         return cast(Awaitable[Any], state.bus.score(org_id, transfer, on_flagged_call))
     [flag] = state.exchange.on_call([transfer], [on_flagged_call])
     return state.score_batcher.score(org_id, transfer, flag)
+
+
+def awaits_trusted_person(recorded: Recorded) -> bool:
+    """Held for the customer's trusted person (``zaslon.core.protection``): its request is still to be sent."""
+    reasons = recorded.decision.reasons
+    return bool(reasons) and reasons[0].code == AWAITING
 
 
 # One encoder for every answer: json.dumps with non-default options builds a new encoder on each call.

@@ -59,4 +59,9 @@ def read_transfer(
 ) -> dict[str, Any]:
     """A bank reads the transfers it submitted (another's answers 404, as a missing one); police read any, naming
     the submitter with ``org_id`` when two organisations used the same id."""
-    return get_transfer(state_of(request).db, principal, transfer_id, org_id)
+    exchange = state_of(request).exchange
+    row = get_transfer(exchange.db, principal, transfer_id, org_id)
+    asked = exchange.trusted_person_of(principal, str(row["org_id"]), transfer_id)  # held for a trusted person
+    if asked is not None:
+        row["trusted_person"] = asked
+    return row

@@ -19,7 +19,14 @@ from starlette.types import Receive, Scope, Send
 from zaslon.adapters.http.auth import bearer_key, permits
 from zaslon.adapters.http.errors import error_response
 from zaslon.adapters.http.lanes import ZaslonAPI, replay
-from zaslon.adapters.http.routes_scoring import SCORE_PATH, SCORE_SCOPE, ScoreIn, decide, decision_json
+from zaslon.adapters.http.routes_scoring import (
+    SCORE_PATH,
+    SCORE_SCOPE,
+    ScoreIn,
+    awaits_trusted_person,
+    decide,
+    decision_json,
+)
 from zaslon.adapters.http.state import app_state
 from zaslon.errors import ZaslonError
 
@@ -94,4 +101,6 @@ async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send)
     state.metrics.record("POST", SCORE_PATH, 200, time.perf_counter() - started)
     if alerts:  # after the answer: the bank is not kept waiting for the desk's alert
         await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
+    if not recorded.replayed and awaits_trusted_person(recorded):  # after the answer, as the alerts
+        await run_in_threadpool(state.exchange.request_confirmations, principal.org_id, [transfer], [recorded])
     return None

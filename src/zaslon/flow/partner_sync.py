@@ -1,0 +1,77 @@
+"""Keeping in step with partner countries' exchanges: a scheduled sync, and a push at once when there is news.
+
+A freeze request abroad must not wait for the next round of the schedule: money that reached a foreign drop is
+moved on within hours, often within one. ``PartnerSync.wake`` starts a round now (the caller never waits: an
+incident's answer to the reporting bank does not depend on a partner's server). Each round is
+``Sharing.sync``: every partner side by side with timeouts and retries, so one that is down delays no other, and
+what failed is retried on the next round. A scheduled round publishes first (new indicators, incidents, cases); a
+woken round pushes what already waits in the outboxes and pulls, without rebuilding every indicator first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from zaslon.flow.sharing import Sharing
+
+
+class PartnerSync:
+    def __init__(self, sharing: Sharing, *, interval_s: float, timeout_s: float = 10.0) -> None:
+        self.sharing = sharing
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.rounds = 0
+        self.last_result: dict[str, dict[str, Any]] = {}
+        self.last_error: str | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._round_done = threading.Condition()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="zaslon-partner-sync", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Sync now (in the background); several wakes before the round starts make one round."""
+        self._wake.set()
+
+    def wait_round(self, after: int, timeout_s: float) -> bool:
+        """Block until more than ``after`` rounds have completed (tests, the demo); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._round_done:
+            while self.rounds <= after:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._round_done.wait(left)
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout_s + 5)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            woken = self._wake.wait(self.interval_s or None)  # 0: only when woken
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            try:
+                if self.sharing.partners():
+                    # Woken: what waits in the outboxes leaves now (publishing every indicator again would make
+                    # the freeze request wait for it); the scheduled round publishes first.
+                    self.last_result = self.sharing.sync(timeout_s=self.timeout_s, publish=not woken)
+                self.last_error = None
+            except Exception as exc:  # the store away for a moment: the next round retries
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            with self._round_done:
+                self.rounds += 1
+                self._round_done.notify_all()

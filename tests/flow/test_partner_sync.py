@@ -1,0 +1,58 @@
+"""A freeze request abroad leaves at once: the partner sync pushes when woken, without waiting for its schedule,
+and a partner that is down is recorded and retried, delaying nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.adapters.taxii.conftest import served
+from tests.adapters.taxii.test_freeze_requests import ask, pair
+from zaslon.adapters.db.tables_sharing import partners
+
+
+def _link(by, ru, ru_at_by: str, key: str, url: str) -> None:  # type: ignore[no-untyped-def]
+    with by.engine.begin() as conn:
+        conn.execute(partners.update().where(partners.c.org_id == ru_at_by).values(
+            taxii_url=f"{url}/taxii2/zaslon/", remote_read=ru.exchange.sharing.outbox_id("partner-zaslon-by"),
+            remote_write=ru.exchange.sharing.inbox_id, remote_token=key))
+
+
+def test_a_woken_sync_pushes_the_request_to_the_partner_at_once(tmp_path: Path) -> None:
+    by, ru, ru_at_by, key = pair(tmp_path)
+    with served(ru.app) as url:
+        _link(by, ru, ru_at_by, key, url)
+        sync = by.exchange.partner_sync
+        sync.interval_s = 3600.0  # the schedule would not come round during the test
+        by.exchange.start_partner_sync()
+        try:
+            request_id = by.exchange.sharing.request_freeze(ru_at_by, ask(), by="desk-officer-3")
+            started = time.monotonic()
+            done = sync.rounds
+            sync.wake()
+            assert sync.wait_round(done, timeout_s=30)
+            assert sync.last_error is None and "error" not in sync.last_result[ru_at_by], sync.last_result
+            [incoming] = ru.exchange.sharing.freeze_requests("in")
+            assert incoming["request_id"] == request_id and incoming["status"] == "orders_issued"
+            assert time.monotonic() - started < 30
+        finally:
+            by.exchange.close()
+
+
+def test_a_partner_that_is_down_is_recorded_and_the_next_round_retries(tmp_path: Path) -> None:
+    by, ru, ru_at_by, key = pair(tmp_path)
+    _link(by, ru, ru_at_by, key, "http://127.0.0.1:9")  # nothing listens there
+    sync = by.exchange.partner_sync
+    sync.interval_s = 3600.0
+    by.exchange.start_partner_sync()
+    try:
+        by.exchange.sharing.request_freeze(ru_at_by, ask(), by="desk-officer-3")
+        done = sync.rounds
+        sync.wake()
+        assert sync.wait_round(done, timeout_s=60)
+        assert "error" in sync.last_result[ru_at_by]
+        assert ru.exchange.sharing.freeze_requests("in") == []
+        [mine] = by.exchange.sharing.freeze_requests("out")
+        assert mine["status"] == "sent"  # still ours to push on the next round
+    finally:
+        by.exchange.close()
