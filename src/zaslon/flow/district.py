@@ -175,7 +175,9 @@ class DistrictWatch:
             if self._calls:
                 horizon = self._calls[-1][0] - LOOK_BACK
                 keep = next((i for i, x in enumerate(self._calls) if x[0] >= horizon), len(self._calls))
-                del self._calls[:keep]
+                if keep:
+                    del self._calls[:keep]
+                    self._seen_calls = {k for k in self._seen_calls if k[2] >= horizon}
         self.store.add_signals(found, now or datetime.now(UTC))
         return len(found)
 

@@ -134,6 +134,8 @@ def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
     out["zaslon"]["cashouts_allowed_after_order"] = run.cashouts_allowed_after_order
     if run.abroad is not None:
         out["zaslon"].update(run.abroad)
+    for key in out["zaslon"]:  # the same keys as Zaslon's; a figure not split by victim (partners') is None
+        out["elderly_alone"].setdefault(key, None)
     out["transport"] = run.transport
     out["linking"] = _linking(run, world)
     out["drops"] = _drops(run, world)
