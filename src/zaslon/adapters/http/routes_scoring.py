@@ -205,7 +205,7 @@ async def _score_one(request: Request, principal: Principal) -> Response:
         await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
     if not recorded.replayed and awaits_trusted_person(recorded):  # ask the trusted person through the bank
         await run_in_threadpool(state.exchange.request_confirmations, principal.org_id, [transfer], [recorded])
-    if not recorded.replayed and outcome in ("hold", "block"):  # an elderly person living alone: on their district officer's list
+    if not recorded.replayed and outcome in ("hold", "block"):  # an elderly person living alone: their officer
         await run_in_threadpool(state.exchange.district.on_transfers, [transfer], [outcome])
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
     return Response(decision_json(recorded), media_type="application/json")
