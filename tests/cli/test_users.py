@@ -56,6 +56,17 @@ def test_create_prints_a_one_time_password_that_signs_in(url: str) -> None:
     assert runner.invoke(app, ["users", "disable", "ivanov"]).exit_code == 2  # disabled already
 
 
+def test_a_district_officer_gets_their_district_and_no_other_role_has_one(url: str) -> None:
+    r = runner.invoke(app, ["users", "create", "--org", "police-desk", "--role", "district_officer", "--name",
+                            "sidorov", "--district", " Frunzensky "], input="a long enough passphrase\n")
+    assert r.exit_code == 0 and "district Frunzensky" in r.stdout, r.output
+    with make_engine(url).connect() as conn:
+        assert conn.execute(select(desk_users.c.district)).scalar_one() == "Frunzensky"
+    r = runner.invoke(app, ["users", "create", "--org", "police-desk", "--role", "analyst", "--name", "ivanov",
+                            "--district", "Leninsky"], input="a long enough passphrase\n")
+    assert r.exit_code == 2 and _users(url) == 1
+
+
 def test_bad_input_exits_2_and_writes_nothing(url: str) -> None:
     for args, stdin in ((["--org", "police-desk", "--role", "chief", "--name", "x1"], None),
                         (["--org", "nobody", "--role", "analyst", "--name", "x2"], None),

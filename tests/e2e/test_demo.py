@@ -81,12 +81,27 @@ def test_over_http_the_same_exchange_gives_the_same_outcome(summary: dict, over_
         assert over_http["run"][key] == summary["run"][key], key
     for key in ("legit_held", "freeze_count", "order_precision", "cashouts_allowed_after_order"):
         assert over_http["zaslon"].get(key) == summary["zaslon"].get(key), key
+    # The desk's event-time clock for at-door courier risks runs the same over HTTP (the served exchange's own
+    # housekeeping, on the wall clock, leaves the simulation's watches alone).
+    assert over_http["courier"] == summary["courier"]
+    assert over_http["elderly_alone"] == summary["elderly_alone"]
     assert over_http["zaslon"]["time_to_freeze_p99_s"] is not None
 
 
 def test_summary_has_the_contract_keys(summary: dict) -> None:  # type: ignore[type-arg]
     for name in ("zaslon", "list_only", "no_exchange"):
         assert set(summary[name]) >= KEYS, name
+    # Victims aged 65+ living alone: the same figures as Zaslon's; and the courier scheme, which leaves no transfer.
+    assert set(summary["elderly_alone"]) >= set(summary["zaslon"])
+    assert 0 < summary["elderly_alone"]["stolen"] <= summary["zaslon"]["stolen"]
+    courier = summary["courier"]
+    assert {"stolen", "pickups", "alerted_before_pickup_share"} <= set(courier)
+    assert courier["pickups"] > 0 and courier["stolen"] > 0
+    assert 0.0 <= courier["alerted_before_pickup_share"] <= 1.0
+    assert courier["alerted_before_pickup"] == round(courier["alerted_before_pickup_share"] * courier["pickups"])
+    # Cash handed to couriers is stolen in every way of working; only an alert before the pickup prevents it.
+    assert summary["by_scheme"]["courier"]["stolen"] == pytest.approx(courier["stolen"], abs=0.01)
+    assert summary["by_scheme"]["courier"]["prevented"] == pytest.approx(courier["prevented"], abs=0.01)
     assert summary["by_scheme"]
     for figures in summary["by_scheme"].values():
         assert set(figures) >= KEYS

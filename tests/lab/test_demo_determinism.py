@@ -116,6 +116,9 @@ class _Bank:
     def publish_drops(self) -> list[dict[str, Any]]:
         return []
 
+    def courier_risks(self, at: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
+        return [], None
+
 
 def _acks(**kw: Any) -> dict[tuple[str, str], datetime]:
     bank = _Bank(**kw)

@@ -60,7 +60,19 @@ def _print(summary: dict[str, Any]) -> None:
         per.add_row(_SHORT.get(scheme, scheme[:9]),
                     *(_money(s[k]) for k in ("stolen", "prevented", "frozen", "saved", "lost")),
                     f"{s['saved_share']:.1%}")
+    old = summary.get("elderly_alone")
+    if old is not None:  # victims aged 65+ living alone, every scheme (courier cash included)
+        per.add_row("65+ alone", *(_money(old[k]) for k in ("stolen", "prevented", "frozen", "saved", "lost")),
+                    f"{old['saved_share']:.1%}")
     console.print(per)
+    if old is not None:
+        console.print(f"65+ living alone: vishing saved {old['vishing_saved_share']:.1%}, legit held "
+                      f"{old['legit_hold_rate']:.3%} ({old['legit_held']} transfers)")
+    courier = summary.get("courier")
+    if courier is not None:
+        console.print(f"courier pickups {courier['pickups']}, an alert to the district officer before "
+                      f"{courier['alerted_before_pickup']} ({courier['alerted_before_pickup_share']:.0%}); "
+                      f"at-door alerts {courier['alerts']}")
     run = summary["run"]
     console.print(f"transport: {summary['transport']}; transfers {run['transfers']:,}, incidents {run['incidents']}"
                   f" ({run['duplicates']} duplicates, {run['rejected']} rejected), orders {run['orders']},"

@@ -49,6 +49,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         org: str = typer.Option(..., help="the police organisation's id (zaslon orgs list)"),
         role: str = typer.Option(..., help="analyst, supervisor, district_officer or admin"),
         name: str = typer.Option(..., help="the sign-in name"),
+        district: str = typer.Option(None, help="a district officer's district (as banks register customers')"),
         password_stdin: bool = typer.Option(False, "--password-stdin",
                                             help="read the password from standard input (a piped one is read anyway)"),
     ) -> None:
@@ -56,8 +57,9 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         (shown once); either is stored only as an argon2 hash."""
         given = _read_password() if password_stdin else _piped_password()
         desk = _desk()
-        user, password = desk.create_user(org_id=org, role=role, login=name, password=given)
-        print(f"user:     {user.login} ({user.role.value}, {user.org_id})")
+        user, password = desk.create_user(org_id=org, role=role, login=name, password=given, district=district)
+        print(f"user:     {user.login} ({user.role.value}, {user.org_id}"
+              + (f", district {user.district})" if user.district else ")"))
         if given is None:
             print(f"password: {password}")
             print("Hand the password over now: it is not shown again.", file=sys.stderr)

@@ -60,9 +60,18 @@ def normalise(batch: Sequence[Customer], card_pepper: bytes = b"") -> list[Custo
             if not 12 <= len(digits) <= 19 or not luhn.is_valid(digits):
                 raise InvalidInput("not a card number (length or check digit)", field=f"customers.{i}.cards")
             hashes.append(card_hash(digits, card_pepper))
+        region, district, address = (_place(v) for v in (c.region, c.district, c.address))
         out.append(Customer(c.account_id, c.kind, c.customer_id, opened, c.birth_date, c.lives_alone,
-                            tuple(dict.fromkeys(phones)), (), tuple(dict.fromkeys(hashes))))
+                            tuple(dict.fromkeys(phones)), (), tuple(dict.fromkeys(hashes)), region, district,
+                            address))
     return out
+
+
+def _place(value: str | None) -> str | None:
+    """A region, district or address as one line of text with single spaces; blank is none."""
+    if value is None:
+        return None
+    return " ".join(value.split()) or None
 
 
 def store_customers(engine: Engine, principal: Principal, batch: Sequence[Customer], *, card_pepper: bytes,

@@ -61,12 +61,18 @@ class Desk:
 
     # ------------------------------------------------------------------ people (the CLI)
     def create_user(self, *, org_id: str, role: str, login: str, password: str | None = None,
-                    now: datetime | None = None) -> tuple[DeskUser, str]:
-        """A new desk user with ``password`` (or a generated one-time password); returns it and the password."""
+                    now: datetime | None = None, district: str | None = None) -> tuple[DeskUser, str]:
+        """A new desk user with ``password`` (or a generated one-time password); returns it and the password.
+        A district officer is given their ``district`` (the only list they see); no other role has one."""
         try:
             chosen = Role(role)
         except ValueError:
             raise InvalidInput(f"role must be one of {[r.value for r in Role]}", field="role") from None
+        district = " ".join((district or "").split()) or None
+        if district is not None and chosen is not Role.DISTRICT_OFFICER:
+            raise InvalidInput("only a district officer has a district", field="district")
+        if district is not None and len(district) > 64:
+            raise InvalidInput("a district name has at most 64 characters", field="district")
         login = login.strip().lower()
         if not _LOGIN_RE.match(login):
             raise InvalidInput("a name is 2-64 characters: lower-case letters, digits, '.', '_' or '-'",
@@ -79,9 +85,10 @@ class Desk:
                 raise InvalidInput(f"no organisation {org_id!r}", field="org")
             raise InvalidInput(f"desk users belong to a police organisation ({org_id!r} is a {kind})", field="org")
         user = DeskUser(user_id=f"u-{secrets.token_hex(6)}", login=login, org_id=org_id, role=chosen,
-                        password_hash=_HASHER.hash(password))
+                        password_hash=_HASHER.hash(password), district=district)
         self.store.add_user(user, now=now or datetime.now(UTC))
-        self.audit(None, "user.create", login, f"role={chosen.value} org={org_id}")
+        self.audit(None, "user.create", login, f"role={chosen.value} org={org_id}"
+                   + (f" district={district}" if district else ""))
         return user, password
 
     def _known(self, login: str) -> DeskUser:

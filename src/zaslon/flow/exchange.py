@@ -49,6 +49,7 @@ from zaslon.flow.case_keys import incident_keys
 from zaslon.flow.cases import CaseService, CaseView, case_id_of
 from zaslon.flow.customers import Customer, load_customers, store_customers
 from zaslon.flow.decide import DecisionRecorder, Recorded
+from zaslon.flow.district import DistrictWatch
 from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_accounts, restore_suspected_flags
 from zaslon.flow.freeze import FreezeStore, order_json
 from zaslon.flow.ingest import Stored, store_transfers
@@ -190,6 +191,8 @@ class Exchange:
                                       home_country=self.scoring.state.home_country)
         self.scoring.call_signals = self._call_signals
         # ---- end telecom signals
+        # District officers' list and the at-door courier risk (zaslon.flow.district): fed by the hooks below.
+        self.district = DistrictWatch(db)
         self.models: list[dict[str, Any]] = []
         # ---- model versions (zaslon.flow.models): the promoted one is picked up without a restart
         self.model_watcher = model_versions.ModelWatcher(db, self.set_model, interval_s=self.settings.model_poll_s)
@@ -254,6 +257,7 @@ class Exchange:
                     self.expire_due()
                     self.expire_confirmations()
                     self.deliver_webhooks()
+                    self.raise_courier_risks(housekeeping=True)
                 except Exception as exc:  # the store away for a moment: the next round retries
                     self.housekeeping_error = f"{type(exc).__name__}: {exc}"
 
@@ -300,6 +304,7 @@ class Exchange:
                 self.phones_of.pop(c.account_id, None)
             for h in c.card_hashes:
                 self.card_accounts[h] = c.account_id
+        self.district.learn(batch)
         return len(batch)
 
     # ------------------------------------------------------------------ protection profiles (trusted person)
@@ -406,8 +411,10 @@ class Exchange:
         self.check_submitter(org, transfers)
         self.refresh_rules()
         calls = self.on_call(transfers, on_flagged_call)
-        return self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,
-                                    shadow=self.shadow_ruleset, source=source, message_id=message_id)
+        recorded, committed = self.recorder.record(self.scoring, org, transfers, on_flagged_call=calls,
+                                                   shadow=self.shadow_ruleset, source=source, message_id=message_id)
+        self.district.on_transfers(transfers, [r.decision.outcome.value for r in recorded])
+        return recorded, committed
 
     def score(self, org: str, transfers: Sequence[Transfer], *, on_flagged_call: Sequence[bool] | None = None,
               source: str = "batch", message_id: str | None = None) -> list[Recorded]:
@@ -432,6 +439,7 @@ class Exchange:
         stored = store_transfers(self.db, org, transfers)
         created = [t for t, s in zip(transfers, stored, strict=True) if s.created]
         self.record_cashout_attempts(created, outcomes=["executed"] * len(created))
+        self.district.on_transfers(created, ["executed"] * len(created))
         return stored
 
     # ---- isolation (issue 10, item 6): a bank submits only its own customers' transfers ----
@@ -493,6 +501,17 @@ class Exchange:
                 self.telecom.sync(result.flagged_phones)
             except Exception as exc:
                 errors.append(f"block list: {type(exc).__name__}: {exc}")
+        try:  # an elderly victim living alone goes on their district officer's list
+            victim = report.victim
+            self.district.on_incident(inc.incident_id, inc.reported_at,
+                                      party_id=None if victim is None else victim.party_id,
+                                      phone=None if victim is None else victim.phone)
+        except Exception as exc:
+            errors.append(f"district: {type(exc).__name__}: {exc}")
+        try:  # numbers the report named: their recent calls to the elderly living alone count now
+            self.district.recheck(self.knowledge.flagged_phones)
+        except Exception as exc:
+            errors.append(f"district: {type(exc).__name__}: {exc}")
         summary: dict[str, Any] | None = None
         created: list[FreezeOrder] = []
         existing: list[str] = []
@@ -681,6 +700,7 @@ class Exchange:
         self._telecom(principal)
         phones, new = report_fraud_numbers(self.db, self.knowledge, principal.org_id, numbers, note)
         self.telecom.sync(phones)
+        self.district.recheck(self.knowledge.flagged_phones)  # their recent calls to the elderly living alone
         return phones, new
 
     def report_calls(self, principal: Principal, calls: Sequence[CallReport]) -> dict[str, Any]:
@@ -690,6 +710,7 @@ class Exchange:
         self.telecom.check_calls(principal.org_id, calls)
         out = report_calls(self.db, self.knowledge, self.recent_calls, principal.org_id, calls)
         self.telecom.remember_calls(calls)
+        self.district.on_calls(calls, self.knowledge.flagged_phones)  # elderly people living alone: their officer
         return out
 
     def report_call_events(self, principal: Principal, events: Sequence[CallEvent]) -> dict[str, Any]:
@@ -727,6 +748,15 @@ class Exchange:
         if str(principal.kind) != "police":
             raise Forbidden("only the police decide appeals of listed numbers")
         return self.telecom.decide_appeal(principal.org_id, appeal_id, verdict is Verdict.UPHOLD, note)
+
+    def raise_courier_risks(self, *, now: datetime | None = None, housekeeping: bool = False) -> list[Any]:
+        """At-door courier risks: flagged calls to elderly people with no transfer after them
+        (``zaslon.flow.district``), put on their district officer's list and the desk's couriers page; returns
+        them (``flow.ports.district.Signal``). Housekeeping runs it with the clock, the demo with its event time
+        (never later than the clock: 422). Housekeeping leaves a watch due more than a day ago: only a replay or
+        a simulation on event time has one, and it evaluates its own (a courier has come and gone by then)."""
+        at = self._when(now)
+        return self.district.raise_due(at, not_before=at - timedelta(days=1) if housekeeping else None)
 
     @staticmethod
     def _telecom(principal: Principal) -> None:

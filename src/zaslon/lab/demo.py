@@ -8,6 +8,9 @@ The simulated parties are clients of the exchange, through a ``Transport`` (in-p
 * a bank reads the freeze orders addressed to it, acknowledges each after a delay seeded by what the order is about and
   freezes what the account actually holds at that moment (at most the order's amount);
 * the desk retrains the model every week on what reports taught by then;
+* the desk's clock runs on event time for the at-door courier risks: whenever the exchange says a courier watch
+  falls due, every transfer before that moment is scored first, then the exchange raises what is due; the
+  alerts raised (person, time) are kept for the outcome (a courier pickup after an alert counts as prevented);
 * with a partner country (``--partners``, ``zaslon.lab.partners``): its own exchange takes our freeze requests for
   money that reached its banks, and its banks freeze what is still there.
 The exchange's decisions, traces, orders and cases are the product's own: nothing here traces or links.
@@ -100,6 +103,11 @@ class DemoRun:
     # Cash withdrawals the exchange let through from an account after an order on it was issued.
     cashouts_allowed_after_order: int = 0
     history_incidents: int = 0  # simulated past incidents imported for the statistics
+    # The world's incident behind each of ``ordered``, and behind the first order of each such withdrawal's account.
+    ordered_incidents: list[str] = field(default_factory=list)
+    cashouts_after_order_incidents: list[str] = field(default_factory=list)
+    # At-door courier risks the exchange raised to district officers: (person = the bank's customer id, µs).
+    courier_alerts: list[tuple[str, int]] = field(default_factory=list)
     # With a partner country (``--partners``): what was asked and frozen abroad (lab/partners.py).
     abroad: dict[str, object] | None = None
 
@@ -138,6 +146,7 @@ class _Demo:
         self.balance: dict[str, int] = {}
         self.frozen_in: dict[str, int] = {}
         self.ordered_since: dict[str, int] = {}  # account -> event time (µs) of its first order
+        self.first_order_incident: dict[str, str] = {}  # account -> the world's incident of its first order
         self.nl = Ledger()  # the banks-alone executed transfers (baseline)
         register_accounts(self.nl, world.accounts)
         self.nl.add_account(CASH_SINK, bank_id=None)
@@ -154,6 +163,7 @@ class _Demo:
         self.calls = self._calls()
         self.call_pos = 0
         self.victims: dict[str, tuple[Any, ...]] | None = None
+        self.district_due: int | None = None  # the desk's next courier-risk evaluation already scheduled (µs)
 
     def _push(self, due: int, kind: str, *args: str) -> None:
         self.seq += 1
@@ -167,14 +177,16 @@ class _Demo:
     # ------------------------------------------------------------------ set-up
     def register_customers(self) -> None:
         acc = self.w.accounts.select("account_id", "bank_id", "party_id", "opened_at", "kind", "card")
-        if self.w.parties is not None and {"birth_date", "lives_alone", "phone"} <= set(self.w.parties.columns):
-            acc = acc.join(self.w.parties.select("party_id", "birth_date", "lives_alone", "phone"), on="party_id",
-                           how="left")
+        wanted = ("birth_date", "lives_alone", "phone", "region", "district")  # what a bank knows of its customer
+        parties = self.w.parties
+        if parties is not None and {"birth_date", "lives_alone", "phone"} <= set(parties.columns):
+            parties = parties.with_columns(pl.lit(None, pl.Utf8).alias(c) for c in wanted if c not in parties.columns)
+            acc = acc.join(parties.select("party_id", *wanted), on="party_id", how="left")
         else:
             acc = acc.with_columns(pl.lit(None).alias("birth_date"), pl.lit(False).alias("lives_alone"),
-                                   pl.lit(None).alias("phone"))
+                                   *(pl.lit(None, pl.Utf8).alias(c) for c in ("phone", "region", "district")))
         by_bank: dict[str, list[Customer]] = {}
-        for a, bank, party, opened, kind, card, birth, alone, phone in acc.iter_rows():
+        for a, bank, party, opened, kind, card, birth, alone, phone, region, district in acc.iter_rows():
             org = self.banks.get(bank or "")
             if org is None:
                 continue
@@ -182,7 +194,7 @@ class _Demo:
                 opened = opened.replace(tzinfo=UTC)  # the world's times are UTC
             by_bank.setdefault(org, []).append(Customer(
                 a, kind, party, opened, birth, bool(alone),
-                (phone,) if phone else (), (card,) if card else ()))
+                (phone,) if phone else (), (card,) if card else (), region=region, district=district))
         for org, customers in sorted(by_bank.items()):
             for start in range(0, len(customers), 10_000):
                 self.x.register_customers(org, customers[start : start + 10_000])
@@ -251,6 +263,9 @@ class _Demo:
                     self._ack(due, *args)
                 elif kind == "nx":
                     self._nx_freeze(due, *args)
+                elif kind == "district":
+                    self._report_calls(due)
+                    self._district_clock(due)
                 elif kind == "xb":
                     self._partner_bank_acts(due, *args)
                 else:
@@ -289,8 +304,25 @@ class _Demo:
                 self.x.report_call_events(org, evs[start : start + 10_000])
         self.call_pos = end
 
+    def _district_clock(self, at_us: int) -> None:
+        """The desk evaluates the at-door courier risks at ``at_us`` (every transfer before it is scored), keeps
+        what was raised and schedules the next evaluation when the exchange says the next watch falls due."""
+        raised, nxt = self.x.courier_risks(from_us(at_us))
+        for r in raised:
+            self.run.courier_alerts.append((str(r["person"]), _us(r["at"])))
+        if self.district_due is not None and self.district_due <= at_us:
+            self.district_due = None
+        if nxt is not None:
+            due = max(_us(nxt), at_us + 1)
+            if self.district_due is None or due < self.district_due:
+                self.district_due = due
+                self._push(due, "district")
+
     def _transfers(self, lo: int, hi: int) -> None:
         self._report_calls(int(self.ts_us[hi - 1]))
+        # Every transfer before this chunk is scored: the desk's clock may stand just before its first one
+        # (the calls of this chunk fall due after it: a watch lasts longer than a chunk spans).
+        self._district_clock(int(self.ts_us[lo]) - 1)
         # A bank declines a transfer that would spend money frozen in its customer's account.
         spend: dict[str, int] = {}
         send: dict[str, list[int]] = {}
@@ -321,6 +353,7 @@ class _Demo:
             since = self.ordered_since.get(self.payer[i])
             if self.payee[i] == CASH_SINK and since is not None and since <= int(self.ts_us[i]):
                 self.run.cashouts_allowed_after_order += 1
+                self.run.cashouts_after_order_incidents.append(self.first_order_incident[self.payer[i]])
             a = int(self.amount[i])
             if self.partner is not None and self.payee_country[i] == self.partner.country:
                 self.partner.arrived(self.payee[i], int(self.ts_us[i]), a, self.ids[i])
@@ -392,7 +425,9 @@ class _Demo:
         # incident ids, and would hand the same delays to different orders in every run.
         for o in sorted(orders, key=lambda o: (str(o["bank_id"]), str(o["account_id"]))):
             self.run.ordered.append((str(o["account_id"]), int(o["amount"])))
+            self.run.ordered_incidents.append(inc_id)
             self.ordered_since.setdefault(str(o["account_id"]), at_us)
+            self.first_order_incident.setdefault(str(o["account_id"]), inc_id)
             bank = self.banks.get(str(o["bank_id"]))
             if bank is None:
                 continue
@@ -547,6 +582,13 @@ class _Demo:
                 left -= take
         led.append(f"freeze:nx:{inc_id}:{account}", due, account, FROZEN_SINK, amount)
         sc.frozen[inc_id] = sc.frozen.get(inc_id, 0) + amount
+
+
+def _us(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def run_demo(world: World, transport: Transport, *, banks: dict[str, str], desk: str,

@@ -1,13 +1,18 @@
 """Score a demo run against the world's ground truth (read here, after the run, and never before).
 
 See docs/outcome.md. In short, per way of working (Zaslon, list-only, no exchange):
-stolen = fraud-origin transfers; prevented = those it held or blocked; frozen = what banks froze on its
-orders, counted only for money traced from fraud-origin transfers (so a false report's frozen money does
-not count); friction = the share of legitimate transfers it held or blocked.
+stolen = fraud-origin transfers and cash handed to couriers at the door; prevented = those transfers it held or
+blocked, and (Zaslon only) the courier cash whose pickup an at-door courier risk alert to the district officer
+preceded; frozen = what banks froze on its orders, counted only for money traced from fraud-origin transfers (so
+a false report's frozen money does not count); friction = the share of legitimate transfers it held or blocked.
+``elderly_alone`` is the same for victims aged 65+ living alone (their friction: legitimate transfers by people
+aged 65+ living alone); ``courier`` counts the courier pickups and the share an alert preceded.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,45 @@ def _frozen_by_scheme(sc: Scenario, scheme_of: dict[str, str | None]) -> dict[st
     return out
 
 
+# An alert counts for a pickup when it came in the day before it (an older one was about another call).
+ALERT_BEFORE_PICKUP = timedelta(hours=24)
+# Worlds generated before ``truth_victims.courier_pickup``: the earliest pickup the simulator draws.
+EARLIEST_PICKUP = timedelta(hours=1)
+
+
+def _couriers(run: DemoRun, world: Path) -> pl.DataFrame:
+    """Each courier pickup (victim, cash in BYN kopecks, pickup time) and whether an alert preceded it."""
+    tv = pl.read_parquet(world / "truth_victims.parquet")
+    tv = tv.filter(pl.col("cash_to_courier") > 0)
+    if "courier_pickup" not in tv.columns:
+        tv = tv.with_columns((pl.col("first_contact") + EARLIEST_PICKUP).alias("courier_pickup"))
+    pickups = tv.select("victim_party", pl.col("cash_to_courier").alias("cash"),
+                        pl.col("courier_pickup").dt.epoch("us").alias("pickup_us"))
+    alerts: dict[str, list[int]] = {}
+    for person, at in run.courier_alerts:
+        alerts.setdefault(person, []).append(at)
+    before = int(ALERT_BEFORE_PICKUP / timedelta(microseconds=1))
+    alerted = [any(p - before <= a < p for a in alerts.get(v, ())) for v, p in
+               zip(pickups["victim_party"].to_list(), pickups["pickup_us"].to_list(), strict=True)]
+    return pickups.with_columns(pl.Series("alerted", alerted, dtype=pl.Boolean))
+
+
+def _elderly_alone_parties(world: Path) -> set[str]:
+    """Parties aged 65+ on the world's first day and living alone."""
+    parties = pl.read_parquet(world / "parties.parquet")
+    if not {"birth_date", "lives_alone"} <= set(parties.columns):
+        return set()
+    manifest = world / "manifest.json"
+    start = json.loads(manifest.read_text()).get("start") if manifest.is_file() else None
+    # The world starts at local (Europe/Minsk, UTC+3) midnight, written in UTC.
+    day0 = (datetime.fromisoformat(start) + timedelta(hours=3)).date() if start else date(2026, 3, 2)
+    born = pl.col("birth_date")
+    age = (pl.lit(day0.year) - born.dt.year()
+           - ((born.dt.month() * 100 + born.dt.day()) > day0.month * 100 + day0.day).cast(pl.Int32))
+    old = parties.filter(pl.col("lives_alone").fill_null(False) & born.is_not_null() & (age >= 65))
+    return set(old["party_id"].to_list())
+
+
 def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
     fraud, legit, scheme = _truth(world, run.transfer_ids)
     amount = run.amounts
@@ -43,28 +87,45 @@ def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
     schemes = sorted({s for s in (scheme[i] for i in fraud_rows.tolist()) if s is not None})
     ti = pl.read_parquet(world / "truth_incidents.parquet", columns=["incident_id", "scheme"])
     incident_scheme = dict(ti.iter_rows())
+    # Cash handed to couriers is stolen in every way of working; only Zaslon's alerts can prevent it.
+    couriers = _couriers(run, world)
+    cash = int(couriers["cash"].sum() or 0)
+    cash_alerted = int(couriers.filter(pl.col("alerted"))["cash"].sum() or 0)
     out: dict[str, Any] = {}
     by_scheme: dict[str, Any] = {}
     for name, sc in (("zaslon", run.zaslon), ("list_only", run.list_only), ("no_exchange", run.no_exchange)):
         frozen = _frozen_by_scheme(sc, scheme_of)
         held_legit = sc.stopped & legit
         total = Tally(
-            stolen=int(amount[fraud].sum()), prevented=int(amount[fraud & sc.stopped].sum()),
+            stolen=int(amount[fraud].sum()) + cash,
+            prevented=int(amount[fraud & sc.stopped].sum()) + (cash_alerted if name == "zaslon" else 0),
             frozen=round(sum(frozen.values())), legit=int(legit.sum()), legit_held=int(held_legit.sum()),
             legit_held_amount=int(amount[held_legit].sum()), freeze_times_s=list(sc.freeze_times_s.values()),
         )
         out[name] = summary(total)
         if name != "zaslon":
             continue
+        if cash and "courier" not in schemes:
+            schemes.append("courier")
         for s in schemes:
             mask = fraud & np.array([x == s for x in scheme], dtype=np.bool_)
             times = [t for inc, t in sc.freeze_times_s.items() if incident_scheme.get(inc) == s]
+            extra = (cash, cash_alerted) if s == "courier" else (0, 0)
             by_scheme[s] = summary(Tally(
-                stolen=int(amount[mask].sum()), prevented=int(amount[mask & sc.stopped].sum()),
+                stolen=int(amount[mask].sum()) + extra[0], prevented=int(amount[mask & sc.stopped].sum()) + extra[1],
                 frozen=round(frozen.get(s, 0.0)), legit=total.legit, legit_held=total.legit_held,
                 legit_held_amount=total.legit_held_amount, freeze_times_s=times,
             ))
     out["by_scheme"] = by_scheme
+    out["elderly_alone"] = _elderly_alone(run, world, fraud, legit, scheme, couriers)
+    n_alerted = int(couriers["alerted"].sum() or 0)
+    out["courier"] = {
+        "stolen": cash / 100, "pickups": couriers.height, "alerted_before_pickup": n_alerted,
+        "alerted_before_pickup_share": round(n_alerted / couriers.height, 4) if couriers.height else 0.0,
+        "prevented": cash_alerted / 100, "alerts": len(run.courier_alerts),
+        # Alerts about people who were no courier victim: the officers' visits that found no courier coming.
+        "alerts_on_others": sum(p not in set(couriers["victim_party"].to_list()) for p, _ in run.courier_alerts),
+    }
     out["run"] = {
         "transfers": len(run.transfer_ids), "incidents": run.incidents, "duplicates": run.duplicates,
         "rejected": run.rejected, "orders": run.orders, "declined": run.declined, "models": len(run.models),
@@ -73,9 +134,53 @@ def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
     out["zaslon"]["cashouts_allowed_after_order"] = run.cashouts_allowed_after_order
     if run.abroad is not None:
         out["zaslon"].update(run.abroad)
+    for key in out["zaslon"]:  # the same keys as Zaslon's; a figure not split by victim (partners') is None
+        out["elderly_alone"].setdefault(key, None)
     out["transport"] = run.transport
     out["linking"] = _linking(run, world)
     out["drops"] = _drops(run, world)
+    return out
+
+
+def _elderly_alone(run: DemoRun, world: Path, fraud: np.ndarray, legit: np.ndarray, scheme: list[str | None],
+                   couriers: pl.DataFrame) -> dict[str, Any]:
+    """The Zaslon figures for victims aged 65+ living alone: their fraud-origin transfers and courier cash; the
+    friction on legitimate transfers by people aged 65+ living alone; and the saved share of vishing alone."""
+    old = _elderly_alone_parties(world)
+    tt = pl.read_parquet(world / "truth_transfers.parquet", columns=["transfer_id", "victim_party"])
+    tx = pl.read_parquet(world / "transfers.parquet", columns=["transfer_id", "payer"])
+    owner = pl.read_parquet(world / "accounts.parquet", columns=["account_id", "party_id"])
+    frame = (pl.DataFrame({"transfer_id": run.transfer_ids})
+             .join(tt, on="transfer_id", how="left", maintain_order="left")
+             .join(tx, on="transfer_id", how="left", maintain_order="left")
+             .join(owner, left_on="payer", right_on="account_id", how="left", maintain_order="left"))
+    olds = sorted(old)
+    victim_old = frame["victim_party"].is_in(olds).fill_null(False).to_numpy()
+    payer_old = frame["party_id"].is_in(olds).fill_null(False).to_numpy()
+    sc, amount = run.zaslon, run.amounts
+    ids = run.transfer_ids
+    mine = couriers.filter(pl.col("victim_party").is_in(olds))
+    cash, cash_alerted = int(mine["cash"].sum() or 0), int(mine.filter(pl.col("alerted"))["cash"].sum() or 0)
+    incidents = pl.read_parquet(world / "incidents.parquet", columns=["incident_id", "victim_party"])
+    old_incidents = set(incidents.filter(pl.col("victim_party").is_in(olds))["incident_id"].to_list())
+
+    def tally(mask: np.ndarray, extra: tuple[int, int], times: list[float]) -> Tally:
+        seeds = {ids[i] for i in np.nonzero(mask)[0].tolist()}
+        held = sc.stopped & legit & payer_old
+        return Tally(stolen=int(amount[mask].sum()) + extra[0],
+                     prevented=int(amount[mask & sc.stopped].sum()) + extra[1],
+                     frozen=sum(v for t, v in sc.frozen_by_seed.items() if t in seeds),
+                     legit=int((legit & payer_old).sum()), legit_held=int(held.sum()),
+                     legit_held_amount=int(amount[held].sum()), freeze_times_s=times)
+
+    times = [t for inc, t in sc.freeze_times_s.items() if inc in old_incidents]
+    out = summary(tally(fraud & victim_old, (cash, cash_alerted), times))
+    vishing = fraud & victim_old & np.array([s == "vishing" for s in scheme], dtype=np.bool_)
+    out["vishing_saved_share"] = summary(tally(vishing, (0, 0), times))["saved_share"]
+    out["order_precision"] = _order_precision(run, world, old_incidents)
+    out["cashouts_allowed_after_order"] = sum(inc in old_incidents for inc in run.cashouts_after_order_incidents)
+    out["victims"] = len(set(frame.filter(pl.Series(fraud & victim_old))["victim_party"].to_list())
+                         | set(mine["victim_party"].to_list()))
     return out
 
 
@@ -112,15 +217,18 @@ def _linking(run: DemoRun, world: Path) -> dict[str, Any]:
     return {"cases": len(run.cases), **figures}
 
 
-def _order_precision(run: DemoRun, world: Path) -> float | None:
+def _order_precision(run: DemoRun, world: Path, incidents: set[str] | None = None) -> float | None:
     """The share of the ordered amount that sits on accounts the world's truth marks as drops or controlled by
-    fraudsters (scored afterwards; the engine never reads it). None when no order went out."""
-    total = sum(a for _, a in run.ordered)
+    fraudsters (scored afterwards; the engine never reads it); of the orders of ``incidents`` only, if given.
+    None when no order went out."""
+    ordered = [o for o, inc in zip(run.ordered, run.ordered_incidents or [""] * len(run.ordered), strict=True)
+               if incidents is None or inc in incidents]
+    total = sum(a for _, a in ordered)
     if not total:
         return None
     roles = pl.read_parquet(world / "truth_accounts.parquet", columns=["account_id", "role"])
     bad = set(roles.filter(pl.col("role").is_in(list(_BAD_ROLES)))["account_id"].to_list())
-    return round(sum(a for acc, a in run.ordered if acc in bad) / total, 4)
+    return round(sum(a for acc, a in ordered if acc in bad) / total, 4)
 
 
 _BAD_ROLES = ("transit_drop", "cashout_drop", "fraud_controlled")

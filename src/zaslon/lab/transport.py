@@ -41,6 +41,9 @@ class Transport(Protocol):
     def train(self, cutoff: datetime) -> dict[str, Any] | None: ...
     def cases(self) -> dict[str, list[str]]: ...
     def publish_drops(self) -> list[dict[str, Any]]: ...
+    def courier_risks(self, at: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
+        """The desk's clock at ``at``: the at-door courier risks raised (person, district, at) and the next due."""
+        ...
     def freeze_requests_abroad(self) -> list[dict[str, Any]]: ...
     def sync_partners(self) -> None: ...
 
@@ -111,6 +114,11 @@ class InProcess:
     def publish_drops(self) -> list[dict[str, Any]]:
         return [{"account_id": r["account_id"], "score": r["score"]} for r in self.x.publish_suspected_drops()]
 
+    def courier_risks(self, at: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
+        raised = self.x.raise_courier_risks(now=at)
+        return ([{"person": s.person, "district": s.district, "at": s.at} for s in raised],
+                self.x.district.next_due())
+
     def freeze_requests_abroad(self) -> list[dict[str, Any]]:
         return self.x.sharing.freeze_requests("out")
 
@@ -146,7 +154,9 @@ class OverHttp:
             {"account_id": c.account_id, "customer_id": c.customer_id, "kind": c.kind,
              "opened_at": None if c.opened_at is None else c.opened_at.isoformat(),
              "birth_date": None if c.birth_date is None else c.birth_date.isoformat(),
-             "lives_alone": c.lives_alone, "phones": list(c.phones), "cards": list(c.cards)} for c in customers]}
+             "lives_alone": c.lives_alone, "phones": list(c.phones), "cards": list(c.cards),
+             **{k: v for k in ("region", "district", "address") if (v := getattr(c, k)) is not None}}
+            for c in customers]}
         r = self._call(bank, "PUT", "/v1/customers", json=body)
         r.raise_for_status()
 
@@ -240,6 +250,13 @@ class OverHttp:
         self._call(self.desk, "POST", "/v1/signals/suspected-drops/refresh").raise_for_status()
         r = self._call(self.desk, "GET", "/v1/signals/suspected-drops", params={"limit": 10_000})
         return [{"account_id": a["account_id"], "score": a["score"]} for a in r.json()["accounts"]]
+
+    def courier_risks(self, at: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
+        r = self._call(self.desk, "POST", "/v1/district/courier-risks/evaluate", json={"at": at.isoformat()})
+        out = r.json()
+        raised = [{"person": s["person"], "district": s["district"], "at": datetime.fromisoformat(s["at"])}
+                  for s in out["raised"]]
+        return raised, None if out["next_due"] is None else datetime.fromisoformat(out["next_due"])
 
     def freeze_requests_abroad(self) -> list[dict[str, Any]]:
         r = self._call(self.desk, "GET", "/v1/freeze-requests", params={"direction": "out"})

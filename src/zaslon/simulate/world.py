@@ -309,6 +309,9 @@ def _victims_table(out: Path, fw: fraud.FraudWorld, party_ids: pa.Array, group_n
         "first_contact": writer.timestamps(np.array([v.first for v in vs], np.int64)),
         "transferred": pa.array(stolen, pa.int64()),
         "cash_to_courier": pa.array([v.cash for v in vs], pa.int64()),
+        # When the courier collects the cash at the door (1-4 h after the first call): the demo counts the
+        # scheme as prevented when an at-door courier risk reached the district officer before it.
+        "courier_pickup": pa.array([v.last if v.cash else None for v in vs], writer.TS),
         "currency": pa.array(["BYN" if fw.fin.accounts.currency[fw.fin.primary[v.party]] == 0 else "RUB"
                               for v in vs]),
         "reported": pa.array([v.party in reported for v in vs]),

@@ -494,6 +494,12 @@ MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
     ("POST /taxii2/{api_root}/collections/{collection_id}/objects/",
      lambda w, k, own: ("POST", "/taxii2/zaslon/collections/nope/objects/", {"objects": []}),
      {"bank": 403, "police": 403, "telecom": 403, "partner": 415}),
+    # District officers' list (the police's, whatever the district) and the at-door courier risks it raises.
+    ("GET /v1/district/{district}/targets", lambda w, k, own: ("GET", "/v1/district/Frunzensky/targets", None),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    ("POST /v1/district/courier-risks/evaluate",
+     lambda w, k, own: ("POST", "/v1/district/courier-risks/evaluate", {}),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
     # A bank's own webhook (its organisation's setting: there is no other's to name).
     ("PUT /v1/webhook", lambda w, k, own: ("PUT", "/v1/webhook", {"url": "http://127.0.0.1:9/hook"}),
      {"bank": 200, "police": 403, "telecom": 403, "partner": 403}),

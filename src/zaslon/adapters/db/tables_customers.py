@@ -22,5 +22,9 @@ customers = Table(
     # The account's cards as keyed hashes (the exchange's pepper; never the number): a report naming a card
     # number finds the account.
     Column("card_hashes", Text, nullable=False, server_default=""),
+    # Where the customer lives, as the bank holds it: the district officer of that district sees them (0012).
+    Column("region", String(64), nullable=True),
+    Column("district", String(64), nullable=True, index=True),
+    Column("address", Text, nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -19,6 +19,7 @@ desk_users = Table(
     Column("locked_until", UtcDateTime(), nullable=True),
     Column("disabled_at", UtcDateTime(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("district", String(64), nullable=True),  # a district officer's district (0012)
 )
 
 # A session is found by the sha256 of its cookie's token: a stolen database holds no usable session.

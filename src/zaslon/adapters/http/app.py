@@ -23,6 +23,7 @@ from zaslon.adapters.http import (
     desk,
     routes_cases,
     routes_customers,
+    routes_district,
     routes_incidents,
     routes_models,
     routes_orders,
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, db: Engine | None = None, ex
     for module in (routes_transfers, routes_scoring, routes_incidents, routes_orders, routes_cases, routes_customers,
                    routes_models, routes_sharing, routes_protection, routes_telecom, routes_stats):
         app.include_router(module.router)
+    app.include_router(routes_district.router)  # district officers' list, at-door courier risks
     taxii_server.install(app, settings.taxii_requests_per_minute)  # /taxii2/: partner exchanges
     app.fast_lanes[("POST", routes_scoring.SCORE_PATH)] = score_lane
     desk.install(app, settings)  # the police desk's pages, and `/` -> its sign-in

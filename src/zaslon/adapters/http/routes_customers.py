@@ -32,6 +32,11 @@ class CustomerIn(BaseModel):
     phones: list[Annotated[str, Field(min_length=3, max_length=32)]] = Field(default_factory=list, max_length=5)
     cards: list[Annotated[str, Field(min_length=12, max_length=23)]] = Field(
         default_factory=list, max_length=10, description="card numbers; the exchange keeps only keyed hashes")
+    region: str | None = Field(default=None, min_length=1, max_length=64, description="where the customer lives")
+    district: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="the customer's district: its district police officer sees them")
+    address: str | None = Field(default=None, min_length=1, max_length=300,
+                                description="the customer's address, for the district officer's visit")
 
 
 class CustomersIn(BaseModel):
@@ -44,5 +49,6 @@ def put_customers(body: CustomersIn, request: Request,
                   principal: Principal = Depends(require_scope("customers:write"))) -> dict[str, Any]:
     """Register or update the calling bank's customers' profiles (all of the batch, or nothing)."""
     batch = [Customer(c.account_id, c.kind, c.customer_id, c.opened_at, c.birth_date, c.lives_alone, tuple(c.phones),
-                      tuple(c.cards)) for c in body.customers]
+                      tuple(c.cards), region=c.region, district=c.district, address=c.address)
+             for c in body.customers]
     return {"registered": state_of(request).exchange.register_customers(principal, batch)}

@@ -205,6 +205,8 @@ async def _score_one(request: Request, principal: Principal) -> Response:
         await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
     if not recorded.replayed and awaits_trusted_person(recorded):  # ask the trusted person through the bank
         await run_in_threadpool(state.exchange.request_confirmations, principal.org_id, [transfer], [recorded])
+    if not recorded.replayed and outcome in ("hold", "block"):  # an elderly person living alone: their officer
+        await run_in_threadpool(state.exchange.district.on_transfers, [transfer], [outcome])
     # Already the response model's JSON: skip FastAPI's re-validation of the answer (a measurable share).
     return Response(decision_json(recorded), media_type="application/json")
 
@@ -214,6 +216,7 @@ def decide(state: AppState, org_id: str, transfer: Transfer, on_flagged_call: bo
     together with the other requests queued at the same moment (``zaslon.flow.score_batcher``); the
     awaitable completes once the decision is committed. The route and the fast lane both decide through it."""
     state.exchange.check_submitter(org_id, [transfer])  # a bank submits only its own customers' transfers
+    state.exchange.district.on_transfers([transfer], ["asked"])  # in memory: a transfer ends a courier watch
     if state.bus is not None:  # the scale-out shape: the worker owning the payer's partition decides
         return cast(Awaitable[Any], state.bus.score(org_id, transfer, on_flagged_call))
     [flag] = state.exchange.on_call([transfer], [on_flagged_call])

@@ -99,6 +99,8 @@ async def score_lane(app: ZaslonAPI, scope: Scope, receive: Receive, send: Send)
                 "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
     state.metrics.record("POST", SCORE_PATH, 200, time.perf_counter() - started)
+    if not recorded.replayed and recorded.decision.outcome.value in ("hold", "block"):  # their district officer
+        await run_in_threadpool(state.exchange.district.on_transfers, [transfer], [recorded.decision.outcome.value])
     if alerts:  # after the answer: the bank is not kept waiting for the desk's alert
         await run_in_threadpool(state.exchange.record_cashout_attempts, [transfer], alerts)
     if not recorded.replayed and awaits_trusted_person(recorded):  # after the answer, as the alerts

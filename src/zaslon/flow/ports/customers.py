@@ -25,6 +25,10 @@ class Customer:
     phones: tuple[str, ...] = ()
     cards: tuple[str, ...] = ()  # card numbers as given; stored only as keyed hashes (``card_hashes``)
     card_hashes: tuple[str, ...] = ()
+    # Where the customer lives (the bank knows its customer's address): their district officer sees them.
+    region: str | None = None
+    district: str | None = None
+    address: str | None = None
 
     def profile(self) -> AccountProfile:
         return AccountProfile(opened_at=self.opened_at, birth_date=self.birth_date, lives_alone=self.lives_alone,

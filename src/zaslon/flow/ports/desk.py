@@ -38,6 +38,7 @@ class DeskUser:
     failed_logins: int = 0
     locked_until: datetime | None = None
     disabled_at: datetime | None = None
+    district: str | None = None  # a district officer's district: the only one whose list they see
 
 
 @dataclass(frozen=True, slots=True)

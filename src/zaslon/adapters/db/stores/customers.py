@@ -35,12 +35,13 @@ class SqlCustomerStore:
                 {"account_id": c.account_id, "bank_id": bank_id, "org_id": org_id, "kind": c.kind,
                  "customer_id": c.customer_id,
                  "opened_at": c.opened_at, "birth_date": c.birth_date, "lives_alone": c.lives_alone,
-                 "phones": " ".join(c.phones), "card_hashes": " ".join(c.card_hashes), "updated_at": now}
+                 "phones": " ".join(c.phones), "card_hashes": " ".join(c.card_hashes), "updated_at": now,
+                 "region": c.region, "district": c.district, "address": c.address}
                 for c in batch])
 
     def load(self) -> list[Customer]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(customers)).all()
         return [Customer(r.account_id, r.kind, r.customer_id, r.opened_at, r.birth_date, bool(r.lives_alone),
-                         tuple(r.phones.split()), (), tuple(r.card_hashes.split()))
+                         tuple(r.phones.split()), (), tuple(r.card_hashes.split()), r.region, r.district, r.address)
                 for r in rows]

@@ -35,7 +35,8 @@ ELDERLY_AGE = 65
 def _user(row: RowMapping) -> DeskUser:
     return DeskUser(user_id=row["user_id"], login=row["login"], org_id=row["org_id"], role=Role(row["role"]),
                     password_hash=row["password_hash"], failed_logins=int(row["failed_logins"]),
-                    locked_until=row["locked_until"], disabled_at=row["disabled_at"])
+                    locked_until=row["locked_until"], disabled_at=row["disabled_at"],
+                    district=row.get("district"))
 
 
 _ITEM_COLUMNS = (
@@ -59,7 +60,7 @@ class SqlDeskStore:
                     raise InvalidInput(f"no organisation {user.org_id!r}", field="org")
                 conn.execute(insert(desk_users).values(
                     user_id=user.user_id, login=user.login, org_id=user.org_id, role=user.role.value,
-                    password_hash=user.password_hash, created_at=now))
+                    password_hash=user.password_hash, created_at=now, district=user.district))
         except IntegrityError:
             raise Conflict(f"a desk user {user.login!r} exists already", field="name") from None
 

@@ -86,7 +86,7 @@ class SqlProtectionStore:
                 conn.execute(update(customers).where(customers.c.account_id == acc).values(**same))
             r = conn.execute(select(customers).where(customers.c.account_id == acc)).one()
         return Customer(r.account_id, r.kind, r.customer_id, r.opened_at, r.birth_date, bool(r.lives_alone),
-                        tuple(r.phones.split()), (), tuple(r.card_hashes.split()))
+                        tuple(r.phones.split()), (), tuple(r.card_hashes.split()), r.region, r.district, r.address)
 
     def get(self, account_id: str) -> Profile | None:
         with self.engine.connect() as conn:

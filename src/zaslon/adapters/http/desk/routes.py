@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from zaslon.adapters.http.desk import belarus, cases_pages, rules_pages, stats_pages, views
+from zaslon.adapters.http.desk import belarus, cases_pages, district_pages, rules_pages, stats_pages, views
 from zaslon.adapters.http.desk.i18n import LANGUAGES, translator
 from zaslon.adapters.http.desk.render import act, error_page, language_of, render
 from zaslon.adapters.http.desk.session import (
@@ -58,6 +58,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(rules_pages.router)
     app.include_router(cases_pages.router)
     app.include_router(stats_pages.router)
+    app.include_router(district_pages.router)
     app.mount("/desk/static", StaticFiles(directory=str(HERE / "static")), name="desk-static")
 
     @app.get("/", include_in_schema=False)
@@ -384,7 +385,8 @@ async def couriers(request: Request, session: DeskSession = Depends(require(ANAL
             a["crossing"] = belarus.nearest_crossing(lat, lon)
         steps = [s["action"] for a in alerts for s in a["actions"]]
         return {"alerts": alerts, "map": belarus, "patrols": steps.count("courier.patrol"),
-                "detained": steps.count("courier.detained")}
+                "detained": steps.count("courier.detained"),
+                "door_risks": state_of(request).exchange.district.courier_risks(limit=100)}
 
     return render(request, "couriers.html", session, **await run_in_threadpool(ctx))
 
@@ -425,12 +427,6 @@ async def decide(request: Request, appeal_id: str, verdict: str = Form("", max_l
 async def audit(request: Request, session: DeskSession = Depends(require(SUPERVISORS))) -> Response:
     rows = await run_in_threadpool(desk_of(request).store.audit_log, limit=300)
     return render(request, "audit.html", session, events=rows)
-
-
-@router.get("/district")
-async def district(request: Request, session: DeskSession = Depends(require(EVERYONE))) -> Response:
-    rows = await run_in_threadpool(desk_of(request).store.vulnerable_victims, limit=200)
-    return render(request, "district.html", session, victims=rows)
 
 
 # ---------------------------------------------------------------- live updates
