@@ -31,6 +31,7 @@ import json
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -105,6 +106,65 @@ class _Fault:
 
     def poisoned(self, transfer_id: str) -> bool:
         return self.kind == "poison" and transfer_id == self.arg
+
+
+class _Puller:
+    """A partition's messages as the server delivers them, taken a round at a time.
+
+    It keeps pull requests for ``batch`` messages outstanding (a new one once fewer than half a batch is still
+    asked for, or the newest would expire within half its life), so the server sends each message as it arrives
+    and a round takes what has arrived meanwhile: about one pull request per ``batch`` messages on a busy
+    partition and one a second on an idle one. (nats-py's ``fetch`` costs one or two pull requests, a status
+    message and a timer per call, so per round: on a busy cluster, more pull requests than messages.) Requests
+    are filled oldest first; a 408 status ends the oldest one, and one past its expiry is forgotten in any case
+    (the server restarted, say)."""
+
+    EXPIRES_S = 2.0
+
+    def __init__(self, nc: NATS, sub: Any, batch: int) -> None:
+        self._nc, self._sub, self.batch = nc, sub._sub, batch  # nats-py's subscription behind the pull one
+        self._subject, self._deliver = sub._nms, sub._deliver
+        self._open: deque[list[float]] = deque()  # [messages still asked for, expires at], oldest first
+        self._request = json.dumps({"batch": batch, "expires": int(self.EXPIRES_S * 1e9)}).encode()
+
+    async def _ask(self) -> None:
+        now = time.monotonic()
+        while self._open and self._open[0][1] < now:
+            self._open.popleft()
+        if (sum(left for left, _ in self._open) < self.batch / 2
+                or not self._open or self._open[-1][1] < now + self.EXPIRES_S / 2):
+            await self._nc.publish(self._subject, self._request, reply=self._deliver)
+            self._open.append([float(self.batch), now + self.EXPIRES_S])
+
+    async def take(self) -> list[Msg]:
+        """The messages delivered so far (at most ``batch``), waiting up to about a second for the first."""
+        await self._ask()
+        queue = self._sub._pending_queue
+        msgs: list[Msg] = []
+        try:
+            first = await asyncio.wait_for(queue.get(), self.EXPIRES_S / 2)
+        except TimeoutError:
+            return msgs
+        self._took(first, msgs)
+        while len(msgs) < self.batch and not queue.empty():
+            self._took(queue.get_nowait(), msgs)
+        return msgs
+
+    def _took(self, msg: Msg, msgs: list[Msg]) -> None:
+        self._sub._pending_size -= len(msg.data)
+        self._sub._pending_queue.task_done()
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            msgs.append(msg)
+            if self._open:
+                self._open[0][0] -= 1
+                if self._open[0][0] <= 0:
+                    self._open.popleft()
+        elif status == "408":  # the oldest request expired
+            if self._open:
+                self._open.popleft()
+        elif status not in ("100", "404"):  # 409 and others: the server dropped our requests; ask anew
+            self._open.clear()
 
 
 class ScoringWorker:
@@ -236,10 +296,10 @@ class ScoringWorker:
                                       max_deliver=self.settings.bus_max_deliver + 1,
                                       max_ack_pending=4 * self.settings.bus_batch))
             log.info("partition owned", partition=p, batches=scorer.batch_no, accounts=len(scorer.state))
+            puller = _Puller(self._nc, sub, self.settings.bus_batch)  # type: ignore[arg-type]
             while True:
-                try:
-                    msgs = await self._fetch(sub)
-                except (NatsTimeout, TimeoutError):
+                msgs = await puller.take()
+                if not msgs:
                     continue
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._queue.append((p, msgs, done))
@@ -250,16 +310,6 @@ class ScoringWorker:
         except Exception as exc:
             log.exception("partition stopped", partition=p, error=str(exc))
             raise
-
-    async def _fetch(self, sub: Any) -> list[Msg]:
-        """Wait for one message, then take what else is there at once. (nats-py's ``fetch(n)`` on an idle
-        consumer waits, after the first message, for the rest of ``n`` until its timeout: a second of
-        latency on a quiet partition.)"""
-        msgs: list[Msg] = await sub.fetch(1, timeout=1.0)
-        if self.settings.bus_batch > 1:
-            with contextlib.suppress(NatsTimeout, TimeoutError):
-                msgs += await sub.fetch(self.settings.bus_batch - 1, timeout=0.002)
-        return msgs
 
     async def _rebuild(self, p: int) -> PartitionScorer:
         """The hand-over: snapshot, then the stream tail the inbox says was scored, folded batch by batch."""

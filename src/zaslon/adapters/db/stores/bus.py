@@ -7,23 +7,38 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+import psycopg
+from sqlalchemy import Connection, Engine, Table, any_, bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.types import String
 
 from zaslon.adapters.db.stores.decisions import SqlDecisionStore
 from zaslon.adapters.db.stores.transfers import stored_bodies
 from zaslon.adapters.db.tables_bus import bus_inbox, bus_outbox, partition_snapshots
 from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
+from zaslon.adapters.db.types import UtcDateTime
 from zaslon.flow.ports.transfers import AlreadyStored
 
 _CHUNK = 500
+
+# PostgreSQL: each look-up of a round is one statement with one array parameter (``= ANY(:keys)``), compiled
+# once and cached, however many keys a round has (an ``IN (...)`` list is expanded and bound key by key).
+_KEYS = bindparam("keys", type_=ARRAY(String))
+_INBOX_BY_KEY = select(bus_inbox).where(bus_inbox.c.consumer == bindparam("consumer"),
+                                        bus_inbox.c.msg_key == any_(_KEYS))
+_BODIES_BY_ID = select(transfers_table.c.transfer_id, transfers_table.c.body_hash,
+                       transfers_table.c.org_id).where(transfers_table.c.transfer_id == any_(_KEYS))
+_DECISIONS_BY_ID = select(*decisions_table.c).where(decisions_table.c.transfer_id == any_(_KEYS))
+_UTC = UtcDateTime()
 
 
 class SqlBusStore:
     def __init__(self, db: Engine) -> None:
         self.db = db
         self._decisions = SqlDecisionStore(db)
+        self._postgres = db.dialect.name == "postgresql"
 
     # ---- scoring -------------------------------------------------------------------------------------------
     def handled(self, consumer: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -45,6 +60,18 @@ class SqlBusStore:
         d_rows: dict[tuple[str, str], dict[str, Any]] = {}
         wanted = set(transfers)
         ids = list(dict.fromkeys(tid for _, tid in transfers))
+        if self._postgres:
+            with self.db.connect() as conn:
+                handled = {row.msg_key: dict(row._mapping)
+                           for row in conn.execute(_INBOX_BY_KEY, {"consumer": consumer, "keys": list(keys)})}
+                # by id alone (the indexes' leading column), then kept for the bank asked about
+                t_rows = {(row.org_id, row.transfer_id): row.body_hash
+                          for row in conn.execute(_BODIES_BY_ID, {"keys": ids})
+                          if (row.org_id, row.transfer_id) in wanted}
+                d_rows = {(row.org_id, row.transfer_id): dict(row._mapping)
+                          for row in conn.execute(_DECISIONS_BY_ID, {"keys": ids})
+                          if (row.org_id, row.transfer_id) in wanted}
+            return handled, t_rows, d_rows
         with self.db.connect() as conn:
             for start in range(0, len(keys), _CHUNK):
                 chunk = list(keys[start : start + _CHUNK])
@@ -66,6 +93,11 @@ class SqlBusStore:
         """Transfers, decisions, inbox rows and outbox events of one micro-batch: all of them or none."""
         try:
             with self.db.begin() as conn:
+                if self._postgres:  # COPY: a fraction of the per-row cost of INSERTs, in Python and in PostgreSQL
+                    for table, rows in ((transfers_table, t_rows), (decisions_table, d_rows),
+                                        (bus_inbox, inbox_rows), (bus_outbox, outbox_rows)):
+                        _copy(conn, table, rows)
+                    return
                 if t_rows:
                     conn.execute(insert(transfers_table), list(t_rows))
                 if d_rows:
@@ -76,6 +108,8 @@ class SqlBusStore:
                     conn.execute(insert(bus_outbox), list(outbox_rows))
         except IntegrityError as exc:
             raise AlreadyStored(str(exc.orig)) from exc
+        except psycopg.IntegrityError as exc:  # raised by COPY, on the driver's cursor
+            raise AlreadyStored(str(exc)) from exc
 
     def scored_tail(self, consumer: str, partition: int, after_batch: int) -> list[tuple[int, int, bool]]:
         """(stream seq, batch number, call flag) of every message scored in ``partition`` in a micro-batch after
@@ -131,3 +165,25 @@ class SqlBusStore:
         except IntegrityError:
             return False
         return True
+
+
+def _copy(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``rows`` into ``table`` with COPY on the connection's transaction. Every row names the same columns; a
+    column left out gets its server default (no column of these tables has a Python-side default)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    cols = [table.c[n] for n in names]
+    if any(c.default is not None for c in table.c if c.name not in names) or any(len(r) != len(names) for r in rows):
+        conn.execute(insert(table), list(rows))  # not the rows COPY is written for: the plain INSERT
+        return
+    times = [i for i, c in enumerate(cols) if isinstance(c.type, UtcDateTime)]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    columns = ", ".join(f'"{n}"' for n in names)
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for r in rows:
+            values = [r[n] for n in names]
+            for i in times:  # as UtcDateTime binds them: aware, in UTC (a naive datetime is refused)
+                values[i] = _UTC.process_bind_param(values[i], conn.dialect)
+            copy.write_row(values)
