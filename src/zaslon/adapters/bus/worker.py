@@ -126,6 +126,7 @@ class _Puller:
         self._subject, self._deliver = sub._nms, sub._deliver
         self._open: deque[list[float]] = deque()  # [messages still asked for, expires at], oldest first
         self._request = json.dumps({"batch": batch, "expires": int(self.EXPIRES_S * 1e9)}).encode()
+        self._first: Msg | None = None  # taken off the queue by ready(), handed out by the next take()
 
     async def _ask(self) -> None:
         now = time.monotonic()
@@ -136,35 +137,47 @@ class _Puller:
             await self._nc.publish(self._subject, self._request, reply=self._deliver)
             self._open.append([float(self.batch), now + self.EXPIRES_S])
 
-    async def take(self) -> list[Msg]:
-        """The messages delivered so far (at most ``batch``), waiting up to about a second for the first."""
-        await self._ask()
+    async def ready(self) -> bool:
+        """Wait (up to about a second) until a message is there to take; pull requests are renewed meanwhile."""
         queue = self._sub._pending_queue
-        msgs: list[Msg] = []
-        try:
-            first = await asyncio.wait_for(queue.get(), self.EXPIRES_S / 2)
-        except TimeoutError:
-            return msgs
-        self._took(first, msgs)
+        while self._first is None:
+            await self._ask()
+            try:
+                msg = await asyncio.wait_for(queue.get(), self.EXPIRES_S / 2)
+            except TimeoutError:
+                return False
+            if self._took(msg):
+                self._first = msg
+        return True
+
+    def take(self) -> list[Msg]:
+        """The messages delivered so far (at most ``batch``), in stream order."""
+        queue = self._sub._pending_queue
+        msgs: list[Msg] = [] if self._first is None else [self._first]
+        self._first = None
         while len(msgs) < self.batch and not queue.empty():
-            self._took(queue.get_nowait(), msgs)
+            msg = queue.get_nowait()
+            if self._took(msg):
+                msgs.append(msg)
         return msgs
 
-    def _took(self, msg: Msg, msgs: list[Msg]) -> None:
+    def _took(self, msg: Msg) -> bool:
+        """Account for a message taken off the queue; True if it is a stream message (not a status)."""
         self._sub._pending_size -= len(msg.data)
         self._sub._pending_queue.task_done()
         status = msg.headers.get("Status") if msg.headers else None
         if status is None:
-            msgs.append(msg)
             if self._open:
                 self._open[0][0] -= 1
                 if self._open[0][0] <= 0:
                     self._open.popleft()
-        elif status == "408":  # the oldest request expired
+            return True
+        if status == "408":  # the oldest request expired
             if self._open:
                 self._open.popleft()
         elif status not in ("100", "404"):  # 409 and others: the server dropped our requests; ask anew
             self._open.clear()
+        return False
 
 
 class ScoringWorker:
@@ -185,10 +198,11 @@ class ScoringWorker:
         self._js: Any = None
         self._outbox_kick = asyncio.Event()
         self._work = asyncio.Event()
-        self._queue: list[tuple[int, list[Msg], asyncio.Future[None]]] = []
+        self._queue: list[tuple[int, _Puller, asyncio.Future[None]]] = []
         self._since_snapshot: dict[int, int] = {}
         self._knowledge_kick = asyncio.Event()
         self.scored = 0
+        self.rounds = 0
 
     # ---- life ----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -212,6 +226,8 @@ class ScoringWorker:
                     await t
             if self._nc is not None:
                 await self._nc.close()
+            log.info("worker stopped", rounds=self.rounds, scored=self.scored)
+            self.store.close()
             self.exchange.close()
             self.db.dispose()
 
@@ -298,11 +314,10 @@ class ScoringWorker:
             log.info("partition owned", partition=p, batches=scorer.batch_no, accounts=len(scorer.state))
             puller = _Puller(self._nc, sub, self.settings.bus_batch)  # type: ignore[arg-type]
             while True:
-                msgs = await puller.take()
-                if not msgs:
+                if not await puller.ready():
                     continue
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                self._queue.append((p, msgs, done))
+                self._queue.append((p, puller, done))
                 self._work.set()
                 await done  # this partition's next batch only after this one is handled: its order is kept
         except asyncio.CancelledError:
@@ -338,12 +353,22 @@ class ScoringWorker:
     async def _processor(self, stop: asyncio.Event) -> None:
         """Everything the partitions fetched meanwhile, handled together: one look-up and one commit for all of
         it (the fixed cost of a transaction and of the thread hand-offs is shared by the partitions)."""
+        started = 0.0
         while not stop.is_set():
             await self._work.wait()
+            # Fewer, larger rounds: a round's fixed costs (the look-up, the transaction, the thread hand-offs,
+            # each partition's scoring call) are shared by more transfers. A round takes every message delivered
+            # until it starts, so waiting the rest of ``bus_round_ms`` adds at most that much latency.
+            wait = started + self.settings.bus_round_ms / 1000 - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            started = time.monotonic()
             self._work.clear()
-            items, self._queue = self._queue, []
-            if not items:
+            queued, self._queue = self._queue, []
+            if not queued:
                 continue
+            items = [(p, puller.take(), fut) for p, puller, fut in queued]
+            self.rounds += 1
             try:
                 await self._handle(items)
             except Exception as exc:  # not expected: the partitions' messages are redelivered

@@ -3,15 +3,15 @@ the one transaction that commits a scored micro-batch with everything it caused.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Table, any_, bindparam, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.types import String
 
 from zaslon.adapters.db.stores.decisions import SqlDecisionStore
 from zaslon.adapters.db.stores.transfers import stored_bodies
@@ -23,22 +23,109 @@ from zaslon.flow.ports.transfers import AlreadyStored
 
 _CHUNK = 500
 
-# PostgreSQL: each look-up of a round is one statement with one array parameter (``= ANY(:keys)``), compiled
-# once and cached, however many keys a round has (an ``IN (...)`` list is expanded and bound key by key).
-_KEYS = bindparam("keys", type_=ARRAY(String))
-_INBOX_BY_KEY = select(bus_inbox).where(bus_inbox.c.consumer == bindparam("consumer"),
-                                        bus_inbox.c.msg_key == any_(_KEYS))
-_BODIES_BY_ID = select(transfers_table.c.transfer_id, transfers_table.c.body_hash,
-                       transfers_table.c.org_id).where(transfers_table.c.transfer_id == any_(_KEYS))
-_DECISIONS_BY_ID = select(*decisions_table.c).where(decisions_table.c.transfer_id == any_(_KEYS))
 _UTC = UtcDateTime()
+
+
+def _select(table: Table, columns: Sequence[str], where: str) -> str:
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    return f'SELECT {quoted} FROM "{table.name}" WHERE {where}'
+
+
+class _RoundConnection:
+    """PostgreSQL: a worker's rounds (look-up, then commit) on one connection of their own, through the driver.
+    Per round SQLAlchemy's pool check-out and ping, statement compilation and result processing cost more than
+    the statements: here each look-up is one prepared statement with one array parameter (``= ANY(%s)``) and the
+    rows are written with COPY. Results are what SQLAlchemy returns (times as aware UTC datetimes); a connection
+    that fails is dropped and the next round opens another."""
+
+    _INBOX_COLS = tuple(c.name for c in bus_inbox.c)
+    _DECISION_COLS = tuple(c.name for c in decisions_table.c)
+    _INBOX = _select(bus_inbox, _INBOX_COLS, '"consumer" = %s AND "msg_key" = ANY(%s)')
+    _BODIES = _select(transfers_table, ["org_id", "transfer_id", "body_hash"], '"transfer_id" = ANY(%s)')
+    _DECISIONS = _select(decisions_table, _DECISION_COLS, '"transfer_id" = ANY(%s)')
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+        self._conn: Any = None
+        self._fairy: Any = None
+        self._lock = threading.Lock()  # one round at a time (the worker's rounds are sequential anyway)
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            fairy = self.db.raw_connection()
+            conn = fairy.driver_connection
+            assert conn is not None
+            fairy.detach()  # this store's own from now on (closed when it fails)
+            self._fairy = fairy  # held: SQLAlchemy's wrapper, collected, would close the connection under us
+            conn.rollback()
+            conn.autocommit = True  # look-ups need no transaction; the commit opens its own
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn, self._fairy = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def lookup(self, consumer: str, keys: Sequence[str], transfers: list[tuple[str, str]]) -> tuple[
+            dict[str, dict[str, Any]], dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
+        wanted = set(transfers)
+        ids = list(dict.fromkeys(tid for _, tid in transfers))
+        with self._lock:
+            try:
+                with self._connection().cursor() as cur:
+                    inbox = cur.execute(self._INBOX, (consumer, list(keys))).fetchall()
+                    bodies = cur.execute(self._BODIES, (ids,)).fetchall()
+                    found = cur.execute(self._DECISIONS, (ids,)).fetchall()
+            except Exception:
+                self._drop()
+                raise
+        handled = {r[1]: _utc(dict(zip(self._INBOX_COLS, r, strict=True))) for r in inbox}
+        t_rows = {(r[0], r[1]): r[2] for r in bodies if (r[0], r[1]) in wanted}
+        d_rows = {}
+        for r in found:
+            row = _utc(dict(zip(self._DECISION_COLS, r, strict=True)))
+            if (row["org_id"], row["transfer_id"]) in wanted:
+                d_rows[(row["org_id"], row["transfer_id"])] = row
+        return handled, t_rows, d_rows
+
+    def commit(self, tables: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    for table, rows in tables:
+                        _copy(cur, table, rows)
+            except psycopg.IntegrityError as exc:  # rolled back; the connection is fine
+                raise AlreadyStored(str(exc)) from exc
+            except Exception:
+                self._drop()
+                raise
+
+
+def _utc(row: dict[str, Any]) -> dict[str, Any]:
+    """As UtcDateTime reads times: aware, in UTC."""
+    for k, v in row.items():
+        if isinstance(v, datetime):
+            row[k] = v.astimezone(UTC) if v.tzinfo is not None else v.replace(tzinfo=UTC)
+    return row
 
 
 class SqlBusStore:
     def __init__(self, db: Engine) -> None:
         self.db = db
         self._decisions = SqlDecisionStore(db)
-        self._postgres = db.dialect.name == "postgresql"
+        self._rounds = _RoundConnection(db) if db.dialect.name == "postgresql" else None
+
+    def close(self) -> None:
+        """Close the connection of the rounds (the engine's pool has the others)."""
+        if self._rounds is not None:
+            self._rounds.close()
 
     # ---- scoring -------------------------------------------------------------------------------------------
     def handled(self, consumer: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -56,22 +143,12 @@ class SqlBusStore:
             dict[str, dict[str, Any]], dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
         """``handled(consumer, keys)`` and ``stored(transfers)`` on one connection (a worker's round asks both).
         ``transfers``: ``(org_id, transfer_id)`` keys, each bank's ids being its own."""
+        if self._rounds is not None:
+            return self._rounds.lookup(consumer, keys, transfers)
         handled: dict[str, dict[str, Any]] = {}
         d_rows: dict[tuple[str, str], dict[str, Any]] = {}
         wanted = set(transfers)
         ids = list(dict.fromkeys(tid for _, tid in transfers))
-        if self._postgres:
-            with self.db.connect() as conn:
-                handled = {row.msg_key: dict(row._mapping)
-                           for row in conn.execute(_INBOX_BY_KEY, {"consumer": consumer, "keys": list(keys)})}
-                # by id alone (the indexes' leading column), then kept for the bank asked about
-                t_rows = {(row.org_id, row.transfer_id): row.body_hash
-                          for row in conn.execute(_BODIES_BY_ID, {"keys": ids})
-                          if (row.org_id, row.transfer_id) in wanted}
-                d_rows = {(row.org_id, row.transfer_id): dict(row._mapping)
-                          for row in conn.execute(_DECISIONS_BY_ID, {"keys": ids})
-                          if (row.org_id, row.transfer_id) in wanted}
-            return handled, t_rows, d_rows
         with self.db.connect() as conn:
             for start in range(0, len(keys), _CHUNK):
                 chunk = list(keys[start : start + _CHUNK])
@@ -91,13 +168,12 @@ class SqlBusStore:
     def commit_batch(self, t_rows: Sequence[dict[str, Any]], d_rows: Sequence[dict[str, Any]],
                      inbox_rows: Sequence[dict[str, Any]], outbox_rows: Sequence[dict[str, Any]]) -> None:
         """Transfers, decisions, inbox rows and outbox events of one micro-batch: all of them or none."""
+        if self._rounds is not None:  # COPY: a fraction of the per-row cost of INSERTs, in Python and PostgreSQL
+            self._rounds.commit([(transfers_table, t_rows), (decisions_table, d_rows), (bus_inbox, inbox_rows),
+                                 (bus_outbox, outbox_rows)])
+            return
         try:
             with self.db.begin() as conn:
-                if self._postgres:  # COPY: a fraction of the per-row cost of INSERTs, in Python and in PostgreSQL
-                    for table, rows in ((transfers_table, t_rows), (decisions_table, d_rows),
-                                        (bus_inbox, inbox_rows), (bus_outbox, outbox_rows)):
-                        _copy(conn, table, rows)
-                    return
                 if t_rows:
                     conn.execute(insert(transfers_table), list(t_rows))
                 if d_rows:
@@ -108,8 +184,6 @@ class SqlBusStore:
                     conn.execute(insert(bus_outbox), list(outbox_rows))
         except IntegrityError as exc:
             raise AlreadyStored(str(exc.orig)) from exc
-        except psycopg.IntegrityError as exc:  # raised by COPY, on the driver's cursor
-            raise AlreadyStored(str(exc)) from exc
 
     def scored_tail(self, consumer: str, partition: int, after_batch: int) -> list[tuple[int, int, bool]]:
         """(stream seq, batch number, call flag) of every message scored in ``partition`` in a micro-batch after
@@ -167,23 +241,20 @@ class SqlBusStore:
         return True
 
 
-def _copy(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``rows`` into ``table`` with COPY on the connection's transaction. Every row names the same columns; a
-    column left out gets its server default (no column of these tables has a Python-side default)."""
+def _copy(cur: Any, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``rows`` into ``table`` with COPY, on the driver's cursor ``cur``. Every row names the same columns, those
+    of the first; a column left out gets its server default."""
     if not rows:
         return
     names = list(rows[0])
-    cols = [table.c[n] for n in names]
-    if any(c.default is not None for c in table.c if c.name not in names) or any(len(r) != len(names) for r in rows):
-        conn.execute(insert(table), list(rows))  # not the rows COPY is written for: the plain INSERT
-        return
-    times = [i for i, c in enumerate(cols) if isinstance(c.type, UtcDateTime)]
-    raw = conn.connection.driver_connection
-    assert raw is not None
+    missing = [c.name for c in table.c if c.name not in names and c.default is not None]
+    if missing or any(len(r) != len(names) for r in rows):  # not what the scorer writes: a mistake to surface
+        raise ValueError(f"rows for {table.name} must all name the same columns (Python defaults: {missing})")
+    times = [i for i, n in enumerate(names) if isinstance(table.c[n].type, UtcDateTime)]
     columns = ", ".join(f'"{n}"' for n in names)
-    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+    with cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for r in rows:
             values = [r[n] for n in names]
             for i in times:  # as UtcDateTime binds them: aware, in UTC (a naive datetime is refused)
-                values[i] = _UTC.process_bind_param(values[i], conn.dialect)
+                values[i] = _UTC.process_bind_param(values[i], None)  # type: ignore[arg-type]
             copy.write_row(values)
