@@ -34,7 +34,7 @@ def _select(table: Table, columns: Sequence[str], where: str) -> str:
 class _RoundConnection:
     """PostgreSQL: a worker's rounds (look-up, then commit) on one connection of their own, through the driver.
     Per round SQLAlchemy's pool check-out and ping, statement compilation and result processing cost more than
-    the statements: here each look-up is one prepared statement with one array parameter (``= ANY(%s)``) and the
+    the statements: here each look-up is one statement with one array parameter (``= ANY(%s)``) and the
     rows are written with COPY. Results are what SQLAlchemy returns (times as aware UTC datetimes); a connection
     that fails is dropped and the next round opens another."""
 
@@ -79,9 +79,11 @@ class _RoundConnection:
         with self._lock:
             try:
                 with self._connection().cursor() as cur:
-                    inbox = cur.execute(self._INBOX, (consumer, list(keys))).fetchall()
-                    bodies = cur.execute(self._BODIES, (ids,)).fetchall()
-                    found = cur.execute(self._DECISIONS, (ids,)).fetchall()
+                    # Planned each time (not prepared): a plan made while a table was small (a sequential scan)
+                    # would be kept, and cost more with every row stored.
+                    inbox = cur.execute(self._INBOX, (consumer, list(keys)), prepare=False).fetchall()
+                    bodies = cur.execute(self._BODIES, (ids,), prepare=False).fetchall()
+                    found = cur.execute(self._DECISIONS, (ids,), prepare=False).fetchall()
             except Exception:
                 self._drop()
                 raise
