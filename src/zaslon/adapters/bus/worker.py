@@ -303,6 +303,7 @@ class ScoringWorker:
 
     # ---- one partition -------------------------------------------------------------------------------------
     async def _partition(self, p: int) -> None:
+        sub = None
         try:
             scorer = await self._rebuild(p)
             self.scorers[p] = scorer
@@ -325,6 +326,10 @@ class ScoringWorker:
         except Exception as exc:
             log.exception("partition stopped", partition=p, error=str(exc))
             raise
+        finally:
+            if sub is not None:  # its inbox closes: nothing more is read here (the next owner subscribes afresh)
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
 
     async def _rebuild(self, p: int) -> PartitionScorer:
         """The hand-over: snapshot, then the stream tail the inbox says was scored, folded batch by batch."""
