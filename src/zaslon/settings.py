@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     bus_max_deliver: int = Field(default=5, ge=1, le=100,
                                  description="a message failing this many deliveries goes to the dead-letter subject")
     bus_batch: int = Field(default=256, ge=1, le=10_000, description="most messages a worker scores in one batch")
+    bus_round_ms: float = Field(default=5.0, ge=0, le=1000,
+                                description="a worker's rounds start at most this often (fewer, larger rounds: "
+                                "less CPU per transfer, up to this much more latency)")
     bus_snapshot_every: int = Field(default=500, ge=1,
                                     description="a worker snapshots a partition's state every this many batches")
     bus_fault: str = Field(default="", description="fault injection for the crash tests only: "

@@ -114,7 +114,9 @@ def _bodies(n: int, run: str) -> list[bytes]:
     t0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     return [json.dumps({"transfer_id": f"{run}-{i}", "ts": (t0 + timedelta(milliseconds=50 * i)).isoformat(),
                         "payer": f"BY{(i * 7919) % 20_000:08d}", "payee": f"BY{(i * 104_729 + 13) % 20_000:08d}a",
-                        "amount": 1_000 + (i * 37) % 250_000}).encode() for i in range(n)]
+                        "amount": 1_000 + (i * 37) % 250_000,
+                        "payer_bank": "AKBBBY2X"}).encode()  # the bench bank's own customers (it submits only those)
+            for i in range(n)]
 
 
 def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, api_nodes: int) -> dict[str, Any]:

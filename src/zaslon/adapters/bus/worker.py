@@ -31,6 +31,7 @@ import json
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -107,6 +108,78 @@ class _Fault:
         return self.kind == "poison" and transfer_id == self.arg
 
 
+class _Puller:
+    """A partition's messages as the server delivers them, taken a round at a time.
+
+    It keeps pull requests for ``batch`` messages outstanding (a new one once fewer than half a batch is still
+    asked for, or the newest would expire within half its life), so the server sends each message as it arrives
+    and a round takes what has arrived meanwhile: about one pull request per ``batch`` messages on a busy
+    partition and one a second on an idle one. (nats-py's ``fetch`` costs one or two pull requests, a status
+    message and a timer per call, so per round: on a busy cluster, more pull requests than messages.) Requests
+    are filled oldest first; a 408 status ends the oldest one, and one past its expiry is forgotten in any case
+    (the server restarted, say)."""
+
+    EXPIRES_S = 2.0
+
+    def __init__(self, nc: NATS, sub: Any, batch: int) -> None:
+        self._nc, self._sub, self.batch = nc, sub._sub, batch  # nats-py's subscription behind the pull one
+        self._subject, self._deliver = sub._nms, sub._deliver
+        self._open: deque[list[float]] = deque()  # [messages still asked for, expires at], oldest first
+        self._request = json.dumps({"batch": batch, "expires": int(self.EXPIRES_S * 1e9)}).encode()
+        self._first: Msg | None = None  # taken off the queue by ready(), handed out by the next take()
+
+    async def _ask(self) -> None:
+        now = time.monotonic()
+        while self._open and self._open[0][1] < now:
+            self._open.popleft()
+        if (sum(left for left, _ in self._open) < self.batch / 2
+                or not self._open or self._open[-1][1] < now + self.EXPIRES_S / 2):
+            await self._nc.publish(self._subject, self._request, reply=self._deliver)
+            self._open.append([float(self.batch), now + self.EXPIRES_S])
+
+    async def ready(self) -> bool:
+        """Wait (up to about a second) until a message is there to take; pull requests are renewed meanwhile."""
+        queue = self._sub._pending_queue
+        while self._first is None:
+            await self._ask()
+            try:
+                msg = await asyncio.wait_for(queue.get(), self.EXPIRES_S / 2)
+            except TimeoutError:
+                return False
+            if self._took(msg):
+                self._first = msg
+        return True
+
+    def take(self) -> list[Msg]:
+        """The messages delivered so far (at most ``batch``), in stream order."""
+        queue = self._sub._pending_queue
+        msgs: list[Msg] = [] if self._first is None else [self._first]
+        self._first = None
+        while len(msgs) < self.batch and not queue.empty():
+            msg = queue.get_nowait()
+            if self._took(msg):
+                msgs.append(msg)
+        return msgs
+
+    def _took(self, msg: Msg) -> bool:
+        """Account for a message taken off the queue; True if it is a stream message (not a status)."""
+        self._sub._pending_size -= len(msg.data)
+        self._sub._pending_queue.task_done()
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            if self._open:
+                self._open[0][0] -= 1
+                if self._open[0][0] <= 0:
+                    self._open.popleft()
+            return True
+        if status == "408":  # the oldest request expired
+            if self._open:
+                self._open.popleft()
+        elif status not in ("100", "404"):  # 409 and others: the server dropped our requests; ask anew
+            self._open.clear()
+        return False
+
+
 class ScoringWorker:
     def __init__(self, settings: Settings, partitions: Sequence[int], *, db: Engine | None = None) -> None:
         if not settings.database_url.startswith("postgresql"):
@@ -125,10 +198,11 @@ class ScoringWorker:
         self._js: Any = None
         self._outbox_kick = asyncio.Event()
         self._work = asyncio.Event()
-        self._queue: list[tuple[int, list[Msg], asyncio.Future[None]]] = []
+        self._queue: list[tuple[int, _Puller, asyncio.Future[None]]] = []
         self._since_snapshot: dict[int, int] = {}
         self._knowledge_kick = asyncio.Event()
         self.scored = 0
+        self.rounds = 0
 
     # ---- life ----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -152,6 +226,8 @@ class ScoringWorker:
                     await t
             if self._nc is not None:
                 await self._nc.close()
+            log.info("worker stopped", rounds=self.rounds, scored=self.scored)
+            self.store.close()
             self.exchange.close()
             self.db.dispose()
 
@@ -227,6 +303,7 @@ class ScoringWorker:
 
     # ---- one partition -------------------------------------------------------------------------------------
     async def _partition(self, p: int) -> None:
+        sub = None
         try:
             scorer = await self._rebuild(p)
             self.scorers[p] = scorer
@@ -236,13 +313,12 @@ class ScoringWorker:
                                       max_deliver=self.settings.bus_max_deliver + 1,
                                       max_ack_pending=4 * self.settings.bus_batch))
             log.info("partition owned", partition=p, batches=scorer.batch_no, accounts=len(scorer.state))
+            puller = _Puller(self._nc, sub, self.settings.bus_batch)  # type: ignore[arg-type]
             while True:
-                try:
-                    msgs = await self._fetch(sub)
-                except (NatsTimeout, TimeoutError):
+                if not await puller.ready():
                     continue
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                self._queue.append((p, msgs, done))
+                self._queue.append((p, puller, done))
                 self._work.set()
                 await done  # this partition's next batch only after this one is handled: its order is kept
         except asyncio.CancelledError:
@@ -250,16 +326,10 @@ class ScoringWorker:
         except Exception as exc:
             log.exception("partition stopped", partition=p, error=str(exc))
             raise
-
-    async def _fetch(self, sub: Any) -> list[Msg]:
-        """Wait for one message, then take what else is there at once. (nats-py's ``fetch(n)`` on an idle
-        consumer waits, after the first message, for the rest of ``n`` until its timeout: a second of
-        latency on a quiet partition.)"""
-        msgs: list[Msg] = await sub.fetch(1, timeout=1.0)
-        if self.settings.bus_batch > 1:
-            with contextlib.suppress(NatsTimeout, TimeoutError):
-                msgs += await sub.fetch(self.settings.bus_batch - 1, timeout=0.002)
-        return msgs
+        finally:
+            if sub is not None:  # its inbox closes: nothing more is read here (the next owner subscribes afresh)
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
 
     async def _rebuild(self, p: int) -> PartitionScorer:
         """The hand-over: snapshot, then the stream tail the inbox says was scored, folded batch by batch."""
@@ -288,12 +358,22 @@ class ScoringWorker:
     async def _processor(self, stop: asyncio.Event) -> None:
         """Everything the partitions fetched meanwhile, handled together: one look-up and one commit for all of
         it (the fixed cost of a transaction and of the thread hand-offs is shared by the partitions)."""
+        started = 0.0
         while not stop.is_set():
             await self._work.wait()
+            # Fewer, larger rounds: a round's fixed costs (the look-up, the transaction, the thread hand-offs,
+            # each partition's scoring call) are shared by more transfers. A round takes every message delivered
+            # until it starts, so waiting the rest of ``bus_round_ms`` adds at most that much latency.
+            wait = started + self.settings.bus_round_ms / 1000 - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            started = time.monotonic()
             self._work.clear()
-            items, self._queue = self._queue, []
-            if not items:
+            queued, self._queue = self._queue, []
+            if not queued:
                 continue
+            items = [(p, puller.take(), fut) for p, puller, fut in queued]
+            self.rounds += 1
             try:
                 await self._handle(items)
             except Exception as exc:  # not expected: the partitions' messages are redelivered
