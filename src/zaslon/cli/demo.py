@@ -20,6 +20,7 @@ SCENARIOS = (("zaslon", "Zaslon"), ("list_only", "list-only"), ("no_exchange", "
 # The simulated banks send each chunk of up to 30 minutes of transfers bank by bank: the exchange's ledger follower
 # stays an hour behind the newest transfer, so it never takes one bank's batch before another's older one.
 DEMO_LEDGER_LAG_S = 3600.0
+DEMO_HISTORY_YEARS = 2
 
 
 def _money(v: float) -> str:
@@ -165,7 +166,10 @@ def demo(
     countries = [c.strip().upper() for c in (partners or "").split(",") if c.strip()]
     if len(countries) > 1:
         raise InvalidInput("one partner country at a time", field="partners")
-    path = ensure_world(world or Path("data/worlds") / f"{preset}-{seed}", preset=preset, seed=seed)
+    # A world the demo generates has two years of reported incidents before it: the desk's statistics then show
+    # year-over-year change (labelled simulated history).
+    path = ensure_world(world or Path("data/worlds") / f"{preset}-{seed}", preset=preset, seed=seed,
+                        history_years=DEMO_HISTORY_YEARS)
     w = load_world(path)
     if countries and countries[0] not in set(w.banks["country"].to_list()) - {"BY"}:
         raise InvalidInput(f"the world has no banks in {countries[0]!r} to be a partner country "

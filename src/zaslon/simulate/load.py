@@ -53,8 +53,9 @@ def load_world(path: Path) -> World:
     )
 
 
-def ensure_world(path: Path, *, preset: str, seed: int) -> Path:
-    """Reuse the world at ``path`` or generate it there (in this process, as ``zaslon simulate`` does)."""
+def ensure_world(path: Path, *, preset: str, seed: int, history_years: int = 0) -> Path:
+    """Reuse the world at ``path`` or generate it there (in this process, as ``zaslon simulate`` does), with
+    ``history_years`` of reported incidents before it (``zaslon simulate --history-years``) when generated."""
     from zaslon.simulate.world import generate
 
     if (path / "transfers.parquet").is_file() and (path / "manifest.json").is_file():
@@ -62,7 +63,7 @@ def ensure_world(path: Path, *, preset: str, seed: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # A directory without the manifest is a half-written world from an interrupted run: replace it.
-        generate(preset, seed, path, force=path.exists())
+        generate(preset, seed, path, force=path.exists(), history_years=history_years)
     except (InvalidInput, OSError) as exc:
         reason = exc.message if isinstance(exc, InvalidInput) else str(exc)
         raise InvalidInput(f"could not generate the {preset} world at {path}: {reason}", field="world") from exc
