@@ -157,3 +157,20 @@ def test_housekeeping_leaves_a_simulation_s_old_watches_to_its_own_clock(exchang
     [risk] = exchange.raise_courier_risks(now=T0 + timedelta(minutes=45))
     assert (risk.person, risk.district, risk.at) == ("p-gran", DISTRICT, T0 + timedelta(minutes=45))
     assert exchange.district.next_due() is None
+
+
+def test_call_events_from_operators_feed_the_courier_watch_as_calls_do(exchange: Exchange, orgs) -> None:  # type: ignore[no-untyped-def]
+    """Operators that post CAMARA-shaped call events (start, end) reach the district watch at the call's end."""
+    from zaslon.flow.ports.telecom import CallEvent
+
+    _setup(exchange, orgs)
+    exchange.telecom.set_ranges(orgs["A1"].org_id, ["+37529"])
+    start, end = T0, T0 + timedelta(minutes=10)
+    exchange.report_call_events(orgs["A1"], [
+        CallEvent("e1", "start", start, FRAUD, "+375291112233", caller_verified=False),
+        CallEvent("e1", "end", end, FRAUD, "+375291112233", duration_s=600),
+        CallEvent("e2", "start", start, FRAUD, "+375292223344"),  # no end yet: no conversation known
+    ])
+    assert exchange.raise_courier_risks(now=T0 + timedelta(minutes=44)) == []  # 45 min after the call began
+    [risk] = exchange.raise_courier_risks(now=T0 + timedelta(minutes=46))
+    assert risk.person == "p-gran"

@@ -716,7 +716,14 @@ class Exchange:
     def report_call_events(self, principal: Principal, events: Sequence[CallEvent]) -> dict[str, Any]:
         """Call start / end events with their network signals (CAMARA-shaped), from the callee's operator."""
         self._telecom(principal)
-        return self.telecom.report_call_events(principal.org_id, events)
+        out = self.telecom.report_call_events(principal.org_id, events)
+        # A call that ended, as the district watch reads calls (started at, lasted): a flagged number's
+        # conversation with an elderly customer may be a courier on the way (zaslon.flow.district).
+        ended = [CallReport(e.call_id, e.ts - timedelta(seconds=e.duration_s or 0), e.caller, e.callee,
+                            e.callee_party, e.duration_s) for e in events if e.event == "end"]
+        if ended:
+            self.district.on_calls(ended, self.knowledge.flagged_phones)
+        return out
 
     def number_ranges(self, principal: Principal) -> list[str]:
         self._telecom(principal)
