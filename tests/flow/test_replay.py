@@ -68,7 +68,7 @@ def test_replay_scores_every_row_in_event_time_and_learns_from_reports() -> None
 
 def _write(tmp: Path, t: pl.DataFrame, i: pl.DataFrame) -> tuple[Path, Path, Path]:
     tp, ip, op = tmp / "t.parquet", tmp / "i.parquet", tmp / "s.parquet"
-    t.write_parquet(tp)
+    t.rename({"amount": "amount_minor"}).write_parquet(tp)  # the CLI reads `amount` as decimal major units
     i.write_parquet(ip)
     return tp, ip, op
 

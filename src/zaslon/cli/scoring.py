@@ -52,24 +52,34 @@ def _write_json(path: Path | None, data: dict[str, Any]) -> None:
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
     @app.command()
     def replay(
-        transfers: Path = typer.Option(..., help="Parquet: transfer_id, ts, payer, payee, amount [, currency, ...]"),
-        incidents: Path = typer.Option(..., help="Parquet: transfer_id, reported_at"),
+        transfers: Path = typer.Option(..., help="Parquet or CSV: transfer_id, ts, payer, payee, amount + currency "
+                                                 "(decimal major units) or amount_minor [, channel, device, ...]"),
+        incidents: Path = typer.Option(..., help="Parquet or CSV: transfer_id, reported_at"),
         out: Path = typer.Option(..., help="Parquet to write: transfer_id, score, decision (+ model_version)"),
+        column_map: list[str] = typer.Option([], "--map", help="NEW=OLD: rename the bank's column OLD to NEW "
+                                                               "(repeatable), e.g. --map payer=customer_id"),
         retrain_days: float = typer.Option(7.0, min=0.25, help="retrain on reports known so far every N days"),
         home_country: str = typer.Option("BY", help="country whose payees are not cross-border"),
     ) -> None:
         """Score a bank's own history in event-time order, learning only from reports already made."""
-        from zaslon.flow.replay import read_parquet, write_atomic
+        from zaslon.flow.bank_export import apply_map, bank_incidents, bank_transfers, parse_map, read_table
         from zaslon.flow.replay import replay as run_replay
+        from zaslon.flow.replay import write_atomic
 
-        t = read_parquet(transfers, "transfers")
-        i = read_parquet(incidents, "incidents")
+        mapping = parse_map(column_map)
+        frames = apply_map({"transfers": read_table(transfers, "transfers"),
+                            "incidents": read_table(incidents, "incidents")}, mapping)
+        t, profiles = bank_transfers(frames["transfers"])
+        i = bank_incidents(frames["incidents"])
         with _bar(len(t), "replay") as advance:
-            res = run_replay(t, i, retrain_days=retrain_days, progress=advance, home_country=home_country)
+            res = run_replay(t, i, retrain_days=retrain_days, progress=advance, home_country=home_country,
+                             profiles=profiles)
         write_atomic(res.out, out)
         counts = res.out["decision"].value_counts().sort("decision").rows()
+        held = int(res.out["decision"].is_in(["hold", "block"]).sum())
         print(json.dumps({"transfers": len(res.out), "models": [m["model_id"] for m in res.models],
-                          "decisions": dict(counts), "out": str(out)}))
+                          "decisions": dict(counts), "hold_rate": held / len(res.out) if len(res.out) else 0.0,
+                          "out": str(out)}))
 
     @evaluate.command("scoring")
     def eval_scoring(

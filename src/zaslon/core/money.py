@@ -15,6 +15,9 @@ _EXPONENT_EXCEPTIONS = {
     "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3, "CLF": 4,
 }
 _CODES = frozenset(c.alpha_3 for c in pycountry.currencies)
+# ISO 4217 codes whose minor unit is "N.A." (metals, fund units, test and no-currency codes): no decimal amount
+# in them can be turned into minor units.
+_NO_MINOR_UNIT = frozenset({"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"})
 
 
 def check_currency(code: str, field: str = "currency") -> str:
@@ -27,6 +30,15 @@ def check_currency(code: str, field: str = "currency") -> str:
 def minor_exponent(currency: str) -> int:
     """Digits after the decimal point for ``currency`` (2 for BYN, 0 for JPY, 3 for KWD)."""
     return _EXPONENT_EXCEPTIONS.get(currency, 2)
+
+
+def decimal_exponent(currency: str, field: str = "currency") -> int:
+    """The exponent to turn a decimal major-unit amount in ``currency`` into minor units; InvalidInput when the
+    code is not ISO 4217 or ISO gives it no minor unit (XAU, XDR, XXX ...)."""
+    check_currency(currency, field)
+    if currency in _NO_MINOR_UNIT:
+        raise InvalidInput(f"{currency!r} has no ISO 4217 minor unit: give its amounts as amount_minor", field=field)
+    return minor_exponent(currency)
 
 
 def to_major(amount_minor: int, currency: str) -> float:

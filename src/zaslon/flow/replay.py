@@ -30,7 +30,8 @@ from zaslon.flow.model import labels_known_by, train
 from zaslon.flow.scoring import ScoringEngine
 
 T_REQUIRED = ("transfer_id", "ts", "payer", "payee", "amount")
-T_OPTIONAL = ("currency", "channel", "device", "ip", "payee_country")
+# mcc is accepted and carried; no feature reads it yet.
+T_OPTIONAL = ("currency", "channel", "device", "ip", "payee_country", "mcc")
 # Columns our own simulator writes besides those; accepted and ignored.
 T_IGNORED = ("payer_bank", "payee_bank", "atm_id")
 I_REQUIRED = ("transfer_id", "reported_at")
