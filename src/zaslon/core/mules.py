@@ -24,6 +24,10 @@ Signals, each scaled to [0, 1] (see docs/linking.md for why each one is there):
 * ``close``        share of the inflow that came from known drops (``seeds``), propagated a few hops
                    along the money's direction: downstream of a known drop is the next drop.
 * ``close_pass``   money from known drops that was passed on within a day.
+* ``near_known``   transfers with known drops in either direction: each distinct known drop among the
+                   account's counterparties is one more piece of evidence (noisy-OR of ``near_known_tie``).
+                   Off by default: in a fraud world a drop's payers are its victims; on for AML typologies
+                   (AMLSim), where a collector's feeders and a ring's members are one group's accounts.
 
 The score is a noisy-OR of the weighted signals, so one strong signal is enough to rank an account
 high and two weak ones add up; the weights are fixed, documented choices (docs/linking.md says which
@@ -45,7 +49,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 SIGNALS = ("fan_in", "fan_in_feeder", "pass_through", "cash_out", "young", "cycle", "round_trip", "split",
-           "layering", "close", "close_pass")
+           "layering", "close", "close_pass", "near_known")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,7 @@ class MuleParams:
     close_hops: int = 3
     follow_window: float = 86400.0  # how long money from a known drop is followed onward
     close_discount: float = 0.7
+    near_known_tie: float = 0.5  # evidence from one counterparty that is a known drop (``near_known``)
     # Round-trips: the same sum (within 1%: "the same" up to rounding) round a ring of accounts in one span.
     round_trip_tolerance: float = 0.01
     round_trip_span: float = 7 * 86400.0
@@ -95,6 +100,7 @@ class MuleParams:
             "layering": 0.7,  # two quick hops in a row: the chain drops are recruited for
             "close": 0.2,
             "close_pass": 0.7,  # money from known drops passed straight on: the next link of the chain
+            "near_known": 0.0,  # see the module docstring: victims pay drops in a fraud world
         }
     )
 
@@ -156,6 +162,7 @@ _DETAIL = {
     "layering": "{value:.0%} of incoming money was already moving when it arrived and left again soon",
     "close_pass": "{value:.0%} of incoming money came from known drops and was passed on within a day",
     "close": "close in the money graph to known drops (strength {value:.2f})",
+    "near_known": "sent money to or received money from known drops (strength {value:.2f})",
 }
 
 
@@ -374,6 +381,23 @@ def _closeness(n: int, tx: TransferArrays, p: MuleParams, seeds: IntArray) -> Fl
     return out
 
 
+def near_known(n: int, tx: TransferArrays, seeds: IntArray, tie: float) -> FloatArray:
+    """One label-propagation step over the undirected transfer graph seeded at the known drops:
+    1 - (1 - tie) ** (distinct known drops the account paid or was paid by). Zero on the seeds."""
+    real = ~tx.is_cash & (tx.payee >= 0)
+    if len(seeds) == 0 or not real.any():
+        return np.zeros(n)
+    a, b = tx.payer[real], tx.payee[real]
+    pairs = np.unique(np.stack([np.concatenate([a, b]), np.concatenate([b, a])]), axis=1)
+    known = np.zeros(n, dtype=np.bool_)
+    known[seeds] = True
+    tied = pairs[:, known[pairs[1]] & (pairs[0] != pairs[1])]
+    ties = np.bincount(tied[0], minlength=n).astype(np.float64)
+    out = 1.0 - (1.0 - tie) ** ties
+    out[seeds] = 0.0  # a seed is already known; the signal is about the others
+    return np.asarray(out, dtype=np.float64)
+
+
 def rank_mules(
     n_accounts: int,
     tx: TransferArrays,
@@ -420,6 +444,7 @@ def rank_mules(
         # Money from known drops is followed a day (a transit drop holds it "hours to days").
         "close_pass": np.minimum(close, _pass_through(n, tx, _matched(
             tx, replace(p, window=p.follow_window), all_out)) * funded),
+        "near_known": np.zeros(n),
     }
     real = ~tx.is_cash & (tx.payee >= 0)
     pr, pe, am, tt = tx.payer[real], tx.payee[real], tx.amount[real], tx.ts[real]
@@ -427,6 +452,8 @@ def rank_mules(
     if p.weights.get("round_trip", 0.0) > 0:
         signals["round_trip"] = round_trips(n, pr, pe, am, tt, tolerance=p.round_trip_tolerance,
                                             span=p.round_trip_span)
+    if p.weights.get("near_known", 0.0) > 0:
+        signals["near_known"] = near_known(n, tx, seed_idx, p.near_known_tie)
     if p.weights.get("split", 0.0) > 0:
         signals["split"] = split_transfers(n, pr, pe, am, tt, tolerance=p.split_tolerance,
                                            window=p.window, min_repeats=p.split_min_repeats)
