@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from zaslon.cli import app
-from zaslon.core.mules import TransferArrays, near_known
 
 runner = CliRunner()
 KEYS = {"accounts", "transfers", "known_share", "evaluated", "average_precision", "precision_at_100", "base_rate"}
@@ -76,12 +75,3 @@ def test_known_share_outside_0_1_exits_2_and_writes_nothing(tmp_path: Path, shar
     assert result.exit_code == 2
     assert "known-share" in result.output
     assert not out.exists()
-
-
-def test_near_known_counts_distinct_known_counterparties_either_way() -> None:
-    # 0 -> 1, 2 -> 1, 1 -> 3 twice; 0 and 2 are known.
-    tx = TransferArrays.build([0, 2, 1, 1], [1, 1, 3, 3], [5.0] * 4, [1.0, 2.0, 3.0, 4.0])
-    got = near_known(5, tx, np.array([0, 2]), 0.5)
-    assert got.tolist() == [0.0, 0.75, 0.0, 0.0, 0.0]  # 1 is tied to two known drops; 3 only to 1
-    got = near_known(5, tx, np.array([3]), 0.5)
-    assert got.tolist() == [0.0, 0.5, 0.0, 0.0, 0.0]  # paying a known drop counts too (twice is one tie)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from zaslon.core.mules_fit import fit_known
 from zaslon.core.mules_patterns import round_trips, split_transfers
 from zaslon.core.types import Reason
 
@@ -66,6 +67,9 @@ class MuleParams:
     follow_window: float = 86400.0  # how long money from a known drop is followed onward
     close_discount: float = 0.7
     near_known_tie: float = 0.5  # evidence from one counterparty that is a known drop (``near_known``)
+    # With at least this many known drops, score by weights fitted on them (``mules_fit``) instead of the
+    # fixed ones; 0 keeps the fixed weights always (the product's default until measured on the world).
+    fit_min_seeds: int = 0
     # Round-trips: the same sum (within 1%: "the same" up to rounding) round a ring of accounts in one span.
     round_trip_tolerance: float = 0.01
     round_trip_span: float = 7 * 86400.0
@@ -381,9 +385,10 @@ def _closeness(n: int, tx: TransferArrays, p: MuleParams, seeds: IntArray) -> Fl
     return out
 
 
-def near_known(n: int, tx: TransferArrays, seeds: IntArray, tie: float) -> FloatArray:
+def near_known(n: int, tx: TransferArrays, seeds: IntArray, tie: float, *, keep_seeds: bool = False) -> FloatArray:
     """One label-propagation step over the undirected transfer graph seeded at the known drops:
-    1 - (1 - tie) ** (distinct known drops the account paid or was paid by). Zero on the seeds."""
+    1 - (1 - tie) ** (distinct known drops the account paid or was paid by). Zero on the seeds unless
+    ``keep_seeds`` (then a seed's value counts the other known drops it is tied to)."""
     real = ~tx.is_cash & (tx.payee >= 0)
     if len(seeds) == 0 or not real.any():
         return np.zeros(n)
@@ -394,7 +399,8 @@ def near_known(n: int, tx: TransferArrays, seeds: IntArray, tie: float) -> Float
     tied = pairs[:, known[pairs[1]] & (pairs[0] != pairs[1])]
     ties = np.bincount(tied[0], minlength=n).astype(np.float64)
     out = 1.0 - (1.0 - tie) ** ties
-    out[seeds] = 0.0  # a seed is already known; the signal is about the others
+    if not keep_seeds:
+        out[seeds] = 0.0  # a seed is already known; the signal is about the others
     return np.asarray(out, dtype=np.float64)
 
 
@@ -477,10 +483,27 @@ def rank_mules(
         miss *= 1.0 - np.clip(weights.get(name, 0.0) * value, 0.0, 1.0)
     pays = np.bincount(tx.payer, minlength=n) > 0
     scores = np.where(receives, 1.0 - miss, 0.0) * np.where(pays, 1.0, p.silent_factor)
+    if p.fit_min_seeds and len(seed_idx) >= p.fit_min_seeds:
+        scores = _fitted_scores(n, tx, signals, seed_idx, p) * receives
     if len(seed_idx):
         floor = np.where(pays[seed_idx], p.seed_floor, p.seed_floor_silent)
         scores[seed_idx] = floor + (1.0 - floor) * scores[seed_idx]
     return MuleRanking(scores=scores, signals=signals, weights=weights)
+
+
+def _fitted_scores(n: int, tx: TransferArrays, signals: dict[str, FloatArray], seeds: IntArray,
+                   p: MuleParams) -> FloatArray:
+    """Scores from weights fitted on the known drops, on the signals plus how many distinct accounts each
+    account pays and is paid by (fan-in and fan-out). ``near_known`` and ``close`` are taken with each
+    known drop's ties to the *other* known drops, so known and unknown drops are described alike."""
+    real = ~tx.is_cash & (tx.payee >= 0)
+    pairs = np.unique(np.stack([tx.payer[real], tx.payee[real]]), axis=1)
+    payers = np.bincount(pairs[1], minlength=n).astype(np.float64)
+    payees = np.bincount(pairs[0], minlength=n).astype(np.float64)
+    columns = [signals[name] for name in SIGNALS if name not in ("near_known", "close", "close_pass")]
+    columns.append(near_known(n, tx, seeds, p.near_known_tie, keep_seeds=True))
+    columns += [np.log1p(payers), np.log1p(payees)]
+    return fit_known(np.stack(columns, axis=1), seeds)
 
 
 def average_precision(scores: FloatArray, labels: BoolArray) -> float:

@@ -34,7 +34,8 @@ AMLSIM_PARAMS = MuleParams(
 # With reports revealed (``--known-share`` > 0): the same, plus closeness to the reported accounts in either
 # direction (``near_known``), which AML typologies call for (a collector's feeders, a ring's members are
 # the group's own accounts). Its weight was fixed before the first measurement, as cycle's 0.9.
-AMLSIM_REPORTED_PARAMS = replace(AMLSIM_PARAMS, weights={**AMLSIM_PARAMS.weights, "near_known": 0.9})
+AMLSIM_REPORTED_PARAMS = replace(AMLSIM_PARAMS, weights={**AMLSIM_PARAMS.weights, "near_known": 0.9},
+                                 fit_min_seeds=20)
 SEED_MIN_SCORE = 0.8
 
 

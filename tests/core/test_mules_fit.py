@@ -1,0 +1,29 @@
+"""Closeness to known drops in either direction, and weights fitted on the known drops."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zaslon.core.mules import TransferArrays, near_known
+from zaslon.core.mules_fit import fit_known
+
+
+def test_near_known_counts_distinct_known_counterparties_either_way() -> None:
+    # 0 -> 1, 2 -> 1, 1 -> 3 twice; 0 and 2 are known.
+    tx = TransferArrays.build([0, 2, 1, 1], [1, 1, 3, 3], [5.0] * 4, [1.0, 2.0, 3.0, 4.0])
+    got = near_known(5, tx, np.array([0, 2]), 0.5)
+    assert got.tolist() == [0.0, 0.75, 0.0, 0.0, 0.0]  # 1 is tied to two known drops; 3 only to 1
+    got = near_known(5, tx, np.array([3]), 0.5)
+    assert got.tolist() == [0.0, 0.5, 0.0, 0.0, 0.0]  # paying a known drop counts too (twice is one tie)
+
+
+def test_weights_fitted_on_known_drops_rank_unreported_look_alikes_first() -> None:
+    rng = np.random.default_rng(1)
+    bad = rng.random(400) < 0.2
+    features = np.stack([bad * 1.0 + rng.normal(0, 0.3, 400), rng.normal(0, 1, 400)], axis=1)
+    known = np.flatnonzero(bad)[::3].astype(np.int64)  # a third of the drops reported
+    scores = fit_known(features, known)
+    rest = np.setdiff1d(np.arange(400), known)
+    unreported = rest[bad[rest]]
+    assert scores[unreported].mean() > scores[rest[~bad[rest]]].mean() + 0.2
+    assert ((scores > 0) & (scores < 1)).all()
