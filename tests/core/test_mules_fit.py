@@ -27,3 +27,21 @@ def test_weights_fitted_on_known_drops_rank_unreported_look_alikes_first() -> No
     unreported = rest[bad[rest]]
     assert scores[unreported].mean() > scores[rest[~bad[rest]]].mean() + 0.2
     assert ((scores > 0) & (scores < 1)).all()
+
+
+def test_rank_mules_uses_fitted_weights_only_with_enough_known_drops() -> None:
+    from zaslon.core.mules import MuleParams, rank_mules
+
+    # 0..5 are paid by a trader and feed 6 (a fan-in); 10..19 pay each other at random; 0, 1, 2 are reported.
+    rng = np.random.default_rng(3)
+    pairs = [(10 + i, i) for i in range(6)] + [(i, 6) for i in range(6)]
+    pairs += [(int(a), int(b)) for a, b in rng.integers(10, 20, (40, 2)) if a != b]
+    tx = TransferArrays.build([a for a, _ in pairs], [b for _, b in pairs], [100.0] * len(pairs),
+                              [0.0] * 6 + [1.2] * 6 + [float(k % 5) for k in range(len(pairs) - 12)])
+    weights = {**MuleParams().weights, "near_known": 0.9}
+    fixed = rank_mules(20, tx, MuleParams(window=1.0, weights=weights), seeds=[0, 1, 2]).scores
+    fitted = rank_mules(20, tx, MuleParams(window=1.0, weights=weights, fit_min_seeds=3), seeds=[0, 1, 2]).scores
+    too_few = rank_mules(20, tx, MuleParams(window=1.0, weights=weights, fit_min_seeds=4), seeds=[0, 1, 2]).scores
+    assert np.array_equal(too_few, fixed) and not np.array_equal(fitted, fixed)
+    # Fitted on the reported feeders, the unreported feeders 3..5 rank above the random traders.
+    assert fitted[3:6].min() > fitted[10:20].max()

@@ -9,6 +9,10 @@ forces, fixed before any run:
 * AMLSim has no account opening dates, so "young account" cannot fire.
 * There are no reported accounts in AMLSim, so closeness to known drops starts from the first pass's
   strong suspicions (score >= ``SEED_MIN_SCORE``), the way the exchange would seed it.
+* With ``known_share`` F > 0 (issue 11), a seeded share F of the labelled accounts is revealed as reported
+  before ranking; they are the ranking's known drops (as Knowledge's reported accounts are in
+  flow/drops.py), the weights are fitted on them (``AMLSIM_REPORTED_PARAMS``), and the figures count only
+  the accounts not revealed.
 An earlier exploratory configuration chosen after looking at label-conditioned statistics scored higher;
 docs/linking.md records it as such, and it is not used here.
 """
