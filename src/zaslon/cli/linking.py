@@ -27,14 +27,20 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
     @evaluate.command("amlsim")
     def eval_amlsim(
         path: Path = typer.Argument(..., help="AMLSim archive (.tgz) with nodes.csv and transactions.csv"),
+        known_share: float = typer.Option(
+            0.0, "--known-share", help="share in [0, 1) of the labelled accounts revealed as reported first"),
+        seed: int = typer.Option(1, help="seed drawing the revealed accounts"),
         json_path: Path = typer.Option(None, "--json", help="write the figures here as JSON"),
     ) -> None:
-        """Rank AMLSim accounts by drop likelihood from the transfers only; score with isFraud afterwards."""
+        """Rank AMLSim accounts by drop likelihood from the transfers (and the revealed reports); score the
+        accounts not revealed with isFraud afterwards."""
+        from zaslon.lab.mule_eval import check_known_share
         from zaslon.lab.mule_eval import eval_amlsim as run
 
+        check_known_share(known_share)
         if not path.is_file():
             raise InvalidInput(f"no such file: {path}", field="path")
-        _write(run(path), json_path)
+        _write(run(path, known_share, seed), json_path)
 
     @evaluate.command("linking")
     def eval_linking(

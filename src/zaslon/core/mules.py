@@ -24,6 +24,10 @@ Signals, each scaled to [0, 1] (see docs/linking.md for why each one is there):
 * ``close``        share of the inflow that came from known drops (``seeds``), propagated a few hops
                    along the money's direction: downstream of a known drop is the next drop.
 * ``close_pass``   money from known drops that was passed on within a day.
+* ``near_known``   transfers with known drops in either direction: each distinct known drop among the
+                   account's counterparties is one more piece of evidence (noisy-OR of ``near_known_tie``).
+                   Off by default: in a fraud world a drop's payers are its victims; on for AML typologies
+                   (AMLSim), where a collector's feeders and a ring's members are one group's accounts.
 
 The score is a noisy-OR of the weighted signals, so one strong signal is enough to rank an account
 high and two weak ones add up; the weights are fixed, documented choices (docs/linking.md says which
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from zaslon.core.mules_fit import fit_known
 from zaslon.core.mules_patterns import round_trips, split_transfers
 from zaslon.core.types import Reason
 
@@ -45,7 +50,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 SIGNALS = ("fan_in", "fan_in_feeder", "pass_through", "cash_out", "young", "cycle", "round_trip", "split",
-           "layering", "close", "close_pass")
+           "layering", "close", "close_pass", "near_known")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,10 @@ class MuleParams:
     close_hops: int = 3
     follow_window: float = 86400.0  # how long money from a known drop is followed onward
     close_discount: float = 0.7
+    near_known_tie: float = 0.5  # evidence from one counterparty that is a known drop (``near_known``)
+    # With at least this many known drops, score by weights fitted on them (``mules_fit``) instead of the
+    # fixed ones; 0 keeps the fixed weights always (the product's default until measured on the world).
+    fit_min_seeds: int = 0
     # Round-trips: the same sum (within 1%: "the same" up to rounding) round a ring of accounts in one span.
     round_trip_tolerance: float = 0.01
     round_trip_span: float = 7 * 86400.0
@@ -95,6 +104,7 @@ class MuleParams:
             "layering": 0.7,  # two quick hops in a row: the chain drops are recruited for
             "close": 0.2,
             "close_pass": 0.7,  # money from known drops passed straight on: the next link of the chain
+            "near_known": 0.0,  # see the module docstring: victims pay drops in a fraud world
         }
     )
 
@@ -156,6 +166,7 @@ _DETAIL = {
     "layering": "{value:.0%} of incoming money was already moving when it arrived and left again soon",
     "close_pass": "{value:.0%} of incoming money came from known drops and was passed on within a day",
     "close": "close in the money graph to known drops (strength {value:.2f})",
+    "near_known": "sent money to or received money from known drops (strength {value:.2f})",
 }
 
 
@@ -374,6 +385,25 @@ def _closeness(n: int, tx: TransferArrays, p: MuleParams, seeds: IntArray) -> Fl
     return out
 
 
+def near_known(n: int, tx: TransferArrays, seeds: IntArray, tie: float, *, keep_seeds: bool = False) -> FloatArray:
+    """One label-propagation step over the undirected transfer graph seeded at the known drops:
+    1 - (1 - tie) ** (distinct known drops the account paid or was paid by). Zero on the seeds unless
+    ``keep_seeds`` (then a seed's value counts the other known drops it is tied to)."""
+    real = ~tx.is_cash & (tx.payee >= 0)
+    if len(seeds) == 0 or not real.any():
+        return np.zeros(n)
+    a, b = tx.payer[real], tx.payee[real]
+    pairs = np.unique(np.stack([np.concatenate([a, b]), np.concatenate([b, a])]), axis=1)
+    known = np.zeros(n, dtype=np.bool_)
+    known[seeds] = True
+    tied = pairs[:, known[pairs[1]] & (pairs[0] != pairs[1])]
+    ties = np.bincount(tied[0], minlength=n).astype(np.float64)
+    out = 1.0 - (1.0 - tie) ** ties
+    if not keep_seeds:
+        out[seeds] = 0.0  # a seed is already known; the signal is about the others
+    return np.asarray(out, dtype=np.float64)
+
+
 def rank_mules(
     n_accounts: int,
     tx: TransferArrays,
@@ -420,6 +450,7 @@ def rank_mules(
         # Money from known drops is followed a day (a transit drop holds it "hours to days").
         "close_pass": np.minimum(close, _pass_through(n, tx, _matched(
             tx, replace(p, window=p.follow_window), all_out)) * funded),
+        "near_known": np.zeros(n),
     }
     real = ~tx.is_cash & (tx.payee >= 0)
     pr, pe, am, tt = tx.payer[real], tx.payee[real], tx.amount[real], tx.ts[real]
@@ -427,6 +458,8 @@ def rank_mules(
     if p.weights.get("round_trip", 0.0) > 0:
         signals["round_trip"] = round_trips(n, pr, pe, am, tt, tolerance=p.round_trip_tolerance,
                                             span=p.round_trip_span)
+    if p.weights.get("near_known", 0.0) > 0:
+        signals["near_known"] = near_known(n, tx, seed_idx, p.near_known_tie)
     if p.weights.get("split", 0.0) > 0:
         signals["split"] = split_transfers(n, pr, pe, am, tt, tolerance=p.split_tolerance,
                                            window=p.window, min_repeats=p.split_min_repeats)
@@ -450,10 +483,27 @@ def rank_mules(
         miss *= 1.0 - np.clip(weights.get(name, 0.0) * value, 0.0, 1.0)
     pays = np.bincount(tx.payer, minlength=n) > 0
     scores = np.where(receives, 1.0 - miss, 0.0) * np.where(pays, 1.0, p.silent_factor)
+    if p.fit_min_seeds and len(seed_idx) >= p.fit_min_seeds:
+        scores = _fitted_scores(n, tx, signals, seed_idx, p) * receives
     if len(seed_idx):
         floor = np.where(pays[seed_idx], p.seed_floor, p.seed_floor_silent)
         scores[seed_idx] = floor + (1.0 - floor) * scores[seed_idx]
     return MuleRanking(scores=scores, signals=signals, weights=weights)
+
+
+def _fitted_scores(n: int, tx: TransferArrays, signals: dict[str, FloatArray], seeds: IntArray,
+                   p: MuleParams) -> FloatArray:
+    """Scores from weights fitted on the known drops, on the signals plus how many distinct accounts each
+    account pays and is paid by (fan-in and fan-out). ``near_known`` and ``close`` are taken with each
+    known drop's ties to the *other* known drops, so known and unknown drops are described alike."""
+    real = ~tx.is_cash & (tx.payee >= 0)
+    pairs = np.unique(np.stack([tx.payer[real], tx.payee[real]]), axis=1)
+    payers = np.bincount(pairs[1], minlength=n).astype(np.float64)
+    payees = np.bincount(pairs[0], minlength=n).astype(np.float64)
+    columns = [signals[name] for name in SIGNALS if name not in ("near_known", "close", "close_pass")]
+    columns.append(near_known(n, tx, seeds, p.near_known_tie, keep_seeds=True))
+    columns += [np.log1p(payers), np.log1p(payees)]
+    return fit_known(np.stack(columns, axis=1), seeds)
 
 
 def average_precision(scores: FloatArray, labels: BoolArray) -> float:
