@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from zaslon.adapters.http.auth import Principal, authenticate, require_scope
+from zaslon.adapters.http.routes_incidents import DecisionIn  # the same verdict and note as an account appeal's
 from zaslon.adapters.http.state import state_of
-from zaslon.flow.appeals import Verdict
 from zaslon.flow.ports.telecom import CallEvent
 
 router = APIRouter()
@@ -114,11 +114,6 @@ class NumberAppealIn(Strict):
     contact: str = Field(min_length=1, max_length=200)
 
 
-class NumberDecisionIn(Strict):
-    decision: Verdict
-    note: str = Field(min_length=1, max_length=5000)
-
-
 @router.post("/v1/telecom/block-list/appeals", tags=["telecom"], status_code=201)
 def post_number_appeal(
     body: NumberAppealIn, request: Request, principal: Principal = Depends(authenticate)
@@ -139,7 +134,7 @@ def read_number_appeal(
 
 @router.post("/v1/telecom/block-list/appeals/{appeal_id}/decision", tags=["telecom"])
 def post_number_decision(
-    appeal_id: str, body: NumberDecisionIn, request: Request,
+    appeal_id: str, body: DecisionIn, request: Request,
     principal: Principal = Depends(require_scope("appeals:decide")),
 ) -> dict[str, Any]:
     """Uphold (de-listed at once, a removal in the block list's changes) or reject; twice: 409."""
