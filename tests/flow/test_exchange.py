@@ -118,3 +118,31 @@ def test_training_needs_reports_and_the_follower_stops(exchange: Exchange, orgs)
     exchange.ledger.follow(lag_s=0, interval_s=0.01)
     exchange.ledger.stop()
     assert exchange.ledger._follower is None
+
+
+def test_a_trace_protects_an_account_it_passed_through_for_a_window_an_order_for_longer(  # type: ignore[no-untyped-def]
+        exchange: Exchange, orgs) -> None:
+    from zaslon.core.types import CASH_SINK, Atm
+    from zaslon.flow.tracing import PAYER_PROTECTION_S
+
+    bb, prior = orgs["Belarusbank"], orgs["Priorbank"]
+    exchange.register_customers(prior, [Customer(SHOP, "merchant")])
+    exchange.score(bb.org_id, [_t("t1", 0, VICTIM, DROP1, 500_000)])
+    exchange.score(prior.org_id, [_t("t2", 5, DROP1, DROP2, 200_000, payer_bank="PJCBBY2X")])  # DROP2 keeps it
+    exchange.score(prior.org_id, [_t("t3", 10, DROP1, SHOP, 300_000, payer_bank="PJCBBY2X",
+                                     payee_bank="AKBBBY2X")])  # DROP1 spent the rest at a shop: nothing left
+    out = exchange.report_incident(bb, _report(bb, ("t1",), 30, "r-1"))
+    assert {o.account_id for o in out.orders} == {DROP2}
+
+    def cash(tid: str, account: str, minutes: float) -> str:
+        t = Transfer(tid, T0 + timedelta(minutes=minutes), account, CASH_SINK, 10_000, "BYN", Channel.ATM,
+                     payer_bank="PJCBBY2X", payee_bank=None, atm=Atm("ATM-1", 53.9, 27.56, "Minsk"))
+        [r] = exchange.score(prior.org_id, [t])
+        return r.decision.outcome.value
+
+    window_min = PAYER_PROTECTION_S / 60
+    assert cash("c1", DROP1, 60) == "block"  # within the window: the trace's account cannot cash out
+    assert cash("c2", DROP2, 60) == "block"
+    later = 30 + window_min + 60
+    assert cash("c3", DROP1, later) != "block"  # passed through, no order, no corroboration: not held for ever
+    assert cash("c4", DROP2, later) == "block"  # the order on it still protects it

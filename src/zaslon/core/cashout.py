@@ -47,7 +47,7 @@ def cashout_alert(
 ) -> CashOutAlert | None:
     """An alert when a protected account (``core.policy.is_protected_payer``) sends money out of reach; None for
     anything else."""
-    if not is_protected_payer(int(knowledge.flags(t.payer))):
+    if not is_protected_payer(int(knowledge.at(t.payer, int(t.ts.timestamp())))):
         return None
     if t.is_cash_out:
         kind = ExitKind.CASH_OUT

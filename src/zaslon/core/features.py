@@ -357,6 +357,22 @@ def knowledge_flags(accounts: Sequence[str], flags: Mapping[str, AccountFlag]) -
     return np.fromiter((get(a, 0) for a in accounts), dtype=np.int64, count=len(accounts))
 
 
+def lapse_traced(payer_f: I64, payers: Sequence[str], ts: I64, traced_until: Mapping[str, int]) -> I64:
+    """Payer flags as ``Knowledge.at`` reads them, for a batch: TRACED becomes TRACE_LAPSED on the rows after
+    the payer's protection window (only TRACED rows are looked at: nearly none)."""
+    rows = np.flatnonzero(payer_f & int(AccountFlag.TRACED))
+    if not rows.size or not traced_until:
+        return payer_f
+    out = payer_f
+    for i in rows.tolist():
+        until = traced_until.get(payers[i])
+        if until is not None and int(ts[i]) > until:
+            if out is payer_f:
+                out = payer_f.copy()
+            out[i] = (int(out[i]) & ~int(AccountFlag.TRACED)) | int(AccountFlag.TRACE_LAPSED)
+    return out
+
+
 def row_dict(x: F32, i: int) -> dict[str, float | int | bool]:
     """One row of features as a name -> value mapping with the declared kinds (for rules and reports)."""
     out: dict[str, float | int | bool] = {}

@@ -523,7 +523,7 @@ def _decision_row(
 def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None,
            orgs: list[str]) -> list[Recorded]:
     """``orgs``: each transfer's submitter (the feature log keys transfers by submitter and id)."""
-    from zaslon.core.features import knowledge_flags
+    from zaslon.core.features import knowledge_flags, lapse_traced
     from zaslon.core.policy import OUTCOMES
     from zaslon.flow.scoring import columns_of
 
@@ -539,6 +539,7 @@ def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSe
     # The shadow set sees exactly the features the live decision saw; it is recorded, never applied.
     flags = engine.knowledge.accounts
     payer_f, payee_f = knowledge_flags(cols.payer, flags), knowledge_flags(cols.payee, flags)
+    payer_f = lapse_traced(payer_f, cols.payer, cols.ts, engine.knowledge.traced_until)
     sres = engine.judge(res.features, payer_f, payee_f, explain=False, ruleset=shadow, names=None, model=True)
     hits = shadow.evaluate_batch(res.features)
     return [

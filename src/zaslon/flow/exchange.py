@@ -212,7 +212,8 @@ class Exchange:
         customers = self._learn_customers(load_customers(self.db))
         self.protected.update((p.account_id, p) for p in load_protection(self.db))
         reported, phones = load_knowledge(self.db, self.knowledge, self._kind_of)  # corroborated as intake
-        traced = restore_traced_flags(self.db, self.knowledge, self._kind_of)
+        traced = restore_traced_flags(self.db, self.knowledge, self._kind_of,
+                                      self.tracer.settings.payer_protection_s)
         suspected = restore_suspected_flags(self.db, self.knowledge)
         ordered = self.orders.active_accounts()
         for acc in ordered:

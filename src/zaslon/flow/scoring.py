@@ -27,6 +27,7 @@ from zaslon.core.features import (
     FeatureState,
     TransferColumns,
     knowledge_flags,
+    lapse_traced,
 )
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.money import minor_exponent
@@ -179,7 +180,8 @@ class ScoringEngine:
 
         with self._lock:
             twin = ScoringEngine(
-                Knowledge(dict(self.knowledge.accounts), set(self.knowledge.flagged_phones)),
+                Knowledge(dict(self.knowledge.accounts), set(self.knowledge.flagged_phones),
+                          dict(self.knowledge.traced_until)),
                 ruleset=self._ruleset, model=self._model, policy=self.policy,
                 hold_days=self.hold.total_seconds() / 86_400, top_reasons=self.top_reasons,
             )
@@ -280,6 +282,8 @@ class ScoringEngine:
             payee_f = knowledge_flags(c.payee, flags)
             base = self.state.folded
             x = self.state.process(c, payer_f, payee_f)
+            # After the features (which see a traced payer as known either way): is the payer still protected?
+            payer_f = lapse_traced(payer_f, c.payer, c.ts, self.knowledge.traced_until)
         seq = np.arange(base, base + len(c), dtype=np.int64)
         if order is not None:
             back = np.argsort(order, kind="stable")

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 # A transfer the exchange held or blocked did not execute: it moved no money.
 _NOT_EXECUTED = ("hold", "block")
+# ``TraceSettings.payer_protection_s`` by default.
+PAYER_PROTECTION_S = 72 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,11 @@ class TraceSettings:
     linked_depth: int = 6
     max_linked: int = 200
     linked_lookback_s: int = 3 * 86_400
+    # How long a trace protects an account it reached as a payer (its outflows held, its exits blocked) when no
+    # order covers it and nothing corroborates it as a drop. Money moves on within hours; on the small world
+    # every fraud-money transfer held more than 72 h after an account's first hold was on an account under an
+    # order, while ~490 legitimate ones were not (docs/protection.md).
+    payer_protection_s: int = PAYER_PROTECTION_S
 
 
 class LiveLedger:
@@ -253,13 +260,14 @@ class Tracer:
                 seeds += [(row_of[t], int(led.amount[row_of[t]])) for t in linked]
                 res = trace(led, seeds, upto=upto, max_depth=cfg.max_depth, method=cfg.method)
             flagged, established = [], []
+            until = int(reported_at.timestamp()) + cfg.payer_protection_s
             for acc in sorted(res.accounts):
                 if victims(acc):
                     continue
                 if self.established(led, acc):
                     established.append(acc)
                 else:
-                    knowledge.flag(acc, AccountFlag.TRACED)
+                    knowledge.mark_traced(acc, until)
                     flagged.append(acc)
             return TracedIncident(res, fresh + linked, len(linked), flagged, established)
 
@@ -296,7 +304,8 @@ class Tracer:
 
 
 def restore_traced_flags(engine: Engine, knowledge: Knowledge,
-                         kind_of: Callable[[str], str | None] | None = None) -> int:
+                         kind_of: Callable[[str], str | None] | None = None,
+                         payer_protection_s: int = PAYER_PROTECTION_S) -> int:
     """After a restart: TRACED again on the accounts freeze orders name, as ``Tracer`` flags them (not an
     established account, a shop many people pay; not an account an upheld appeal cleared after its last order).
     Accounts the trace only passed through, named in no order, are not restored: the traced set itself is not
@@ -317,7 +326,8 @@ def restore_traced_flags(engine: Engine, knowledge: Knowledge,
         if acc in delisted and delisted[acc] >= issued[acc]:
             continue
         if not is_established(kind_of(acc) if kind_of else None, payers.get(acc, 0)):  # as Tracer.established
-            knowledge.flag(acc, AccountFlag.TRACED)
+            knowledge.mark_traced(acc, int(issued[acc].replace(tzinfo=issued[acc].tzinfo or UTC).timestamp())
+                                 + payer_protection_s)
             flagged += 1
     return flagged
 
