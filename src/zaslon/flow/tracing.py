@@ -22,7 +22,7 @@ from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core.corroborate import is_established
 from zaslon.core.features import AccountProfile
 from zaslon.core.fx import to_byn_minor
-from zaslon.core.knowledge import AccountFlag, Knowledge
+from zaslon.core.knowledge import Knowledge
 from zaslon.core.ledger import FROZEN_SINK, Ledger, distinct_payers, to_us
 from zaslon.core.trace import Method, TraceResult, trace
 from zaslon.core.types import CASH_SINK, split_transfer_key, transfer_key
