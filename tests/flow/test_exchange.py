@@ -151,7 +151,7 @@ def test_a_trace_protects_an_account_it_passed_through_for_a_window_an_order_for
 def test_other_victims_are_the_money_that_fed_the_drop_in_its_active_period(  # type: ignore[no-untyped-def]
         exchange: Exchange, orgs) -> None:
     bb, prior = orgs["Belarusbank"], orgs["Priorbank"]
-    exchange.score(bb.org_id, [_t("old", -30 * 60, "BY12AKBB0008", DROP1, 100_000)])  # 30 h before: its own income
+    exchange.score(bb.org_id, [_t("old", -80 * 60, "BY12AKBB0008", DROP1, 100_000)])  # 80 h before: its own income
     exchange.score(bb.org_id, [_t("other", -2 * 60, "BY13AKBB0009", DROP1, 200_000)])  # 2 h before: another victim
     exchange.score(bb.org_id, [_t("t1", 0, VICTIM, DROP1, 500_000)])
     exchange.score(prior.org_id, [_t("t2", 10, DROP1, DROP2, 800_000, payer_bank="PJCBBY2X")])

@@ -44,12 +44,12 @@ class TraceSettings:
     # Other money that fed the drops this victim's money reached (within ``linked_depth`` hops), traced and
     # frozen with it: in practice other, often unreported, victims of the same group. Only money that came in
     # during the drop's active period counts: from ``linked_lookback_s`` before this victim's money reached it
-    # until the report. A group runs its victims through a drop in bursts; a longer look back mostly adds the
-    # drop's own ordinary income (on the small world 72 h linked 112 legitimate transfers and 255 other
-    # victims' ones, 24 h 68 and 266: the earlier feeders crowd later victims out of ``max_linked``).
+    # until the report. Measured on the small world (BENCHMARKS.md): with 72 h, 855 of the 967 transfers linked
+    # carried fraud money; 24 h linked fewer legitimate ones (68 instead of 112) but saved 2.2 points less of
+    # the stolen money, as fewer of the group's drops were traced before its next victims paid them.
     linked_depth: int = 6
     max_linked: int = 200
-    linked_lookback_s: int = 86_400
+    linked_lookback_s: int = 3 * 86_400
     # How long a trace protects an account it reached as a payer (its outflows held, its exits blocked) when no
     # order covers it and nothing corroborates it as a drop. Money moves on within hours; on the small world
     # every fraud-money transfer held more than 72 h after an account's first hold was on an account under an
