@@ -30,6 +30,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from zaslon.adapters.db.stores.leadership import AdvisoryLeadership
 from zaslon.adapters.db.stores.stats import SqlStatsStore
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core.access import sees_everything
@@ -58,6 +59,7 @@ from zaslon.flow.isolation import Submitters
 from zaslon.flow.model import TrainedModel
 from zaslon.flow.orgs import Principal
 from zaslon.flow.partner_sync import PartnerSync
+from zaslon.flow.ports.leadership import Leadership
 from zaslon.flow.ports.stats import HistoryRow
 from zaslon.flow.ports.telecom import CallEvent
 from zaslon.flow.protection import Confirmations, Matcher, ProtectionRequest, confirmation_json, profile_json
@@ -93,6 +95,9 @@ class IncidentOutcome:
     linked_transfers: int = 0
     followup_errors: tuple[str, ...] = ()
 
+
+# The advisory lock whose holder runs housekeeping (the scale-out workers' partition locks are 0x5A5A0000 + n).
+HOUSEKEEPING_LOCK = 0x5A5AF000
 
 class FeatureLog:
     """The features every transfer was scored with, kept so the model can be retrained on what reports taught
@@ -200,6 +205,7 @@ class Exchange:
         # ---- end model versions
         self._incident_lock = threading.Lock()
         self._housekeeper: threading.Thread | None = None
+        self.leadership: Leadership = AdvisoryLeadership(db, HOUSEKEEPING_LOCK)
         self._stop_housekeeping = threading.Event()
         self.housekeeping_error: str | None = None
         self._crypto = _KindView(self.profiles, "crypto_exchange")
@@ -254,16 +260,25 @@ class Exchange:
 
         def loop() -> None:
             while not self._stop_housekeeping.wait(interval_s):
-                try:
-                    self.expire_due()
-                    self.expire_confirmations()
-                    self.deliver_webhooks()
-                    self.raise_courier_risks(housekeeping=True)
-                except Exception as exc:  # the store away for a moment: the next round retries
-                    self.housekeeping_error = f"{type(exc).__name__}: {exc}"
+                self.housekeep_once()
 
         self._housekeeper = threading.Thread(target=loop, name="zaslon-housekeeping", daemon=True)
         self._housekeeper.start()
+
+    def housekeep_once(self) -> bool:
+        """One housekeeping round, if this node leads (one node of several on one PostgreSQL database does;
+        adapters/db/stores/leadership.py); False when another node has it."""
+        if not self.leadership.leads():
+            return False
+        try:
+            self.expire_due()
+            self.expire_confirmations()
+            self.deliver_webhooks()
+            self.raise_courier_risks(housekeeping=True)
+            self.housekeeping_error = None
+        except Exception as exc:  # the store away for a moment: the next round retries
+            self.housekeeping_error = f"{type(exc).__name__}: {exc}"
+        return True
 
     def start_partner_sync(self) -> None:
         """Sync with partner countries' exchanges on a schedule, and push a new freeze request abroad at once
@@ -276,6 +291,7 @@ class Exchange:
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=10)
             self._housekeeper = None
+        self.leadership.release()
         self.ledger.stop()
         self.rules_watcher.stop()
         self.snapshotter.stop()
