@@ -90,12 +90,12 @@ def test_watcher_swaps_rules_without_restart(db: Engine) -> None:
     watcher = pr.RulesWatcher(db, lambda live, shadow: applied.append((live.version, shadow and shadow.version)))
     assert watcher.refresh() is False  # nothing live yet
     pr.ensure_default(db, now=NOW)
-    assert watcher.refresh() is True and applied == [("default-1", None)]
+    assert watcher.refresh() is True and applied == [("default-2", None)]
     assert watcher.refresh() is False  # unchanged generation: nothing reloaded
     pr.create_draft(db, B, actor="p", version="v9")
     pr.publish(db, "v9", actor="p")
     pr.set_shadow(db, "v9", actor="p")
-    assert watcher.refresh() is True and applied[-1] == ("default-1", "v9")
+    assert watcher.refresh() is True and applied[-1] == ("default-2", "v9")
     pr.activate(db, "v9", actor="p")
     watcher.notify()
     assert applied[-1] == ("v9", None)

@@ -71,3 +71,30 @@ def test_the_model_trains_without_the_telecom_signals_and_scores_the_full_matrix
     p, contrib = trained.compiled.predict(x)  # the engine's matrix, every feature: mapped by name
     assert contrib.shape == x.shape and not contrib[:, FEATURE_INDEX["on_risky_call"]].any()
     assert p[y].mean() > p[~y].mean()
+
+
+def test_a_restart_keeps_who_the_subscribers_contacts_are(engine: Engine, db_url: str) -> None:
+    """A daughter who called ten days ago is still a contact after a restart; a stranger's long call still counts."""
+    a1 = principal(engine, "A1", "telecom")
+    now = datetime.now(UTC).replace(microsecond=0)
+    daughter, stranger = "+375296665544", "+375293332211"
+    x = Exchange(engine, Settings(database_url=db_url))
+    x.telecom.set_ranges(a1.org_id, ["+37529"])
+    x.report_call_events(a1, [
+        CallEvent("d0", "start", now - timedelta(days=10), daughter, ME, caller_verified=True),
+        CallEvent("d0", "end", now - timedelta(days=10) + timedelta(minutes=30), daughter, ME, duration_s=1800),
+        CallEvent("d1", "start", now - timedelta(hours=2), daughter, ME, caller_verified=True),
+        CallEvent("d1", "end", now - timedelta(hours=1), daughter, ME, duration_s=3600),
+        CallEvent("s1", "start", now - timedelta(hours=3), stranger, ME, caller_verified=True),
+        CallEvent("s1", "end", now - timedelta(hours=3) + timedelta(minutes=20), stranger, ME, duration_s=1200),
+    ])
+    assert x.telecom.signals([ME], now)[4:] == (1200.0, 1.0)
+    x.close()
+
+    y = Exchange(engine, Settings(database_url=db_url))
+    y.restore()
+    try:
+        assert y.telecom.signals([ME], now)[4:] == (1200.0, 1.0)  # the daughter's hour-long call is no stranger's
+        assert y.telecom.signals(["+375290000001"], now)[4:] == (0.0, 0.0)  # nobody reports this phone's calls
+    finally:
+        y.close()

@@ -181,8 +181,11 @@ def test_calls_cover_victims_and_hang_ups(tiny: dict[str, Any]) -> None:
 def test_number_verification_of_callers(tiny: dict[str, Any]) -> None:
     """Subscribers' calls verify; Russian fraud numbers come unattested; local-looking ones are spoofed or SIM-box."""
     c = tiny["world"]["calls"].join(tiny["truth"]["calls"], on="call_id")
-    assert c.filter(pl.col("kind") == "legit")["caller_verified"].to_list() == [True] * c.filter(
-        pl.col("kind") == "legit").height
+    legit = c.filter(pl.col("kind") == "legit")
+    home = legit.filter(pl.col("caller").str.starts_with("+375"))
+    assert home["caller_verified"].to_list() == [True] * home.height
+    abroad = legit.filter(~pl.col("caller").str.starts_with("+375"))  # relatives abroad: unattested, as fraud's
+    assert abroad.height and abroad["caller_verified"].null_count() == abroad.height
     fraud = c.filter(pl.col("kind") != "legit")
     foreign = fraud.filter(~pl.col("caller").str.starts_with("+375"))
     assert foreign.height and foreign["caller_verified"].null_count() == foreign.height
@@ -190,6 +193,33 @@ def test_number_verification_of_callers(tiny: dict[str, Any]) -> None:
     assert set(local["caller_verified"].to_list()) == {True, False}
     per_number = local.group_by("caller").agg(pl.col("caller_verified").n_unique().alias("n"))
     assert per_number["n"].max() == 1  # fixed per number
+
+
+def test_the_elderly_get_ordinary_calls_long_ones_and_from_strangers_too(tiny: dict[str, Any]) -> None:
+    """A long call, or one from a number never heard before, is not something only fraud produces."""
+    w = tiny["world"]
+    c = w["calls"].join(tiny["truth"]["calls"], on="call_id").filter(pl.col("kind") == "legit")
+    born = w["parties"].select("party_id", "birth_date", "phone")
+    old = born.filter(pl.col("birth_date") <= pl.date(1960, 1, 1))
+    days = tiny["manifest"]["days"]
+    to_old = c.filter(pl.col("callee_party").is_in(old["party_id"].to_list()))
+    per_day = to_old.height / (old.filter(pl.col("phone").is_not_null()).height * days)
+    assert 1.2 < per_day < 1.8
+    assert (to_old["duration_s"] > 300).mean() > 0.15  # chats with family run long
+    callers = set(born.filter(pl.col("phone").is_not_null())["phone"].to_list())
+    assert to_old.filter(~pl.col("caller").is_in(list(callers))).height > 0  # company lines, relatives abroad
+
+
+def test_everyone_now_and_then_pays_a_large_sum_to_a_new_payee(tiny: dict[str, Any]) -> None:
+    w = tiny["world"]
+    t = w["transfers"].join(tiny["truth"]["transfers"], on="transfer_id").filter(pl.col("label") == "legit")
+    owners = w["accounts"].select("account_id", "party_id").join(w["parties"].select("party_id", "birth_date"),
+                                                                  on="party_id")
+    old = owners.filter(pl.col("birth_date") <= pl.date(1960, 1, 1))["account_id"].to_list()
+    big = t.filter(pl.col("payer").is_in(old) & (pl.col("amount") >= 1_000_00) & (pl.col("currency") == "BYN")
+                   & (pl.col("payee") != "CASH"))
+    assert big.height >= 20
+    assert big.select(pl.struct("payer", "payee").n_unique()).item() > 0.9 * big.height  # mostly new payees
 
 
 def test_wallets_in_truth_have_valid_checksums(tiny: dict[str, Any]) -> None:

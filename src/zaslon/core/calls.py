@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from zaslon.core.types import require_utc
 
@@ -76,9 +76,20 @@ RECENT_END = timedelta(minutes=10)
 # A call whose end event never arrived is taken as over this long after it started.
 MAX_CALL = timedelta(hours=3)
 NO_SIM_SWAP_DAYS = 3650.0  # what "days since the last SIM swap" says when no swap is known
+# A vishing victim often pays an hour or two after the "bank's security service" hung up, following its
+# instructions: calls from strangers count this long after they started (``stranger_call_s``).
+STRANGER_WINDOW = timedelta(hours=4)
+# A number is one of a subscriber's contacts once a call between the two (either way) started at least this long
+# before: one scam session of repeated calls does not make the scammer a contact.
+KNOWN_AFTER = timedelta(days=1)
+# Contacts not heard from for this long are forgotten (memory stays bounded).
+CONTACT_MEMORY = timedelta(days=180)
+# Calls kept per callee: long enough for every signal.
+KEEP_CALLS = max(MAX_CALL + RECENT_END, STRANGER_WINDOW)
 # Columns of ``CallBook.signals``, in the order of the features they fill (zaslon.core.features).
-SIGNAL_NAMES = ("on_risky_call", "call_duration_s", "payer_call_forwarding", "payer_sim_swap_days")
-NO_SIGNALS = (0.0, 0.0, 0.0, NO_SIM_SWAP_DAYS)
+SIGNAL_NAMES = ("on_risky_call", "call_duration_s", "payer_call_forwarding", "payer_sim_swap_days",
+                "stranger_call_s", "payer_calls_known")
+NO_SIGNALS = (0.0, 0.0, 0.0, NO_SIM_SWAP_DAYS, 0.0, 0.0)
 
 
 @dataclass(slots=True)
@@ -100,6 +111,15 @@ class LineState:
     latest_sim_change: datetime | None = None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LOW = (1 << 32) - 1
+
+
+def _minutes(at: datetime) -> int:
+    """Whole minutes since the epoch (a contact's day-scale times need no more)."""
+    return int((at - _EPOCH).total_seconds() // 60)
+
+
 def is_international(number: str, home_prefix: str) -> bool:
     """A number outside the exchange's home country (``home_prefix``: its country calling code, "+375")."""
     return not number.startswith(home_prefix)
@@ -112,13 +132,20 @@ class CallBook:
     ``signals(phones, now, flagged)`` answers, for a payer's phones at the moment of a transfer: is one of
     them on a call now (in progress, or ended within ``RECENT_END``) with a *risky* number (flagged by the
     exchange or the operator's registry, spoofed, or international and not verified), how long that call has
-    lasted so far, is unconditional call forwarding active, and how many days since the SIM last changed.
+    lasted so far, is unconditional call forwarding active, how many days since the SIM last changed, and how
+    long the longest call from a *stranger* within ``STRANGER_WINDOW`` lasted (a number that is none of the
+    phone's contacts: no call between the two, either way, started ``KNOWN_AFTER`` or more before it), and
+    whether operators report calls of these phones at all (one of them has a contact: without that, no call
+    signal can be told from silence).
     Events later than ``now`` are never seen (event-time order)."""
 
     home_prefix: str = "+375"
     sweep_every: int = 50_000  # starts between two sweeps of every callee's old calls (memory stays bounded)
     _calls: dict[str, dict[str, LiveCall]] = field(default_factory=dict)  # callee -> call id -> call
     _lines: dict[str, list[LineState]] = field(default_factory=dict)  # callee -> states by time
+    # subscriber -> other number -> the first and the last start of a call between them, either way, in whole
+    # minutes since the epoch packed in one int (first << 32 | last): a tenth of the memory of two datetimes
+    _contacts: dict[str, dict[str, int]] = field(default_factory=dict)
     _latest: datetime | None = None
     _since_sweep: int = 0
 
@@ -127,7 +154,21 @@ class CallBook:
         """Nothing recorded yet: scoring skips the look-ups (one attribute read per batch)."""
         return not self._calls and not self._lines
 
+    def contact(self, callee: str, caller: str, at: datetime) -> None:
+        """A call between ``caller`` and ``callee`` started at ``at``: each becomes the other's contact."""
+        m = _minutes(at)
+        for a, b in ((callee, caller), (caller, callee)):
+            book = self._contacts.setdefault(a, {})
+            seen = book.get(b)
+            book[b] = m << 32 | m if seen is None else min(seen >> 32, m) << 32 | max(seen & _LOW, m)
+
+    def is_contact(self, callee: str, caller: str, at: datetime) -> bool:
+        """``caller`` was a contact of ``callee`` at ``at`` (a call between them began ``KNOWN_AFTER`` before)."""
+        seen = self._contacts.get(callee, {}).get(caller)
+        return seen is not None and seen >> 32 <= _minutes(at - KNOWN_AFTER)
+
     def start(self, callee: str, call: LiveCall) -> None:
+        self.contact(callee, call.caller, call.start)
         calls = self._calls.setdefault(callee, {})
         known = calls.get(call.call_id)
         if known is not None and known.end is not None and call.end is None:
@@ -149,6 +190,13 @@ class CallBook:
             self._prune(callee, self._latest)
             if not self._calls[callee]:
                 del self._calls[callee]
+        forget = _minutes(self._latest - CONTACT_MEMORY)
+        for number in list(self._contacts):
+            book = self._contacts[number]
+            for other in [o for o, seen in book.items() if seen & _LOW < forget]:
+                del book[other]
+            if not book:
+                del self._contacts[number]
 
     def end(self, callee: str, call_id: str, start: datetime, caller: str, end: datetime) -> None:
         calls = self._calls.setdefault(callee, {})
@@ -166,7 +214,7 @@ class CallBook:
 
     def _prune(self, callee: str, latest: datetime) -> None:
         calls = self._calls[callee]
-        horizon = latest - MAX_CALL - RECENT_END
+        horizon = latest - KEEP_CALLS
         old = [cid for cid, c in calls.items() if c.start < horizon]
         for cid in old:
             del calls[cid]
@@ -178,16 +226,20 @@ class CallBook:
 
     def signals(self, phones: Collection[str], now: datetime, flagged: Collection[str]) -> tuple[float, ...]:
         """``SIGNAL_NAMES`` for a payer with ``phones`` at ``now`` (``NO_SIGNALS`` when nothing is known)."""
-        risky, secs, fwd, swap_days = 0.0, 0.0, 0.0, NO_SIM_SWAP_DAYS
+        risky, secs, fwd, swap_days, stranger, known = 0.0, 0.0, 0.0, NO_SIM_SWAP_DAYS, 0.0, 0.0
         best: tuple[bool, float] = (False, -1.0)
         for phone in phones:
+            if phone in self._contacts:
+                known = 1.0
             for call in self._calls.get(phone, {}).values():
                 if call.start > now:
                     continue
                 end = call.end if call.end is not None else call.start + MAX_CALL
+                lasted = (min(now, end) - call.start).total_seconds()
+                if call.start >= now - STRANGER_WINDOW and not self.is_contact(phone, call.caller, call.start):
+                    stranger = max(stranger, lasted)
                 if end < now - RECENT_END:
                     continue
-                lasted = (min(now, end) - call.start).total_seconds()
                 rank = (self.is_risky(call, flagged), lasted)
                 if rank > best:
                     best = rank
@@ -201,7 +253,7 @@ class CallBook:
                 break
         if best[1] >= 0.0:
             risky, secs = (1.0 if best[0] else 0.0), best[1]
-        return risky, secs, fwd, swap_days
+        return risky, secs, fwd, swap_days, stranger, known
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._calls.values())

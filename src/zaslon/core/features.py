@@ -105,6 +105,10 @@ FEATURE_INFO: dict[str, tuple[str, str]] = {
                                  "0 if none)"),
     "payer_call_forwarding": ("bool", "the operator reports unconditional call forwarding active on the payer's phone"),
     "payer_sim_swap_days": ("float", "days since the SIM of the payer's phone last changed (3650 if none known)"),
+    "stranger_call_s": ("float", "seconds the longest call of the last 4 hours from a number none of the payer's "
+                                 "contacts lasted (so far; 0 if none)"),
+    "payer_calls_known": ("bool", "operators report calls of the payer's phone (it has call contacts): without it "
+                                  "the call signals above are silent, not reassuring"),
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_INFO)
 FEATURE_KINDS: dict[str, str] = {k: v[0] for k, v in FEATURE_INFO.items()}
@@ -150,7 +154,7 @@ class TransferColumns:
     ip: Sequence[str | None] | None = None
     on_flagged_call: npt.NDArray[np.bool_] | None = None
     channel: Sequence[str | None] | None = None
-    # Per row, the telecom signals ``zaslon.core.calls.SIGNAL_NAMES`` (float32[n, 4]); None: none known.
+    # Per row, the telecom signals ``zaslon.core.calls.SIGNAL_NAMES`` (float32[n, 6]); None: none known.
     call_signals: F32 | None = None
 
     def __len__(self) -> int:

@@ -26,8 +26,8 @@ except ImportError:  # pragma: no cover
         return fn
 
 
-# 58 computed here, then 4 telecom signals ``FeatureState.process`` copies in (zaslon.core.calls.SIGNAL_NAMES).
-N_FEATURES = 62
+# 58 computed here, then 6 telecom signals ``FeatureState.process`` copies in (zaslon.core.calls.SIGNAL_NAMES).
+N_FEATURES = 64
 NONE_TS = -(1 << 62)
 NONE_DAY = -(1 << 31)
 

@@ -34,7 +34,7 @@ from zaslon.adapters.db.stores.leadership import AdvisoryLeadership
 from zaslon.adapters.db.stores.stats import SqlStatsStore
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
 from zaslon.core.access import sees_everything
-from zaslon.core.calls import MAX_CALL, NO_SIGNALS, RECENT_END, RecentCalls
+from zaslon.core.calls import KEEP_CALLS, NO_SIGNALS, RecentCalls
 from zaslon.core.cashout import CashOutAlert, cashout_alert
 from zaslon.core.corroborate import is_established
 from zaslon.core.features import FEATURE_NAMES, AccountProfile
@@ -79,6 +79,8 @@ if TYPE_CHECKING:
 
 # A transfer made within this long after a call from a flagged number is "on a call" (vishing).
 CALL_WINDOW = timedelta(hours=1)
+# After a restart the subscribers' contacts (for ``stranger_call_s``) are rebuilt from this much stored call history.
+CONTACTS_RESTORED = timedelta(days=30)
 # A bank may date its report of a freeze a little ahead of the server clock (clock skew), never more.
 MAX_FUTURE = timedelta(minutes=5)
 
@@ -228,7 +230,8 @@ class Exchange:
         # ---- telecom signals: numbers an upheld appeal cleared stay out of scoring; the block list is caught up
         self.knowledge.flagged_phones.difference_update(self.telecom.cleared_phones())
         self.telecom.sync()
-        calls = self.telecom.restore(datetime.now(UTC) - MAX_CALL - RECENT_END)
+        now = datetime.now(UTC)
+        calls = self.telecom.restore(now - KEEP_CALLS, contacts_since=now - CONTACTS_RESTORED)
         # ---- end telecom signals
         # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
         features = feature_snapshot.restore(self.db, self.scoring)

@@ -255,7 +255,14 @@ class TelecomSignals:
                 if e.forwarding_active is not None or e.latest_sim_change is not None:
                     self.book.line(e.callee, LineState(e.ts, e.forwarding_active, e.latest_sim_change))
 
-    def restore(self, since: datetime) -> int:
+    def restore(self, since: datetime, contacts_since: datetime | None = None) -> int:
+        """Rebuild the live calls from the stored events after ``since``, and the subscribers' contacts from
+        the call starts after ``contacts_since`` (if earlier)."""
+        if contacts_since is not None and contacts_since < since:
+            older = [e for e in self.store.call_events_since(contacts_since) if e.ts < since and e.event == "start"]
+            with self.lock:
+                for e in older:
+                    self.book.contact(e.callee, e.caller, e.ts)
         events = self.store.call_events_since(since)
         self._remember_events(events)
         return len(events)

@@ -246,6 +246,47 @@ def day(m: LegitModel, d: int, rng: np.random.Generator) -> dict[str, np.ndarray
     return {c: np.concatenate([p[c] for p in parts]) for c in COLS}
 
 
+# Now and then everyone pays a large sum to someone they never paid before: a fridge or a used car, dental work,
+# a builder, help for a grandchild's wedding, a funeral. The elderly spend their savings so too, and these are
+# the legitimate payments a rule on "a large amount to a new payee" must let through. About one every five
+# months per account holder, a median of 1,500 BYN.
+LARGE_PER_DAY = 1 / 150
+LARGE_MEDIAN, LARGE_SIGMA = 1_500_00, 0.9
+# To whom: a company (shop, clinic, builder), someone of the circle, a private person outside it (a seller on
+# Kufar, a craftsman working for cash on a card).
+LARGE_PAYEE_SHARE = (0.5, 0.3, 0.2)
+
+
+def large_payments(m: LegitModel, d: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Day ``d``'s occasional large payments to new payees (``LARGE_PER_DAY``), from their own random stream."""
+    pop, fin = m.pop, m.fin
+    t0 = day_start_us(m.pre, d)
+    who = m.holder[rng.random(m.holder.size) < LARGE_PER_DAY]
+    k = who.size
+    to = rng.choice(3, size=k, p=LARGE_PAYEE_SHARE)
+    company = fin.primary[pop.first_company + rng.integers(8, pop.n_companies, k)]
+    friend = fin.primary[pop.friends[who, rng.integers(0, pop.friends.shape[1], k)]]
+    other = fin.primary[m.holder[rng.integers(0, m.holder.size, k)]]
+    payee = np.where(to == 0, company, np.where(to == 1, friend, other))
+    ok = (payee >= 0) & (payee != fin.primary[who])
+    who, payee = who[ok], payee[ok]
+    k = who.size
+    old = pop.age[who] >= 65
+    ch = np.where(old & ~m.elderly_mobile[who], np.where(rng.random(k) < 0.6, BRANCH, WEB),
+                  np.where(rng.random(k) < 0.7, MOBILE, WEB))
+    ts = _times(rng, t0, k, P2P_HOURS)
+    amount = _lognormal(rng, LARGE_MEDIAN, LARGE_SIGMA, k)
+    acc = fin.accounts
+    cur = acc.currency[fin.primary[who]]
+    amount = (amount * np.array(list(FX_PER_BYN.values()))[cur]).astype(np.int64)
+    return {"ts": ts, "payer": fin.primary[who].astype(np.int32), "payee": payee.astype(np.int32), "amount": amount,
+            "currency": cur.astype(np.int8), "channel": ch.astype(np.int8),
+            "device": np.where(ch == BRANCH, -1, device_of(who, ch == WEB)).astype(np.int64),
+            "ip": np.where(ch == BRANCH, -1, np.where(ch == WEB, home_ip(who), _MOBILE_NAT[who % 4]
+                                                      + rng.integers(0, 65_000, k))).astype(np.int64),
+            "atm": np.full(k, -1, np.int32)}
+
+
 def _atm_vec(fin: Finance, dist: np.ndarray, pick: np.ndarray) -> np.ndarray:
     sizes = np.array([a.size for a in fin.district_atms])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])

@@ -4,6 +4,7 @@ mistaken, in Russian, English and a little Belarusian) and call records from fra
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,8 +156,8 @@ def _add(inc: dict[str, list], t: int, org: str, kind: str, party: int, scheme: 
 
 
 def _calls(fw: FraudWorld, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Calls from fraud numbers to their victims and to the many who hung up, plus ordinary calls
-    between subscribers so that a fraud number is not simply 'any caller in the feed'."""
+    """Calls from fraud numbers to their victims and to the many who hung up, plus the ordinary calls everyone
+    receives (``_ordinary_calls``) so that a fraud number is not simply 'any caller in the feed'."""
     pop = fw.pop
     n = pop.n_persons
     callable_ = np.flatnonzero(pop.has_phone[:n])
@@ -194,18 +195,7 @@ def _calls(fw: FraudWorld, rng: np.random.Generator) -> dict[str, np.ndarray]:
             t = fw.t0 + day * DAY_US + rng.integers(9 * HOUR_US, 21 * HOUR_US, k)  # local working hours
             to = callable_[np.searchsorted(cdf, rng.random(k))]
             put(t[t < fw.end], num, to[t < fw.end], rng.integers(0, 40, int((t < fw.end).sum())), gid, 1)
-    n_fraud = sum(x.size for x in ts)
-    k = 3 * n_fraud
-    src = callable_[rng.integers(0, callable_.size, k)]
-    dst = pop.friends[src, rng.integers(0, pop.friends.shape[1], k)]
-    ok = pop.has_phone[dst]
-    t = fw.t0 + rng.integers(0, fw.end - fw.t0, k)
-    ts.append(t[ok])
-    caller.append(-2 - src[ok].astype(np.int64))  # encoded: a subscriber's own number
-    callee.append(dst[ok].astype(np.int64))
-    dur.append(rng.exponential(150, int(ok.sum())).astype(np.int32) + 5)
-    grp.append(np.full(int(ok.sum()), -1, np.int32))
-    kind.append(np.full(int(ok.sum()), 2, np.int8))
+    _ordinary_calls(fw, rng, callable_, put, caller, caller_text)
     out = {"ts": np.concatenate(ts), "caller": np.concatenate(caller), "callee": np.concatenate(callee),
            "duration": np.concatenate(dur), "group": np.concatenate(grp), "kind": np.concatenate(kind)}
     order = np.argsort(out["ts"], kind="stable")
@@ -226,3 +216,71 @@ def caller_verified(number: str, subscriber: bool) -> bool | None:
     if not number.startswith("+375"):
         return None
     return zlib.crc32(number.encode()) % 2 == 1
+
+
+# Ordinary calls a subscriber receives a day. People aged 65+ (whose friction the demo reports) get a realistic
+# rate: family and friends, the clinic, the pharmacy, shops, couriers, telemarketers. Younger subscribers get
+# fewer than they really do, to keep the demo's call feed (two events a call) small; their call signals are
+# therefore cleaner than in life.
+ORDINARY_PER_DAY_ELDERLY = 1.5
+ORDINARY_PER_DAY_OTHER = 0.3
+# Who calls: someone of the circle (known, verified), an organisation (a company line, mostly never heard
+# before), an unknown local subscriber (a wrong number, a seller, a courier), or a relative working abroad (a
+# foreign number no network attests, like a fraud number from abroad). Shares, and the median call length in
+# seconds with its lognormal spread: calls with family run long (a third over 5 minutes), as vishing calls do.
+CALLER_SHARE = {"circle": 0.62, "organisation": 0.18, "stranger": 0.12, "abroad": 0.08}
+CALL_LENGTH = {"circle": (180.0, 1.0), "organisation": (100.0, 0.8), "stranger": (45.0, 0.9), "abroad": (420.0, 0.8)}
+ABROAD_SHARE = 0.3  # subscribers with a relative abroad who calls them (Russia, Poland, ...)
+_ABROAD_PREFIX = ("+79", "+4860", "+7701")
+_CALL_HOURS = np.array([0, 0, 0, 0, 0, 0, 0.1, 0.5, 1.5, 2.5, 3, 3, 3, 3, 3, 3, 3, 3.2, 3.5, 3.5, 3, 2, 1, 0.3])
+
+
+def relative_abroad_number(person: int) -> str:
+    """The foreign number of a subscriber's relative abroad: fixed per person (a hash, no draw)."""
+    h = zlib.crc32(f"abroad-{person}".encode())
+    prefix = _ABROAD_PREFIX[h % len(_ABROAD_PREFIX)]
+    width = 12 - len(prefix)  # E.164 of 11 digits after the +
+    return prefix + str(h % 10**width).zfill(width)
+
+
+def _ordinary_calls(fw: FraudWorld, rng: np.random.Generator, callable_: np.ndarray, put: Callable[..., None],
+                    caller: list[np.ndarray], caller_text: list[str]) -> None:
+    """Ordinary calls to every subscriber over the run (kind 2), appended through ``put`` (callers encoded as
+    ``-2 - party`` for a subscriber's own line, an index into ``caller_text`` for a foreign number)."""
+    pop = fw.pop
+    days = int((fw.end - fw.t0) // DAY_US)
+    rate = np.where(pop.age[callable_] >= 65, ORDINARY_PER_DAY_ELDERLY, ORDINARY_PER_DAY_OTHER) * days
+    to = np.repeat(callable_, rng.poisson(rate))
+    k = to.size
+    day = rng.integers(0, max(1, days), k)
+    hour = rng.choice(24, size=k, p=_CALL_HOURS / _CALL_HOURS.sum())
+    t = fw.t0 + day * DAY_US + hour * HOUR_US + rng.integers(0, HOUR_US, k)
+    kinds = list(CALLER_SHARE)
+    src = rng.choice(len(kinds), size=k, p=np.array(list(CALLER_SHARE.values())))
+    has_abroad = (zlib.crc32(b"abroad") + to * 2_654_435_761) % 1000 < ABROAD_SHARE * 1000
+    src[(src == kinds.index("abroad")) & ~has_abroad] = kinds.index("circle")
+    who = np.full(k, -1, np.int64)  # the calling party (a person or a company), -1 for a relative abroad
+    circle = pop.friends[to, rng.integers(0, pop.friends.shape[1], k)].astype(np.int64)
+    who = np.where(src == kinds.index("circle"), circle, who)
+    comps = pop.first_company + rng.integers(0, pop.n_companies, k)
+    who = np.where(src == kinds.index("organisation"), comps, who)
+    strangers = callable_[rng.integers(0, callable_.size, k)]
+    who = np.where(src == kinds.index("stranger"), strangers, who)
+    local = (who >= 0) & pop.has_phone[np.maximum(who, 0)] & (who != to)
+    med = np.array([CALL_LENGTH[x][0] for x in kinds])[src]
+    sig = np.array([CALL_LENGTH[x][1] for x in kinds])[src]
+    dur = np.maximum(3, np.exp(rng.normal(np.log(med), sig))).astype(np.int64)
+    ok = (t < fw.end) & (local | (src == kinds.index("abroad")))
+    for is_local in (True, False):
+        rows = np.flatnonzero(ok & (local if is_local else src == kinds.index("abroad")))
+        if not rows.size:
+            continue
+        put(t[rows], None, to[rows], dur[rows], -1, 2)
+        if is_local:
+            caller[-1] = -2 - who[rows]
+        else:
+            base = len(caller_text)
+            numbers = sorted({int(p) for p in to[rows]})
+            index = {p: base + j for j, p in enumerate(numbers)}
+            caller_text.extend(relative_abroad_number(p) for p in numbers)
+            caller[-1] = np.array([index[int(p)] for p in to[rows]], np.int64)

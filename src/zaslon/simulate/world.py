@@ -86,7 +86,8 @@ def generate(preset: str | Preset, seed: int, out: str | Path, force: bool = Fal
 def _generate(pre: Preset, seed: int, out: Path, progress: Progress) -> dict[str, Any]:
     # Independent streams per stage, so a change in one stage does not reshuffle the others.
     ss = np.random.SeedSequence([seed, sum(map(ord, pre.name))])
-    r_pop, r_fin, r_fraud, r_legit, r_rep = (np.random.default_rng(s) for s in ss.spawn(5))
+    # (Spawned children are numbered: adding a sixth stream left the first five, and their worlds, unchanged.)
+    r_pop, r_fin, r_fraud, r_legit, r_rep, r_large = (np.random.default_rng(s) for s in ss.spawn(6))
     progress("people", 0.0)
     pop = population.build(pre, r_pop)
     fin = banks.build(pre, pop, r_fin)
@@ -127,6 +128,8 @@ def _generate(pre: Preset, seed: int, out: Path, progress: Progress) -> dict[str
     for d in range(pre.days):
         lo, hi = population.day_start_us(pre, d), population.day_start_us(pre, d + 1)
         day = legit.day(model, d, r_legit)
+        large = legit.large_payments(model, d, r_large)
+        day = {k: np.concatenate([day[k], large[k]]) for k in legit.COLS}
         n_leg = day["ts"].size
         n_legit += n_leg
         f_lo, f_hi = np.searchsorted(fb["ts"], [lo, hi])

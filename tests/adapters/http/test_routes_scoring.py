@@ -47,7 +47,7 @@ def test_single_json_transfer_gets_a_decision_that_is_stored(client, bank, engin
     d = r.json()
     assert d["transfer_id"] == "T-1" and d["outcome"] in ("allow", "review", "hold", "block")
     assert 0.0 <= d["score"] <= 1.0
-    assert d["ruleset_version"] == "default-1"  # the packaged default until an analyst activates one
+    assert d["ruleset_version"] == "default-2"  # the packaged default until an analyst activates one
     assert count(engine, decisions) == 1 and count(engine, transfers) == 1
     again = client.post("/v1/transfers/score", json=tx(), headers=bank.headers)  # idempotent replay
     assert again.status_code == 200 and again.json()["replayed"] is True
@@ -176,7 +176,7 @@ def test_rule_set_lifecycle_and_hot_swap(client, police, bank) -> None:  # type:
     assert client.put("/v1/rules/v-hold", json={"rules": RULES}, headers=h).status_code == 409  # immutable
     assert client.post("/v1/rules/v-hold/publish", headers=h).status_code == 409
     before = client.post("/v1/transfers/score", json=tx(1), headers=bank.headers).json()
-    assert before["ruleset_version"] == "default-1"
+    assert before["ruleset_version"] == "default-2"
     act = client.post("/v1/rules/v-hold/activate", headers=h)
     assert act.status_code == 200 and act.json()["running"] == "v-hold"  # no restart
     after = client.post("/v1/transfers/score", json=tx(2), headers=bank.headers).json()
