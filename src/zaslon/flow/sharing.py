@@ -316,8 +316,9 @@ class Sharing:
 
     @staticmethod
     def _row(collection_id: str, obj: dict[str, Any], tlp: Tlp | None, named: frozenset[str], local_ref: str | None,
-             at: datetime, source: str | None = None) -> ObjectRow:
-        return ObjectRow(collection_id=collection_id, stix_id=obj["id"], version=version_of(obj, at),
+             at: datetime, source: str | None = None, version: str | None = None) -> ObjectRow:
+        return ObjectRow(collection_id=collection_id, stix_id=obj["id"],
+                         version=version_of(obj, at) if version is None else version,
                          stix_type=obj["type"], body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
                          tlp=tlp.value if tlp else None, named=" ".join(sorted(named)), source_org=source,
                          local_ref=local_ref, spec_version=str(obj.get("spec_version", "2.1")))
@@ -353,13 +354,16 @@ class Sharing:
         for obj in signed:  # a forged or copied signature: 401, and nothing of the envelope is stored
             signing.verify(obj, partner.verify_key)
         matches, sightings = self._match(partner, objects, at)
-        rows = [self._row(self.inbox_id, o, self._tlp_of(o), frozenset(), None, at, partner.org_id) for o in objects]
+        versions = [version_of(o, at) for o in objects]
+        rows = [self._row(self.inbox_id, o, self._tlp_of(o), frozenset(), None, at, partner.org_id, v)
+                for o, v in zip(objects, versions, strict=True)]
         rows += sightings
         status_id = str(uuid.uuid4())
         status = {
             "id": status_id, "status": "complete", "request_timestamp": _taxii_ts(at),
             "total_count": len(objects), "success_count": len(objects), "failure_count": 0, "pending_count": 0,
-            "successes": [{"id": o["id"], "version": version_of(o, at) or _taxii_ts(at)} for o in objects],
+            "successes": [{"id": o["id"], "version": v or _taxii_ts(at)}
+                          for o, v in zip(objects, versions, strict=True)],
             "failures": [], "pendings": [],
         }
         self.store.commit(objects=rows, matches=matches, now=at,
@@ -608,6 +612,7 @@ class Sharing:
         """Matches of the partner's indicators with what we hold (by keyed hash or clear value) and of its
         sightings with our indicators; a sighting of each matched indicator goes back to the partner."""
         digests: dict[tuple[str, str], dict[str, str]] = {}  # (key id, kind) -> digest -> our value
+        keys: dict[str, KeyRow | None] = {}  # one look-up per key id, not one per indicator
         clear: dict[str, set[str]] | None = None
         matches: list[MatchRow] = []
         for obj in objects:
@@ -620,7 +625,9 @@ class Sharing:
             hashed = _HASHED.match(pattern)
             if hashed:
                 kind, digest, key_id = _KIND_OF_SCO[hashed.group(1)], hashed.group(3), hashed.group(4)
-                key = self.store.key(key_id)
+                if key_id not in keys:
+                    keys[key_id] = self.store.key(key_id)
+                key = keys[key_id]
                 if key is None or key.org_id != partner.org_id:
                     continue  # hashed under a key we do not share with this partner: nothing can match
                 table = digests.get((key_id, kind))
