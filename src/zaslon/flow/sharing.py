@@ -15,6 +15,7 @@ import copy
 import json
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,9 @@ class Sharing:
         # The Exchange's hook for orders a partner's request issued here: they protect the account and reach the
         # bank's webhook exactly as the orders of our own reports do.
         self.on_new_orders: Callable[[Sequence[Any], datetime], None] | None = None
+        # (partner, outbox row) of signed objects ``push_urgent`` already sent ahead of the bulk sync's cursor.
+        self._pushed_early: set[tuple[str, int]] = set()
+        self._early_lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the validator's schemas and pattern grammar now, not on a partner's first request (~1 s)."""
@@ -480,10 +484,12 @@ class Sharing:
             orders = 1
             if fresh and self.on_new_orders is not None:
                 self.on_new_orders(fresh, at)
-        self.store.add_freeze_request({
+        recorded = self.store.add_freeze_request({
             "request_id": obj["id"], "direction": "in", "partner_org": partner.org_id, "body": json.dumps(obj),
             "amount": int(obj["amount"]), "currency": str(obj["currency"]), "status": status,
             "orders_issued": orders, "reason": reason, "created_at": at, "updated_at": at})
+        if not recorded:
+            return  # a concurrent import of the same request recorded it (and answers it)
         self._answer(partner.org_id, obj["id"], status=status, orders=orders, currency=str(obj["currency"]),
                      reason=reason, at=at)
 
@@ -590,17 +596,60 @@ class Sharing:
                 page = self.store.page(self.outbox_id(p.org_id), after_row=after, limit=1000)
                 if not page.rows:
                     break
-                self.check_egress([(r.stix_id, Tlp(r.tlp), frozenset(r.named.split())) for r in page.rows if r.tlp],
-                                  p.org_id)
-                objs = [json.loads(r.body) for r in page.rows]
-                client.push(p.taxii_url, p.remote_write, p.remote_token, objs, timeout_s=timeout_s,
-                            attempts=attempts, backoff_s=backoff_s)
-                pushed += len(objs)
+                with self._early_lock:  # what push_urgent delivered already does not go twice
+                    rows = [r for r in page.rows if (p.org_id, r.row_id) not in self._pushed_early]
+                if rows:
+                    self._push_rows(p, rows, timeout_s, attempts, backoff_s)
+                pushed += len(rows)
                 after = page.rows[-1].row_id
                 self.store.set_sync(p.org_id, pushed_row=after)
                 if not page.more:
                     break
         return {"pulled": pulled, "pushed": pushed}
+
+    def _push_rows(self, p: PartnerRow, rows: Sequence[ObjectRow], timeout_s: float, attempts: int,
+                   backoff_s: float) -> None:
+        from zaslon.adapters.taxii import sync as client
+
+        assert p.taxii_url is not None and p.remote_write is not None
+        self.check_egress([(r.stix_id, Tlp(r.tlp), frozenset(r.named.split())) for r in rows if r.tlp], p.org_id)
+        client.push(p.taxii_url, p.remote_write, p.remote_token, [json.loads(r.body) for r in rows],
+                    timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s)
+
+    def push_urgent(self, *, timeout_s: float = 10.0, attempts: int = 3,
+                    backoff_s: float = 0.5) -> dict[str, dict[str, Any]]:
+        """Push the signed freeze requests and answers that wait in each partner's outbox, and nothing else:
+        ahead of the bulk sync (``sync``), which may be busy with thousands of indicators. The bulk sync's
+        cursor is left where it is, so it pushes them again in their turn (a no-op at the partner: the same id
+        and version, and a request it holds already). Partners side by side, as in ``sync``; each object is
+        pushed early once (retried on the next call if its push failed)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        chosen = [p for p in self.store.partners() if p.taxii_url and p.remote_write]
+        results: dict[str, dict[str, Any]] = {}
+        if not chosen:
+            return results
+
+        def one(p: PartnerRow) -> dict[str, Any]:
+            page = self.store.page(self.outbox_id(p.org_id), after_row=p.pushed_row, types=sorted(SIGNED_TYPES),
+                                   limit=1000)
+            with self._early_lock:
+                self._pushed_early = {k for k in self._pushed_early if k[0] != p.org_id or k[1] > p.pushed_row}
+                rows = [r for r in page.rows if (p.org_id, r.row_id) not in self._pushed_early]
+            if rows:
+                self._push_rows(p, rows, timeout_s, attempts, backoff_s)
+                with self._early_lock:
+                    self._pushed_early.update((p.org_id, r.row_id) for r in rows)
+            return {"pushed": len(rows)}
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(chosen)))) as pool:
+            futures = {p.org_id: pool.submit(one, p) for p in chosen}
+            for org_id, fut in futures.items():
+                try:
+                    results[org_id] = fut.result()
+                except Exception as exc:  # this partner's bulk round records and retries it; the others go on
+                    results[org_id] = {"error": f"{type(exc).__name__}: {exc}"}
+        return results
 
     @staticmethod
     def _tlp_of(obj: Mapping[str, Any]) -> Tlp | None:

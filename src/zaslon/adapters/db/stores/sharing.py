@@ -290,11 +290,14 @@ class SqlSharingStore:
                 is not None
 
     def add_freeze_request(self, row: dict[str, Any]) -> bool:
-        with self.engine.begin() as conn:
-            if conn.execute(select(freeze_requests.c.request_id)
-                            .where(freeze_requests.c.request_id == row["request_id"])).first():
-                return False
-            conn.execute(insert(freeze_requests).values(**row))
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(freeze_requests.c.request_id)
+                                .where(freeze_requests.c.request_id == row["request_id"])).first():
+                    return False
+                conn.execute(insert(freeze_requests).values(**row))
+        except IntegrityError:  # the same request recorded by a concurrent import (two pushes of it at once)
+            return False
         return True
 
     def freeze_request(self, request_id: str) -> dict[str, Any] | None:
