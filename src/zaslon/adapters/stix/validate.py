@@ -219,10 +219,22 @@ def bundle_problems(bundle: dict[str, Any]) -> list[str]:
     except Exception as exc:  # whatever it raised, the objects are not valid
         # Its custom checks assume the schemas held (a timestamp that is a number, an empty pattern make them
         # raise): what the schemas say is wrong is the answer, never a crash (a partner's 422, not our 500).
-        return _schema_messages(bundle) or [f"stix2-validator cannot check these objects: {type(exc).__name__}: {exc}"]
+        return (_schema_messages(bundle) or _objects_it_cannot_check(bundle)
+                or [f"stix2-validator cannot check these objects: {type(exc).__name__}: {exc}"])
     messages = [str(e.message) for e in result.errors]
     messages += [str(w) for w in (result.warnings or [])]
     return messages
+
+
+def _objects_it_cannot_check(bundle: dict[str, Any]) -> list[str]:
+    """Which objects make the validator raise, each named (the schemas found nothing wrong with them)."""
+    out: list[str] = []
+    for obj in bundle["objects"]:
+        try:
+            validate_instance({**bundle, "objects": [obj]}, options())
+        except Exception as exc:
+            out.append(f"{obj['id']}: stix2-validator cannot check this object: {type(exc).__name__}: {exc}")
+    return out
 
 
 def _schema_messages(bundle: dict[str, Any]) -> list[str]:
