@@ -25,13 +25,14 @@ def test_a_woken_sync_pushes_the_request_to_the_partner_at_once(tmp_path: Path) 
     with served(ru.app) as url:
         _link(by, ru, ru_at_by, key, url)
         sync = by.exchange.partner_sync
-        sync.interval_s = 3600.0  # the schedule would not come round during the test
+        sync.interval_s = 3600.0  # after the first round (at once), the schedule would not come round again
         by.exchange.start_partner_sync()
         try:
             request_id = by.exchange.sharing.request_freeze(ru_at_by, ask(), by="desk-officer-3")
             started = time.monotonic()
             done = sync.rounds
             sync.wake()
+            assert _until(lambda: bool(ru.exchange.sharing.freeze_requests("in")))
             assert sync.wait_round(done, timeout_s=30)
             assert sync.last_error is None and "error" not in sync.last_result[ru_at_by], sync.last_result
             [incoming] = ru.exchange.sharing.freeze_requests("in")

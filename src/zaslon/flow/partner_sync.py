@@ -90,8 +90,12 @@ class PartnerSync:
                 self._round_done.notify_all()
 
     def _loop(self) -> None:
+        # The first round at once: a restarted exchange catches up now, and the partners' servers know our key
+        # (their first check of it is the slow one) before the first freeze request has to go.
+        first = bool(self.interval_s)
         while not self._stop.is_set():
-            woken = self._wake.wait(self.interval_s or None)  # 0: only when woken
+            woken = False if first else self._wake.wait(self.interval_s or None)  # 0: only when woken
+            first = False
             if self._stop.is_set():
                 return
             self._wake.clear()
