@@ -135,17 +135,18 @@ def _run(n: int, workdir: Path) -> dict[str, Any]:
             sync_s = time.perf_counter() - t0
             if "error" in result:
                 raise RuntimeError(f"the sync failed: {result['error']}")
+            stored = _count(by_engine, taxii_objects, taxii_objects.c.collection_id == by.inbox_id)
+            matched = _count(by_engine, partner_matches)
             during = _freezes_during_a_bulk_round(by, ru.sharing, ru_at_by.org_id, by_engine)
     finally:
         ru.close()
-    stored = _count(by_engine, taxii_objects, taxii_objects.c.collection_id == by.inbox_id)
     return {
         "indicators": n,
         "indicators_offered": offered_indicators,
         "objects_offered": offered,
         "objects_pulled": int(result["pulled"]),
         "objects_stored": stored,
-        "matches": _count(by_engine, partner_matches),
+        "matches": matched,
         "partner_publish_s": round(publish_s, 2),
         "sync_s": round(sync_s, 2),
         "objects_per_s": round(result["pulled"] / sync_s, 1) if sync_s else None,
