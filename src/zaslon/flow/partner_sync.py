@@ -5,10 +5,10 @@ moved on within hours, often within one. Nor may it wait behind a round already 
 moves thousands of indicators. So there are two lanes, each its own thread:
 - the **urgent lane**: ``PartnerSync.wake`` pushes the signed freeze requests and answers that wait in the
   outboxes, and nothing else (``Sharing.push_urgent``), at once, whatever the bulk lane is doing;
-- the **bulk lane**: a round at start, then on the schedule; each round is ``Sharing.sync``: every partner side by side with timeouts and retries, so
-  one that is down delays no other, and what failed is retried on the next round. A scheduled round publishes
-  first (new indicators, incidents, cases); a woken round pushes what already waits in the outboxes and pulls
-  (the partners' answers), without rebuilding every indicator first.
+- the **bulk lane**: a round at start, then on the schedule; each round is ``Sharing.sync``: every partner
+  side by side with timeouts and retries, so one that is down delays no other, and what failed is retried on
+  the next round. A scheduled round publishes first (new indicators, incidents, cases); a woken round pushes
+  what already waits in the outboxes and pulls (the partners' answers), without rebuilding every indicator.
 The caller never waits: an incident's answer to the reporting bank does not depend on a partner's server.
 """
 
