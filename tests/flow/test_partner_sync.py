@@ -3,8 +3,10 @@ and a partner that is down is recorded and retried, delaying nothing."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.adapters.taxii.conftest import served
 from tests.adapters.taxii.test_freeze_requests import ask, pair
@@ -23,13 +25,14 @@ def test_a_woken_sync_pushes_the_request_to_the_partner_at_once(tmp_path: Path) 
     with served(ru.app) as url:
         _link(by, ru, ru_at_by, key, url)
         sync = by.exchange.partner_sync
-        sync.interval_s = 3600.0  # the schedule would not come round during the test
+        sync.interval_s = 3600.0  # after the first round (at once), the schedule would not come round again
         by.exchange.start_partner_sync()
         try:
             request_id = by.exchange.sharing.request_freeze(ru_at_by, ask(), by="desk-officer-3")
             started = time.monotonic()
             done = sync.rounds
             sync.wake()
+            assert _until(lambda: bool(ru.exchange.sharing.freeze_requests("in")))
             assert sync.wait_round(done, timeout_s=30)
             assert sync.last_error is None and "error" not in sync.last_result[ru_at_by], sync.last_result
             [incoming] = ru.exchange.sharing.freeze_requests("in")
@@ -56,3 +59,55 @@ def test_a_partner_that_is_down_is_recorded_and_the_next_round_retries(tmp_path:
         assert mine["status"] == "sent"  # still ours to push on the next round
     finally:
         by.exchange.close()
+
+
+def _until(condition: Any, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_freeze_request_does_not_wait_behind_a_bulk_round_under_way(tmp_path: Path) -> None:
+    """The bulk lane is held inside a round (as by thousands of indicators to publish and push); a new freeze
+    request still reaches the partner through the urgent lane, and the bulk round later pushes nothing twice."""
+    by, ru, ru_at_by, key = pair(tmp_path)
+    with served(ru.app) as url:
+        _link(by, ru, ru_at_by, key, url)
+        sync = by.exchange.partner_sync
+        sync.interval_s = 3600.0
+        real_sync = by.exchange.sharing.sync
+        in_round, release = threading.Event(), threading.Event()
+
+        def long_round(*args: Any, **kwargs: Any) -> Any:
+            in_round.set()
+            assert release.wait(60)
+            return real_sync(*args, **kwargs)
+
+        by.exchange.sharing.sync = long_round  # type: ignore[method-assign]
+        by.exchange.start_partner_sync()
+        try:
+            sync.wake()
+            assert in_round.wait(30)  # the bulk lane is busy from here on
+            assert _until(lambda: sync.urgent_rounds == 1)  # that wake's urgent push (nothing waited) is over
+            request_id = by.exchange.sharing.request_freeze(ru_at_by, ask(), by="desk-officer-3")
+            sync.wake()
+            assert _until(lambda: bool(ru.exchange.sharing.freeze_requests("in")))
+            [incoming] = ru.exchange.sharing.freeze_requests("in")
+            assert incoming["request_id"] == request_id and incoming["status"] == "orders_issued"
+            assert sync.rounds == 0 and not release.is_set()  # the bulk round had not moved
+            assert _until(lambda: sync.urgent_rounds == 2)
+            assert sync.last_urgent_result[ru_at_by] == {"pushed": 1}
+            release.set()
+            assert sync.wait_round(0, timeout_s=60)
+            assert "error" not in sync.last_result[ru_at_by], sync.last_result
+        finally:
+            release.set()
+            by.exchange.close()
+    # The partner issued one order for it and answered once, however many times it came.
+    assert len(ru.exchange.sharing.freeze_requests("in")) == 1
+    answers = [r for r in ru.exchange.sharing.store.page(ru.exchange.sharing.outbox_id("partner-zaslon-by"),
+                                                           types=["freeze-response"], limit=100).rows]
+    assert len(answers) == 1

@@ -235,3 +235,14 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
                           f"{r['amount']} {r['currency']}", r["status"], str(r["orders_issued"]),
                           str(r["frozen_amount"]), str(r["returned_amount"]), r["reason"] or "")
         Console(width=240).print(table)
+
+    @bench.command("sync")
+    def bench_sync(
+        indicators: int = typer.Option(10_000, min=1, help="how many indicators the partner's collection holds"),
+        json_path: Path = typer.Option(None, "--json", help="write the figures here as JSON"),
+    ) -> None:
+        """Time a partner sync of N indicators end to end: two exchanges on loopback, taxii2-client paging over
+        HTTP, strict validation, store and matching (lab/sync_bench.py)."""
+        from zaslon.lab.sync_bench import run_sync_bench, write
+
+        print(write(run_sync_bench(indicators), json_path))

@@ -15,6 +15,7 @@ import copy
 import json
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,9 @@ class Sharing:
         # The Exchange's hook for orders a partner's request issued here: they protect the account and reach the
         # bank's webhook exactly as the orders of our own reports do.
         self.on_new_orders: Callable[[Sequence[Any], datetime], None] | None = None
+        # (partner, outbox row) of signed objects ``push_urgent`` already sent ahead of the bulk sync's cursor.
+        self._pushed_early: set[tuple[str, int]] = set()
+        self._early_lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the validator's schemas and pattern grammar now, not on a partner's first request (~1 s)."""
@@ -316,8 +320,9 @@ class Sharing:
 
     @staticmethod
     def _row(collection_id: str, obj: dict[str, Any], tlp: Tlp | None, named: frozenset[str], local_ref: str | None,
-             at: datetime, source: str | None = None) -> ObjectRow:
-        return ObjectRow(collection_id=collection_id, stix_id=obj["id"], version=version_of(obj, at),
+             at: datetime, source: str | None = None, version: str | None = None) -> ObjectRow:
+        return ObjectRow(collection_id=collection_id, stix_id=obj["id"],
+                         version=version_of(obj, at) if version is None else version,
                          stix_type=obj["type"], body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
                          tlp=tlp.value if tlp else None, named=" ".join(sorted(named)), source_org=source,
                          local_ref=local_ref, spec_version=str(obj.get("spec_version", "2.1")))
@@ -353,13 +358,16 @@ class Sharing:
         for obj in signed:  # a forged or copied signature: 401, and nothing of the envelope is stored
             signing.verify(obj, partner.verify_key)
         matches, sightings = self._match(partner, objects, at)
-        rows = [self._row(self.inbox_id, o, self._tlp_of(o), frozenset(), None, at, partner.org_id) for o in objects]
+        versions = [version_of(o, at) for o in objects]
+        rows = [self._row(self.inbox_id, o, self._tlp_of(o), frozenset(), None, at, partner.org_id, v)
+                for o, v in zip(objects, versions, strict=True)]
         rows += sightings
         status_id = str(uuid.uuid4())
         status = {
             "id": status_id, "status": "complete", "request_timestamp": _taxii_ts(at),
             "total_count": len(objects), "success_count": len(objects), "failure_count": 0, "pending_count": 0,
-            "successes": [{"id": o["id"], "version": version_of(o, at) or _taxii_ts(at)} for o in objects],
+            "successes": [{"id": o["id"], "version": v or _taxii_ts(at)}
+                          for o, v in zip(objects, versions, strict=True)],
             "failures": [], "pendings": [],
         }
         self.store.commit(objects=rows, matches=matches, now=at,
@@ -476,10 +484,12 @@ class Sharing:
             orders = 1
             if fresh and self.on_new_orders is not None:
                 self.on_new_orders(fresh, at)
-        self.store.add_freeze_request({
+        recorded = self.store.add_freeze_request({
             "request_id": obj["id"], "direction": "in", "partner_org": partner.org_id, "body": json.dumps(obj),
             "amount": int(obj["amount"]), "currency": str(obj["currency"]), "status": status,
             "orders_issued": orders, "reason": reason, "created_at": at, "updated_at": at})
+        if not recorded:
+            return  # a concurrent import of the same request recorded it (and answers it)
         self._answer(partner.org_id, obj["id"], status=status, orders=orders, currency=str(obj["currency"]),
                      reason=reason, at=at)
 
@@ -586,17 +596,66 @@ class Sharing:
                 page = self.store.page(self.outbox_id(p.org_id), after_row=after, limit=1000)
                 if not page.rows:
                     break
-                self.check_egress([(r.stix_id, Tlp(r.tlp), frozenset(r.named.split())) for r in page.rows if r.tlp],
-                                  p.org_id)
-                objs = [json.loads(r.body) for r in page.rows]
-                client.push(p.taxii_url, p.remote_write, p.remote_token, objs, timeout_s=timeout_s,
-                            attempts=attempts, backoff_s=backoff_s)
-                pushed += len(objs)
+                with self._early_lock:  # what push_urgent delivered already does not go twice
+                    rows = [r for r in page.rows if (p.org_id, r.row_id) not in self._pushed_early]
+                if rows:
+                    self._push_rows(p, rows, timeout_s, attempts, backoff_s)
+                pushed += len(rows)
                 after = page.rows[-1].row_id
                 self.store.set_sync(p.org_id, pushed_row=after)
                 if not page.more:
                     break
         return {"pulled": pulled, "pushed": pushed}
+
+    def _push_rows(self, p: PartnerRow, rows: Sequence[ObjectRow], timeout_s: float, attempts: int,
+                   backoff_s: float) -> None:
+        from zaslon.adapters.taxii import sync as client
+
+        assert p.taxii_url is not None and p.remote_write is not None
+        self.check_egress([(r.stix_id, Tlp(r.tlp), frozenset(r.named.split())) for r in rows if r.tlp], p.org_id)
+        client.push(p.taxii_url, p.remote_write, p.remote_token, [json.loads(r.body) for r in rows],
+                    timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s)
+
+    def push_urgent(self, *, timeout_s: float = 10.0, attempts: int = 3,
+                    backoff_s: float = 0.5) -> dict[str, dict[str, Any]]:
+        """Push the signed freeze requests and answers that wait in each partner's outbox, and nothing else:
+        ahead of the bulk sync (``sync``), which may be busy with thousands of indicators. The bulk sync's
+        cursor is left where it is, so it pushes them again in their turn (a no-op at the partner: the same id
+        and version, and a request it holds already). Partners side by side, as in ``sync``; each object is
+        pushed early once (retried on the next call if its push failed)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        chosen = [p for p in self.store.partners() if p.taxii_url and p.remote_write]
+        results: dict[str, dict[str, Any]] = {}
+        if not chosen:
+            return results
+
+        def one(p: PartnerRow) -> dict[str, Any]:
+            page = self.store.page(self.outbox_id(p.org_id), after_row=p.pushed_row, types=sorted(SIGNED_TYPES),
+                                   limit=1000)
+            with self._early_lock:
+                self._pushed_early = {k for k in self._pushed_early if k[0] != p.org_id or k[1] > p.pushed_row}
+                rows = [r for r in page.rows if (p.org_id, r.row_id) not in self._pushed_early]
+            if rows:
+                self._push_rows(p, rows, timeout_s, attempts, backoff_s)
+                with self._early_lock:
+                    self._pushed_early.update((p.org_id, r.row_id) for r in rows)
+            return {"pushed": len(rows)}
+
+        if len(chosen) == 1:  # in the caller's thread, whose kept-alive connection to the partner is reused
+            try:
+                results[chosen[0].org_id] = one(chosen[0])
+            except Exception as exc:  # its bulk round records and retries it
+                results[chosen[0].org_id] = {"error": f"{type(exc).__name__}: {exc}"}
+            return results
+        with ThreadPoolExecutor(max_workers=min(8, len(chosen))) as pool:
+            futures = {p.org_id: pool.submit(one, p) for p in chosen}
+            for org_id, fut in futures.items():
+                try:
+                    results[org_id] = fut.result()
+                except Exception as exc:  # this partner's bulk round records and retries it; the others go on
+                    results[org_id] = {"error": f"{type(exc).__name__}: {exc}"}
+        return results
 
     @staticmethod
     def _tlp_of(obj: Mapping[str, Any]) -> Tlp | None:
@@ -608,6 +667,7 @@ class Sharing:
         """Matches of the partner's indicators with what we hold (by keyed hash or clear value) and of its
         sightings with our indicators; a sighting of each matched indicator goes back to the partner."""
         digests: dict[tuple[str, str], dict[str, str]] = {}  # (key id, kind) -> digest -> our value
+        keys: dict[str, KeyRow | None] = {}  # one look-up per key id, not one per indicator
         clear: dict[str, set[str]] | None = None
         matches: list[MatchRow] = []
         for obj in objects:
@@ -620,7 +680,9 @@ class Sharing:
             hashed = _HASHED.match(pattern)
             if hashed:
                 kind, digest, key_id = _KIND_OF_SCO[hashed.group(1)], hashed.group(3), hashed.group(4)
-                key = self.store.key(key_id)
+                if key_id not in keys:
+                    keys[key_id] = self.store.key(key_id)
+                key = keys[key_id]
                 if key is None or key.org_id != partner.org_id:
                     continue  # hashed under a key we do not share with this partner: nothing can match
                 table = digests.get((key_id, kind))

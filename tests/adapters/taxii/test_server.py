@@ -273,3 +273,36 @@ def test_copying_objects_changes_nothing(by: Country) -> None:
     a = by.exchange.sharing.build(None)
     b = by.exchange.sharing.build(None)
     assert [copy.deepcopy(x.obj) for x in a] == [x.obj for x in b]
+
+
+def test_one_invalid_object_in_a_large_envelope_gets_422_with_the_validators_message_and_nothing_is_stored(
+        client: TestClient, by: Country, ru_key: str) -> None:
+    """2,000 valid indicators and one whose timestamp is impossible: the answer is the message the validator's
+    Python checks alone give (the Rust pre-check decides nothing), and not one object is stored."""
+    from zaslon.adapters.stix import validate
+
+    _, inbox = collections(client, ru_key)
+    many = [indicator(1, id=f"indicator--0b6a2f4e-93a5-4d0e-9c1b-{n:012d}",
+                      pattern=f"[domain-name:value = 'evil{n}.example']") for n in range(2_000)]
+    bad = indicator(1, id="indicator--0b6a2f4e-93a5-4d0e-9c1b-999999999999", created="2026-02-30T10:00:00.000Z")
+    validate.SCREEN["on"] = False
+    try:
+        expected = validate.problems([*many, bad])
+    finally:
+        validate.SCREEN["on"] = True
+    assert expected and all("999999999999" in m for m in expected)
+    r = post(client, ru_key, inbox, [*many, bad])
+    assert r.status_code == 422, r.text
+    assert r.json()["description"] == "; ".join(expected[:5])
+    assert count(by, taxii_objects) == 0 and count(by, taxii_status) == 0 and count(by, partner_matches) == 0
+
+
+def test_an_object_the_validator_cannot_cope_with_is_422_not_500(client: TestClient, by: Country,
+                                                                 ru_key: str) -> None:
+    _, inbox = collections(client, ru_key)
+    # each answer names the object at fault (the validator raised on it rather than answering)
+    for broken in (indicator(2, created=1), indicator(3, pattern=""), indicator(4, extensions=1)):
+        r = post(client, ru_key, inbox, [indicator(1), broken])
+        assert r.status_code == 422, r.text
+        assert broken["id"] in r.json()["description"] and indicator(1)["id"] not in r.json()["description"]
+    assert count(by, taxii_objects) == 0 and count(by, taxii_status) == 0

@@ -4,6 +4,7 @@ one that is down delays nothing else."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -75,6 +76,19 @@ def collection_url(api_root: str, collection_id: str) -> str:
     return f"{api_root.rstrip('/')}/collections/{collection_id}/"
 
 
+_collections = threading.local()
+
+
+def _collection(api_root: str, collection_id: str, token: str | None, timeout_s: float) -> Collection:
+    """The partner's collection, one per thread and partner: its connection is kept alive, and its information
+    (fetched before the first add) is fetched once, not before every push."""
+    cache: dict[tuple[str, str, str | None, float], Collection] = _collections.__dict__.setdefault("by_key", {})
+    key = (api_root, collection_id, token, timeout_s)
+    if key not in cache:
+        cache[key] = Collection(collection_url(api_root, collection_id), conn=connection(token, timeout_s=timeout_s))
+    return cache[key]
+
+
 def pull(api_root: str, collection_id: str, token: str | None, *, added_after: str | None = None,
          per_page: int = 1000, timeout_s: float = 10.0, attempts: int = 3,
          backoff_s: float = 0.5) -> Iterator[list[dict[str, Any]]]:
@@ -103,7 +117,7 @@ def pull(api_root: str, collection_id: str, token: str | None, *, added_after: s
 def push(api_root: str, collection_id: str, token: str | None, objects: list[dict[str, Any]], *,
          timeout_s: float = 10.0, attempts: int = 3, backoff_s: float = 0.5) -> dict[str, Any]:
     """Add ``objects`` to the partner's collection; its status resource."""
-    coll = Collection(collection_url(api_root, collection_id), conn=connection(token, timeout_s=timeout_s))
+    coll = _collection(api_root, collection_id, token, timeout_s)
     status = with_retries(lambda: coll.add_objects({"objects": objects}, wait_for_completion=False),
                           attempts=attempts, backoff_s=backoff_s)
     raw: dict[str, Any] = status._raw

@@ -180,15 +180,27 @@ class SqlSharingStore:
                                   "body": o.body, "date_added": now})
             if fresh:
                 conn.execute(insert(taxii_objects), fresh)
+            # The matches already recorded, read in chunks; the new ones inserted in one statement.
+            known: set[tuple[str, str, str]] = set()
+            by_org: dict[str, list[str]] = defaultdict(list)
             for m in matches:
-                seen = conn.execute(select(partner_matches.c.match_id).where(
-                    partner_matches.c.partner_org == m.partner_org,
-                    partner_matches.c.partner_object == m.partner_object,
-                    partner_matches.c.value == m.value)).first()
-                if seen is None:
-                    conn.execute(insert(partner_matches).values(
-                        partner_org=m.partner_org, partner_object=m.partner_object, kind=m.kind, value=m.value,
-                        key_id=m.key_id, matched_at=m.matched_at))
+                by_org[m.partner_org].append(m.partner_object)
+            for org, objs in by_org.items():
+                ids = sorted(set(objs))
+                for i in range(0, len(ids), 500):
+                    known.update((r.partner_org, r.partner_object, r.value) for r in conn.execute(
+                        select(partner_matches.c.partner_org, partner_matches.c.partner_object,
+                               partner_matches.c.value).where(partner_matches.c.partner_org == org,
+                                                              partner_matches.c.partner_object.in_(ids[i:i + 500]))))
+            new_matches = []
+            for m in matches:
+                if (m.partner_org, m.partner_object, m.value) not in known:
+                    known.add((m.partner_org, m.partner_object, m.value))
+                    new_matches.append({"partner_org": m.partner_org, "partner_object": m.partner_object,
+                                        "kind": m.kind, "value": m.value, "key_id": m.key_id,
+                                        "matched_at": m.matched_at})
+            if new_matches:
+                conn.execute(insert(partner_matches), new_matches)
             if status is not None:
                 conn.execute(insert(taxii_status).values(status_id=status[0], org_id=status[1], body=status[2],
                                                          created_at=now))
@@ -278,11 +290,14 @@ class SqlSharingStore:
                 is not None
 
     def add_freeze_request(self, row: dict[str, Any]) -> bool:
-        with self.engine.begin() as conn:
-            if conn.execute(select(freeze_requests.c.request_id)
-                            .where(freeze_requests.c.request_id == row["request_id"])).first():
-                return False
-            conn.execute(insert(freeze_requests).values(**row))
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(freeze_requests.c.request_id)
+                                .where(freeze_requests.c.request_id == row["request_id"])).first():
+                    return False
+                conn.execute(insert(freeze_requests).values(**row))
+        except IntegrityError:  # the same request recorded by a concurrent import (two pushes of it at once)
+            return False
         return True
 
     def freeze_request(self, request_id: str) -> dict[str, Any] | None:
