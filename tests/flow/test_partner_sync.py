@@ -111,3 +111,37 @@ def test_a_freeze_request_does_not_wait_behind_a_bulk_round_under_way(tmp_path: 
     answers = [r for r in ru.exchange.sharing.store.page(ru.exchange.sharing.outbox_id("partner-zaslon-by"),
                                                            types=["freeze-response"], limit=100).rows]
     assert len(answers) == 1
+
+
+def test_a_node_that_does_not_lead_runs_no_scheduled_round_but_pushes_its_own_news() -> None:
+    class Stub:
+        def __init__(self) -> None:
+            self.syncs: list[bool] = []
+            self.urgent = 0
+
+        def partners(self) -> list[str]:
+            return ["ru"]
+
+        def sync(self, *, timeout_s: float, publish: bool) -> dict[str, dict[str, object]]:
+            self.syncs.append(publish)
+            return {}
+
+        def push_urgent(self, **_: object) -> dict[str, dict[str, object]]:
+            self.urgent += 1
+            return {}
+
+    from zaslon.flow.partner_sync import PartnerSync
+
+    stub = Stub()
+    sync = PartnerSync(stub, interval_s=0.05, leads=lambda: False)  # type: ignore[arg-type]
+    sync.start()
+    try:
+        import time
+
+        time.sleep(0.4)  # several scheduled rounds would have come round
+        assert stub.syncs == []
+        sync.wake()  # this node's own freeze request: pushed and synced here, leader or not
+        assert sync.wait_round(0, timeout_s=5)
+        assert stub.syncs == [False] and stub.urgent >= 1
+    finally:
+        sync.stop()

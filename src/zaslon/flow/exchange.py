@@ -190,7 +190,9 @@ class Exchange:
             self.ledger.follow(self.settings.ledger_lag_s)
         self.cases = CaseService(db)
         self.sharing = Sharing(db, self.settings)  # partner countries' exchanges: STIX/TAXII (flow/sharing.py)
-        self.partner_sync = PartnerSync(self.sharing, interval_s=self.settings.partner_sync_interval_s)
+        self.leadership: Leadership = AdvisoryLeadership(db, HOUSEKEEPING_LOCK)  # housekeeping, partner rounds
+        self.partner_sync = PartnerSync(self.sharing, interval_s=self.settings.partner_sync_interval_s,
+                                        leads=self.leadership.leads)
         self.sharing.on_new_orders = self._orders_from_abroad
         self.recent_calls = RecentCalls(window=CALL_WINDOW)
         # ---- telecom signals (zaslon.flow.telecom): call events -> scoring's call features; the block list
@@ -207,7 +209,6 @@ class Exchange:
         # ---- end model versions
         self._incident_lock = threading.Lock()
         self._housekeeper: threading.Thread | None = None
-        self.leadership: Leadership = AdvisoryLeadership(db, HOUSEKEEPING_LOCK)
         self._stop_housekeeping = threading.Event()
         self.housekeeping_error: str | None = None
         self._crypto = _KindView(self.profiles, "crypto_exchange")

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from zaslon.flow.sharing import Sharing
 
 
 class PartnerSync:
-    def __init__(self, sharing: Sharing, *, interval_s: float, timeout_s: float = 10.0) -> None:
+    def __init__(self, sharing: Sharing, *, interval_s: float, timeout_s: float = 10.0,
+                 leads: Callable[[], bool] = lambda: True) -> None:
         self.sharing = sharing
+        # Several API nodes on one database: only the leading one runs the scheduled rounds (a node's own wake-ups,
+        # for the freeze requests it created, run wherever they happen; the partner deduplicates).
+        self.leads = leads
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.rounds = 0
@@ -99,6 +104,8 @@ class PartnerSync:
             if self._stop.is_set():
                 return
             self._wake.clear()
+            if not woken and not self.leads():
+                continue
             try:
                 if self.sharing.partners():
                     # Woken: what waits in the outboxes leaves now (publishing every indicator again would make
