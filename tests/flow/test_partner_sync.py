@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.adapters.taxii.conftest import served
 from tests.adapters.taxii.test_freeze_requests import ask, pair
 from zaslon.adapters.db.tables_sharing import partners
+from zaslon.lab.loopback import served
 
 
 def _link(by, ru, ru_at_by: str, key: str, url: str) -> None:  # type: ignore[no-untyped-def]
@@ -136,12 +136,13 @@ def test_a_node_that_does_not_lead_runs_no_scheduled_round_but_pushes_its_own_ne
     sync = PartnerSync(stub, interval_s=0.05, leads=lambda: False)  # type: ignore[arg-type]
     sync.start()
     try:
-        import time
-
         time.sleep(0.4)  # several scheduled rounds would have come round
         assert stub.syncs == []
         sync.wake()  # this node's own freeze request: pushed and synced here, leader or not
-        assert sync.wait_round(0, timeout_s=5)
+        assert sync.wait_round(0, timeout_s=10)
+        deadline = time.monotonic() + 10  # the urgent lane is a thread of its own
+        while sync.urgent_rounds < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert stub.syncs == [False] and stub.urgent >= 1
     finally:
         sync.stop()

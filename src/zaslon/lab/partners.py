@@ -19,7 +19,6 @@ reached the partner in time is still there; the time it takes to get there is me
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -43,6 +41,7 @@ from zaslon.errors import InvalidInput
 from zaslon.flow.exchange import Exchange
 from zaslon.flow.orgs import Principal, create_org
 from zaslon.flow.sharing import Sharing
+from zaslon.lab.loopback import served
 from zaslon.settings import Settings
 
 ABROAD_DWELL_S = (3600.0, 24 * 3600.0)
@@ -149,26 +148,15 @@ def partner_country(country: str, world_banks: pl.DataFrame, home_engine: Engine
     exchange = app_state(app).exchange
     exchange.sharing.add_partner(us_there.org_id, country=home_code,
                                  verify_key=public_key(home_settings.signing_key.get_secret_value()))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name=f"zaslon-partner-{cc.lower()}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"the partner exchange {cc} did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
     try:
-        here = create_org(home_engine, name=f"Zaslon {cc}", kind="partner")
-        Sharing(home_engine, home_settings).add_partner(
-            here.org_id, country=cc, taxii_url=f"{base}/taxii2/zaslon/",
-            remote_read=exchange.sharing.outbox_id(us_there.org_id), remote_write=exchange.sharing.inbox_id,
-            remote_token=us_there.api_key, verify_key=public_key(partner_seed))
-        yield PartnerCountry(cc, exchange, banks, base, here.org_id, seed)
+        with served(app, name=f"zaslon-partner-{cc.lower()}") as base:
+            here = create_org(home_engine, name=f"Zaslon {cc}", kind="partner")
+            Sharing(home_engine, home_settings).add_partner(
+                here.org_id, country=cc, taxii_url=f"{base}/taxii2/zaslon/",
+                remote_read=exchange.sharing.outbox_id(us_there.org_id), remote_write=exchange.sharing.inbox_id,
+                remote_token=us_there.api_key, verify_key=public_key(partner_seed))
+            yield PartnerCountry(cc, exchange, banks, base, here.org_id, seed)
     finally:
-        server.should_exit = True
-        thread.join(10)
         exchange.close()
 
 

@@ -19,15 +19,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from sqlalchemy import Engine, func, insert, select
 
 from zaslon.adapters.db.engine import make_engine, upgrade
@@ -37,6 +33,7 @@ from zaslon.adapters.http.app import create_app
 from zaslon.adapters.http.state import app_state
 from zaslon.flow.orgs import create_org
 from zaslon.flow.sharing import Sharing
+from zaslon.lab.loopback import served
 from zaslon.settings import Settings
 
 _PAIR_SECRET = "5a" * 32
@@ -62,24 +59,6 @@ def _hold(engine: Engine, values: list[tuple[str, str]], at: datetime) -> None:
         conn.execute(insert(indicators), [
             {"kind": k, "value": v, "display": None, "first_seen_at": at - timedelta(seconds=3_137 * i + 1)}
             for i, (k, v) in enumerate(values)])
-
-
-@contextmanager
-def _served(app: Any) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="zaslon-bench-partner", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the partner exchange did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _count(engine: Engine, table: Any, *where: Any) -> int:
@@ -126,7 +105,7 @@ def _run(n: int, workdir: Path) -> dict[str, Any]:
     ru.sharing.set_verify_key(by_at_ru.org_id, by.signing_public_key())
     create_org(ru_engine, name="Sberbank", kind="bank", bank_id=_RU_BANK)
     try:
-        with _served(app) as base:
+        with served(app, name="zaslon-bench-partner") as base:
             by.add_partner(ru_at_by.org_id, country="RU", key_id="by-ru-bench", secret_hex=_PAIR_SECRET,
                            taxii_url=f"{base}/taxii2/zaslon/", remote_read=outbox, remote_write=ru.sharing.inbox_id,
                            remote_token=by_at_ru.api_key, verify_key=ru.sharing.signing_public_key())

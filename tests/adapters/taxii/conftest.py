@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import uvicorn
 from sqlalchemy import Engine
 
 from zaslon.adapters.db.engine import make_engine, upgrade
@@ -55,20 +50,3 @@ def country(tmp_path: Path, code: str, **settings: object) -> Country:
     return Country(cfg, engine, create_app(cfg, db=engine), bank)
 
 
-@contextmanager
-def served(app: ZaslonAPI) -> Iterator[str]:
-    """``app`` served over a real socket on a free loopback port; its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

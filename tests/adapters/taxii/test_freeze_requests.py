@@ -16,8 +16,9 @@ from zaslon.adapters.stix import content as stix
 from zaslon.adapters.stix.signing import public_key, sign
 from zaslon.core.access import OrgKind
 from zaslon.flow.orgs import Principal, create_org
+from zaslon.lab.loopback import served
 
-from .conftest import Country, country, served
+from .conftest import Country, country
 
 BY_SEED, RU_SEED = "b1" * 32, "a7" * 32
 RU_BANK = "SABRRUMM"

@@ -11,8 +11,9 @@ from taxii2client.v21 import ApiRoot, Server, as_pages
 
 from zaslon.adapters.stix.validate import problems
 from zaslon.flow.orgs import create_org
+from zaslon.lab.loopback import served
 
-from .conftest import country, served
+from .conftest import country
 
 PHONE_RU = "+79161234567"
 
