@@ -44,16 +44,16 @@ class TraceSettings:
     # Other money that fed the drops this victim's money reached (within ``linked_depth`` hops), traced and
     # frozen with it: in practice other, often unreported, victims of the same group. Only money that came in
     # during the drop's active period counts: from ``linked_lookback_s`` before this victim's money reached it
-    # until the report. Measured on the small world (BENCHMARKS.md): with 72 h, 855 of the 967 transfers linked
-    # carried fraud money; 24 h linked fewer legitimate ones (68 instead of 112) but saved 2.2 points less of
-    # the stolen money, as fewer of the group's drops were traced before its next victims paid them.
+    # until the report. On the small world (its reports re-traced afterwards), with 72 h 855 of the 967 linked
+    # transfers carried fraud money; 24 h linked fewer legitimate ones (68 instead of 112) but saved 2.2 points
+    # less of the stolen money, as fewer of the group's drops were traced before its next victims paid them.
     linked_depth: int = 6
     max_linked: int = 200
     linked_lookback_s: int = 3 * 86_400
     # How long a trace protects an account it reached as a payer (its outflows held, its exits blocked) when no
     # order covers it and nothing corroborates it as a drop. Money moves on within hours; on the small world
     # every fraud-money transfer held more than 72 h after an account's first hold was on an account under an
-    # order, while ~490 legitimate ones were not (docs/protection.md).
+    # order, while ~490 legitimate ones were not (docs/scoring.md, "Payer-side protection").
     payer_protection_s: int = PAYER_PROTECTION_S
 
 
