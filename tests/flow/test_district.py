@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,19 +15,11 @@ from zaslon.flow.exchange import Exchange
 from zaslon.flow.intake import IncidentReport, Victim
 from zaslon.flow.orgs import Principal, create_org
 from zaslon.flow.telecom import CallReport
-from zaslon.settings import Settings
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 GRAN, GRAN2, YOUNG, COUPLE = "BY10AKBB0001", "BY10AKBB0002", "BY10AKBB0003", "BY10AKBB0004"
 FRAUD = "+79001234567"
 DISTRICT = "Frunzensky"
-
-
-@pytest.fixture
-def exchange(engine: Engine, db_url: str) -> Iterator[Exchange]:
-    x = Exchange(engine, Settings(database_url=db_url))
-    yield x
-    x.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,17 +16,9 @@ from zaslon.flow.exchange import Exchange
 from zaslon.flow.intake import IncidentReport, Victim
 from zaslon.flow.orgs import Principal, create_org
 from zaslon.flow.telecom import CallReport
-from zaslon.settings import Settings
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 VICTIM, DROP1, DROP2, SHOP = "BY10AKBB0001", "BY20PJCB0002", "BY30PJCB0003", "BY40AKBB0004"
-
-
-@pytest.fixture
-def exchange(engine: Engine, db_url: str) -> Iterator[Exchange]:
-    x = Exchange(engine, Settings(database_url=db_url))
-    yield x
-    x.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ time, a restart keeps everything, and scoring's hold for the trusted person on b
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -26,13 +25,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 ACC, PAYEE = "BY86AKBB10100000002966000000", "BY13NBRB3600900000002Z00AB00"
 OLGA = TrustedPerson("Olga", "+375297778899", "daughter")
 PAVEL = TrustedPerson("Pavel", "+375334445566", "son")
-
-
-@pytest.fixture
-def exchange(engine: Engine, db_url: str) -> Iterator[Exchange]:
-    x = Exchange(engine, Settings(database_url=db_url))
-    yield x
-    x.close()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from tests.adapters.http.desk.forms import csrf_token
 from zaslon.adapters.db.tables_desk import desk_audit, desk_queue, desk_sessions, desk_users
 from zaslon.adapters.http.desk.session import COOKIE
 from zaslon.core.knowledge import AccountFlag
@@ -17,22 +18,16 @@ from zaslon.flow.desk import BAD_LOGIN, Desk
 PASSWORD = "correct horse battery staple"
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
 def sign_in(app, login: str, password: str = PASSWORD) -> TestClient:  # type: ignore[no-untyped-def]
     c = TestClient(app, raise_server_exceptions=False)
-    token = _csrf(c.get("/desk/login").text)
+    token = csrf_token(c.get("/desk/login").text)
     r = c.post("/desk/login", data={"login": login, "password": password, "csrf_token": token})
     assert r.status_code == 200 and r.url.path == "/desk/queue", (r.status_code, r.url)
     return c
 
 
 def _token(c: TestClient, path: str = "/desk/queue") -> str:
-    return _csrf(c.get(path).text)
+    return csrf_token(c.get(path).text)
 
 
 def _queue_row(engine, incident_id: str):  # type: ignore[no-untyped-def]
@@ -45,7 +40,7 @@ def test_root_redirects_to_sign_in_and_the_cookie_is_strict(desk_world) -> None:
     r = c.get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/desk/login"
     form = c.get("/desk/login")
-    r = c.post("/desk/login", data={"login": "anna", "password": PASSWORD, "csrf_token": _csrf(form.text)},
+    r = c.post("/desk/login", data={"login": "anna", "password": PASSWORD, "csrf_token": csrf_token(form.text)},
                follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/desk/queue"
     cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(f"{COOKIE}="))
@@ -62,7 +57,7 @@ def test_a_wrong_password_and_an_unknown_login_get_one_generic_message(desk_worl
     for login, password in (("anna", "wrong password!"), ("nobody", PASSWORD)):
         c = TestClient(desk_world.app)
         r = c.post("/desk/login", data={"login": login, "password": password,
-                                        "csrf_token": _csrf(c.get("/desk/login").text)})
+                                        "csrf_token": csrf_token(c.get("/desk/login").text)})
         assert r.status_code == 401 and COOKIE not in r.cookies
         answers.append(re.search(r'role="alert">([^<]+)<', r.text).group(1))  # type: ignore[union-attr]
     assert answers[0] == answers[1]
@@ -77,7 +72,7 @@ def test_repeated_failures_lock_the_account_even_against_the_right_password(desk
             assert str(exc) == BAD_LOGIN
     c = TestClient(desk_world.app)
     r = c.post("/desk/login", data={"login": "boris", "password": PASSWORD,
-                                    "csrf_token": _csrf(c.get("/desk/login").text)})
+                                    "csrf_token": csrf_token(c.get("/desk/login").text)})
     assert r.status_code == 401
     with desk_world.engine.connect() as conn:
         locked = conn.execute(select(desk_users.c.locked_until).where(desk_users.c.login == "boris")).scalar_one()
@@ -110,7 +105,7 @@ def test_a_form_without_the_csrf_token_gets_403_and_changes_nothing(desk_world) 
 def test_roles_and_api_keys(desk_world) -> None:  # type: ignore[no-untyped-def]
     dmitry = TestClient(desk_world.app, raise_server_exceptions=False)
     r = dmitry.post("/desk/login", data={"login": "dmitry", "password": PASSWORD,
-                                         "csrf_token": _csrf(dmitry.get("/desk/login").text)})
+                                         "csrf_token": csrf_token(dmitry.get("/desk/login").text)})
     assert r.url.path == "/desk/district" or r.status_code == 403
     assert dmitry.get("/desk/district").status_code == 200
     for page in ("/desk/queue", f"/desk/incidents/{desk_world.incidents[0]}", "/desk/orders", "/desk/appeals",
@@ -146,7 +141,7 @@ def test_snooze_close_and_a_stale_edit(desk_world) -> None:  # type: ignore[no-u
     page = anna.get(f"/desk/incidents/{inc}")
     assert page.status_code == 200
     version = int(re.search(r'name="version" value="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
-    token = _csrf(page.text)
+    token = csrf_token(page.text)
     r = anna.post(f"/desk/incidents/{inc}/snooze", data={"csrf_token": token, "hours": "4", "version": version},
                   follow_redirects=False)
     assert r.status_code == 303
@@ -250,7 +245,7 @@ def test_confirm_extend_and_lift_an_order(desk_world) -> None:  # type: ignore[n
     anna = sign_in(desk_world.app, "anna")
     board = anna.get("/desk/orders")
     assert f'action="/desk/orders/{waiting}/confirm"' in board.text
-    token = _csrf(board.text)
+    token = csrf_token(board.text)
     r = anna.post(f"/desk/orders/{waiting}/confirm", data={"csrf_token": token})
     assert r.status_code == 200 and exchange.order(waiting, None).status.value == "issued"
     assert anna.post(f"/desk/orders/{waiting}/confirm", data={"csrf_token": token}).status_code == 409

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from tests.adapters.http.desk.forms import csrf_token
 from zaslon.adapters.http.state import app_state
 from zaslon.core.access import DEFAULT_SCOPES, OrgKind
 from zaslon.flow.orgs import Principal
@@ -17,15 +17,9 @@ from zaslon.flow.ports.stats import HistoryRow
 PASSWORD = "correct horse battery staple"
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
 def sign_in(app, login: str) -> TestClient:  # type: ignore[no-untyped-def]
     c = TestClient(app, raise_server_exceptions=False)
-    token = _csrf(c.get("/desk/login").text)
+    token = csrf_token(c.get("/desk/login").text)
     r = c.post("/desk/login", data={"login": login, "password": PASSWORD, "csrf_token": token})
     assert r.status_code == 200, r.status_code
     return c
@@ -78,6 +72,6 @@ def test_a_bad_period_is_422_and_a_district_officer_is_refused(desk_world) -> No
     assert anna.get("/desk/stats.csv", params={"from": "2026-03-31", "to": "2026-03-01"}).status_code == 422
     dmitry = TestClient(desk_world.app, raise_server_exceptions=False)
     dmitry.post("/desk/login", data={"login": "dmitry", "password": PASSWORD,
-                                     "csrf_token": _csrf(dmitry.get("/desk/login").text)})
+                                     "csrf_token": csrf_token(dmitry.get("/desk/login").text)})
     assert dmitry.get("/desk/stats").status_code == 403
     assert dmitry.get("/desk/stats.csv").status_code == 403

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from tests.adapters.http.desk.forms import csrf_token
 from zaslon.adapters.db.tables_district import outreach_tasks
 from zaslon.adapters.http.state import app_state
 from zaslon.core.access import DEFAULT_SCOPES, OrgKind
@@ -25,16 +26,10 @@ PASSWORD = "correct horse battery staple"
 FRAUD = "+79001234567"
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
 def sign_in(app, login: str) -> TestClient:  # type: ignore[no-untyped-def]
     c = TestClient(app, raise_server_exceptions=False)
     r = c.post("/desk/login", data={"login": login, "password": PASSWORD,
-                                    "csrf_token": _csrf(c.get("/desk/login").text)}, follow_redirects=False)
+                                    "csrf_token": csrf_token(c.get("/desk/login").text)}, follow_redirects=False)
     assert r.status_code == 303, r.text[:300]
     return c
 
@@ -89,7 +84,7 @@ def test_an_officer_sees_only_their_own_district(district_world, engine) -> None
     # An analyst's pages stay closed to an officer.
     assert ivanov.get("/desk/queue").status_code == 403
     # Nor can an officer make a task in another district: 403, nothing written.
-    token = _csrf(page.text)
+    token = csrf_token(page.text)
     r = ivanov.post("/desk/district/tasks", data={"csrf_token": token, "district": "Leninsky", "person": "p-len",
                                                   "kind": "visit"}, follow_redirects=False)
     assert r.status_code == 403 and _tasks(engine) == 0
@@ -98,7 +93,7 @@ def test_an_officer_sees_only_their_own_district(district_world, engine) -> None
 def test_outreach_task_and_its_outcome(district_world, engine) -> None:  # type: ignore[no-untyped-def]
     app, _, _ = district_world
     ivanov, petrov = sign_in(app, "ivanov"), sign_in(app, "petrov")
-    token = _csrf(ivanov.get("/desk/district").text)
+    token = csrf_token(ivanov.get("/desk/district").text)
     r = ivanov.post("/desk/district/tasks", data={"csrf_token": token, "district": "Frunzensky", "person": "p-gran",
                                                   "kind": "call_blocking"}, follow_redirects=False)
     assert r.status_code == 303 and _tasks(engine) == 1
@@ -108,7 +103,7 @@ def test_outreach_task_and_its_outcome(district_world, engine) -> None:  # type:
     [task_id] = re.findall(r'data-task="([^"]+)"', ivanov.get("/desk/district").text)
     # Another district's officer cannot record its outcome.
     r = petrov.post(f"/desk/district/tasks/{task_id}/outcome",
-                    data={"csrf_token": _csrf(petrov.get("/desk/district").text), "outcome": "visited"},
+                    data={"csrf_token": csrf_token(petrov.get("/desk/district").text), "outcome": "visited"},
                     follow_redirects=False)
     assert r.status_code == 403
     r = ivanov.post(f"/desk/district/tasks/{task_id}/outcome",
