@@ -148,7 +148,7 @@ def test_state_stays_under_a_kilobyte_per_account() -> None:
     times = np.sort(rng.integers(0, 10**6, n))
     rows = [(ids[a], ids[b], int(t), 10.0) for a, b, t in zip(payers, payees, times, strict=True)]
     run(st, batch(rows))
-    assert st.array_bytes_per_account() < 700
+    assert st.array_bytes_per_account() < 800
     assert st.state_bytes_per_account() <= 1024
 
 
@@ -171,3 +171,45 @@ def test_a_profile_registered_after_first_sight_applies_from_then_on() -> None:
     x = run(st, batch([("P2", "LATE", 60, 10), ("LATE", "P2", 120, 5)]))
     assert f(x, 0, "payee_age_known") == 1 and f(x, 0, "payee_age_days") > 1500
     assert f(x, 1, "payer_elderly_alone") == 1
+
+
+def test_thirty_day_spending_mean_and_max_of_the_payer() -> None:
+    st = FeatureState()
+    day = 86_400
+    # 100 on day 0, 300 on day 20, then a transfer on day 25: 30-day window holds both, max is 300
+    rows = [("A", "B", 0, 100.0), ("A", "B", 20 * day, 300.0), ("A", "C", 25 * day, 150.0),
+            ("A", "C", 70 * day, 150.0)]
+    x = run(st, batch(rows))
+    assert f(x, 0, "payer_out_n_30d") == 0 and f(x, 0, "payer_out_max_30d") == 0
+    assert f(x, 2, "payer_out_n_30d") == 2
+    sums = f(x, 2, "payer_out_sum_30d")
+    assert f(x, 2, "payer_out_mean_30d") == pytest.approx(sums / 2, rel=1e-6)
+    # amounts are in relative units: the day-20 amount is three times the day-0 one
+    assert f(x, 2, "payer_out_max_30d") > f(x, 2, "payer_out_mean_30d")
+    assert 0.0 < f(x, 2, "amount_over_max_30d") < 1.0
+    # 45 days after the last one: nothing left in the window, no max
+    assert f(x, 3, "payer_out_n_30d") == 0 and f(x, 3, "payer_out_max_30d") == 0
+
+
+def test_weekday_counts_from_monday() -> None:
+    st = FeatureState()
+    monday = T0 - ((T0 // 86_400 + 3) % 7) * 86_400  # the Monday on or before T0
+    rows = [("A", "B", monday - T0 + k * 86_400 + 3600, 10.0) for k in range(7)]
+    x = run(st, batch(rows))
+    assert [f(x, i, "weekday_utc") for i in range(7)] == list(range(7))
+    assert datetime.fromtimestamp(monday, UTC).weekday() == 0
+
+
+def test_reported_counts_and_share_come_from_knowledge_not_the_state() -> None:
+    st = FeatureState()
+    shop = [(f"P{i}", "SHOP", i * 60, 20.0) for i in range(9)]
+    run(st, batch(shop))
+    b = batch([("Q", "SHOP", 3600, 20.0), ("R", "DROP", 3600, 20.0)])
+    x = st.process(b, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64),
+                   payee_reported_n=np.array([1, 1]), payer_reported_n=np.array([0, 2]))
+    assert f(x, 0, "payee_reported_n") == 1 and f(x, 0, "payee_reported_share") == pytest.approx(1 / 9)
+    # a payee never seen before with a report against it: all of what is known is reported
+    assert f(x, 1, "payee_reported_share") == 1.0 and f(x, 1, "payer_reported_n") == 2
+    # not given: zero (the snapshot rebuild folds without knowledge)
+    y = run(st, batch([("Q", "SHOP", 7200, 20.0)]))
+    assert f(y, 0, "payee_reported_n") == 0 and f(y, 0, "payee_reported_share") == 0

@@ -63,3 +63,12 @@ def test_the_batch_lapse_agrees_with_the_row_one() -> None:
     assert out.tolist() == [int(k.at(p, int(t))) for p, t in zip(payers, ts.tolist(), strict=True)]
     assert protected_payers(out).tolist() == [True, False, True, False, False]
     assert flags.tolist() == [int(k.flags(p)) for p in payers]  # the input is not changed in place
+
+
+def test_reported_transfers_are_counted_per_payer_and_payee() -> None:
+    k = Knowledge()
+    k.count_report("V1", "DROP")
+    k.count_report("V2", "DROP")
+    k.count_report("V1", None)  # a cash withdrawal: no payee account
+    assert k.reported_in == {"DROP": 2} and k.reported_out == {"V1": 2, "V2": 1}
+    assert k.flags("DROP") == AccountFlag.NONE  # counting is not listing

@@ -18,7 +18,9 @@ from zaslon.core.policy import (
     PolicyConfig,
     PolicyInputs,
     decide,
+    friction_bars,
     knowledge_prior,
+    with_bars,
 )
 
 
@@ -92,3 +94,43 @@ def test_bad_config_is_refused() -> None:
 def test_knowledge_prior_without_a_model() -> None:
     s = knowledge_prior(np.array([0, int(AccountFlag.REPORTED)], dtype=np.int64), np.zeros(2, dtype=np.int64))
     assert s[0] == 0 and s[1] > 0.5
+
+
+def _held_share(cfg: PolicyConfig, score: np.ndarray, vulnerable: np.ndarray, first: np.ndarray) -> float:
+    n = score.shape[0]
+    out, _ = decide(cfg, PolicyInputs(score, first, vulnerable, np.zeros(n, dtype=np.int64),
+                                      np.zeros(n, dtype=np.int8)))
+    return float((out >= HOLD).mean())
+
+
+def test_friction_bars_cap_the_share_a_model_alone_holds() -> None:
+    rng = np.random.default_rng(3)
+    n = 40_000
+    score = rng.beta(0.5, 8.0, n)  # a model that scores this bank's data high: many above the 0.1 floor
+    vulnerable, first = rng.random(n) < 0.1, rng.random(n) < 0.3
+    assert _held_share(CFG, score, vulnerable, first) > 0.05
+    review, hold = friction_bars(CFG, score, vulnerable, first)
+    calibrated = with_bars(CFG, (review, hold))
+    assert hold > CFG.hold_at and review >= CFG.review_at
+    assert 0.0045 <= _held_share(calibrated, score, vulnerable, first) <= 0.005
+    out, _ = decide(calibrated, PolicyInputs(score, first, vulnerable, np.zeros(n, dtype=np.int64),
+                                             np.zeros(n, dtype=np.int8)))
+    assert float((out >= REVIEW).mean()) <= 0.02
+
+
+def test_friction_bars_never_go_below_the_configured_floor_or_past_block() -> None:
+    score = np.linspace(0.0, 0.02, 10_000)  # a quiet model: nothing near the 0.1 floor
+    none = np.zeros(10_000, dtype=np.bool_)
+    assert friction_bars(CFG, score, none, none) == (CFG.review_at, CFG.hold_at)
+    hot = np.full(10_000, 0.999)  # everything scored as fraud: the bar stops at block_at
+    assert friction_bars(CFG, hot, none, none)[1] == CFG.block_at
+    assert with_bars(CFG, None) is CFG
+    assert with_bars(CFG, (0.0, 0.0)) == CFG  # stored bars below the floor change nothing
+    assert friction_bars(PolicyConfig(max_hold_rate=None, max_review_rate=None), hot, none, none) == (
+        CFG.review_at, CFG.hold_at)
+
+
+@pytest.mark.parametrize("cap", [0.0, 1.0, -0.1, 2.0])
+def test_friction_caps_outside_zero_one_are_refused(cap: float) -> None:
+    with pytest.raises(ValueError, match="friction caps"):
+        PolicyConfig(max_hold_rate=cap)

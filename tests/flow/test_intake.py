@@ -199,3 +199,18 @@ def test_one_report_does_not_list_an_account_many_people_pay(db: Engine) -> None
     assert res.created and set(res.flagged_accounts) == {DROP1, shop}  # both stored for the desk...
     assert k.flags(DROP1) == AccountFlag.REPORTED
     assert k.flags(shop) == AccountFlag.NONE  # ...but the busy shop is not listed on one report's word
+
+
+def test_reported_transfers_are_counted_and_the_count_survives_a_restart(db: Engine) -> None:
+    k = Knowledge()
+    intake_incident(db, k, report(external_ref="A-1"), card_pepper=PEPPER, now=NOW)
+    repeat = intake_incident(db, k, report(external_ref="A-1"), card_pepper=PEPPER, now=NOW)
+    assert not repeat.created  # a repeat counts nothing again
+    intake_incident(db, k, report(victim=Victim(party_id="p-2"), transfer_ids=("t3",), text=""),
+                    card_pepper=PEPPER, now=NOW)
+    payer = "BY13NBRB3600900000002Z00AB00"
+    assert k.reported_in == {DROP1: 1, DROP2: 1}  # the cash sink is not an account
+    assert k.reported_out == {payer: 2, DROP1: 1}
+    rebuilt = Knowledge()
+    load_knowledge(db, rebuilt)
+    assert rebuilt.reported_in == k.reported_in and rebuilt.reported_out == k.reported_out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +82,44 @@ def test_replay_cli_writes_scores(tmp_path: Path) -> None:
     s = pl.read_parquet(op)
     assert s.columns[:3] == ["transfer_id", "score", "decision"] and len(s) == len(t)
     assert s["score"].is_between(0, 1).all()
+    summary = json.loads(r.output.strip().splitlines()[-1])
+    held = float(s["decision"].is_in(["hold", "block"]).mean())
+    assert summary["hold_rate"] == pytest.approx(held)
+    friction = summary["friction"]
+    assert friction["max_hold_rate"] == 0.005 and friction["by_model"]
+    for m in friction["by_model"]:  # each model's bars and the share it held in the days it scored
+        assert m["bars"]["hold_at"] >= 0.1 and m["scored"] > 0 and 0.0 <= m["realised_hold_rate"] <= 1.0
+
+
+def test_each_model_is_calibrated_to_the_friction_cap_on_the_week_before_it() -> None:
+    """A cap far below what the data needs raises every model's hold bar above the floor."""
+    from zaslon.core.policy import PolicyConfig
+
+    t, i, _ = foreign_history()
+    loose = replay(t, i, retrain_days=3)
+    tight = replay(t, i, retrain_days=3, policy=PolicyConfig(max_hold_rate=0.0005, max_review_rate=0.001))
+    for a, b in zip(loose.models, tight.models, strict=True):
+        assert b["bars"]["hold_at"] >= a["bars"]["hold_at"]
+    assert any(b["bars"]["hold_at"] > 0.1 for b in tight.models)
+    assert (tight.out["decision"] == "hold").sum() <= (loose.out["decision"] == "hold").sum()
+
+
+def test_a_report_counts_against_its_payee_for_later_transfers() -> None:
+    from zaslon.core.features import FEATURE_INDEX
+    from zaslon.flow.replay import stream_pass, validate_incidents, validate_transfers
+    from zaslon.flow.scoring import ScoringEngine
+
+    t, i, _ = foreign_history()
+    tv = validate_transfers(t)
+    st = stream_pass(ScoringEngine(), tv, validate_incidents(i, tv))
+    col = FEATURE_INDEX["payee_reported_n"]
+    first_report = i["reported_at"].min()
+    ts = st.frame["ts"]
+    mule = np.array([str(p).startswith("MULE") for p in st.frame["payee"].to_list()])
+    before = (ts < first_report).to_numpy()
+    assert st.x[before & mule, col].max() == 0  # nothing from the future
+    assert st.x[~before & mule, col].max() >= 5  # mules collect reports as they come
+    assert st.x[~mule, col].max() == 0  # households' payees were never reported
 
 
 def _bad_cases() -> list[tuple[str, pl.DataFrame | None, pl.DataFrame | None, str]]:

@@ -63,8 +63,8 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
     ) -> None:
         """Score a bank's own history in event-time order, learning only from reports already made."""
         from zaslon.flow.bank_export import apply_map, bank_incidents, bank_transfers, parse_map, read_table
+        from zaslon.flow.replay import friction_summary, write_atomic
         from zaslon.flow.replay import replay as run_replay
-        from zaslon.flow.replay import write_atomic
 
         mapping = parse_map(column_map)
         frames = apply_map({"transfers": read_table(transfers, "transfers"),
@@ -79,7 +79,28 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         held = int(res.out["decision"].is_in(["hold", "block"]).sum())
         print(json.dumps({"transfers": len(res.out), "models": [m["model_id"] for m in res.models],
                           "decisions": dict(counts), "hold_rate": held / len(res.out) if len(res.out) else 0.0,
-                          "out": str(out)}))
+                          "friction": friction_summary(res), "out": str(out)}))
+
+    @evaluate.command("replay")
+    def eval_replay(
+        preset: str = typer.Option("small", help="simulator preset of the world to export"),
+        seed: int = typer.Option(1, min=0, help="world seed, and the seed of the random ids"),
+        world: Path | None = typer.Option(None, help="use this world directory instead of generating one"),
+        json_path: Path | None = typer.Option(None, "--json", help="write the figures here"),
+        eval_days: float = typer.Option(7.0, min=1.0, help="length of the measured last period"),
+    ) -> None:
+        """Export a world as a foreign bank would (random ids, no opening dates, no device, decimal EUR, CSV),
+        run `zaslon replay`'s code on it, then measure the last week against truth."""
+        import polars as pl
+
+        from zaslon.lab.foreign_replay import evaluate_foreign_replay
+
+        w = _world_for(preset, seed, world)
+        n = pl.scan_parquet(w / "transfers.parquet").select(pl.len()).collect().item()
+        with _bar(int(n), "replay") as advance:
+            out = evaluate_foreign_replay(w, seed=seed, eval_days=eval_days, progress=advance)
+        out["preset"] = preset if world is None else None
+        _write_json(json_path, out)
 
     @evaluate.command("scoring")
     def eval_scoring(

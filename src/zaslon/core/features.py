@@ -1,20 +1,22 @@
 """Streaming per-account feature state for real-time scoring.
 
-Each account owns one row in a set of fixed-size numpy arrays (about 650 bytes; ``FeatureState.state_bytes``
+Each account owns one row in a set of fixed-size numpy arrays (about 750 bytes; ``FeatureState.state_bytes``
 measures it), so a partition of accounts can live in one worker. A batch of transfers is processed in
 event-time order by one compiled kernel (``zaslon.core.features_kernel``): for every transfer it first
 writes the features computed from the state *before* that transfer, then folds the transfer into the
 payer's and payee's state. Features therefore never see the transfer itself or anything after it, even
 inside a micro-batch.
 
-Sliding windows are bucketed rings (10 min: 5 x 2 min, 1 h: 6 x 10 min, 24 h: 12 x 2 h, 7 d: 7 x 1 day):
+Sliding windows are bucketed rings (10 min: 5 x 2 min, 1 h: 6 x 10 min, 24 h: 12 x 2 h, 7 d: 7 x 1 day,
+30 d: 6 x 5 days):
 a window of width W at time t covers the buckets of t and the ones before, so it spans between W minus one
 bucket and W. Amounts are kept in "relative units": the amount divided by the running geometric mean of
 amounts in its currency, which makes features comparable across currencies and lets the model run on a
 foreign bank's history (JPY, EUR, ...) without exchange rates.
 
-Knowledge (reported / in case / suspected drop / traced / partner-listed) is read at scoring time from
-``zaslon.core.knowledge.Knowledge`` and passed in as bit flags; it is not copied into the state.
+Knowledge (reported / in case / suspected drop / traced / partner-listed, and how many of an account's
+transfers were reported) is read at scoring time from ``zaslon.core.knowledge.Knowledge`` and passed in as
+bit flags and counts; it is not copied into the state.
 """
 
 from __future__ import annotations
@@ -97,6 +99,15 @@ FEATURE_INFO: dict[str, tuple[str, str]] = {
     "channel_code": ("int", "channel: 0 unknown, 1 mobile, 2 web, 3 branch, 4 card, 5 atm, 6 batch"),
     "payer_age_known": ("bool", "payer_age_days counts from the opening date its bank gave (else from first seen)"),
     "payee_age_known": ("bool", "payee_age_days counts from the opening date its bank gave (else from first seen)"),
+    "payer_out_n_30d": ("int", "payer's outgoing transfers in the last 30 days"),
+    "payer_out_sum_30d": ("float", "payer's outgoing amount in the last 30 days, relative units"),
+    "payer_out_mean_30d": ("float", "payer's mean outgoing amount in the last 30 days, relative units (0 if none)"),
+    "payer_out_max_30d": ("float", "payer's largest outgoing amount in the last 15 to 30 days, relative units"),
+    "amount_over_max_30d": ("float", "this amount over the payer's largest of the last 15 to 30 days (0 if none)"),
+    "payee_reported_n": ("int", "the payee's incoming transfers reported as fraud so far (delayed reports)"),
+    "payee_reported_share": ("float", "payee_reported_n over every transfer the payee received so far"),
+    "payer_reported_n": ("int", "the payer's own earlier transfers reported as fraud so far"),
+    "weekday_utc": ("int", "day of the week in UTC, 0 Monday ... 6 Sunday"),
     # Telecom signals read at scoring time from operators' call events (zaslon.core.calls.CallBook), through
     # the payer account's registered phones; not part of the per-account state.
     "on_risky_call": ("bool", "the payer is on a call now (or hung up within 10 min) with a flagged, spoofed or "
@@ -114,6 +125,7 @@ FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_INFO)
 FEATURE_KINDS: dict[str, str] = {k: v[0] for k, v in FEATURE_INFO.items()}
 FEATURE_INDEX: dict[str, int] = {k: i for i, k in enumerate(FEATURE_NAMES)}
 assert len(FEATURE_NAMES) == K.N_FEATURES
+assert FEATURE_INDEX[SIGNAL_NAMES[0]] == K.N_COMPUTED
 # What the model trains on: everything but the telecom signals. Their values depend on which operators feed
 # call events for which subscribers, which changes as operators connect; a model trained on partial coverage
 # learns that coverage (in the tiny demo, with the signals in, vishing's saved share fell from 74% to 70%).
@@ -280,13 +292,18 @@ class FeatureState:
         payer_flags: I64,
         payee_flags: I64,
         *,
+        payee_reported_n: I64 | None = None,
+        payer_reported_n: I64 | None = None,
         update: bool = True,
     ) -> F32:
         """Features of each transfer from the state before it; then (if ``update``) fold it in.
 
         Rows must be in event-time order (ties keep their given order). Returns float32[n, F].
+        ``payee_reported_n`` / ``payer_reported_n``: reported transfers into the payee / made by the payer known
+        at scoring time (``Knowledge.reported_in`` / ``reported_out``); zero when not given.
         """
         n = len(batch)
+        no_reports = np.zeros(n, dtype=np.int64)
         payer_idx = self.indices(batch.payer)
         payee_idx = self.indices(batch.payee)
         cur_idx = self._currency_ids(batch.currency)
@@ -319,6 +336,8 @@ class FeatureState:
             chan,
             np.ascontiguousarray(payer_flags, dtype=np.int64),
             np.ascontiguousarray(payee_flags, dtype=np.int64),
+            no_reports if payee_reported_n is None else np.ascontiguousarray(payee_reported_n, dtype=np.int64),
+            no_reports if payer_reported_n is None else np.ascontiguousarray(payer_reported_n, dtype=np.int64),
             self.cur,
             *self.arrays,
             self.elderly_age,
@@ -353,6 +372,14 @@ class FeatureState:
 
     def state_bytes_per_account(self) -> float:
         return self.array_bytes_per_account() + self.index_bytes_per_account()
+
+
+def report_counts(accounts: Sequence[str], counts: Mapping[str, int]) -> I64 | None:
+    """Reported transfers of each account (``Knowledge.reported_in`` / ``reported_out``); None when none are."""
+    if not counts:
+        return None
+    get = counts.get
+    return np.fromiter((get(a, 0) for a in accounts), dtype=np.int64, count=len(accounts))
 
 
 def knowledge_flags(accounts: Sequence[str], flags: Mapping[str, AccountFlag]) -> I64:

@@ -26,21 +26,27 @@ except ImportError:  # pragma: no cover
         return fn
 
 
-# 58 computed here, then 6 telecom signals ``FeatureState.process`` copies in (zaslon.core.calls.SIGNAL_NAMES).
-N_FEATURES = 64
+# 67 computed here, then 6 telecom signals ``FeatureState.process`` copies in (zaslon.core.calls.SIGNAL_NAMES).
+N_COMPUTED = 67
+N_FEATURES = 73
 NONE_TS = -(1 << 62)
 NONE_DAY = -(1 << 31)
 
-# Window tiers: (bucket width in seconds, buckets, first slot). 10 min, 1 h, 24 h, 7 d.
-TIER_W = np.array([120, 600, 7200, 86400], dtype=np.int64)
-TIER_N = np.array([5, 6, 12, 7], dtype=np.int64)
-TIER_OFF = np.array([0, 5, 11, 23], dtype=np.int64)
-N_SLOTS = 30
+# Window tiers: (bucket width in seconds, buckets, first slot). 10 min, 1 h, 24 h, 7 d, 30 d.
+TIER_W = np.array([120, 600, 7200, 86400, 432000], dtype=np.int64)
+TIER_N = np.array([5, 6, 12, 7, 6], dtype=np.int64)
+TIER_OFF = np.array([0, 5, 11, 23, 30], dtype=np.int64)
+N_TIERS = 5
+N_SLOTS = 36
+# The largest outgoing amount is kept per 15-day epoch (this one and the one before): a max over the last
+# 15 to 30 days in three numbers, where a true sliding max would need every amount.
+MAX_EPOCH_S = 15 * 86400
 OUT, IN = 0, 1
 WEEK_MIN = 10080.0
 
 # Order of the state arrays (FeatureState.arrays).
-S_BK, S_LAST, S_FIRST, S_NTOT, S_WEL, S_BLOOM_OUT, S_BLOOM_IN, S_NDIST, S_DEV, S_KEY, S_BIRTH, S_ALONE = range(12)
+(S_BK, S_LAST, S_FIRST, S_NTOT, S_WEL, S_BLOOM_OUT, S_BLOOM_IN, S_NDIST, S_DEV, S_KEY, S_BIRTH, S_ALONE,
+ S_MAX) = range(13)
 
 # Knowledge bits (zaslon.core.knowledge.AccountFlag).
 REPORTED, TRACED, IN_CASE, SUSPECTED_DROP, PARTNER_LISTED = 1, 2, 4, 8, 16
@@ -61,6 +67,7 @@ def new_state(cap: int) -> list[npt.NDArray[Any]]:
         np.zeros(cap, dtype=np.uint32),  # S_KEY: stable hash of the account id
         np.full(cap, NONE_DAY, dtype=np.int32),  # S_BIRTH: owner's birth day since epoch
         np.zeros(cap, dtype=np.uint8),  # S_ALONE: bit 0 the owner lives alone, bit 1 the bank gave the opening date
+        np.zeros((cap, 3), dtype=np.float32),  # S_MAX: 15-day epoch, max outgoing amount in it, in the one before
     ]
 
 
@@ -87,7 +94,7 @@ def _window(bk: Any, acc: int, d: int, tier: int, t: int, last: int) -> tuple[fl
 @jit
 def _add(bk: Any, lastarr: Any, acc: int, d: int, t: int, amount: float) -> None:
     last = lastarr[acc, d]
-    for tier in range(4):
+    for tier in range(N_TIERS):
         w = TIER_W[tier]
         nb = TIER_N[tier]
         off = TIER_OFF[tier]
@@ -142,11 +149,31 @@ def _age_days(first: int, t: int) -> float:
 
 
 @jit
+def _max_30d(mx: Any, a: int, t: int) -> float:
+    e = t // MAX_EPOCH_S
+    if mx[a, 0] == e:
+        return float(max(mx[a, 1], mx[a, 2]))
+    if mx[a, 0] == e - 1:
+        return float(mx[a, 1])
+    return 0.0
+
+
+@jit
+def _fold_max(mx: Any, a: int, t: int, rel: float) -> None:
+    e = t // MAX_EPOCH_S
+    if mx[a, 0] != e:
+        mx[a, 2] = mx[a, 1] if mx[a, 0] == e - 1 else 0.0
+        mx[a, 1] = 0.0
+        mx[a, 0] = e
+    mx[a, 1] = max(mx[a, 1], rel)
+
+
+@jit
 def run(
     payer: Any, payee: Any, ts: Any, amount: Any, cur: Any, cross: Any, dev: Any, ip: Any, call: Any, chan: Any,
-    payer_flags: Any, payee_flags: Any, curstats: Any,
+    payer_flags: Any, payee_flags: Any, payee_reported_n: Any, payer_reported_n: Any, curstats: Any,
     bk: Any, last: Any, first: Any, ntot: Any, wel: Any, bloom_out: Any, bloom_in: Any, ndist: Any,
-    devs: Any, key: Any, birth: Any, alone: Any,
+    devs: Any, key: Any, birth: Any, alone: Any, mx: Any,
     elderly_age: float, update: bool, out: Any,
 ) -> None:
     n = payer.shape[0]
@@ -229,6 +256,22 @@ def run(
         o[52] = (t % 86400) / 3600.0
         o[54] = rel / (o[18] + 1.0)
         o[55] = chan[i]
+        # Spending over 30 days, and this amount against it (amounts in relative units).
+        cn, sm = _window(bk, a, OUT, 4, t, last[a, OUT])
+        o[58] = cn
+        o[59] = sm
+        o[60] = sm / cn if cn > 0.0 else 0.0
+        top = _max_30d(mx, a, t)
+        o[61] = top
+        o[62] = rel / top if top > 0.0 else 0.0
+        # What delayed reports taught about the payee: how many of its incoming transfers were reported as
+        # fraud so far, and their share of everything it received (a shop with one reported sale in 10,000 is
+        # not a drop with three of five).
+        rn = payee_reported_n[i]
+        o[63] = rn
+        o[64] = min(1.0, rn / ntot[b, IN]) if b >= 0 and ntot[b, IN] > 0 else (1.0 if rn > 0 else 0.0)
+        o[65] = payer_reported_n[i]
+        o[66] = ((t // 86400) + 3) % 7  # 0 Monday ... 6 Sunday (1970-01-01 was a Thursday)
         if not update:
             continue
         # ---- fold the transfer into the state (after its features were written) ----
@@ -236,6 +279,7 @@ def run(
         curstats[c, 1] += (la - curstats[c, 1]) / n_c
         curstats[c, 0] = n_c
         _add(bk, last, a, OUT, t, rel)
+        _fold_max(mx, a, t, rel)
         m = wel[a, 0]
         nn = n_out + 1
         delta = la - m

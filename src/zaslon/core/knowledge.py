@@ -31,6 +31,18 @@ class Knowledge:
     # account a trace passed through, with no order on it and no corroboration as a drop, is not held for
     # everything it sends for weeks. No entry: protected for as long as it is TRACED.
     traced_until: dict[str, int] = field(default_factory=dict)
+    # How many transfers into (out of) each account victims reported as fraud. Counted for every named
+    # transfer, also where the account is not listed (an established business): the features weigh the
+    # count against everything the account received, so a shop with one reported sale is scored, not held.
+    reported_in: dict[str, int] = field(default_factory=dict)
+    reported_out: dict[str, int] = field(default_factory=dict)
+
+    def count_report(self, payer: str | None, payee: str | None) -> None:
+        """One more reported transfer from ``payer`` to ``payee`` (either may be unknown)."""
+        if payee:
+            self.reported_in[payee] = self.reported_in.get(payee, 0) + 1
+        if payer:
+            self.reported_out[payer] = self.reported_out.get(payer, 0) + 1
 
     def flag(self, account_id: str, flag: AccountFlag) -> None:
         self.accounts[account_id] = self.accounts.get(account_id, AccountFlag.NONE) | flag

@@ -41,6 +41,8 @@ class CompiledTrees:
     roots: npt.NDArray[np.int32]
     sigmoid: float
     bias: float
+    # (review_at, hold_at) calibrated to the friction caps when the model was trained (core.policy.friction_bars)
+    bars: tuple[float, float] | None = None
 
     @classmethod
     def from_dump(cls, dump: Mapping[str, Any], version: str, columns: Sequence[str]) -> CompiledTrees:

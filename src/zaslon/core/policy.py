@@ -8,11 +8,15 @@ stricter for the people fraud hurts most and for the situations fraudsters creat
 - a payee named in a reported incident (or on a partner's known-bad list) is at least held, as Russia's
   161-FZ list does with a 2-day cooling-off; a payee in a case or suspected as a drop is at least reviewed.
 The outcome is the most severe of the model's, the rules' and the knowledge's.
+
+The model's bars adapt to the data: each trained model carries bars raised until it alone would hold at
+most ``max_hold_rate`` (0.5%) of the transfers it was calibrated on (``friction_bars``); the fixed bars are
+the floor.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +49,11 @@ class PolicyConfig:
     # move on unnoticed. Its exits (cash, abroad, crypto) are blocked, anything else it sends is held.
     protect_traced_payer: bool = True
     hold_days: float = 2.0
+    # Friction caps: a trained model's bars are raised until the model alone would have held (reviewed) at most
+    # these shares of the transfers it was trained on (``friction_bars``), so a model that scores a bank's data
+    # higher than ours does not hold 10% of it. The bars above are floors; None: no cap.
+    max_hold_rate: float | None = 0.005
+    max_review_rate: float | None = 0.02
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_at <= self.hold_at <= self.block_at <= 1.0:
@@ -53,6 +62,9 @@ class PolicyConfig:
             raise ValueError("strictness factors must be in (0, 1]")
         if self.hold_days < 0:
             raise ValueError("hold_days must not be negative")
+        for cap in (self.max_hold_rate, self.max_review_rate):
+            if cap is not None and not 0.0 < cap < 1.0:
+                raise ValueError("friction caps must be in (0, 1)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +116,45 @@ def protect_payers(
     return out, why
 
 
+def _factors(cfg: PolicyConfig, vulnerable: npt.NDArray[np.bool_],
+             first_time_payee: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    factor = np.ones(vulnerable.shape[0], dtype=np.float64)
+    factor = np.where(vulnerable, factor * cfg.vulnerable_factor, factor)
+    return np.where(first_time_payee, factor * cfg.first_time_factor, factor)
+
+
+def _bar_for(adjusted: npt.NDArray[np.float64], cap: float | None) -> float:
+    """The lowest bar at which at most ``cap`` of ``adjusted`` reach it (0 without a cap or rows)."""
+    if cap is None or adjusted.shape[0] == 0:
+        return 0.0
+    k = int(np.floor(cap * adjusted.shape[0]))
+    top = np.partition(adjusted, adjusted.shape[0] - k - 1)[adjusted.shape[0] - k - 1]  # the (k+1)-th largest
+    return float(np.nextafter(top, np.inf))
+
+
+def friction_bars(cfg: PolicyConfig, score: npt.NDArray[np.float64], vulnerable: npt.NDArray[np.bool_],
+                  first_time_payee: npt.NDArray[np.bool_]) -> tuple[float, float]:
+    """(review_at, hold_at) for a model, from its scores of a sample of transfers: the configured bars, raised
+    where the model alone would hold more than ``max_hold_rate`` (review more than ``max_review_rate``) of
+    them. The strictness factors apply as in ``decide``; hold never passes block_at."""
+    adjusted = score / _factors(cfg, vulnerable, first_time_payee)
+    hold = min(cfg.block_at, max(cfg.hold_at, _bar_for(adjusted, cfg.max_hold_rate)))
+    review = min(hold, max(cfg.review_at, _bar_for(adjusted, cfg.max_review_rate)))
+    return review, hold
+
+
+def with_bars(cfg: PolicyConfig, bars: tuple[float, float] | None) -> PolicyConfig:
+    """``cfg`` with a model's calibrated bars (``friction_bars``); never below the configured ones."""
+    if bars is None:
+        return cfg
+    hold = min(cfg.block_at, max(cfg.hold_at, bars[1]))
+    return replace(cfg, review_at=min(hold, max(cfg.review_at, bars[0])), hold_at=hold)
+
+
 def decide(cfg: PolicyConfig, x: PolicyInputs) -> tuple[I8, npt.NDArray[np.int8]]:
     """Outcome code per transfer (see OUTCOMES) and a bit set of why (WHY_*)."""
     n = x.score.shape[0]
-    factor = np.ones(n, dtype=np.float64)
-    factor = np.where(x.vulnerable, factor * cfg.vulnerable_factor, factor)
-    factor = np.where(x.first_time_payee, factor * cfg.first_time_factor, factor)
+    factor = _factors(cfg, x.vulnerable, x.first_time_payee)
     s = x.score
     model = np.zeros(n, dtype=np.int8)
     model[s >= cfg.review_at * factor] = REVIEW

@@ -82,6 +82,7 @@ class IntakeResult:
     flagged_accounts: tuple[str, ...] = ()
     flagged_phones: tuple[str, ...] = ()
     payees: dict[str, str] = field(default_factory=dict)  # disputed transfer id -> payee account
+    payers: dict[str, str] = field(default_factory=dict)  # disputed transfer id -> payer account
 
 
 def _body_hash(report: IncidentReport) -> str:
@@ -160,6 +161,8 @@ def intake_incident(
         for account in _uncorroborated_listable(store, result.flagged_accounts, reported_at, kind_of):
             knowledge.flag(account, AccountFlag.REPORTED)
         knowledge.flagged_phones.update(result.flagged_phones)
+        for ref, payee in result.payees.items():
+            knowledge.count_report(result.payers.get(ref), None if payee == CASH_SINK else payee)
     return result
 
 
@@ -192,7 +195,8 @@ def _store(
         return IntakeResult(stored.incident, False, stored.incident.incident_id)
     accounts = [p for p in stored.payees.values() if p != CASH_SINK]
     accounts += [i.value for i in found if i.kind in _FLAGGED_KINDS]
-    return IntakeResult(stored.incident, True, None, tuple(dict.fromkeys(accounts)), phones, stored.payees)
+    return IntakeResult(stored.incident, True, None, tuple(dict.fromkeys(accounts)), phones, stored.payees,
+                        stored.payers)
 
 
 def _bank_names(principal: Principal, inds: Iterable[Indicator], banks: Iterable[str | None]) -> bool:
@@ -269,4 +273,8 @@ def load_knowledge(engine: Engine, knowledge: Knowledge,
         knowledge.flag(account, AccountFlag.REPORTED)
         flagged += 1
     knowledge.flagged_phones.update(sources.phones)
+    knowledge.reported_in.clear()
+    knowledge.reported_out.clear()
+    for payer, payee in sources.disputed:
+        knowledge.count_report(payer, None if payee == CASH_SINK else payee)
     return flagged, len(sources.phones)

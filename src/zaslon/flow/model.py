@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from zaslon.core.features import FEATURE_INDEX, FEATURE_NAMES, MODEL_FEATURES
 from zaslon.core.model_trees import CompiledTrees
+from zaslon.core.policy import PolicyConfig, friction_bars
 from zaslon.errors import InvalidInput, NotFound
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -42,6 +43,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "verbose": -1,
 }
 MAX_NEGATIVES = 150_000  # above this, negatives are subsampled (and re-weighted) to bound training time
+CALIBRATION_ROWS = 200_000  # enough for a 0.5% quantile to within a few hundredths of a percent
 
 
 @dataclass
@@ -73,9 +75,15 @@ def train(
     cutoff: datetime,
     params: Mapping[str, Any] | None = None,
     feature_names: Sequence[str] = MODEL_FEATURES,
+    policy: PolicyConfig | None = None,
+    calibrate_on: npt.NDArray[np.float32] | None = None,
 ) -> TrainedModel:
     """Train on rows already restricted to before the cut-off, with labels known by it. ``x`` holds either
-    every engine feature (``FEATURE_NAMES``; the ``feature_names`` columns are taken) or just those."""
+    every engine feature (``FEATURE_NAMES``; the ``feature_names`` columns are taken) or just those.
+
+    The model's bars are calibrated to ``policy``'s friction caps (``core.policy.friction_bars``) on
+    ``calibrate_on`` (rows with every engine feature, e.g. the most recent ones), by default on up to
+    ``CALIBRATION_ROWS`` of the training rows drawn at random."""
     import lightgbm as lgb
 
     if x.shape[0] != y.shape[0]:
@@ -109,6 +117,11 @@ def train(
     ds = lgb.Dataset(xs, label=ys.astype(np.float64), weight=ws, feature_name=list(feature_names), free_raw_data=True)
     booster = lgb.train(p, ds, num_boost_round=rounds)
     compiled = CompiledTrees.from_dump(booster.dump_model(), model_id, FEATURE_NAMES)
+    if calibrate_on is None and x.shape[1] == len(FEATURE_NAMES):
+        pick = rng.choice(x.shape[0], min(x.shape[0], CALIBRATION_ROWS), replace=False)
+        calibrate_on = x[np.sort(pick)]
+    bars = None if calibrate_on is None else calibrated_bars(compiled, calibrate_on, policy or PolicyConfig())
+    compiled = replace(compiled, bars=bars)
     meta = {
         "model_id": model_id,
         "cutoff": cutoff.isoformat(),
@@ -118,8 +131,23 @@ def train(
         "rows_before_sampling": int(x.shape[0]),
         "positives": n_pos,
         "features": list(feature_names),
+        "bars": None if bars is None else {"review_at": bars[0], "hold_at": bars[1]},
     }
     return TrainedModel(model_id, cutoff, booster, compiled, meta)
+
+
+def calibrated_bars(model: CompiledTrees, x: npt.NDArray[np.float32], policy: PolicyConfig) -> tuple[float, float]:
+    """The model's (review_at, hold_at) for the transfers ``x`` (every engine feature), as the engine decides."""
+    score, _ = model.predict(x)
+    vulnerable = (x[:, FEATURE_INDEX["payer_elderly_alone"]] != 0) | (x[:, FEATURE_INDEX["on_flagged_call"]] != 0)
+    return friction_bars(policy, np.asarray(score, dtype=np.float64), vulnerable,
+                         x[:, FEATURE_INDEX["first_time_payee"]] != 0)
+
+
+def bars_of(meta: Mapping[str, Any]) -> tuple[float, float] | None:
+    """A stored model's calibrated bars (None for a model stored before they existed)."""
+    b = meta.get("bars")
+    return None if not b else (float(b["review_at"]), float(b["hold_at"]))
 
 
 class ModelStore:
@@ -166,7 +194,9 @@ class ModelStore:
         if not f.exists():
             raise NotFound(f"no model {mid!r} in {self.root}", field="model")
         booster = lgb.Booster(model_file=str(f))
-        return CompiledTrees.from_dump(booster.dump_model(), mid, FEATURE_NAMES)
+        compiled = CompiledTrees.from_dump(booster.dump_model(), mid, FEATURE_NAMES)
+        meta = self.root / f"{mid}.json"
+        return replace(compiled, bars=bars_of(json.loads(meta.read_text()))) if meta.exists() else compiled
 
 
 def exact_contributions(model_file: str | Path, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:

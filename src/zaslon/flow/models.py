@@ -9,17 +9,18 @@ no restart, and a batch is never scored half by one model and half by the other.
 Training rows: the features every transfer was scored with, labelled by the incidents reported before the
 cut-off (the transfers they dispute). The running exchange has them in its feature log; after a restart
 (or from the CLI) they are rebuilt from the store: the decided transfers folded again in the engine's own
-order (``feature_seq``) give the same state features exactly; of the knowledge flags only "reported" is
-rebuilt, as of each transfer's time from the incidents' report times (traced, in-case and suspected-drop
-flags read 0 there: the store keeps no history of them).
+order (``feature_seq``) give the same state features exactly; of the knowledge only "reported" and the
+reported-transfer counts are rebuilt, as of each transfer's time from the incidents' report times (traced,
+in-case and suspected-drop flags read 0 there: the store keeps no history of them).
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ from zaslon.core.model_trees import CompiledTrees
 from zaslon.core.types import require_utc, transfer_key
 from zaslon.errors import InvalidInput
 from zaslon.flow.feature_snapshot import columns_of_rows
-from zaslon.flow.model import TrainedModel, train
+from zaslon.flow.model import TrainedModel, bars_of, train
 from zaslon.flow.ports.models import ModelDeployment, ModelInfo, ModelStore
 
 if TYPE_CHECKING:
@@ -91,14 +92,30 @@ def rows_from_store(db: Engine, cutoff: datetime, profiles: Mapping[str, Account
     xs: list[F32] = []
     never = 2**62
 
+    reports_in: dict[str, list[int]] = {}
+    reports_out: dict[str, list[int]] = {}
+    for (payer, payee), at in zip(sources.disputed, reported, strict=True):
+        s = int(at.timestamp())
+        reports_in.setdefault(payee, []).append(s)
+        reports_out.setdefault(payer, []).append(s)
+    for times in (*reports_in.values(), *reports_out.values()):
+        times.sort()
+
     def flags(accounts: list[str], ts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         at = np.fromiter((first_named.get(a, never) for a in accounts), dtype=np.int64, count=len(accounts))
         return np.where(at < ts, int(AccountFlag.REPORTED), 0).astype(np.int64)
 
+    def counts(accounts: list[str], ts: npt.NDArray[np.int64], by: dict[str, list[int]]) -> npt.NDArray[np.int64]:
+        """Reports made before each row's time, as the live scoring saw them."""
+        return np.fromiter((bisect.bisect_left(by[a], int(t)) if a in by else 0
+                            for a, t in zip(accounts, ts.tolist(), strict=True)), dtype=np.int64, count=len(accounts))
+
     for page in SqlFeatureStateStore(db).tail(0):
         cols = columns_of_rows(page)
-
-        x = state.process(cols, flags(list(cols.payer), cols.ts), flags(list(cols.payee), cols.ts))
+        payers, payees = list(cols.payer), list(cols.payee)
+        x = state.process(cols, flags(payers, cols.ts), flags(payees, cols.ts),
+                          payee_reported_n=counts(payees, cols.ts, reports_in),
+                          payer_reported_n=counts(payers, cols.ts, reports_out))
         keep = np.flatnonzero(cols.ts < limit)
         if keep.size:
             ids += [transfer_key(page[i].org_id or "", page[i].transfer_id or "") for i in keep.tolist()]
@@ -183,8 +200,10 @@ def rollback(db: Engine, *, actor: str, now: datetime | None = None) -> ModelDep
 def load_model(db: Engine, model_id: str) -> CompiledTrees:
     import lightgbm as lgb
 
-    booster = lgb.Booster(model_str=_store(db).booster(model_id))
-    return CompiledTrees.from_dump(booster.dump_model(), model_id, FEATURE_NAMES)
+    store = _store(db)
+    booster = lgb.Booster(model_str=store.booster(model_id))
+    compiled = CompiledTrees.from_dump(booster.dump_model(), model_id, FEATURE_NAMES)
+    return replace(compiled, bars=bars_of(store.get(model_id).meta))
 
 
 # ---- hot reload -------------------------------------------------------------------------------------------

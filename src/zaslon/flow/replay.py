@@ -2,9 +2,12 @@
 
 The stream pass interleaves two kinds of events by time: transfers (scored, then folded into the state)
 and incident reports (from ``reported_at`` on, the payee of each named transfer is flagged REPORTED in
-the engine's Knowledge). Because decisions in a replay do not change what happened next, the feature
+the engine's Knowledge, and the transfer counts towards its payer's and payee's reported transfers).
+Because decisions in a replay do not change what happened next, the feature
 pass is done once, and models retrained on a schedule (weekly by default) score the period after their
-cut-off, each trained only on rows before the cut-off with labels reported before it.
+cut-off, each trained only on rows before the cut-off with labels reported before it. Each model's bars
+are calibrated to the policy's friction caps on the week before its cut-off, and the share it then held is
+reported beside it (``realised_hold_rate``).
 
 Input checks happen before anything is computed; output is written to a temporary file and renamed, so
 a failure never leaves half a file.
@@ -24,7 +27,7 @@ import polars as pl
 
 from zaslon.core.features import FEATURE_NAMES, AccountProfile, TransferColumns
 from zaslon.core.money import check_currency, minor_exponent
-from zaslon.core.policy import OUTCOMES
+from zaslon.core.policy import HOLD, OUTCOMES, PolicyConfig
 from zaslon.errors import InvalidInput
 from zaslon.flow.model import labels_known_by, train
 from zaslon.flow.scoring import ScoringEngine
@@ -37,6 +40,7 @@ T_IGNORED = ("payer_bank", "payee_bank", "atm_id")
 I_REQUIRED = ("transfer_id", "reported_at")
 NO_CURRENCY = "XXX"  # ISO 4217 "no currency": amounts of one unnamed currency
 DAY = 86_400
+CALIBRATION_DAYS = 7  # each model's bars are calibrated on the week before its cut-off
 Progress = Callable[[int], None]
 
 
@@ -191,7 +195,7 @@ def stream_pass(
     df = transfers.with_row_index("_row").sort("ts", maintain_order=True)
     cols = columns_of_frame(df)
     n = len(df)
-    payee_of = dict(zip(df["transfer_id"].to_list(), cols.payee, strict=True))
+    parties = dict(zip(df["transfer_id"].to_list(), zip(cols.payer, cols.payee, strict=True), strict=True))
     rep_ts = (reports["reported_at"].dt.epoch("s")).to_numpy().astype(np.int64)
     rep_ids = reports["transfer_id"].to_list()
     cut = np.searchsorted(cols.ts, rep_ts, side="left")
@@ -203,7 +207,7 @@ def stream_pass(
     bounds = [*np.unique(cut).tolist(), n]
     for b in bounds:
         while r < len(rep_ids) and cut[r] <= pos:
-            engine.report_payee(payee_of[rep_ids[r]])
+            engine.report_transfer(*parties[rep_ids[r]])
             r += 1
         while pos < b:
             hi = min(b, pos + chunk)
@@ -231,10 +235,11 @@ def replay(
     params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     home_country: str = "BY",
+    policy: PolicyConfig | None = None,
 ) -> ReplayResult:
     t = validate_transfers(transfers)
     reports = validate_incidents(incidents, t)
-    engine = ScoringEngine(profiles=profiles, home_country=home_country)
+    engine = ScoringEngine(profiles=profiles, home_country=home_country, policy=policy)
     st = stream_pass(engine, t, reports, progress=progress)
     n = len(st.frame)
     ts = st.cols.ts
@@ -255,13 +260,18 @@ def replay(
             res = engine.judge(st.x[lo:hi], st.payer_f[lo:hi], st.payee_f[lo:hi], explain=False, model=model)
             score[lo:hi], outcome[lo:hi] = res.score, res.outcome
             version[lo:hi] = [res.model_version] * (hi - lo)
+            if models and model is not None:  # the friction the policy realised with this model
+                models[-1]["scored"] = hi - lo
+                models[-1]["realised_hold_rate"] = round(float((res.outcome >= HOLD).mean()), 6)
         lo = hi
         if edge is None or hi == 0 or hi == n:  # nothing before it to learn from, or nothing after to score
             continue
         cutoff = datetime.fromtimestamp(edge, tz=UTC)
         y = labels_known_by(ids[:hi], named, cutoff)
         if int(y.sum()) >= min_positives and int(y.sum()) < hi:
-            trained = train(st.x[:hi], y, cutoff=cutoff, params=params)
+            recent = int(np.searchsorted(ts, edge - CALIBRATION_DAYS * DAY, side="left"))
+            trained = train(st.x[:hi], y, cutoff=cutoff, params=params, policy=engine.policy,
+                            calibrate_on=st.x[recent:hi])
             model = trained.compiled
             models.append(trained.meta)
     order = st.frame["_row"].to_numpy()
@@ -275,6 +285,15 @@ def replay(
         }
     ).sort("_row").drop("_row")
     return ReplayResult(out, models)
+
+
+def friction_summary(res: ReplayResult, policy: PolicyConfig | None = None) -> dict[str, Any]:
+    """What the policy aimed at and what it realised: the cap, and each model's bars and held share."""
+    cfg = policy or PolicyConfig()
+    return {"max_hold_rate": cfg.max_hold_rate, "max_review_rate": cfg.max_review_rate,
+            "by_model": [{"model_id": m["model_id"], "cutoff": m["cutoff"], "bars": m.get("bars"),
+                          "scored": m.get("scored", 0), "realised_hold_rate": m.get("realised_hold_rate")}
+                         for m in res.models]}
 
 
 def write_atomic(df: pl.DataFrame, path: str | Path) -> None:

@@ -28,6 +28,7 @@ from zaslon.core.features import (
     TransferColumns,
     knowledge_flags,
     lapse_traced,
+    report_counts,
 )
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.money import minor_exponent
@@ -44,6 +45,7 @@ from zaslon.core.policy import (
     knowledge_prior,
     protect_payers,
     protected_payers,
+    with_bars,
 )
 from zaslon.core.protection import AWAITING, CONFIRM_WINDOW
 from zaslon.core.rules import ROW_WISE_MAX
@@ -135,6 +137,7 @@ class ScoringEngine:
     ) -> None:
         self.knowledge = knowledge if knowledge is not None else Knowledge()
         self.policy = policy or PolicyConfig()
+        self._policy_cache: tuple[Any, PolicyConfig] | None = None
         self.hold = timedelta(days=self.policy.hold_days if hold_days is None else hold_days)
         self.state = FeatureState(profiles, home_country=home_country)
         self.top_reasons = top_reasons
@@ -181,7 +184,8 @@ class ScoringEngine:
         with self._lock:
             twin = ScoringEngine(
                 Knowledge(dict(self.knowledge.accounts), set(self.knowledge.flagged_phones),
-                          dict(self.knowledge.traced_until)),
+                          dict(self.knowledge.traced_until), dict(self.knowledge.reported_in),
+                          dict(self.knowledge.reported_out)),
                 ruleset=self._ruleset, model=self._model, policy=self.policy,
                 hold_days=self.hold.total_seconds() / 86_400, top_reasons=self.top_reasons,
             )
@@ -191,14 +195,16 @@ class ScoringEngine:
     # ---- what reports teach ---------------------------------------------------------------------------
     COLLECTING_KINDS = frozenset({"merchant", "crypto_exchange", "business"})
 
-    def report_payee(self, account: str, *, busy_payers: int = 100) -> bool:
-        """Flag the payee of a reported transfer as REPORTED, unless it is a collecting account.
+    def report_transfer(self, payer: str, account: str, *, busy_payers: int = 100) -> bool:
+        """Count a reported transfer from ``payer`` to ``account`` (``Knowledge.count_report``), and flag the
+        payee as REPORTED, unless it is a collecting account.
 
         A shop's or an exchange's account that a victim also paid (a real purchase, a crypto top-up) is
         not a drop: blanket-holding it would stop thousands of legitimate payments. Such accounts are
         known by the owner's profile (kind) or, on foreign data, by having many distinct payers. They are
         left to analysts (cases, mule detection) instead. Returns whether the account was flagged.
         """
+        self.knowledge.count_report(payer, None if account == "CASH" else account)
         if account == "CASH":
             return False
         prof = self.state.profiles.get(account)
@@ -228,6 +234,17 @@ class ScoringEngine:
     def set_model(self, model: ModelLike | None) -> None:
         with self._lock:
             self._model = model
+
+    def policy_for(self, model: ModelLike | None) -> PolicyConfig:
+        """The policy a model decides with: the configured one, with the model's friction-calibrated bars
+        (``core.policy.with_bars``) when it carries them."""
+        bars = getattr(model, "bars", None)
+        if bars is None:
+            return self.policy
+        cached = self._policy_cache
+        if cached is None or cached[0] is not model:
+            cached = self._policy_cache = (model, with_bars(self.policy, bars))
+        return cached[1]
 
     @property
     def ruleset_version(self) -> str | None:
@@ -281,7 +298,9 @@ class ScoringEngine:
             payer_f = knowledge_flags(c.payer, flags)
             payee_f = knowledge_flags(c.payee, flags)
             base = self.state.folded
-            x = self.state.process(c, payer_f, payee_f)
+            x = self.state.process(c, payer_f, payee_f,
+                                   payee_reported_n=report_counts(c.payee, self.knowledge.reported_in),
+                                   payer_reported_n=report_counts(c.payer, self.knowledge.reported_out))
             # After the features (which see a traced payer as known either way): is the payer still protected?
             payer_f = lapse_traced(payer_f, c.payer, c.ts, self.knowledge.traced_until)
         seq = np.arange(base, base + len(c), dtype=np.int64)
@@ -345,6 +364,7 @@ class ScoringEngine:
             model = self._model
         rs = ruleset if not isinstance(ruleset, bool) else None
         md = model if not isinstance(model, bool) else None
+        policy = self.policy_for(md)
         n = x.shape[0]
         contrib: F32 | None = None
         if md is not None:
@@ -368,14 +388,14 @@ class ScoringEngine:
         if n <= ROW_WISE_MAX:  # the real-time API's few rows in plain Python (numpy's per-call overhead dominates)
             codes = rule_codes.tolist()
             ow = [
-                decide_one(self.policy, float(score[i]), bool(x[i, _I_FIRST] != 0),
+                decide_one(policy, float(score[i]), bool(x[i, _I_FIRST] != 0),
                            bool(x[i, _I_ELDERLY_ALONE] != 0 or x[i, _I_CALL] != 0), int(payee_f[i]), codes[i])
                 for i in range(n)
             ]
             outs = np.array([o for o, _ in ow], dtype=np.int8)
             whys = np.array([w for _, w in ow], dtype=np.int8)
             if any(is_protected_payer(int(f)) for f in payer_f.tolist()):
-                outs, whys = protect_payers(self.policy, outs, whys, payer_f, self._exits(x, payer_f, payees))
+                outs, whys = protect_payers(policy, outs, whys, payer_f, self._exits(x, payer_f, payees))
             return BatchResult(
                 x, score, outs, whys,
                 contrib if explain else None,
@@ -388,8 +408,8 @@ class ScoringEngine:
             payee_flags=payee_f,
             rule_codes=rule_codes,
         )
-        outcome, why = decide(self.policy, inputs)
-        outcome, why = protect_payers(self.policy, outcome, why, payer_f, self._exits(x, payer_f, payees))
+        outcome, why = decide(policy, inputs)
+        outcome, why = protect_payers(policy, outcome, why, payer_f, self._exits(x, payer_f, payees))
         return BatchResult(
             x, score, outcome, why, contrib if explain else None, hits,
             None if rs is None else str(rs.version),

@@ -34,6 +34,7 @@ class StoredIncident:
     incident: Incident
     created: bool
     payees: dict[str, str] = field(default_factory=dict)  # disputed transfer id -> payee account (created only)
+    payers: dict[str, str] = field(default_factory=dict)  # disputed transfer id -> payer account (created only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class KnowledgeSources:
     # Beside each of ``named``: the report time the reporter gave (what intake's corroboration check counts
     # payers up to).
     reported: list[datetime] = field(default_factory=list)
+    # (payer, payee) of every disputed transfer, once per incident naming it (``Knowledge.count_report``).
+    disputed: list[tuple[str, str]] = field(default_factory=list)
 
 
 class IncidentStore(Protocol):

@@ -82,7 +82,7 @@ class SqlIncidentStore:
                             field="external_ref",
                         )
                     return StoredIncident(_load(conn, row.incident_id), False)
-            payees = _known_transfers(conn, report.transfer_ids, report.transfer_keys)
+            parties = _known_transfers(conn, report.transfer_ids, report.transfer_keys)
             if dedup_key is not None:
                 earlier = conn.execute(
                     select(incidents.c.incident_id).where(incidents.c.dedup_key == dedup_key)).first()
@@ -114,7 +114,8 @@ class SqlIncidentStore:
         incident = Incident(new_id, report.reported_at, report.reporter_org, report.scheme,
                             None if v is None else v.party_id, report.transfer_ids, text, tuple(found),
                             tuple(transfer_key(o, t) for o, t in report.transfer_keys))
-        return StoredIncident(incident, True, payees)
+        return StoredIncident(incident, True, {r: p for r, (_, p) in parties.items()},
+                              {r: payer for r, (payer, _) in parties.items()})
 
     def distinct_payers(self, accounts: Sequence[str], at: datetime) -> dict[str, int]:
         accounts = list(accounts)
@@ -149,22 +150,25 @@ class SqlIncidentStore:
     def knowledge_sources(self) -> KnowledgeSources:
         named: list[tuple[str, datetime]] = []
         reported: list[datetime] = []
+        disputed: list[tuple[str, str]] = []
         with self.engine.connect() as conn:
-            for r in conn.execute(select(transfers.c.payee, incidents.c.received_at, incidents.c.reported_at)
+            for r in conn.execute(select(transfers.c.payer, transfers.c.payee, incidents.c.received_at,
+                                         incidents.c.reported_at)
                                   .join(incident_transfers, _disputed_join())
                                   .join(incidents, incidents.c.incident_id == incident_transfers.c.incident_id)):
                 named.append((r.payee, r.received_at))
                 reported.append(r.reported_at)
+                disputed.append((r.payer, r.payee))
             link = incident_indicators.c
-            for r in conn.execute(select(indicators.c.value, incidents.c.received_at, incidents.c.reported_at)
-                                  .join(incident_indicators, link.indicator_id == indicators.c.indicator_id)
-                                  .join(incidents, incidents.c.incident_id == link.incident_id)
-                                  .where(indicators.c.kind.in_([k.value for k in LISTED_KINDS]))):
-                named.append((r.value, r.received_at))
-                reported.append(r.reported_at)
+            for ind in conn.execute(select(indicators.c.value, incidents.c.received_at, incidents.c.reported_at)
+                                    .join(incident_indicators, link.indicator_id == indicators.c.indicator_id)
+                                    .join(incidents, incidents.c.incident_id == link.incident_id)
+                                    .where(indicators.c.kind.in_([k.value for k in LISTED_KINDS]))):
+                named.append((ind.value, ind.received_at))
+                reported.append(ind.reported_at)
             delisted = upheld_appeals(conn)
             phones = {r.phone for r in conn.execute(select(fraud_numbers.c.phone))}
-        return KnowledgeSources(named, delisted, phones, reported)
+        return KnowledgeSources(named, delisted, phones, reported, disputed)
 
     def disputed_before(self, cutoff: datetime) -> set[str]:
         with self.engine.connect() as conn:
@@ -249,19 +253,22 @@ def _disputed_join() -> Any:
             & (incident_transfers.c.transfer_org == transfers.c.org_id))
 
 
-def _known_transfers(conn: Connection, refs: Sequence[str], keys: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """The payee of each disputed transfer, by the id the report named it with (``keys``: resolved by intake)."""
+def _known_transfers(conn: Connection, refs: Sequence[str],
+                     keys: Sequence[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The payer and payee of each disputed transfer, by the id the report named it with (``keys``: resolved by
+    intake)."""
     if len(refs) != len(keys):  # not resolved by intake: nothing tells whose transfers they are
         raise InvalidInput("disputed transfers not resolved to their submitters", field="transfer_ids")
     wanted = set(keys)
-    payees: dict[tuple[str, str], str] = {}
+    payees: dict[tuple[str, str], tuple[str, str]] = {}
     ids = list(dict.fromkeys(t for _, t in keys))
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        for row in conn.execute(select(transfers.c.org_id, transfers.c.transfer_id, transfers.c.payee)
+        for row in conn.execute(select(transfers.c.org_id, transfers.c.transfer_id, transfers.c.payer,
+                                       transfers.c.payee)
                                 .where(transfers.c.transfer_id.in_(chunk))):
             if (row.org_id, row.transfer_id) in wanted:
-                payees[(row.org_id, row.transfer_id)] = row.payee
+                payees[(row.org_id, row.transfer_id)] = (row.payer, row.payee)
     unknown = [r for r, k in zip(refs, keys, strict=True) if k not in payees]
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
