@@ -26,6 +26,8 @@ from zaslon.core.features import FEATURE_NAMES, AccountProfile, TransferColumns
 from zaslon.core.money import check_currency, minor_exponent
 from zaslon.core.policy import OUTCOMES
 from zaslon.errors import InvalidInput
+from zaslon.flow.drift import DriftCheck, DriftRule
+from zaslon.flow.drift import check as check_drift
 from zaslon.flow.model import labels_known_by, train
 from zaslon.flow.scoring import ScoringEngine
 
@@ -38,6 +40,7 @@ I_REQUIRED = ("transfer_id", "reported_at")
 NO_CURRENCY = "XXX"  # ISO 4217 "no currency": amounts of one unnamed currency
 DAY = 86_400
 Progress = Callable[[int], None]
+DEFAULT_DRIFT = DriftRule()
 
 
 @dataclass
@@ -218,7 +221,18 @@ def stream_pass(
 @dataclass
 class ReplayResult:
     out: pl.DataFrame  # transfer_id, score, decision, model_version in T's row order
+    models: list[dict[str, Any]]  # each model's metadata, with "trigger": "schedule" or "drift" (and "drift")
+
+
+@dataclass
+class StreamScores:
+    """What the retrain loop decided, in the stream's (event-time) order."""
+
+    score: npt.NDArray[np.float64]
+    outcome: npt.NDArray[np.int8]
+    version: list[str | None]
     models: list[dict[str, Any]]
+    checks: list[dict[str, Any]]  # every drift check: at, model_version, what it saw and any reason
 
 
 def replay(
@@ -231,11 +245,39 @@ def replay(
     params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     home_country: str = "BY",
+    drift: DriftRule | None = DEFAULT_DRIFT,
 ) -> ReplayResult:
     t = validate_transfers(transfers)
     reports = validate_incidents(incidents, t)
     engine = ScoringEngine(profiles=profiles, home_country=home_country)
     st = stream_pass(engine, t, reports, progress=progress)
+    res = score_stream(engine, st, reports, retrain_days=retrain_days, min_positives=min_positives,
+                       params=params, drift=drift)
+    out = pl.DataFrame(
+        {
+            "transfer_id": st.frame["transfer_id"],
+            "score": res.score,
+            "decision": [OUTCOMES[o].value for o in res.outcome.tolist()],
+            "model_version": res.version,
+            "_row": st.frame["_row"],
+        }
+    ).sort("_row").drop("_row")
+    return ReplayResult(out, res.models)
+
+
+def score_stream(
+    engine: ScoringEngine,
+    st: Stream,
+    reports: pl.DataFrame,
+    *,
+    retrain_days: float = 7.0,
+    min_positives: int = 5,
+    params: Mapping[str, Any] | None = None,
+    drift: DriftRule | None = DEFAULT_DRIFT,
+) -> StreamScores:
+    """Score the stream period by period; retrain on the fixed schedule (every ``retrain_days`` from the
+    first day) and, with a ``drift`` rule, also at any daily check where the rule sees drift (see
+    ``flow.drift``). Each model is trained only on rows before its cut-off with labels reported before it."""
     n = len(st.frame)
     ts = st.cols.ts
     ids = st.frame["transfer_id"].to_list()
@@ -244,12 +286,24 @@ def replay(
     outcome = np.zeros(n, dtype=np.int8)
     version: list[str | None] = [None] * n
     models: list[dict[str, Any]] = []
+    checks_seen: list[dict[str, Any]] = []
     step = int(retrain_days * DAY)
     start = (int(ts[0]) // DAY) * DAY if n else 0
-    edges = list(range(start + step, int(ts[-1]) + step + 1, step)) if n else []
+    scheduled = set(range(start + step, int(ts[-1]) + step + 1, step)) if n else set()
+    checks: set[int] = set()
+    if drift is not None and n:
+        every = int(drift.check_every_days * DAY)
+        checks = set(range(start + every, int(ts[-1]) + 1, every)) - scheduled
+    # Each report as (time, stream row of the transfer it names), to find what was reported since a model.
+    row_of = {tid: i for i, tid in enumerate(ids)}
+    rep_ts = (reports["reported_at"].dt.epoch("s")).to_numpy().astype(np.int64)
+    rep_row = np.fromiter((row_of[t] for t in reports["transfer_id"].to_list()), dtype=np.int64,
+                          count=len(reports))
     lo = 0
     model = None
-    for edge in [*edges, None]:
+    model_from = 0  # the current model's cut-off (epoch s)
+    reference = np.empty(0, dtype=np.float64)  # its scores on the end of its own training window
+    for edge in [*sorted(scheduled | checks), None]:
         hi = n if edge is None else int(np.searchsorted(ts, edge, side="left"))
         if hi > lo:
             res = engine.judge(st.x[lo:hi], st.payer_f[lo:hi], st.payee_f[lo:hi], explain=False, model=model)
@@ -258,23 +312,30 @@ def replay(
         lo = hi
         if edge is None or hi == 0 or hi == n:  # nothing before it to learn from, or nothing after to score
             continue
+        seen: DriftCheck | None = None
+        if edge not in scheduled:
+            if model is None or drift is None:  # no model yet: nothing has drifted, the schedule trains one
+                continue
+            since = max(model_from, edge - int(drift.report_window_days * DAY))
+            new = (rep_ts >= since) & (rep_ts < edge) & (ts[rep_row] >= model_from)
+            recent_lo = max(int(np.searchsorted(ts, edge - int(drift.psi_window_days * DAY))),
+                            int(np.searchsorted(ts, model_from)))
+            seen = check_drift(drift, outcome[rep_row[new]], reference, score[recent_lo:hi])
+            checks_seen.append({"at": datetime.fromtimestamp(edge, tz=UTC).isoformat(),
+                                "model_version": version[hi - 1], **seen.as_dict()})
+            if seen.reason is None:
+                continue
         cutoff = datetime.fromtimestamp(edge, tz=UTC)
         y = labels_known_by(ids[:hi], named, cutoff)
         if int(y.sum()) >= min_positives and int(y.sum()) < hi:
             trained = train(st.x[:hi], y, cutoff=cutoff, params=params)
-            model = trained.compiled
-            models.append(trained.meta)
-    order = st.frame["_row"].to_numpy()
-    out = pl.DataFrame(
-        {
-            "transfer_id": ids,
-            "score": score,
-            "decision": [OUTCOMES[o].value for o in outcome.tolist()],
-            "model_version": version,
-            "_row": order,
-        }
-    ).sort("_row").drop("_row")
-    return ReplayResult(out, models)
+            model, model_from = trained.compiled, edge
+            if drift is not None:
+                ref_lo = int(np.searchsorted(ts, edge - int(drift.psi_window_days * DAY)))
+                reference = model.predict(st.x[ref_lo:hi])[0]
+            models.append({**trained.meta, "trigger": "schedule" if seen is None else "drift",
+                           **({} if seen is None else {"drift": seen.as_dict()})})
+    return StreamScores(score, outcome, version, models, checks_seen)
 
 
 def write_atomic(df: pl.DataFrame, path: str | Path) -> None:
