@@ -4,7 +4,10 @@ The stream pass interleaves two kinds of events by time: transfers (scored, then
 and incident reports (from ``reported_at`` on, the payee of each named transfer is flagged REPORTED in
 the engine's Knowledge). Because decisions in a replay do not change what happened next, the feature
 pass is done once, and models retrained on a schedule (weekly by default) score the period after their
-cut-off, each trained only on rows before the cut-off with labels reported before it.
+cut-off, each trained only on rows before the cut-off with labels reported before it. Beside the schedule,
+a drift rule (``flow.drift``, checked daily) retrains early when the current model lets through too many
+of the transfers reported lately or its scores shift; each model records why it was trained
+(``trigger``: ``schedule`` or ``drift``, with what the rule saw).
 
 Input checks happen before anything is computed; output is written to a temporary file and renamed, so
 a failure never leaves half a file.

@@ -27,6 +27,8 @@ drifting groups' fraud-origin transfers:
 * ``recovery_days`` = the smallest ``k`` with ``R_k >= baseline - tolerance`` (windows holding none of the
   group's transfers are skipped); 1 means detection held up from the first day; ``None``: never recovered
   within the run.
+* ``recovery_all_group_fraud``: the same on every fraud-labelled transfer of the drifting groups (the
+  drops' onward hops and exits too), since the change is in how the money is moved on.
 """
 
 from __future__ import annotations
@@ -141,11 +143,17 @@ def _figures(
         "held_share": round(float(flagged.mean()), 6) if flagged.size else None,
     }
     if change is None:
-        out["recovery_days"], out["recovery"] = None, None
+        out["recovery_days"], out["recovery"], out["recovery_all_group_fraud"] = None, None, None
         return out
+    end = start + days * DAY
     sel = drifting & origin
-    rec = recovery(ts[sel], flagged[sel], change, start + days * DAY, window_days=window_days, tolerance=tolerance)
+    rec = recovery(ts[sel], flagged[sel], change, end, window_days=window_days, tolerance=tolerance)
     out["recovery_days"], out["recovery"] = rec["recovery_days"], rec
+    # The change is in how the group moves the money on, so also every fraud-labelled transfer of the group
+    # (its drops' onward hops and exits besides the victims' payments).
+    sel = drifting & (label != "legit")
+    out["recovery_all_group_fraud"] = recovery(ts[sel], flagged[sel], change, end, window_days=window_days,
+                                               tolerance=tolerance)
     return out
 
 
