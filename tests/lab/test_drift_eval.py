@@ -1,5 +1,5 @@
-"""`zaslon eval drift`: the weekly figures and recovery days on hand-made series, the JSON contract on the tiny
-world, and its bad-input cases."""
+"""`zaslon eval drift`: the weekly figures and recovery days on hand-made series, and the JSON contract on the
+tiny world (its bad-input cases: tests/cli/test_drift.py)."""
 
 from __future__ import annotations
 
@@ -92,34 +92,3 @@ def test_eval_drift_writes_the_contract_keys_with_and_without_the_trigger(tiny: 
     assert d["drifting_groups"] == ["G01"] and d["pattern_change_at"].startswith("2026-03-08T21:00")
     assert sum(w["reports"] for w in d["weeks"]) > 0
     assert not d["without_drift_trigger"]["drift_checks"]  # the trigger off checks nothing
-
-
-def test_unknown_preset_exits_2_before_generating(tmp_path: Path) -> None:
-    out = tmp_path / "d.json"
-    r = runner.invoke(app, ["eval", "drift", "--preset", "huge", "--json", str(out)])
-    assert r.exit_code == 2 and "unknown preset 'huge'" in r.output
-    assert not out.exists()
-
-
-def test_json_path_that_is_a_directory_exits_2(tiny: Path, tmp_path: Path) -> None:
-    r = runner.invoke(app, ["eval", "drift", "--world", str(tiny), "--json", str(tmp_path)])
-    assert r.exit_code == 2 and "is a directory" in r.output
-
-
-def test_json_path_under_a_file_exits_2_and_writes_nothing(tiny: Path, tmp_path: Path) -> None:
-    blocker = tmp_path / "bench"
-    blocker.write_text("not a directory")
-    r = runner.invoke(app, ["eval", "drift", "--world", str(tiny), "--json", str(blocker / "drift.json")])
-    assert r.exit_code == 2 and "is a file, not a directory" in r.output
-    assert blocker.read_text() == "not a directory"
-
-
-def test_world_without_transfers_exits_2(tmp_path: Path) -> None:
-    r = runner.invoke(app, ["eval", "drift", "--world", str(tmp_path), "--json", str(tmp_path / "d.json")])
-    assert r.exit_code == 2 and "not a simulated world" in r.output
-    assert not (tmp_path / "d.json").exists()
-
-
-def test_nonsense_tolerance_exits_2(tiny: Path, tmp_path: Path) -> None:
-    r = runner.invoke(app, ["eval", "drift", "--world", str(tiny), "--tolerance", "1.5"])
-    assert r.exit_code == 2
