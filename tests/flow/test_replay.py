@@ -157,3 +157,15 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["replay", "--transfers", str(tmp_path / "no.parquet"), "--incidents",
                                  str(tmp_path / "no2.parquet"), "--out", str(tmp_path / "s.parquet")])
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_replay_cli_reports_why_each_model_was_trained(tmp_path: Path) -> None:
+    t, i, _ = foreign_history(days=9)
+    tp, ip, op = _write(tmp_path, t, i)
+    args = ["replay", "--transfers", str(tp), "--incidents", str(ip), "--out", str(op), "--retrain-days", "3"]
+    for flag in ("--drift-retrain", "--no-drift-retrain"):
+        r = CliRunner().invoke(app, [*args, flag])
+        assert r.exit_code == 0, r.output
+        summary = json.loads(r.output.strip().splitlines()[-1])
+        assert len(summary["model_triggers"]) == len(summary["models"]) > 0
+        assert set(summary["model_triggers"]) <= ({"schedule", "drift"} if flag == "--drift-retrain" else {"schedule"})

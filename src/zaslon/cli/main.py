@@ -18,7 +18,7 @@ app.add_typer(evaluate, name="eval")
 
 # Each module adds its commands; a module that is not there yet is simply skipped.
 _COMMAND_MODULES = ("core_cmds", "simulate", "scoring", "rules", "incidents", "trace", "demo", "linking", "audit",
-                    "model", "state", "users", "sharing", "cluster", "stats")
+                    "model", "state", "users", "sharing", "cluster", "stats", "drift")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -60,10 +60,12 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
                                                                "(repeatable), e.g. --map payer=customer_id"),
         retrain_days: float = typer.Option(7.0, min=0.25, help="retrain on reports known so far every N days"),
         home_country: str = typer.Option("BY", help="country whose payees are not cross-border"),
+        drift_retrain: bool = typer.Option(True, "--drift-retrain/--no-drift-retrain",
+                                           help="also retrain early when the drift rule fires (docs/models.md)"),
     ) -> None:
         """Score a bank's own history in event-time order, learning only from reports already made."""
         from zaslon.flow.bank_export import apply_map, bank_incidents, bank_transfers, parse_map, read_table
-        from zaslon.flow.replay import friction_summary, write_atomic
+        from zaslon.flow.replay import DEFAULT_DRIFT, friction_summary, write_atomic
         from zaslon.flow.replay import replay as run_replay
 
         mapping = parse_map(column_map)
@@ -73,11 +75,12 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         i = bank_incidents(frames["incidents"])
         with _bar(len(t), "replay") as advance:
             res = run_replay(t, i, retrain_days=retrain_days, progress=advance, home_country=home_country,
-                             profiles=profiles)
+                             profiles=profiles, drift=DEFAULT_DRIFT if drift_retrain else None)
         write_atomic(res.out, out)
         counts = res.out["decision"].value_counts().sort("decision").rows()
         held = int(res.out["decision"].is_in(["hold", "block"]).sum())
         print(json.dumps({"transfers": len(res.out), "models": [m["model_id"] for m in res.models],
+                          "model_triggers": [m["trigger"] for m in res.models],
                           "decisions": dict(counts), "hold_rate": held / len(res.out) if len(res.out) else 0.0,
                           "friction": friction_summary(res), "out": str(out)}))
 

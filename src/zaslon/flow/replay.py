@@ -5,9 +5,12 @@ and incident reports (from ``reported_at`` on, the payee of each named transfer 
 the engine's Knowledge, and the transfer counts towards its payer's and payee's reported transfers).
 Because decisions in a replay do not change what happened next, the feature
 pass is done once, and models retrained on a schedule (weekly by default) score the period after their
-cut-off, each trained only on rows before the cut-off with labels reported before it. Each model's bars
-are calibrated to the policy's friction caps on the week before its cut-off, and the share it then held is
-reported beside it (``realised_hold_rate``).
+cut-off, each trained only on rows before the cut-off with labels reported before it. Beside the schedule,
+a drift rule (``flow.drift``, checked daily) retrains early when the current model lets through too many
+of the transfers reported lately or its scores shift; each model records why it was trained
+(``trigger``: ``schedule`` or ``drift``, with what the rule saw). Each model's bars are calibrated to the
+policy's friction caps on the week before its cut-off, and the share it then held is reported beside it
+(``realised_hold_rate``).
 
 Input checks happen before anything is computed; output is written to a temporary file and renamed, so
 a failure never leaves half a file.
@@ -29,6 +32,8 @@ from zaslon.core.features import FEATURE_NAMES, AccountProfile, TransferColumns
 from zaslon.core.money import check_currency, minor_exponent
 from zaslon.core.policy import HOLD, OUTCOMES, PolicyConfig
 from zaslon.errors import InvalidInput
+from zaslon.flow.drift import DriftCheck, DriftRule
+from zaslon.flow.drift import check as check_drift
 from zaslon.flow.model import labels_known_by, train
 from zaslon.flow.scoring import ScoringEngine
 
@@ -42,6 +47,7 @@ NO_CURRENCY = "XXX"  # ISO 4217 "no currency": amounts of one unnamed currency
 DAY = 86_400
 CALIBRATION_DAYS = 7  # each model's bars are calibrated on the week before its cut-off
 Progress = Callable[[int], None]
+DEFAULT_DRIFT = DriftRule()
 
 
 @dataclass
@@ -222,7 +228,18 @@ def stream_pass(
 @dataclass
 class ReplayResult:
     out: pl.DataFrame  # transfer_id, score, decision, model_version in T's row order
+    models: list[dict[str, Any]]  # each model's metadata, with "trigger": "schedule" or "drift" (and "drift")
+
+
+@dataclass
+class StreamScores:
+    """What the retrain loop decided, in the stream's (event-time) order."""
+
+    score: npt.NDArray[np.float64]
+    outcome: npt.NDArray[np.int8]
+    version: list[str | None]
     models: list[dict[str, Any]]
+    checks: list[dict[str, Any]]  # every drift check: at, model_version, what it saw and any reason
 
 
 def replay(
@@ -235,12 +252,40 @@ def replay(
     params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     home_country: str = "BY",
+    drift: DriftRule | None = DEFAULT_DRIFT,
     policy: PolicyConfig | None = None,
 ) -> ReplayResult:
     t = validate_transfers(transfers)
     reports = validate_incidents(incidents, t)
     engine = ScoringEngine(profiles=profiles, home_country=home_country, policy=policy)
     st = stream_pass(engine, t, reports, progress=progress)
+    res = score_stream(engine, st, reports, retrain_days=retrain_days, min_positives=min_positives,
+                       params=params, drift=drift)
+    out = pl.DataFrame(
+        {
+            "transfer_id": st.frame["transfer_id"],
+            "score": res.score,
+            "decision": [OUTCOMES[o].value for o in res.outcome.tolist()],
+            "model_version": res.version,
+            "_row": st.frame["_row"],
+        }
+    ).sort("_row").drop("_row")
+    return ReplayResult(out, res.models)
+
+
+def score_stream(
+    engine: ScoringEngine,
+    st: Stream,
+    reports: pl.DataFrame,
+    *,
+    retrain_days: float = 7.0,
+    min_positives: int = 5,
+    params: Mapping[str, Any] | None = None,
+    drift: DriftRule | None = DEFAULT_DRIFT,
+) -> StreamScores:
+    """Score the stream period by period; retrain on the fixed schedule (every ``retrain_days`` from the
+    first day) and, with a ``drift`` rule, also at any daily check where the rule sees drift (see
+    ``flow.drift``). Each model is trained only on rows before its cut-off with labels reported before it."""
     n = len(st.frame)
     ts = st.cols.ts
     ids = st.frame["transfer_id"].to_list()
@@ -249,42 +294,63 @@ def replay(
     outcome = np.zeros(n, dtype=np.int8)
     version: list[str | None] = [None] * n
     models: list[dict[str, Any]] = []
+    checks_seen: list[dict[str, Any]] = []
     step = int(retrain_days * DAY)
     start = (int(ts[0]) // DAY) * DAY if n else 0
-    edges = list(range(start + step, int(ts[-1]) + step + 1, step)) if n else []
+    scheduled = set(range(start + step, int(ts[-1]) + step + 1, step)) if n else set()
+    checks: set[int] = set()
+    if drift is not None and n:
+        every = int(drift.check_every_days * DAY)
+        checks = set(range(start + every, int(ts[-1]) + 1, every)) - scheduled
+    # Each report as (time, stream row of the transfer it names), to find what was reported since a model.
+    row_of = {tid: i for i, tid in enumerate(ids)}
+    rep_ts = (reports["reported_at"].dt.epoch("s")).to_numpy().astype(np.int64)
+    rep_row = np.fromiter((row_of[t] for t in reports["transfer_id"].to_list()), dtype=np.int64,
+                          count=len(reports))
     lo = 0
     model = None
-    for edge in [*edges, None]:
+    model_from = 0  # the current model's cut-off (epoch s)
+    reference = np.empty(0, dtype=np.float64)  # its scores on the end of its own training window
+    for edge in [*sorted(scheduled | checks), None]:
         hi = n if edge is None else int(np.searchsorted(ts, edge, side="left"))
         if hi > lo:
             res = engine.judge(st.x[lo:hi], st.payer_f[lo:hi], st.payee_f[lo:hi], explain=False, model=model)
             score[lo:hi], outcome[lo:hi] = res.score, res.outcome
             version[lo:hi] = [res.model_version] * (hi - lo)
-            if models and model is not None:  # the friction the policy realised with this model
-                models[-1]["scored"] = hi - lo
-                models[-1]["realised_hold_rate"] = round(float((res.outcome >= HOLD).mean()), 6)
+            if models and model is not None:
+                models[-1]["scored"] += hi - lo
+                models[-1]["held"] += int((res.outcome >= HOLD).sum())
         lo = hi
         if edge is None or hi == 0 or hi == n:  # nothing before it to learn from, or nothing after to score
             continue
+        seen: DriftCheck | None = None
+        if edge not in scheduled:
+            if model is None or drift is None:  # no model yet: nothing has drifted, the schedule trains one
+                continue
+            since = max(model_from, edge - int(drift.report_window_days * DAY))
+            new = (rep_ts >= since) & (rep_ts < edge) & (ts[rep_row] >= model_from)
+            recent_lo = max(int(np.searchsorted(ts, edge - int(drift.psi_window_days * DAY))),
+                            int(np.searchsorted(ts, model_from)))
+            seen = check_drift(drift, outcome[rep_row[new]], reference, score[recent_lo:hi])
+            checks_seen.append({"at": datetime.fromtimestamp(edge, tz=UTC).isoformat(),
+                                "model_version": version[hi - 1], **seen.as_dict()})
+            if seen.reason is None:
+                continue
         cutoff = datetime.fromtimestamp(edge, tz=UTC)
         y = labels_known_by(ids[:hi], named, cutoff)
         if int(y.sum()) >= min_positives and int(y.sum()) < hi:
             recent = int(np.searchsorted(ts, edge - CALIBRATION_DAYS * DAY, side="left"))
             trained = train(st.x[:hi], y, cutoff=cutoff, params=params, policy=engine.policy,
                             calibrate_on=st.x[recent:hi])
-            model = trained.compiled
-            models.append(trained.meta)
-    order = st.frame["_row"].to_numpy()
-    out = pl.DataFrame(
-        {
-            "transfer_id": ids,
-            "score": score,
-            "decision": [OUTCOMES[o].value for o in outcome.tolist()],
-            "model_version": version,
-            "_row": order,
-        }
-    ).sort("_row").drop("_row")
-    return ReplayResult(out, models)
+            model, model_from = trained.compiled, edge
+            if drift is not None:
+                ref_lo = int(np.searchsorted(ts, edge - int(drift.psi_window_days * DAY)))
+                reference = model.predict(st.x[ref_lo:hi])[0]
+            models.append({**trained.meta, "trigger": "schedule" if seen is None else "drift",
+                           **({} if seen is None else {"drift": seen.as_dict()}), "scored": 0, "held": 0})
+    for m in models:  # the friction the policy realised with each model, over every day it scored
+        m["realised_hold_rate"] = round(m.pop("held") / m["scored"], 6) if m["scored"] else None
+    return StreamScores(score, outcome, version, models, checks_seen)
 
 
 def friction_summary(res: ReplayResult, policy: PolicyConfig | None = None) -> dict[str, Any]:
