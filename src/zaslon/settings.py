@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         default=60.0, ge=0, le=86_400,
         description="`zaslon serve` expires orders past their deadline this often (0: never)",
     )
+    drift_check_s: float = Field(
+        default=86_400.0, ge=0, le=30 * 86_400,
+        description="`zaslon serve` applies the drift rule (docs/models.md) to the live model this often and, when "
+                    "it fires, trains a new version on what reports taught by then (0: never)",
+    )
+    drift_promote: bool = Field(
+        default=False, description="put a version trained on drift live at once (default: stored for analysts)")
     webhook_max_attempts: int = Field(default=8, ge=1, le=100, description="deliveries of one webhook, at most")
     webhook_backoff_s: float = Field(default=2.0, gt=0, le=3600,
                                      description="first retry after this long, doubling each time")

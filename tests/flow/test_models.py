@@ -114,3 +114,44 @@ def test_auc() -> None:
     assert mv.auc(y, np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
     assert mv.auc(y, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
     assert mv.auc(np.array([True, True]), np.array([0.1, 0.2])) is None
+
+
+def test_the_drift_rule_on_the_live_model_retrains_when_new_reports_slip_through(engine: Engine,
+                                                                                   db_url: str) -> None:
+    x = _exchange(engine, db_url)
+    bank = populate(x, engine)
+    assert x.check_drift(now=CUTOFF) is None  # no live model: nothing to drift from
+    a = x.train_model(CUTOFF, from_store=False, actor="desk", promote=True)
+    assert a is not None
+    quiet = x.check_drift(now=CUTOFF + timedelta(hours=1))
+    assert quiet is not None and quiet["reason"] is None and quiet["new_reports"] == 0
+    # A new scheme: small card payments to fresh accounts, which the live model lets through.
+    day3 = T0 + timedelta(days=3)
+    new = [Transfer(f"n{i}", day3 + timedelta(minutes=i), f"BY10AKBBPAY{i:05d}", f"BY20AKBBNEWD{i:04d}", 12_000,
+                    "BYN", Channel.CARD, payer_bank="AKBBBY2X", payee_bank="AKBBBY2X", payee_country="BY")
+           for i in range(12)]
+    decided = x.score(bank.org_id, new)
+    assert all(r.decision.outcome.value == "allow" for r in decided)
+    for i in range(12):
+        at = day3 + timedelta(hours=2, minutes=i)
+        x.report_incident(bank, IncidentReport(bank.org_id, "bank", Scheme.PHISHING, at, Victim(party_id=f"q-{i}"),
+                                               (f"n{i}",), "", external_ref=f"n-{i}"), now=at)
+    seen = x.retrain_on_drift(now=day3 + timedelta(hours=3))
+    assert seen is not None and seen["new_reports"] == 12 and seen["missed_share"] == 1.0
+    assert seen["reason"] is not None and seen["reason"].startswith("missed reports")
+    assert seen["trained"] not in (None, a.model_id) and seen["promoted"] is False
+    assert x.scoring.model_version == a.model_id  # stored for analysts, not live
+    assert {i.model_id for i in mv.list_models(engine)} == {a.model_id, seen["trained"]}
+    x.close()
+
+
+def test_housekeeping_checks_drift_once_an_interval(engine: Engine, db_url: str) -> None:
+    x = Exchange(engine, Settings(database_url=db_url, snapshot_interval_s=0, drift_check_s=3600))
+    calls: list[datetime | None] = []
+    x.retrain_on_drift = lambda **kw: calls.append(kw["now"]) or {"reason": None}  # type: ignore[method-assign]
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    for minutes in (0, 30, 61, 90, 122):
+        x._drift_round(start + timedelta(minutes=minutes))
+    assert calls == [start + timedelta(minutes=61), start + timedelta(minutes=122)]
+    assert x.last_drift == {"reason": None}
+    x.close()

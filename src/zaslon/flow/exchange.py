@@ -30,6 +30,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from zaslon.adapters.db.stores.incidents import SqlIncidentStore
 from zaslon.adapters.db.stores.leadership import AdvisoryLeadership
 from zaslon.adapters.db.stores.stats import SqlStatsStore
 from zaslon.adapters.db.stores.transfers import SqlTransferStore
@@ -40,8 +41,9 @@ from zaslon.core.corroborate import is_established
 from zaslon.core.features import FEATURE_NAMES, AccountProfile
 from zaslon.core.knowledge import AccountFlag, Knowledge
 from zaslon.core.orders import ACTIVE as ACTIVE_ORDER
+from zaslon.core.policy import CODE as OUTCOME_CODE
 from zaslon.core.protection import AWAITING, Profile
-from zaslon.core.types import FreezeOrder, Transfer, require_utc
+from zaslon.core.types import FreezeOrder, Outcome, Transfer, require_utc
 from zaslon.errors import Conflict, Forbidden, InvalidInput, NotFound
 from zaslon.flow import feature_snapshot
 from zaslon.flow import models as model_versions
@@ -51,6 +53,8 @@ from zaslon.flow.cases import CaseService, CaseView, case_id_of
 from zaslon.flow.customers import Customer, load_customers, store_customers
 from zaslon.flow.decide import DecisionRecorder, Recorded
 from zaslon.flow.district import DistrictWatch
+from zaslon.flow.drift import DriftRule
+from zaslon.flow.drift import check as check_drift
 from zaslon.flow.drops import DropRanking, publish_suspected_drops, rank_accounts, restore_suspected_flags
 from zaslon.flow.freeze import FreezeStore, order_json
 from zaslon.flow.ingest import Stored, store_transfers
@@ -126,6 +130,14 @@ class FeatureLog:
                 self.ts.pop(0)
                 self.x.pop(0)
                 self.rows -= n
+
+    def between(self, lo_s: int, hi_s: int) -> npt.NDArray[np.float32]:
+        """The features of the transfers made in ``[lo_s, hi_s)`` (epoch seconds)."""
+        with self._lock:
+            if not self.x:
+                return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+            ts = np.concatenate(self.ts)
+            return np.concatenate(self.x)[(ts >= lo_s) & (ts < hi_s)]
 
     def before(self, cutoff_s: int) -> tuple[list[str], npt.NDArray[np.float32]]:
         with self._lock:
@@ -211,6 +223,8 @@ class Exchange:
         self._housekeeper: threading.Thread | None = None
         self._stop_housekeeping = threading.Event()
         self.housekeeping_error: str | None = None
+        self.last_drift: dict[str, Any] | None = None  # the last drift check housekeeping made
+        self._drift_due: datetime | None = None
         self._crypto = _KindView(self.profiles, "crypto_exchange")
         # Where money is spent or leaves, not passed on: linking follows no flow through these.
         self._terminal = _KindView(self.profiles, "merchant", "business", "crypto_exchange")
@@ -279,10 +293,24 @@ class Exchange:
             self.expire_confirmations()
             self.deliver_webhooks()
             self.raise_courier_risks(housekeeping=True)
+            self._drift_round()
             self.housekeeping_error = None
         except Exception as exc:  # the store away for a moment: the next round retries
             self.housekeeping_error = f"{type(exc).__name__}: {exc}"
         return True
+
+    def _drift_round(self, now: datetime | None = None) -> None:
+        """Every ``settings.drift_check_s`` (the first a full interval after start): ``retrain_on_drift``."""
+        every = self.settings.drift_check_s
+        if every <= 0:
+            return
+        at = now or datetime.now(UTC)
+        if self._drift_due is None:
+            self._drift_due = at + timedelta(seconds=every)
+        if at < self._drift_due:
+            return
+        self._drift_due = at + timedelta(seconds=every)
+        self.last_drift = self.retrain_on_drift(now=at, promote=self.settings.drift_promote)
 
     def start_partner_sync(self) -> None:
         """Sync with partner countries' exchanges on a schedule, and push a new freeze request abroad at once
@@ -866,6 +894,44 @@ class Exchange:
             self.promote_model(trained.model_id, actor=actor)
         self.models.append(trained.meta)
         return trained
+
+    def check_drift(self, *, now: datetime | None = None, rule: DriftRule | None = None) -> dict[str, Any] | None:
+        """The drift rule (flow/drift.py) on the live model, from this exchange's own decisions and reports: the
+        share of the transfers reported in the rule's window (since the model's cut-off) that it allowed, and
+        the shift of its scores over the last day against the last day before its cut-off (from the feature
+        log; left out when the log does not hold them, e.g. after a restart). None without a stored live model.
+        """
+        model, version = self.scoring.model, self.scoring.model_version
+        if model is None or version is None:
+            return None
+        rule = rule or DriftRule()
+        at = self._when(now)
+        try:
+            cutoff = model_versions.get_model(self.db, version).cutoff
+        except NotFound:  # loaded from a model directory, not a stored version
+            return None
+        since = max(cutoff, at - timedelta(days=rule.report_window_days))
+        outcomes = SqlIncidentStore(self.db).reported_outcomes(since, at, version) if since < at else []
+        codes = np.fromiter((OUTCOME_CODE[Outcome(o)] for o in outcomes), dtype=np.int8, count=len(outcomes))
+        window, c, a = int(rule.psi_window_days * 86_400), int(cutoff.timestamp()), int(at.timestamp())
+        ref_x = self.feature_log.between(c - window, c)
+        recent_x = self.feature_log.between(max(c, a - window), a)
+        none = np.zeros(0, dtype=np.float64)
+        ref = model.predict(ref_x)[0] if len(ref_x) else none
+        recent = model.predict(recent_x)[0] if len(recent_x) else none
+        seen = check_drift(rule, codes, np.asarray(ref, dtype=np.float64), np.asarray(recent, dtype=np.float64))
+        return {"model_version": version, "cutoff": cutoff.isoformat(), "at": at.isoformat(), **seen.as_dict()}
+
+    def retrain_on_drift(self, *, now: datetime | None = None, promote: bool = False,
+                         actor: str = "drift") -> dict[str, Any] | None:
+        """``check_drift``, and when the rule fires, a model trained on what reports taught by now: stored as a
+        version for analysts to promote, or live at once with ``promote``. The check's figures come back with
+        ``trained`` (the new version, or None)."""
+        seen = self.check_drift(now=now)
+        if seen is None or seen["reason"] is None:
+            return seen
+        trained = self.train_model(self._when(now), promote=promote, actor=actor)
+        return {**seen, "trained": None if trained is None else trained.model_id, "promoted": promote}
 
     def list_models(self) -> list[model_versions.ModelInfo]:
         return model_versions.list_models(self.db)

@@ -254,6 +254,10 @@ class ScoringEngine:
     def model_version(self) -> str | None:
         return None if self._model is None else str(self._model.version)
 
+    @property
+    def model(self) -> ModelLike | None:
+        return self._model
+
     # ---- the public API -------------------------------------------------------------------------------
     def score(self, transfer: Transfer, *, on_flagged_call: bool = False) -> Decision:
         return self.score_batch([transfer], on_flagged_call=[on_flagged_call])[0]

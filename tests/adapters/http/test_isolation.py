@@ -513,6 +513,8 @@ MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
     # Model versions (the desk's): none is stored in this world, so the police get the precise 404 / 409.
     ("GET /v1/model", lambda w, k, own: ("GET", "/v1/model", None),
      {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    ("GET /v1/model/drift", lambda w, k, own: ("GET", "/v1/model/drift", None),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
     ("GET /v1/model/versions/{version}", lambda w, k, own: ("GET", "/v1/model/versions/0123456789abcdef", None),
      {"bank": 403, "police": 404, "telecom": 403, "partner": 403}),
     ("POST /v1/model/{version}/promote", lambda w, k, own: ("POST", "/v1/model/0123456789abcdef/promote", None),

@@ -76,3 +76,16 @@ def test_model_versions_over_http(client, app, police, bank, engine) -> None:  #
 
     assert client.post("/v1/model/rollback", headers=police.headers).status_code == 409  # the first promoted
     assert client.get("/v1/model", headers=police.headers).json()["live"] == version
+
+
+def test_the_drift_check_over_http(client, app, police, bank) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/v1/model/drift", headers=bank.headers).status_code == 403
+    empty = client.get("/v1/model/drift", headers=police.headers).json()
+    assert empty == {"running": None, "check": None, "last_scheduled": None}  # nothing live to drift from
+    _populate(app, bank)
+    cutoff = (T0 + timedelta(days=2)).isoformat()
+    version = client.post("/v1/model/train", json={"cutoff": cutoff, "promote": True},
+                          headers=police.headers).json()["model_version"]
+    got = client.get("/v1/model/drift", headers=police.headers).json()
+    assert got["running"] == version and got["check"]["model_version"] == version
+    assert set(got["check"]) >= {"new_reports", "missed_share", "psi", "reason", "cutoff", "at"}

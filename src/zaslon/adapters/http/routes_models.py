@@ -45,6 +45,14 @@ def list_models(request: Request, _p: Principal = Depends(require_scope("rules:r
     return {**_deployment(request), "versions": [i.to_dict() for i in state_of(request).exchange.list_models()]}
 
 
+@router.get("/v1/model/drift")
+def model_drift(request: Request, _p: Principal = Depends(require_scope("rules:read"))) -> dict[str, Any]:
+    """The drift rule applied to the live model now (docs/models.md), and the last check housekeeping made:
+    ``reason`` is set when the rule asks for a retrain. ``check`` is null without a stored live model."""
+    x = state_of(request).exchange
+    return {"running": x.scoring.model_version, "check": x.check_drift(), "last_scheduled": x.last_drift}
+
+
 @router.get("/v1/model/versions/{version}")
 def show_model(version: Version, request: Request,
                _p: Principal = Depends(require_scope("rules:read"))) -> dict[str, Any]:

@@ -89,6 +89,11 @@ class IncidentStore(Protocol):
         """Transfer ids named in incidents reported before ``cutoff``."""
         ...
 
+    def reported_outcomes(self, since: datetime, until: datetime, model_version: str) -> list[str]:
+        """The outcomes ``model_version`` gave the transfers disputed by incidents reported in
+        ``[since, until)`` (one per incident naming a transfer; the drift rule's "missed reports")."""
+        ...
+
 
 class AppealStore(Protocol):
     def names_listed_indicator(self, account_id: str) -> bool:

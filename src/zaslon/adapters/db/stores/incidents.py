@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zaslon.adapters.db.stores.telecom import insert_fraud_numbers
 from zaslon.adapters.db.tables_core import transfers
+from zaslon.adapters.db.tables_decisions import decisions
 from zaslon.adapters.db.tables_incidents import (
     appeals,
     fraud_numbers,
@@ -169,6 +170,17 @@ class SqlIncidentStore:
             delisted = upheld_appeals(conn)
             phones = {r.phone for r in conn.execute(select(fraud_numbers.c.phone))}
         return KnowledgeSources(named, delisted, phones, reported, disputed)
+
+    def reported_outcomes(self, since: datetime, until: datetime, model_version: str) -> list[str]:
+        it = incident_transfers.c
+        q = (select(decisions.c.outcome)
+             .select_from(incident_transfers)
+             .join(incidents, incidents.c.incident_id == it.incident_id)
+             .join(decisions, (decisions.c.transfer_id == it.transfer_id) & (decisions.c.org_id == it.transfer_org))
+             .where(incidents.c.reported_at >= since, incidents.c.reported_at < until,
+                    decisions.c.model_version == model_version))
+        with self.engine.connect() as conn:
+            return [r.outcome for r in conn.execute(q)]
 
     def disputed_before(self, cutoff: datetime) -> set[str]:
         with self.engine.connect() as conn:
