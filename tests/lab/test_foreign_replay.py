@@ -52,3 +52,11 @@ def test_eval_replay_writes_its_figures(world: Path, tmp_path: Path) -> None:
 def test_eval_replay_refuses_a_directory_that_is_not_a_world(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["eval", "replay", "--world", str(tmp_path)])
     assert r.exit_code == 2 and "not a simulated world" in r.output
+
+
+@pytest.mark.parametrize("args", [["--preset", "nope"], ["--json", "DIR"]])
+def test_eval_replay_refuses_bad_targets_before_any_work(tmp_path: Path, args: list[str]) -> None:
+    args = [str(tmp_path) if a == "DIR" else a for a in args]
+    r = CliRunner().invoke(app, ["eval", "replay", *args])
+    assert r.exit_code == 2 and ("unknown preset" in r.output or "is a directory" in r.output)
+    assert not Path("data/worlds/nope-1").exists() and list(tmp_path.iterdir()) == []

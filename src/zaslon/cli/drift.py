@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
 
+from zaslon.cli.output import check_json_target, write_json_atomic
 from zaslon.errors import InvalidInput
-
-
-def check_json_target(path: Path) -> None:
-    """Refuse, before any work, a ``--json`` path that cannot be written: a directory, a file standing where a
-    directory should be, or a directory we may not write in."""
-    if path.is_dir():
-        raise InvalidInput(f"--json {path} is a directory; give a file name", field="json")
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InvalidInput(f"--json {path}: {parent} is a file, not a directory", field="json")
-    if not os.access(parent, os.W_OK):
-        raise InvalidInput(f"--json {path}: cannot write in {parent}", field="json")
-
-
-def write_json_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(path)  # a reader never sees half the figures
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
