@@ -51,8 +51,10 @@ from zaslon.adapters.bus.streams import (
     REASON_HEADER,
     REPLY_HEADER,
     SCORE_STREAM,
+    answers_route,
     decode_transfer,
     encode_answer,
+    encode_answers,
     ensure_streams,
     score_subject,
 )
@@ -178,6 +180,25 @@ class _Puller:
         elif status not in ("100", "404"):  # 409 and others: the server dropped our requests; ask anew
             self._open.clear()
         return False
+
+
+class _Answers:
+    """A round's answers: those to API nodes one message per node (``encode_answers``), any other alone."""
+
+    def __init__(self) -> None:
+        self.by_node: dict[str, dict[str, bytes]] = {}
+        self.alone: list[tuple[str, bytes]] = []
+
+    def add(self, reply: str, data: bytes) -> None:
+        route = answers_route(reply)
+        if route is None:
+            self.alone.append((reply, data))
+        else:
+            self.by_node.setdefault(route[0], {})[route[1]] = data
+
+    def publish(self, nc: NATS) -> list[Any]:
+        return ([nc.publish(subject, encode_answers(answers)) for subject, answers in self.by_node.items()]
+                + [nc.publish(reply, data) for reply, data in self.alone])
 
 
 class ScoringWorker:
@@ -446,7 +467,7 @@ class ScoringWorker:
             if rows[3]:
                 self._outbox_kick.set()
         await asyncio.gather(*(m.ack() for m in raw.values()), return_exceptions=True)  # after the commit
-        answers = []
+        answers = _Answers()
         sent: dict[str, bytes] = {}
         for p, (todo, out) in outcomes.items():
             handled = {m.key: h for m, h in zip(todo, out.handled, strict=True)} if out is not None else {}
@@ -470,14 +491,15 @@ class ScoringWorker:
                     h = handled[inc.key]
                     data = encode_answer(h.decision, h.status == "replayed", h.error)
                 sent[inc.key] = data
-                answers.append(self._nc.publish(reply, data))  # type: ignore[union-attr]
+                answers.add(reply, data)
+        acks = []
         for key, twin in twins:
             if key in raw:  # its first copy was handled (not left to a retry): so is this one
-                answers.append(twin.ack())
+                acks.append(twin.ack())
                 reply = (twin.headers or {}).get(REPLY_HEADER)
                 if reply and key in sent:
-                    answers.append(self._nc.publish(reply, sent[key]))  # type: ignore[union-attr]
-        await asyncio.gather(*answers, return_exceptions=True)
+                    answers.add(reply, sent[key])
+        await asyncio.gather(*acks, *answers.publish(self._nc), return_exceptions=True)  # type: ignore[arg-type]
         for p, (_, out) in outcomes.items():
             if out is not None and out.scored:
                 self._since_snapshot[p] = self._since_snapshot.get(p, 0) + 1

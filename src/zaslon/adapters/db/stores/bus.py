@@ -78,12 +78,15 @@ class _RoundConnection:
         ids = list(dict.fromkeys(tid for _, tid in transfers))
         with self._lock:
             try:
-                with self._connection().cursor() as cur:
-                    # Planned each time (not prepared): a plan made while a table was small (a sequential scan)
-                    # would be kept, and cost more with every row stored.
-                    inbox = cur.execute(self._INBOX, (consumer, list(keys)), prepare=False).fetchall()
-                    bodies = cur.execute(self._BODIES, (ids,), prepare=False).fetchall()
-                    found = cur.execute(self._DECISIONS, (ids,), prepare=False).fetchall()
+                conn = self._connection()
+                # Planned each time (not prepared): a plan made while a table was small (a sequential scan)
+                # would be kept, and cost more with every row stored. The three go in one pipeline: one round
+                # trip to PostgreSQL per round, not three.
+                with conn.pipeline():
+                    cursors = [conn.execute(self._INBOX, (consumer, list(keys)), prepare=False),
+                               conn.execute(self._BODIES, (ids,), prepare=False),
+                               conn.execute(self._DECISIONS, (ids,), prepare=False)]
+                inbox, bodies, found = (c.fetchall() for c in cursors)
             except Exception:
                 self._drop()
                 raise
