@@ -224,6 +224,60 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
             print(f"kept {tmp}", flush=True)
 
 
+def run_embedded_soak(*, seconds: float, rate: float, json_path: str | None = None) -> dict[str, Any]:
+    """The embedded default under the same load as ``run_cluster_bench``: one ``zaslon serve`` (SQLite in a
+    temporary directory, the in-process bus), the same distinct transfers from the same bank, open loop. Issue
+    15's sustained-load figures: errors, and the server's resident memory after the first minute."""
+    from zaslon.adapters.db.engine import make_engine, upgrade
+    from zaslon.flow.orgs import create_org
+    from zaslon.lab.loadgen import run_load
+
+    tmp = Path(tempfile.mkdtemp(prefix="zaslon-soak-"))
+    url = f"sqlite:///{tmp}/soak.db"
+    upgrade(url)
+    key = create_org(make_engine(url), name="Bench bank", kind="bank", bank_id="AKBBBY2X").api_key
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if k not in ("ZASLON_BUS_URL", "ZASLON_DATABASE_URL")}
+    server = subprocess.Popen([sys.executable, "-m", "zaslon", "serve"],
+                              env={**env, "ZASLON_DATABASE_URL": url, "ZASLON_PORT": str(port)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready([port], [], [server], partitions=0)  # no workers: the embedded default scores in-process
+        run_load(port, key, _bodies(200, "warm"), rps=100, seconds=2, path="/v1/transfers/score", connections=16)
+        load_before = os.getloadavg()[0]
+        cpu_before, loadgen_before = _cpu_s(server.pid), _children_cpu_s()
+        sampler = _RssSampler([server.pid])
+        sampler.start()
+        t0 = time.monotonic()
+        load = run_load(port, key, _bodies(int(rate * seconds) + 1, "soak"), rps=rate, seconds=seconds,
+                        path="/v1/transfers/score", connections=64)
+        wall = time.monotonic() - t0
+        sampler.stop()
+        cpu = _cpu_s(server.pid) - cpu_before
+        loadgen_cpu = _children_cpu_s() - loadgen_before
+        answered = max(int(load.get("status", {}).get("200", 0)), 1)
+        res: dict[str, Any] = {
+            "shape": "embedded", "rate": rate, "seconds": seconds, "machine": _machine(),
+            "rps": load.get("achieved_rps"), "p50_ms": load.get("p50_ms"), "p99_ms": load.get("p99_ms"),
+            "max_ms": load.get("max_ms"), "errors": load.get("errors"), "sent": load.get("sent"),
+            "status": load.get("status"), "wall_s": round(wall, 2),
+            "cpu_ms_per_transfer": round(cpu * 1000 / answered, 3),
+            "loadgen_cpu_ms_per_transfer": round(loadgen_cpu * 1000 / answered, 3),
+            **sampler.figures(), "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        }
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(res), flush=True)
+    if json_path:
+        Path(json_path).write_text(json.dumps(res, indent=2) + "\n")
+    return res
+
+
 class _RssSampler:
     """Resident memory of the cluster's Python processes every 5 s: the soak's "growth after the first minute"."""
 
@@ -290,7 +344,9 @@ def _spread(ports: list[int], key: str, bodies: list[bytes], rate: float, second
             "sent": sum(p.get("sent") or 0 for p in parts), "status": status}
 
 
-def _wait_ready(ports: list[int], logs: list[Path], procs: list[subprocess.Popen[bytes]]) -> None:
+def _wait_ready(ports: list[int], logs: list[Path], procs: list[subprocess.Popen[bytes]],
+                partitions: int = PARTITIONS) -> None:
+    """Until every API node answers /healthz and the workers (their logs) own ``partitions`` partitions."""
     import httpx
 
     deadline = time.monotonic() + 120
@@ -304,7 +360,7 @@ def _wait_ready(ports: list[int], logs: list[Path], procs: list[subprocess.Popen
         for p in ports:
             with contextlib.suppress(httpx.HTTPError):
                 up += httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=1).status_code == 200
-        if owned >= PARTITIONS and up == len(ports):
+        if owned >= partitions and up == len(ports):
             return
         time.sleep(0.3)
     raise TimeoutError("the cluster did not come up")

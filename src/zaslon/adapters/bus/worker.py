@@ -248,7 +248,7 @@ class ScoringWorker:
             if self._nc is not None:
                 await self._nc.close()
             log.info("worker stopped", rounds=self.rounds, scored=self.scored)
-            self.store.close()
+            await self.store.close_rounds()
             self.exchange.close()
             self.db.dispose()
 
@@ -432,7 +432,7 @@ class ScoringWorker:
         keys = list(raw)
         ids = list({(m.org_id, m.transfer.transfer_id) for b in batches.values() for m in b})  # each bank's own
         try:
-            done, stored_t, stored_d = await asyncio.to_thread(self.store.lookup, SCORE_CONSUMER, keys, ids)
+            done, stored_t, stored_d = await self.store.lookup_round(SCORE_CONSUMER, keys, ids)
         except Exception as exc:  # the store unreachable: nothing done, redelivered later
             log.warning("store unreachable", error=f"{type(exc).__name__}: {exc}")
             await asyncio.gather(*(m.nak(delay=1.0) for m in all_msgs), return_exceptions=True)
@@ -455,7 +455,7 @@ class ScoringWorker:
                     acc.extend(part)
         if any(rows):
             try:
-                await asyncio.to_thread(self.store.commit_batch, *rows)
+                await self.store.commit_round(*rows)
             except Exception as exc:  # nothing stored: forget the states that folded the batches in, rebuild
                 log.warning("commit failed; partition states rebuilt", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.gather(*(m.nak(delay=0.5) for m in raw.values()), return_exceptions=True)
