@@ -217,7 +217,22 @@ class Exchange:
 
     # ------------------------------------------------------------------ life
     def restore(self) -> dict[str, int]:
-        """After a restart: what the store says the exchange had learnt counts again."""
+        """After a restart: what the store says the exchange had learnt counts again, and the feature state."""
+        learnt = self.reload_knowledge()
+        # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
+        features = feature_snapshot.restore(self.db, self.scoring)
+        self.log_covers_store = self.scoring.state.folded == 0
+        self.snapshotter.mark_current()
+        self.snapshotter.start()
+        # ---- end durable feature state
+        return {**learnt, "features_replayed": int(features["replayed"]),
+                "feature_accounts": int(features["accounts"])}
+
+    def reload_knowledge(self) -> dict[str, int]:
+        """What the store says the exchange has learnt (customers, protection, incidents, traces, orders, cases,
+        telecom block list), without the feature state: a scoring worker of the scale-out shape reloads this
+        when told, and holds its partitions' states itself (rebuilding the whole deployment's state from every
+        decided transfer, as a restart of the embedded default does, would cost it more each time)."""
         customers = self._learn_customers(load_customers(self.db))
         self.protected.update((p.account_id, p) for p in load_protection(self.db))
         reported, phones = load_knowledge(self.db, self.knowledge, self._kind_of)  # corroborated as intake
@@ -234,16 +249,9 @@ class Exchange:
         now = datetime.now(UTC)
         calls = self.telecom.restore(now - KEEP_CALLS, contacts_since=now - CONTACTS_RESTORED)
         # ---- end telecom signals
-        # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
-        features = feature_snapshot.restore(self.db, self.scoring)
-        self.log_covers_store = self.scoring.state.folded == 0
-        self.snapshotter.mark_current()
-        self.snapshotter.start()
-        # ---- end durable feature state
         return {"customers": customers, "protected": len(self.protected), "reported": reported, "phones": phones,
                 "traced": traced, "suspected": suspected, "under_order": len(ordered), "in_case": in_case,
-                "call_events": calls,
-                "features_replayed": int(features["replayed"]), "feature_accounts": int(features["accounts"])}
+                "call_events": calls}
 
     @property
     def webhook_transport(self) -> httpx.BaseTransport | None:

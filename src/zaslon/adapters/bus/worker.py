@@ -9,7 +9,8 @@ scored after it folded in again in the order it was scored (the inbox says which
 the stream holds their bodies) — and only then the durable pull consumer ``score-<partition>``:
 
     fetch a micro-batch -> inbox: handled before? -> score the rest with the Exchange's engine on the partition's
-    state -> ONE transaction: transfers, decisions, inbox rows, outbox events -> acknowledge -> answer each
+    state -> ONE transaction: transfers, decisions, inbox rows, outbox events -> acknowledge -> answer (all of
+    a round's answers to one API node in one message)
 
 A crash before the commit leaves nothing: the messages are redelivered and scored again, by whoever owns the
 partition then, on a state rebuilt without them. A crash after the commit and before the acknowledgement
@@ -227,7 +228,7 @@ class ScoringWorker:
 
     # ---- life ----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.to_thread(self.exchange.restore)
+        await asyncio.to_thread(self.exchange.reload_knowledge)  # the partitions' states are rebuilt by _rebuild
         await asyncio.to_thread(self.exchange.warm_up)
         await self._retry(self._connect, stop)
         assert self._nc is not None  # connected (or stopped before: then the loops below end at once)
@@ -603,6 +604,6 @@ class ScoringWorker:
             self._knowledge_kick.clear()
             last = time.monotonic()
             try:
-                await asyncio.to_thread(self.exchange.restore)
+                await asyncio.to_thread(self.exchange.reload_knowledge)
             except Exception as exc:
                 log.warning("knowledge reload", error=str(exc))
