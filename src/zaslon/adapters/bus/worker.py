@@ -183,6 +183,14 @@ class _Puller:
         return False
 
 
+def _percentiles(name: str, values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {f"{name}_p50": round(ordered[len(ordered) // 2], 1),
+            f"{name}_p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)}
+
+
 class _Answers:
     """A round's answers: those to API nodes one message per node (``encode_answers``), any other alone."""
 
@@ -225,6 +233,10 @@ class ScoringWorker:
         self._knowledge_kick = asyncio.Event()
         self.scored = 0
         self.rounds = 0
+        # Where a transfer's time goes in a worker, logged when it stops (most recent rounds): how long the
+        # round's oldest message waited in the stream before its round began, and how long the round took.
+        self._waited_ms: deque[float] = deque(maxlen=100_000)
+        self._took_ms: deque[float] = deque(maxlen=100_000)
 
     # ---- life ----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -248,7 +260,8 @@ class ScoringWorker:
                     await t
             if self._nc is not None:
                 await self._nc.close()
-            log.info("worker stopped", rounds=self.rounds, scored=self.scored)
+            log.info("worker stopped", rounds=self.rounds, scored=self.scored,
+                     **_percentiles("round_waited_ms", self._waited_ms), **_percentiles("round_took_ms", self._took_ms))
             await self.store.close_rounds()
             self.exchange.close()
             self.db.dispose()
@@ -396,11 +409,15 @@ class ScoringWorker:
                 continue
             items = [(p, puller.take(), fut) for p, puller, fut in queued]
             self.rounds += 1
+            oldest = min((m.metadata.timestamp for _, msgs, _ in items for m in msgs), default=None)
+            if oldest is not None:
+                self._waited_ms.append((datetime.now(UTC) - oldest).total_seconds() * 1000)
             try:
                 await self._handle(items)
             except Exception as exc:  # not expected: the partitions' messages are redelivered
                 log.exception("batch failed", error=str(exc))
             finally:
+                self._took_ms.append((time.monotonic() - started) * 1000)
                 for _, _, fut in items:
                     if not fut.done():
                         fut.set_result(None)
