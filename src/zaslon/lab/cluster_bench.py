@@ -88,6 +88,18 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
+def _stop(procs: list[subprocess.Popen[bytes]], timeout_s: float = 30.0) -> None:
+    """SIGTERM to each in turn (a worker snapshots and lets its partitions go), SIGKILL to one that outstays it."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def _children_cpu_s() -> float:
     import resource
 
@@ -206,14 +218,10 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
             "workers": k, "status": load.get("status"), **sampler.figures(),
         }
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # The API nodes and workers first, while the bus is still there (a worker snapshots its partitions on
+        # the way out), then nats-server.
+        _stop(list(reversed(procs[1:])))
+        _stop(procs[:1])
         db.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -266,11 +274,7 @@ def run_embedded_soak(*, seconds: float, rate: float, json_path: str | None = No
             **sampler.figures(), "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop([server])
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(res), flush=True)
     if json_path:
