@@ -10,7 +10,11 @@ distinct transfers for ``seconds`` at ``rate``. Figures:
 - ``cpu_ms_per_transfer``: the CPU time (user + system, from /proc) of every process of the cluster together —
   workers, API nodes, nats-server, the PostgreSQL server and its backends — divided by the transfers decided
   (the load generator's own CPU is reported apart, ``loadgen_cpu_ms_per_transfer``);
-- ``lost``: answered 200 but no decision stored; ``duplicates``: decision rows beyond one per transfer id.
+- ``lost``: answered 200 but no decision stored; ``duplicates``: decision rows beyond one per transfer id;
+- over a run longer than a minute, ``rss_growth_after_first_minute_pct``: the workers' and API nodes' resident
+  memory at the end against a minute in (issue 15's sustained load).
+
+``run_embedded_soak`` (``zaslon bench soak``) puts the same load on the embedded default, for the same figures.
 """
 
 from __future__ import annotations
