@@ -150,3 +150,23 @@ def test_other_victims_are_the_money_that_fed_the_drop_in_its_active_period(  # 
     assert out.linked_transfers == 1
     [order] = out.orders
     assert (order.account_id, order.amount) == (DROP2, 700_000)  # the victim's and the other victim's money
+
+
+def test_the_feature_log_keeps_rows_in_order_across_blocks_and_drops_the_oldest_block() -> None:
+    import numpy as np
+
+    from zaslon.core.features import FEATURE_NAMES
+    from zaslon.flow.exchange import FeatureLog
+
+    log = FeatureLog(max_rows=10, block=4)  # small blocks, so appends cross them
+    width = len(FEATURE_NAMES)
+    for lo, n in ((0, 1), (1, 6), (7, 2), (9, 5)):  # 14 rows in appends of 1, 6, 2, 5
+        ids = [f"t{i}" for i in range(lo, lo + n)]
+        log.append(ids, np.arange(lo, lo + n, dtype=np.int64),
+                   np.repeat(np.arange(lo, lo + n, dtype=np.float32)[:, None], width, axis=1))
+    ids, x = log.before(2**40)
+    assert ids == [f"t{i}" for i in range(4, 14)] and log.rows == 10  # the oldest block (t0-t3) went
+    assert x.shape == (10, width) and x[:, 0].tolist() == list(range(4, 14))
+    ids, x = log.before(8)  # by time: rows dated before the cut-off only
+    assert ids == ["t4", "t5", "t6", "t7"] and x[:, -1].tolist() == [4, 5, 6, 7]
+    assert FeatureLog().before(2**40)[0] == []

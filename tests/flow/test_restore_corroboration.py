@@ -46,3 +46,24 @@ def test_a_shop_with_many_payers_stays_unlisted_after_a_restart(engine: Engine, 
     after = y.scoring.clone().score_batch(probe)
     assert [(d.outcome, d.score) for d in after] == [(d.outcome, d.score) for d in before]
     y.close()
+
+
+def test_reloading_knowledge_leaves_the_feature_state_alone(engine: Engine, db_url: str) -> None:
+    """A scoring worker's reload (every 30 s): what was learnt counts, the engine's state is not rebuilt from every
+    decided transfer (a worker lends its partitions' states to the engine; a swap mid-round would lose a round)."""
+    org = create_org(engine, name="Belarusbank", kind="bank", bank_id="AKBBBY2X").org_id
+    bank = Principal(org, OrgKind.BANK, DEFAULT_SCOPES[OrgKind.BANK], "AKBBBY2X")
+    x = Exchange(engine, Settings(database_url=db_url, snapshot_interval_s=0))
+    x.store_transfers(org, [_t("v-drop", 1, VICTIM, DROP, 400_000)])
+    report = IncidentReport(org, "bank", Scheme.VISHING, T0 + timedelta(minutes=30), Victim(party_id="p-1"),
+                            ("v-drop",), "", external_ref="r-1")
+    assert x.report_incident(bank, report, now=T0 + timedelta(minutes=31)).intake.created
+    x.close()
+
+    y = Exchange(engine, Settings(database_url=db_url, snapshot_interval_s=0))
+    lent = y.scoring.state
+    learnt = y.reload_knowledge()
+    assert y.knowledge.flags(DROP) & AccountFlag.REPORTED
+    assert y.scoring.state is lent and "features_replayed" not in learnt
+    assert "features_replayed" in y.restore()  # a restart of the embedded default does rebuild it
+    y.close()

@@ -1,4 +1,5 @@
-"""The scale-out shape's commands: ``zaslon worker`` (a scoring worker) and ``zaslon bench cluster``."""
+"""The scale-out shape's commands: ``zaslon worker`` (a scoring worker), ``zaslon bench cluster``, and ``zaslon bench
+soak`` (the same load, sustained, on the embedded default: the two shapes side by side)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,15 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
 
         counts = [int(x) for x in workers.split(",") if x.strip()]
         run_cluster_bench(counts, seconds=seconds, rate=rate, api_nodes=api_nodes, json_path=json_path)
+
+    @bench.command("soak")
+    def bench_soak(
+        seconds: float = typer.Option(300.0, min=1.0, help="seconds of load"),
+        rate: float = typer.Option(1000.0, min=1.0, help="requests per second offered (open loop)"),
+        json_path: str = typer.Option(None, "--json", help="write the figures here"),
+    ) -> None:
+        """Sustained load on the embedded default (zaslon serve, SQLite): errors, latency and resident memory
+        growth after the first minute (the scale-out shape's: bench cluster --workers 1 --seconds 300)."""
+        from zaslon.lab.cluster_bench import run_embedded_soak
+
+        run_embedded_soak(seconds=seconds, rate=rate, json_path=json_path)

@@ -107,44 +107,64 @@ HOUSEKEEPING_LOCK = 0x5A5AF000
 
 class FeatureLog:
     """The features every transfer was scored with, kept so the model can be retrained on what reports taught
-    (a transfer is labelled by the reports made before the cut-off, never by anything else)."""
+    (a transfer is labelled by the reports made before the cut-off, never by anything else).
 
-    def __init__(self, max_rows: int = 5_000_000) -> None:
-        self.max_rows = max_rows
+    Rows go into blocks of ``BLOCK`` rows allocated ahead: the real-time API appends one or two rows at a time,
+    and a pair of NumPy arrays per append cost 682 bytes per transfer (measured; the features themselves are
+    256), which at ``max_rows`` would be gigabytes."""
+
+    BLOCK = 4096
+
+    def __init__(self, max_rows: int = 5_000_000, block: int = BLOCK) -> None:
+        self.max_rows, self.block = max_rows, block
         self.ids: list[str] = []
-        self.ts: list[npt.NDArray[np.int64]] = []
-        self.x: list[npt.NDArray[np.float32]] = []
+        self._ts: list[npt.NDArray[np.int64]] = []  # blocks, oldest first; the last one filled up to _fill
+        self._x: list[npt.NDArray[np.float32]] = []
+        self._fill = block
         self.rows = 0
         self._lock = threading.Lock()
 
     def append(self, ids: Sequence[str], ts: npt.NDArray[np.int64], x: npt.NDArray[np.float32]) -> None:
         """``ts`` in seconds since the epoch, as the scoring columns carry it."""
+        ts = np.asarray(ts, dtype=np.int64)
+        x = np.asarray(x, dtype=np.float32)
         with self._lock:
             self.ids.extend(ids)
-            self.ts.append(np.asarray(ts, dtype=np.int64).copy())
-            self.x.append(np.asarray(x, dtype=np.float32).copy())
+            done = 0
+            while done < len(ids):
+                if self._fill == self.block:
+                    self._ts.append(np.empty(self.block, dtype=np.int64))
+                    self._x.append(np.empty((self.block, x.shape[1]), dtype=np.float32))
+                    self._fill = 0
+                n = min(len(ids) - done, self.block - self._fill)
+                self._ts[-1][self._fill : self._fill + n] = ts[done : done + n]
+                self._x[-1][self._fill : self._fill + n] = x[done : done + n]
+                self._fill += n
+                done += n
             self.rows += len(ids)
-            while self.rows > self.max_rows and len(self.x) > 1:  # the oldest batch goes first
-                n = len(self.x[0])
-                del self.ids[:n]
-                self.ts.pop(0)
-                self.x.pop(0)
-                self.rows -= n
+            while self.rows - self.block >= self.max_rows and len(self._x) > 1:  # the oldest block goes first
+                del self.ids[: self.block]
+                self._ts.pop(0)
+                self._x.pop(0)
+                self.rows -= self.block
 
     def between(self, lo_s: int, hi_s: int) -> npt.NDArray[np.float32]:
         """The features of the transfers made in ``[lo_s, hi_s)`` (epoch seconds)."""
         with self._lock:
-            if not self.x:
-                return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
-            ts = np.concatenate(self.ts)
-            return np.concatenate(self.x)[(ts >= lo_s) & (ts < hi_s)]
+            parts = []
+            for k, (ts, x) in enumerate(zip(self._ts, self._x, strict=True)):
+                n = self._fill if k == len(self._ts) - 1 else self.block  # block by block: no copy of the log
+                keep = (ts[:n] >= lo_s) & (ts[:n] < hi_s)
+                if keep.any():
+                    parts.append(x[:n][keep])
+            return np.concatenate(parts) if parts else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
 
     def before(self, cutoff_s: int) -> tuple[list[str], npt.NDArray[np.float32]]:
         with self._lock:
-            if not self.x:
+            if not self._x:
                 return [], np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
-            ts = np.concatenate(self.ts)
-            x = np.concatenate(self.x)
+            ts = np.concatenate(self._ts)[: self.rows]
+            x = np.concatenate(self._x)[: self.rows]
             keep = np.flatnonzero(ts < cutoff_s)
             return [self.ids[i] for i in keep.tolist()], x[keep]
 
@@ -231,7 +251,22 @@ class Exchange:
 
     # ------------------------------------------------------------------ life
     def restore(self) -> dict[str, int]:
-        """After a restart: what the store says the exchange had learnt counts again."""
+        """After a restart: what the store says the exchange had learnt counts again, and the feature state."""
+        learnt = self.reload_knowledge()
+        # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
+        features = feature_snapshot.restore(self.db, self.scoring)
+        self.log_covers_store = self.scoring.state.folded == 0
+        self.snapshotter.mark_current()
+        self.snapshotter.start()
+        # ---- end durable feature state
+        return {**learnt, "features_replayed": int(features["replayed"]),
+                "feature_accounts": int(features["accounts"])}
+
+    def reload_knowledge(self) -> dict[str, int]:
+        """What the store says the exchange has learnt (customers, protection, incidents, traces, orders, cases,
+        telecom block list), without the feature state: a scoring worker of the scale-out shape reloads this
+        when told, and holds its partitions' states itself (rebuilding the whole deployment's state from every
+        decided transfer, as a restart of the embedded default does, would cost it more each time)."""
         customers = self._learn_customers(load_customers(self.db))
         self.protected.update((p.account_id, p) for p in load_protection(self.db))
         reported, phones = load_knowledge(self.db, self.knowledge, self._kind_of)  # corroborated as intake
@@ -248,16 +283,9 @@ class Exchange:
         now = datetime.now(UTC)
         calls = self.telecom.restore(now - KEEP_CALLS, contacts_since=now - CONTACTS_RESTORED)
         # ---- end telecom signals
-        # ---- durable feature state: the snapshot and the decided transfers after it (profiles known first)
-        features = feature_snapshot.restore(self.db, self.scoring)
-        self.log_covers_store = self.scoring.state.folded == 0
-        self.snapshotter.mark_current()
-        self.snapshotter.start()
-        # ---- end durable feature state
         return {"customers": customers, "protected": len(self.protected), "reported": reported, "phones": phones,
                 "traced": traced, "suspected": suspected, "under_order": len(ordered), "in_case": in_case,
-                "call_events": calls,
-                "features_replayed": int(features["replayed"]), "feature_accounts": int(features["accounts"])}
+                "call_events": calls}
 
     @property
     def webhook_transport(self) -> httpx.BaseTransport | None:

@@ -10,7 +10,11 @@ distinct transfers for ``seconds`` at ``rate``. Figures:
 - ``cpu_ms_per_transfer``: the CPU time (user + system, from /proc) of every process of the cluster together —
   workers, API nodes, nats-server, the PostgreSQL server and its backends — divided by the transfers decided
   (the load generator's own CPU is reported apart, ``loadgen_cpu_ms_per_transfer``);
-- ``lost``: answered 200 but no decision stored; ``duplicates``: decision rows beyond one per transfer id.
+- ``lost``: answered 200 but no decision stored; ``duplicates``: decision rows beyond one per transfer id;
+- over a run longer than a minute, ``rss_growth_after_first_minute_pct``: the workers' and API nodes' resident
+  memory at the end against a minute in (issue 15's sustained load).
+
+``run_embedded_soak`` (``zaslon bench soak``) puts the same load on the embedded default, for the same figures.
 """
 
 from __future__ import annotations
@@ -86,6 +90,25 @@ def _cpu_s(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _stop(procs: list[subprocess.Popen[bytes]], timeout_s: float = 30.0) -> None:
+    """SIGTERM to each in turn (a worker snapshots and lets its partitions go), SIGKILL to one that outstays it."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _children_cpu_s() -> float:
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
 
 
 def _children(pid: int) -> list[int]:
@@ -165,7 +188,8 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
         cluster = [p.pid for p in procs] + [postmaster, *_children(postmaster)]
         before = sum(_cpu_s(p) for p in cluster)
         role_before = {r: sum(_cpu_s(p) for p in pids) for r, pids in roles.items()}
-        self_before = time.process_time()
+        # The load generator is a child process this one waits for: its CPU is in RUSAGE_CHILDREN when it is done.
+        loadgen_before = _children_cpu_s()
         bodies = _bodies(int(rate * seconds) + 1, f"run{k}")
         sampler = _RssSampler([p.pid for p in procs[1:]])  # the workers and API nodes
         sampler.start()
@@ -178,7 +202,7 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
         after = sum(_cpu_s(p) for p in set(cluster) | set(cluster_now))
         by_role = {r: sum(_cpu_s(p) for p in pids) - role_before[r] for r, pids in roles.items()}
         by_role["postgres"] = (after - before) - sum(by_role.values())
-        del self_before
+        loadgen_cpu = _children_cpu_s() - loadgen_before
         with db.connect() as conn:
             rows = conn.execute(select(func.count()).select_from(decisions)
                                 .where(decisions.c.transfer_id.like(f"run{k}-%"))).scalar() or 0
@@ -193,18 +217,15 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
             "cpu_ms_per_transfer": round((after - before) * 1000 / decided, 3),
             "cluster_cpu_s": round(after - before, 2), "wall_s": round(wall, 2),
             "cpu_ms_per_transfer_by_role": {r: round(v * 1000 / decided, 3) for r, v in by_role.items()},
+            "loadgen_cpu_ms_per_transfer": round(loadgen_cpu * 1000 / decided, 3),
             "duplicates": int(rows) - int(distinct), "lost": max(0, ok - int(distinct)),
             "workers": k, "status": load.get("status"), **sampler.figures(),
         }
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # The API nodes and workers first, while the bus is still there (a worker snapshots its partitions on
+        # the way out), then nats-server.
+        _stop(list(reversed(procs[1:])))
+        _stop(procs[:1])
         db.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -213,6 +234,56 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}", flush=True)
+
+
+def run_embedded_soak(*, seconds: float, rate: float, json_path: str | None = None) -> dict[str, Any]:
+    """The embedded default under the same load as ``run_cluster_bench``: one ``zaslon serve`` (SQLite in a
+    temporary directory, the in-process bus), the same distinct transfers from the same bank, open loop. Issue
+    15's sustained-load figures: errors, and the server's resident memory after the first minute."""
+    from zaslon.adapters.db.engine import make_engine, upgrade
+    from zaslon.flow.orgs import create_org
+    from zaslon.lab.loadgen import run_load
+
+    tmp = Path(tempfile.mkdtemp(prefix="zaslon-soak-"))
+    url = f"sqlite:///{tmp}/soak.db"
+    upgrade(url)
+    key = create_org(make_engine(url), name="Bench bank", kind="bank", bank_id="AKBBBY2X").api_key
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if k not in ("ZASLON_BUS_URL", "ZASLON_DATABASE_URL")}
+    server = subprocess.Popen([sys.executable, "-m", "zaslon", "serve"],
+                              env={**env, "ZASLON_DATABASE_URL": url, "ZASLON_PORT": str(port)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready([port], [], [server], partitions=0)  # no workers: the embedded default scores in-process
+        run_load(port, key, _bodies(200, "warm"), rps=100, seconds=2, path="/v1/transfers/score", connections=16)
+        load_before = os.getloadavg()[0]
+        cpu_before, loadgen_before = _cpu_s(server.pid), _children_cpu_s()
+        sampler = _RssSampler([server.pid])
+        sampler.start()
+        t0 = time.monotonic()
+        load = run_load(port, key, _bodies(int(rate * seconds) + 1, "soak"), rps=rate, seconds=seconds,
+                        path="/v1/transfers/score", connections=64)
+        wall = time.monotonic() - t0
+        sampler.stop()
+        cpu = _cpu_s(server.pid) - cpu_before
+        loadgen_cpu = _children_cpu_s() - loadgen_before
+        answered = max(int(load.get("status", {}).get("200", 0)), 1)
+        res: dict[str, Any] = {
+            "shape": "embedded", "rate": rate, "seconds": seconds, "machine": _machine(),
+            "rps": load.get("achieved_rps"), "p50_ms": load.get("p50_ms"), "p99_ms": load.get("p99_ms"),
+            "max_ms": load.get("max_ms"), "errors": load.get("errors"), "sent": load.get("sent"),
+            "status": load.get("status"), "wall_s": round(wall, 2),
+            "cpu_ms_per_transfer": round(cpu * 1000 / answered, 3),
+            "loadgen_cpu_ms_per_transfer": round(loadgen_cpu * 1000 / answered, 3),
+            **sampler.figures(), "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        }
+    finally:
+        _stop([server])
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(res), flush=True)
+    if json_path:
+        Path(json_path).write_text(json.dumps(res, indent=2) + "\n")
+    return res
 
 
 class _RssSampler:
@@ -281,7 +352,9 @@ def _spread(ports: list[int], key: str, bodies: list[bytes], rate: float, second
             "sent": sum(p.get("sent") or 0 for p in parts), "status": status}
 
 
-def _wait_ready(ports: list[int], logs: list[Path], procs: list[subprocess.Popen[bytes]]) -> None:
+def _wait_ready(ports: list[int], logs: list[Path], procs: list[subprocess.Popen[bytes]],
+                partitions: int = PARTITIONS) -> None:
+    """Until every API node answers /healthz and the workers (their logs) own ``partitions`` partitions."""
     import httpx
 
     deadline = time.monotonic() + 120
@@ -295,7 +368,7 @@ def _wait_ready(ports: list[int], logs: list[Path], procs: list[subprocess.Popen
         for p in ports:
             with contextlib.suppress(httpx.HTTPError):
                 up += httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=1).status_code == 200
-        if owned >= PARTITIONS and up == len(ports):
+        if owned >= partitions and up == len(ports):
             return
         time.sleep(0.3)
     raise TimeoutError("the cluster did not come up")

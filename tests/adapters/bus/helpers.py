@@ -20,6 +20,15 @@ from zaslon.flow.partition import Incoming, PartitionScorer, message_key, partit
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
+def decision(transfer_id: str, outcome: str = "allow") -> dict[str, Any]:
+    """A stored decision row as a worker answers with it."""
+    return {"transfer_id": transfer_id, "org_id": "org-1", "body_hash": "h", "outcome": outcome, "score": 0.25,
+            "transfer_ts": T0, "decided_at": T0 + timedelta(seconds=1),
+            "hold_until": None, "reasons": "[]", "ruleset_version": "r1", "model_version": None,
+            "shadow_version": None, "shadow_outcome": None, "shadow_hits": None, "source": "bus",
+            "message_id": None, "feature_seq": 7}
+
+
 def transfers(n: int, start: int = 0, prefix: str = "tx") -> list[dict[str, Any]]:
     out = []
     for i in range(start, start + n):

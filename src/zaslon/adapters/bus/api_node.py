@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 import uuid
 from typing import Any
@@ -24,8 +25,10 @@ from nats.aio.msg import Msg
 from sqlalchemy import Engine
 
 from zaslon.adapters.bus.streams import (
+    ANSWERS_TOKEN,
     KNOWLEDGE_SUBJECT,
     REPLY_HEADER,
+    REPLY_PREFIX,
     decode_answer,
     ensure_streams,
     recorded_of_row,
@@ -50,9 +53,9 @@ class BusScorer:
         self._decisions = SqlDecisionStore(db)
         self._nc: NATS | None = None
         self._js: Any = None
-        self._prefix = f"_ZR.{uuid.uuid4().hex[:12]}"
+        self._prefix = f"{REPLY_PREFIX}.{uuid.uuid4().hex[:12]}"
         self._tokens = itertools.count(1)
-        self._waiting: dict[str, asyncio.Future[bytes]] = {}
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._connecting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -89,9 +92,17 @@ class BusScorer:
             await self._nc.close()
 
     async def _on_answer(self, msg: Msg) -> None:
-        fut = self._waiting.pop(msg.subject.rsplit(".", 1)[1], None)
-        if fut is not None and not fut.done():
-            fut.set_result(msg.data)
+        """One answer (to ``<prefix>.<token>``), or a worker's round of them (``<prefix>.answers``: by token)."""
+        token = msg.subject.rsplit(".", 1)[1]
+        try:
+            got = json.loads(msg.data) if token == ANSWERS_TOKEN else {token: json.loads(msg.data)}
+        except ValueError:
+            log.warning("an answer that is not JSON", subject=msg.subject)
+            return
+        for tok, answer in got.items():
+            fut = self._waiting.pop(tok, None)
+            if fut is not None and not fut.done():
+                fut.set_result(answer)
 
     async def knowledge_changed(self) -> None:
         """Tell the workers to reload what the exchange learnt (an incident, an appeal, customers...)."""
@@ -106,7 +117,7 @@ class BusScorer:
             raise Unavailable("the bus is unreachable: nothing was decided, retry with the same transfer id")
         key, _ = message_key(org_id, transfer)
         token = str(next(self._tokens))
-        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[token] = fut
         try:
             try:

@@ -101,9 +101,31 @@ _ERRORS: dict[str, type[ZaslonError]] = {"Conflict": Conflict, "InvalidInput": I
                                          "Unavailable": Unavailable}
 
 
-def decode_answer(data: bytes) -> Recorded:
-    """A worker's answer as the API returns it; an error is raised as the error it was."""
-    msg = json.loads(data)
+# An API node's reply subjects: ``<REPLY_PREFIX>.<node>.<token>`` (the token a number per request). A worker answers
+# all of one round's requests from one node in one message, to ``<REPLY_PREFIX>.<node>.<ANSWERS_TOKEN>``: a JSON
+# object, token -> answer (a message per answer cost the worker, nats-server and the node each a message's work).
+REPLY_PREFIX = "_ZR"
+ANSWERS_TOKEN = "answers"
+
+
+def answers_route(reply: str) -> tuple[str, str] | None:
+    """(the node's subject for a round's answers, the request's token), or None: not an API node's reply subject
+    (a client of its own on the stream, say), to be answered alone."""
+    parts = reply.split(".")
+    if len(parts) != 3 or parts[0] != REPLY_PREFIX or not parts[2].isdigit():
+        return None
+    return f"{parts[0]}.{parts[1]}.{ANSWERS_TOKEN}", parts[2]
+
+
+def encode_answers(answers: dict[str, bytes]) -> bytes:
+    """Answers (each from ``encode_answer``, a JSON object) by token, as one JSON object."""
+    return b"{" + b",".join(b'"' + token.encode() + b'":' + data for token, data in answers.items()) + b"}"
+
+
+def decode_answer(data: bytes | dict[str, Any]) -> Recorded:
+    """A worker's answer (as sent, or one taken out of a round's answers) as the API returns it; an error is
+    raised as the error it was."""
+    msg = json.loads(data) if isinstance(data, bytes) else data
     if "error" in msg:
         raise _ERRORS.get(msg["error"], ZaslonError)(msg.get("message", "error"), field=msg.get("field"))
     return recorded_of_row(msg["decision"], replayed=bool(msg["replayed"]))

@@ -9,7 +9,8 @@ scored after it folded in again in the order it was scored (the inbox says which
 the stream holds their bodies) — and only then the durable pull consumer ``score-<partition>``:
 
     fetch a micro-batch -> inbox: handled before? -> score the rest with the Exchange's engine on the partition's
-    state -> ONE transaction: transfers, decisions, inbox rows, outbox events -> acknowledge -> answer each
+    state -> ONE transaction: transfers, decisions, inbox rows, outbox events -> acknowledge -> answer (all of
+    a round's answers to one API node in one message)
 
 A crash before the commit leaves nothing: the messages are redelivered and scored again, by whoever owns the
 partition then, on a state rebuilt without them. A crash after the commit and before the acknowledgement
@@ -51,8 +52,10 @@ from zaslon.adapters.bus.streams import (
     REASON_HEADER,
     REPLY_HEADER,
     SCORE_STREAM,
+    answers_route,
     decode_transfer,
     encode_answer,
+    encode_answers,
     ensure_streams,
     score_subject,
 )
@@ -180,6 +183,33 @@ class _Puller:
         return False
 
 
+def _percentiles(name: str, values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {f"{name}_p50": round(ordered[len(ordered) // 2], 1),
+            f"{name}_p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)}
+
+
+class _Answers:
+    """A round's answers: those to API nodes one message per node (``encode_answers``), any other alone."""
+
+    def __init__(self) -> None:
+        self.by_node: dict[str, dict[str, bytes]] = {}
+        self.alone: list[tuple[str, bytes]] = []
+
+    def add(self, reply: str, data: bytes) -> None:
+        route = answers_route(reply)
+        if route is None:
+            self.alone.append((reply, data))
+        else:
+            self.by_node.setdefault(route[0], {})[route[1]] = data
+
+    def publish(self, nc: NATS) -> list[Any]:
+        return ([nc.publish(subject, encode_answers(answers)) for subject, answers in self.by_node.items()]
+                + [nc.publish(reply, data) for reply, data in self.alone])
+
+
 class ScoringWorker:
     def __init__(self, settings: Settings, partitions: Sequence[int], *, db: Engine | None = None) -> None:
         if not settings.database_url.startswith("postgresql"):
@@ -203,10 +233,14 @@ class ScoringWorker:
         self._knowledge_kick = asyncio.Event()
         self.scored = 0
         self.rounds = 0
+        # Where a transfer's time goes in a worker, logged when it stops (most recent rounds): how long the
+        # round's oldest message waited in the stream before its round began, and how long the round took.
+        self._waited_ms: deque[float] = deque(maxlen=100_000)
+        self._took_ms: deque[float] = deque(maxlen=100_000)
 
     # ---- life ----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.to_thread(self.exchange.restore)
+        await asyncio.to_thread(self.exchange.reload_knowledge)  # the partitions' states are rebuilt by _rebuild
         await asyncio.to_thread(self.exchange.warm_up)
         await self._retry(self._connect, stop)
         assert self._nc is not None  # connected (or stopped before: then the loops below end at once)
@@ -226,8 +260,9 @@ class ScoringWorker:
                     await t
             if self._nc is not None:
                 await self._nc.close()
-            log.info("worker stopped", rounds=self.rounds, scored=self.scored)
-            self.store.close()
+            log.info("worker stopped", rounds=self.rounds, scored=self.scored,
+                     **_percentiles("round_waited_ms", self._waited_ms), **_percentiles("round_took_ms", self._took_ms))
+            await self.store.close_rounds()
             self.exchange.close()
             self.db.dispose()
 
@@ -374,11 +409,15 @@ class ScoringWorker:
                 continue
             items = [(p, puller.take(), fut) for p, puller, fut in queued]
             self.rounds += 1
+            oldest = min((m.metadata.timestamp for _, msgs, _ in items for m in msgs), default=None)
+            if oldest is not None:
+                self._waited_ms.append((datetime.now(UTC) - oldest).total_seconds() * 1000)
             try:
                 await self._handle(items)
             except Exception as exc:  # not expected: the partitions' messages are redelivered
                 log.exception("batch failed", error=str(exc))
             finally:
+                self._took_ms.append((time.monotonic() - started) * 1000)
                 for _, _, fut in items:
                     if not fut.done():
                         fut.set_result(None)
@@ -411,7 +450,7 @@ class ScoringWorker:
         keys = list(raw)
         ids = list({(m.org_id, m.transfer.transfer_id) for b in batches.values() for m in b})  # each bank's own
         try:
-            done, stored_t, stored_d = await asyncio.to_thread(self.store.lookup, SCORE_CONSUMER, keys, ids)
+            done, stored_t, stored_d = await self.store.lookup_round(SCORE_CONSUMER, keys, ids)
         except Exception as exc:  # the store unreachable: nothing done, redelivered later
             log.warning("store unreachable", error=f"{type(exc).__name__}: {exc}")
             await asyncio.gather(*(m.nak(delay=1.0) for m in all_msgs), return_exceptions=True)
@@ -434,7 +473,7 @@ class ScoringWorker:
                     acc.extend(part)
         if any(rows):
             try:
-                await asyncio.to_thread(self.store.commit_batch, *rows)
+                await self.store.commit_round(*rows)
             except Exception as exc:  # nothing stored: forget the states that folded the batches in, rebuild
                 log.warning("commit failed; partition states rebuilt", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.gather(*(m.nak(delay=0.5) for m in raw.values()), return_exceptions=True)
@@ -446,7 +485,7 @@ class ScoringWorker:
             if rows[3]:
                 self._outbox_kick.set()
         await asyncio.gather(*(m.ack() for m in raw.values()), return_exceptions=True)  # after the commit
-        answers = []
+        answers = _Answers()
         sent: dict[str, bytes] = {}
         for p, (todo, out) in outcomes.items():
             handled = {m.key: h for m, h in zip(todo, out.handled, strict=True)} if out is not None else {}
@@ -470,14 +509,15 @@ class ScoringWorker:
                     h = handled[inc.key]
                     data = encode_answer(h.decision, h.status == "replayed", h.error)
                 sent[inc.key] = data
-                answers.append(self._nc.publish(reply, data))  # type: ignore[union-attr]
+                answers.add(reply, data)
+        acks = []
         for key, twin in twins:
             if key in raw:  # its first copy was handled (not left to a retry): so is this one
-                answers.append(twin.ack())
+                acks.append(twin.ack())
                 reply = (twin.headers or {}).get(REPLY_HEADER)
                 if reply and key in sent:
-                    answers.append(self._nc.publish(reply, sent[key]))  # type: ignore[union-attr]
-        await asyncio.gather(*answers, return_exceptions=True)
+                    answers.add(reply, sent[key])
+        await asyncio.gather(*acks, *answers.publish(self._nc), return_exceptions=True)  # type: ignore[arg-type]
         for p, (_, out) in outcomes.items():
             if out is not None and out.scored:
                 self._since_snapshot[p] = self._since_snapshot.get(p, 0) + 1
@@ -581,6 +621,6 @@ class ScoringWorker:
             self._knowledge_kick.clear()
             last = time.monotonic()
             try:
-                await asyncio.to_thread(self.exchange.restore)
+                await asyncio.to_thread(self.exchange.reload_knowledge)
             except Exception as exc:
                 log.warning("knowledge reload", error=str(exc))

@@ -3,8 +3,8 @@ the one transaction that commits a scored micro-batch with everything it caused.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -32,11 +32,13 @@ def _select(table: Table, columns: Sequence[str], where: str) -> str:
 
 
 class _RoundConnection:
-    """PostgreSQL: a worker's rounds (look-up, then commit) on one connection of their own, through the driver.
-    Per round SQLAlchemy's pool check-out and ping, statement compilation and result processing cost more than
-    the statements: here each look-up is one statement with one array parameter (``= ANY(%s)``) and the
-    rows are written with COPY. Results are what SQLAlchemy returns (times as aware UTC datetimes); a connection
-    that fails is dropped and the next round opens another."""
+    """PostgreSQL: a worker's rounds (look-up, then commit) on one connection of their own, through the driver,
+    on the worker's event loop (psycopg's asynchronous connection). Per round SQLAlchemy's pool check-out and
+    ping, statement compilation and result processing cost more than the statements, and handing each step to
+    a thread cost the event loop more than the step itself (measured, py-spy): here the look-up is three
+    statements with one array parameter each (``= ANY(%s)``) in one pipeline, and the rows are written with
+    COPY. Results are what SQLAlchemy returns (times as aware UTC datetimes); a connection that fails is
+    dropped and the next round opens another."""
 
     _INBOX_COLS = tuple(c.name for c in bus_inbox.c)
     _DECISION_COLS = tuple(c.name for c in decisions_table.c)
@@ -45,48 +47,41 @@ class _RoundConnection:
     _DECISIONS = _select(decisions_table, _DECISION_COLS, '"transfer_id" = ANY(%s)')
 
     def __init__(self, db: Engine) -> None:
-        self.db = db
-        self._conn: Any = None
-        self._fairy: Any = None
-        self._lock = threading.Lock()  # one round at a time (the worker's rounds are sequential anyway)
+        # libpq's form of the engine's URL (without SQLAlchemy's "+psycopg" driver name)
+        self._conninfo = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
 
-    def _connection(self) -> Any:
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
-            fairy = self.db.raw_connection()
-            conn = fairy.driver_connection
-            assert conn is not None
-            fairy.detach()  # this store's own from now on (closed when it fails)
-            self._fairy = fairy  # held: SQLAlchemy's wrapper, collected, would close the connection under us
-            conn.rollback()
-            conn.autocommit = True  # look-ups need no transaction; the commit opens its own
-            self._conn = conn
+            # look-ups need no transaction; the commit opens its own
+            self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
         return self._conn
 
-    def close(self) -> None:
-        with self._lock:
-            self._drop()
+    async def close(self) -> None:
+        await self._drop()
 
-    def _drop(self) -> None:
-        conn, self._conn, self._fairy = self._conn, None, None
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                conn.close()
+                await conn.close()
 
-    def lookup(self, consumer: str, keys: Sequence[str], transfers: list[tuple[str, str]]) -> tuple[
+    async def lookup(self, consumer: str, keys: Sequence[str], transfers: list[tuple[str, str]]) -> tuple[
             dict[str, dict[str, Any]], dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
         wanted = set(transfers)
         ids = list(dict.fromkeys(tid for _, tid in transfers))
-        with self._lock:
-            try:
-                with self._connection().cursor() as cur:
-                    # Planned each time (not prepared): a plan made while a table was small (a sequential scan)
-                    # would be kept, and cost more with every row stored.
-                    inbox = cur.execute(self._INBOX, (consumer, list(keys)), prepare=False).fetchall()
-                    bodies = cur.execute(self._BODIES, (ids,), prepare=False).fetchall()
-                    found = cur.execute(self._DECISIONS, (ids,), prepare=False).fetchall()
-            except Exception:
-                self._drop()
-                raise
+        try:
+            conn = await self._connection()
+            # Planned each time (not prepared): a plan made while a table was small (a sequential scan) would be
+            # kept, and cost more with every row stored. One pipeline: one round trip per round, not three.
+            async with conn.pipeline():
+                cursors = [await conn.execute(self._INBOX, (consumer, list(keys)), prepare=False),
+                           await conn.execute(self._BODIES, (ids,), prepare=False),
+                           await conn.execute(self._DECISIONS, (ids,), prepare=False)]
+            inbox, bodies, found = [await c.fetchall() for c in cursors]
+        except Exception:
+            await self._drop()
+            raise
         handled = {r[1]: _utc(dict(zip(self._INBOX_COLS, r, strict=True))) for r in inbox}
         t_rows = {(r[0], r[1]): r[2] for r in bodies if (r[0], r[1]) in wanted}
         d_rows = {}
@@ -96,18 +91,21 @@ class _RoundConnection:
                 d_rows[(row["org_id"], row["transfer_id"])] = row
         return handled, t_rows, d_rows
 
-    def commit(self, tables: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
-        with self._lock:
-            conn = self._connection()
-            try:
-                with conn.transaction(), conn.cursor() as cur:
-                    for table, rows in tables:
-                        _copy(cur, table, rows)
-            except psycopg.IntegrityError as exc:  # rolled back; the connection is fine
-                raise AlreadyStored(str(exc)) from exc
-            except Exception:
-                self._drop()
-                raise
+    async def commit(self, tables: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
+        try:
+            conn = await self._connection()
+            async with conn.transaction(), conn.cursor() as cur:
+                for table, rows in tables:
+                    if rows:
+                        sql, values = _copy_rows(table, rows)
+                        async with cur.copy(sql) as copy:
+                            for v in values:
+                                await copy.write_row(v)
+        except psycopg.IntegrityError as exc:  # rolled back; the connection is fine
+            raise AlreadyStored(str(exc)) from exc
+        except Exception:
+            await self._drop()
+            raise
 
 
 def _utc(row: dict[str, Any]) -> dict[str, Any]:
@@ -124,10 +122,10 @@ class SqlBusStore:
         self._decisions = SqlDecisionStore(db)
         self._rounds = _RoundConnection(db) if db.dialect.name == "postgresql" else None
 
-    def close(self) -> None:
+    async def close_rounds(self) -> None:
         """Close the connection of the rounds (the engine's pool has the others)."""
         if self._rounds is not None:
-            self._rounds.close()
+            await self._rounds.close()
 
     # ---- scoring -------------------------------------------------------------------------------------------
     def handled(self, consumer: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -141,12 +139,27 @@ class SqlBusStore:
                     out[row.msg_key] = dict(row._mapping)
         return out
 
+    async def lookup_round(self, consumer: str, keys: Sequence[str], transfers: list[tuple[str, str]]) -> tuple[
+            dict[str, dict[str, Any]], dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
+        """``lookup`` for a worker's round, from its event loop (PostgreSQL: on the rounds' own connection)."""
+        if self._rounds is not None:
+            return await self._rounds.lookup(consumer, keys, transfers)
+        return await asyncio.to_thread(self.lookup, consumer, keys, transfers)
+
+    async def commit_round(self, t_rows: Sequence[dict[str, Any]], d_rows: Sequence[dict[str, Any]],
+                           inbox_rows: Sequence[dict[str, Any]], outbox_rows: Sequence[dict[str, Any]]) -> None:
+        """``commit_batch`` for a worker's round, from its event loop (PostgreSQL: COPY, on the rounds' own
+        connection: a fraction of the per-row cost of INSERTs, in Python and PostgreSQL)."""
+        if self._rounds is not None:
+            await self._rounds.commit([(transfers_table, t_rows), (decisions_table, d_rows),
+                                       (bus_inbox, inbox_rows), (bus_outbox, outbox_rows)])
+            return
+        await asyncio.to_thread(self.commit_batch, t_rows, d_rows, inbox_rows, outbox_rows)
+
     def lookup(self, consumer: str, keys: Sequence[str], transfers: list[tuple[str, str]]) -> tuple[
             dict[str, dict[str, Any]], dict[tuple[str, str], str], dict[tuple[str, str], dict[str, Any]]]:
         """``handled(consumer, keys)`` and ``stored(transfers)`` on one connection (a worker's round asks both).
         ``transfers``: ``(org_id, transfer_id)`` keys, each bank's ids being its own."""
-        if self._rounds is not None:
-            return self._rounds.lookup(consumer, keys, transfers)
         handled: dict[str, dict[str, Any]] = {}
         d_rows: dict[tuple[str, str], dict[str, Any]] = {}
         wanted = set(transfers)
@@ -170,10 +183,6 @@ class SqlBusStore:
     def commit_batch(self, t_rows: Sequence[dict[str, Any]], d_rows: Sequence[dict[str, Any]],
                      inbox_rows: Sequence[dict[str, Any]], outbox_rows: Sequence[dict[str, Any]]) -> None:
         """Transfers, decisions, inbox rows and outbox events of one micro-batch: all of them or none."""
-        if self._rounds is not None:  # COPY: a fraction of the per-row cost of INSERTs, in Python and PostgreSQL
-            self._rounds.commit([(transfers_table, t_rows), (decisions_table, d_rows), (bus_inbox, inbox_rows),
-                                 (bus_outbox, outbox_rows)])
-            return
         try:
             with self.db.begin() as conn:
                 if t_rows:
@@ -243,20 +252,19 @@ class SqlBusStore:
         return True
 
 
-def _copy(cur: Any, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``rows`` into ``table`` with COPY, on the driver's cursor ``cur``. Every row names the same columns, those
-    of the first; a column left out gets its server default."""
-    if not rows:
-        return
+def _copy_rows(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[str, list[list[Any]]]:
+    """The COPY statement and the values that write ``rows`` into ``table``. Every row names the same columns,
+    those of the first; a column left out gets its server default."""
     names = list(rows[0])
     missing = [c.name for c in table.c if c.name not in names and c.default is not None]
     if missing or any(len(r) != len(names) for r in rows):  # not what the scorer writes: a mistake to surface
         raise ValueError(f"rows for {table.name} must all name the same columns (Python defaults: {missing})")
     times = [i for i, n in enumerate(names) if isinstance(table.c[n].type, UtcDateTime)]
     columns = ", ".join(f'"{n}"' for n in names)
-    with cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for r in rows:
-            values = [r[n] for n in names]
-            for i in times:  # as UtcDateTime binds them: aware, in UTC (a naive datetime is refused)
-                values[i] = _UTC.process_bind_param(values[i], None)  # type: ignore[arg-type]
-            copy.write_row(values)
+    out = []
+    for r in rows:
+        values = [r[n] for n in names]
+        for i in times:  # as UtcDateTime binds them: aware, in UTC (a naive datetime is refused)
+            values[i] = _UTC.process_bind_param(values[i], None)  # type: ignore[arg-type]
+        out.append(values)
+    return f'COPY "{table.name}" ({columns}) FROM STDIN', out
