@@ -27,6 +27,12 @@ from zaslon.flow.ports.cases import CaseStore
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+# The product's drop-ranking parameters (seconds): the fixed noisy-OR of the world's signals. The learned
+# ranking (``MuleParams.learn_min_seeds``, gradient boosting on the known drops) stays off here until it is
+# measured on the simulated world (``zaslon eval linking``); ``lab.mule_eval`` measures these parameters on
+# AMLSim with it on, changing otherwise only the time unit and the no-report fallback (docs/linking.md).
+DROP_PARAMS = MuleParams()
+
 
 @dataclass(frozen=True)
 class DropRanking:
@@ -79,7 +85,7 @@ def rank_accounts(engine: Engine, knowledge: Knowledge, *, now: datetime | None 
         i = index.get(acct)
         if i is not None:
             opened[i] = at.timestamp()
-    ranking = rank_mules(len(ids), arrays, params or MuleParams(), opened_at=opened, seeds=seeds)
+    ranking = rank_mules(len(ids), arrays, params or DROP_PARAMS, opened_at=opened, seeds=seeds)
     return DropRanking(ids, bank, ranking, seeds)
 
 

@@ -1,18 +1,17 @@
 """Drop detection on the public AMLSim graph (IBM AMLSim, 20K accounts, 200 fan-in and 200 cycle alerts).
 
 Only ``transactions.csv`` feeds the ranking; ``nodes.csv``'s ``isFraud`` is read after the ranking is
-finished, to score it. This is a check no one here tuned, so the ranking runs with the same signals and
-weights as on the simulated world (``MuleParams()``); the only changes are the ones the data's format
-forces, fixed before any run:
+finished, to score it. The ranking is the product's (``flow.drops.DROP_PARAMS`` through
+``core.mules.rank_mules``), changed only where the data's format forces it, fixed before any run:
 * AMLSim's clock counts steps (days), not seconds: "soon after" becomes one step and a round-trip may
   span seven steps (the default's week).
 * AMLSim has no account opening dates, so "young account" cannot fire.
-* There are no reported accounts in AMLSim, so closeness to known drops starts from the first pass's
-  strong suspicions (score >= ``SEED_MIN_SCORE``), the way the exchange would seed it.
+* With no reported accounts (``--known-share 0``) the fallback is the untuned rank average of general AML
+  signals (``core.mules_graph``), not the noisy-OR weights shaped on the simulated world.
 * With ``known_share`` F > 0 (issue 11), a seeded share F of the labelled accounts is revealed as reported
   before ranking; they are the ranking's known drops (as Knowledge's reported accounts are in
-  flow/drops.py), the weights are fitted on them (``AMLSIM_REPORTED_PARAMS``), and the figures count only
-  the accounts not revealed.
+  flow/drops.py), the ranking is learned from them (the ridge fit from 20, gradient boosting from 50; in the
+  product both are still off), and the figures count only the accounts not revealed.
 An earlier exploratory configuration chosen after looking at label-conditioned statistics scored higher;
 docs/linking.md records it as such, and it is not used here.
 """
@@ -28,19 +27,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from zaslon.core.mules import MuleParams, TransferArrays, average_precision, precision_at, rank_mules
+from zaslon.core.mules import TransferArrays, average_precision, precision_at, rank_mules
 from zaslon.errors import InvalidInput
+from zaslon.flow.drops import DROP_PARAMS
 
 _DAY = 1.0  # one AMLSim step
-AMLSIM_PARAMS = MuleParams(
-    window=_DAY, young_age=0.0, round_trip_span=7 * _DAY, follow_window=_DAY,
+# The product's parameters (flow/drops.py), changed only where AMLSim's format forces it (a step is a day;
+# no opening dates) and in the no-report fallback: the untuned rank average of general AML signals instead
+# of the noisy-OR weights shaped on the simulated world (docs/linking.md). With 20..49 revealed accounts the
+# ridge fit, with 50 or more the product's gradient boosting.
+AMLSIM_PARAMS = replace(
+    DROP_PARAMS, window=_DAY, young_age=0.0, round_trip_span=7 * _DAY, follow_window=_DAY,
+    fit_min_seeds=20, learn_min_seeds=50, unsupervised="rank_average",
 )
-# With reports revealed (``--known-share`` > 0): the same, plus closeness to the reported accounts in either
-# direction (``near_known``), which AML typologies call for (a collector's feeders, a ring's members are
-# the group's own accounts). Its weight was fixed before the first measurement, as cycle's 0.9.
-AMLSIM_REPORTED_PARAMS = replace(AMLSIM_PARAMS, weights={**AMLSIM_PARAMS.weights, "near_known": 0.9},
-                                 fit_min_seeds=20)
-SEED_MIN_SCORE = 0.8
 
 
 def _member(tar: tarfile.TarFile, name: str) -> bytes:
@@ -66,7 +65,8 @@ def load_amlsim(path: Path) -> tuple[pl.DataFrame, bytes]:
     return tx, nodes_raw
 
 
-def rank_amlsim(tx: pl.DataFrame, revealed: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+def rank_amlsim(tx: pl.DataFrame, revealed: np.ndarray | None = None
+                ) -> tuple[np.ndarray, int, str, float | None]:
     """Scores per node id from the transfers only (node ids are dense integers in AMLSim).
 
     ``revealed`` are accounts the protocol hands over as reported: they enter the ranking as the product's
@@ -77,11 +77,9 @@ def rank_amlsim(tx: pl.DataFrame, revealed: np.ndarray | None = None) -> tuple[n
     dst = tx["targetNodeId"].to_numpy().astype(np.int64)
     n = int(max(src.max(initial=0), dst.max(initial=0))) + 1
     arrays = TransferArrays.build(src, dst, tx["value"].to_numpy(), tx["time"].to_numpy())
-    if revealed is not None and len(revealed):
-        return rank_mules(n, arrays, AMLSIM_REPORTED_PARAMS, seeds=revealed[revealed < n]).scores, n
-    first = rank_mules(n, arrays, AMLSIM_PARAMS)
-    seeds = np.flatnonzero(first.scores >= SEED_MIN_SCORE)
-    return rank_mules(n, arrays, AMLSIM_PARAMS, seeds=seeds).scores, n
+    seeds = revealed[revealed < n] if revealed is not None else np.zeros(0, dtype=np.int64)
+    ranking = rank_mules(n, arrays, AMLSIM_PARAMS, seeds=seeds)
+    return ranking.scores, n, ranking.method, ranking.cv_average_precision
 
 
 def check_known_share(known_share: float) -> None:
@@ -101,7 +99,7 @@ def eval_amlsim(path: Path, known_share: float = 0.0, seed: int = 1) -> dict[str
     positives = np.sort(ids[is_fraud])
     n_revealed = round(known_share * len(positives))
     revealed = np.sort(np.random.default_rng(seed).choice(positives, size=n_revealed, replace=False))
-    scores, n = rank_amlsim(tx, revealed)
+    scores, n, method, cv = rank_amlsim(tx, revealed)
     # Ranking done; only now are the other labels read.
     size = max(n, int(ids.max(initial=0)) + 1)
     full = np.zeros(size)
@@ -125,4 +123,7 @@ def eval_amlsim(path: Path, known_share: float = 0.0, seed: int = 1) -> dict[str
         "average_precision": round(average_precision(s, y), 4),
         "precision_at_100": round(precision_at(s, y, 100), 4),
         "base_rate": round(float(y.mean()), 4) if len(y) else 0.0,
+        "method": method,
+        # Held-out revealed accounts against the rest, from the revealed labels only (None unless learned).
+        "revealed_cv_average_precision": None if cv is None else round(cv, 4),
     }
