@@ -13,8 +13,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine
 
+from zaslon.adapters.db.bulk import bound_rows, insert_plan
 from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
 from zaslon.adapters.db.wal_checkpoint import WalCheckpointer
@@ -101,7 +102,6 @@ class RawWriter:
 
     def __init__(self, db: Engine) -> None:
         self._db = db
-        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...]]] = {}
         self.conn: Any = None  # the writer's own SQLite connection, taken at the first insert
         self.checkpointer: WalCheckpointer | None = None
 
@@ -123,11 +123,10 @@ class RawWriter:
             try:
                 for table, rows in ((transfers_table, t_rows), (decisions_table, d_rows)):
                     if rows:
-                        sql, procs = self._insert_plan(table, tuple(rows[0]))
-                        cur.executemany(sql, [
-                            tuple(v if p is None or v is None else p(v) for p, v in zip(procs, r.values(), strict=True))
-                            for r in rows
-                        ])
+                        plan = insert_plan(self._db.dialect, table, tuple(rows[0]))
+                        assert plan is not None  # pysqlite's qmark style
+                        sql, procs = plan
+                        cur.executemany(sql, bound_rows(procs, rows))
             finally:
                 cur.close()
             conn.commit()
@@ -143,15 +142,6 @@ class RawWriter:
             if isinstance(exc, self._db.dialect.dbapi.IntegrityError):  # type: ignore[union-attr]
                 raise AlreadyStored(str(exc)) from exc
             raise
-
-    def _insert_plan(self, table: Table, keys: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
-        plan = self._inserts.get((table.name, keys))
-        if plan is None:
-            dialect = self._db.dialect
-            procs = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys)
-            sql = f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
-            plan = self._inserts[(table.name, keys)] = (sql, procs)
-        return plan
 
     def close(self) -> None:
         """Stop the checkpointer thread and give the connection back, with SQLite's own checkpoints again."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from zaslon.adapters.db.bulk import insert_rows
 from zaslon.adapters.db.tables_core import orgs
 from zaslon.adapters.db.tables_incidents import fraud_numbers, incident_indicators, incidents, indicators, telecom_calls
 from zaslon.adapters.db.tables_telecom import block_list_changes, call_events, number_appeals, number_ranges
@@ -152,7 +153,7 @@ class SqlTelecomSignalStore:
                 raise Conflict(f"call events already stored with a different body: {clash[:20]}", field="events")
             fresh = [e for e in events if (e.call_id, e.event) not in known]
             if fresh:
-                conn.execute(insert(call_events), [
+                insert_rows(conn, call_events, [
                     {"org_id": org_id, "call_id": e.call_id, "event": e.event, "ts": e.ts, "caller": e.caller,
                      "callee": e.callee, "callee_party": e.callee_party, "duration_s": e.duration_s,
                      "caller_verified": e.caller_verified, "caller_in_registry": e.caller_in_registry,
