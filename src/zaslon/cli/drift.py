@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from zaslon.cli.output import check_json_target, write_json_atomic
+from zaslon.cli.output import check_eval_target, write_json_atomic
 from zaslon.errors import InvalidInput
 
 
@@ -31,12 +31,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
         from zaslon.cli.scoring import _bar, _world_for
         from zaslon.flow.drift import DriftRule
         from zaslon.lab.drift_eval import evaluate_drift
-        from zaslon.simulate.presets import get_preset
-
-        if world is None:
-            get_preset(preset)  # an unknown preset is refused before anything is generated
-        if json_path is not None:
-            check_json_target(json_path)
+        check_eval_target(preset, world, json_path)
         if max_psi <= 0:
             raise InvalidInput("--max-psi must be positive", field="max_psi")
         rule = DriftRule(max_missed_share=missed_share, max_psi=max_psi)

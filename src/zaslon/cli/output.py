@@ -22,6 +22,16 @@ def check_json_target(path: Path) -> None:
         raise InvalidInput(f"--json {path}: cannot write in {parent}", field="json")
 
 
+def check_eval_target(preset: str, world: Path | None, json_path: Path | None) -> None:
+    """Refuse an unknown preset (when a world is to be generated) or an unwritable ``--json`` before any work."""
+    from zaslon.simulate.presets import get_preset
+
+    if world is None:
+        get_preset(preset)
+    if json_path is not None:
+        check_json_target(json_path)
+
+
 def write_json_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

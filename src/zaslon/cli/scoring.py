@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from zaslon.cli.output import check_json_target, write_json_atomic
+from zaslon.cli.output import check_eval_target, write_json_atomic
 from zaslon.errors import InvalidInput
 
 
@@ -47,16 +47,6 @@ def _write_json(path: Path | None, data: dict[str, Any]) -> None:
     if path is not None:
         write_json_atomic(path, text)
     print(text)
-
-
-def _check_target(preset: str, world: Path | None, json_path: Path | None) -> None:
-    """Refuse an unknown preset or an unwritable ``--json`` before a world is generated or anything runs."""
-    from zaslon.simulate.presets import get_preset
-
-    if world is None:
-        get_preset(preset)
-    if json_path is not None:
-        check_json_target(json_path)
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:
@@ -108,7 +98,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
 
         from zaslon.lab.foreign_replay import evaluate_foreign_replay
 
-        _check_target(preset, world, json_path)
+        check_eval_target(preset, world, json_path)
         w = _world_for(preset, seed, world)
         n = pl.scan_parquet(w / "transfers.parquet").select(pl.len()).collect().item()
         with _bar(int(n), "replay") as advance:
@@ -130,7 +120,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
 
         from zaslon.lab.scoring_eval import evaluate_world
 
-        _check_target(preset, world, json_path)
+        check_eval_target(preset, world, json_path)
         w = _world_for(preset, seed, world)
         n = pl.scan_parquet(w / "transfers.parquet").select(pl.len()).collect().item()
         with _bar(int(n), "features") as advance:
