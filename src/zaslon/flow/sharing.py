@@ -495,9 +495,20 @@ class Sharing:
 
     def _answer(self, partner: str, request_id: str, *, status: str, at: datetime, orders: int = 0,
                 frozen: int = 0, returned: int = 0, currency: str | None = None, reason: str | None = None) -> None:
-        obj = self._sign(stix.build_freeze_response(self.author, request_id, status=status, at=at, orders=orders,
-                                                    frozen_amount=frozen, returned_amount=returned,
-                                                    currency=currency, reason=reason))
+        obj = stix.build_freeze_response(self.author, request_id, status=status, at=at, orders=orders,
+                                         frozen_amount=frozen, returned_amount=returned, currency=currency,
+                                         reason=reason)
+        # A new version of the same answer: the same ``created``, and a ``modified`` after the one it supersedes
+        # even when ``at`` is behind it (another node's clock, a bank's back-dated action), or the requesting
+        # side takes it for an older answer arriving late and keeps showing the old status.
+        prior = [json.loads(r.body) for r in self.store.versions_of(self.outbox_id(partner), obj["id"])]
+        if prior:
+            last = max(prior, key=lambda o: stix2.utils.parse_into_datetime(o["modified"]))
+            obj["created"] = min(prior, key=lambda o: stix2.utils.parse_into_datetime(o["created"]))["created"]
+            after = stix2.utils.parse_into_datetime(last["modified"]) + timedelta(milliseconds=1)
+            if stix2.utils.parse_into_datetime(obj["modified"]) < after:
+                obj["modified"] = stix2.utils.format_datetime(stix2.utils.STIXdatetime(after, precision="millisecond"))
+        obj = self._sign(obj)
         self.store.commit(objects=[self._row(self.outbox_id(partner), obj, Tlp.AMBER_STRICT, frozenset({partner}),
                                              f"freeze:{request_id}", at)], matches=[], now=at)
 

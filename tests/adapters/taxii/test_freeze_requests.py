@@ -92,6 +92,41 @@ def test_by_asks_ru_freezes_at_its_bank_and_by_sees_the_frozen_amount(tmp_path: 
     ru.exchange.close()
 
 
+def test_a_freeze_dated_behind_the_first_answer_still_reaches_the_requesting_board(tmp_path: Path) -> None:
+    """RU's bank acts at a time behind RU's first answer (a node whose clock is behind, an action recorded
+    back-dated, a run in event time): its new answer is still a newer version than the first one, BY's next
+    pull still gets it, and BY's board shows the frozen amount."""
+    by, ru, ru_at_by, by_key_at_ru = pair(tmp_path)
+    by_at_ru = next(p.org_id for p in ru.exchange.sharing.partners())
+    with served(ru.app) as ru_url:
+        from zaslon.adapters.db.tables_sharing import partners
+        with by.engine.begin() as conn:
+            conn.execute(partners.update().where(partners.c.org_id == ru_at_by).values(
+                taxii_url=f"{ru_url}/taxii2/zaslon/", remote_read=ru.exchange.sharing.outbox_id(by_at_ru),
+                remote_write=ru.exchange.sharing.inbox_id, remote_token=by_key_at_ru))
+        request_id = by.exchange.sharing.request_freeze(ru_at_by, ask(), by="desk")
+        by.exchange.sharing.sync(ru_at_by)  # pushes the request; RU answers "orders issued" at its clock
+        by.exchange.sharing.sync(ru_at_by)  # BY pulls that answer
+        [mine] = by.exchange.sharing.freeze_requests("out")
+        assert (mine["status"], mine["frozen_amount"]) == ("orders_issued", 0)
+        [order] = ru.exchange.list_orders(RU_BANK)
+        bank = Principal("bank-sberbank", OrgKind.BANK, frozenset({"orders:write"}), RU_BANK)
+        behind = datetime.now(UTC) - timedelta(hours=2)
+        ru.exchange.acknowledge(bank, order.order_id, at=behind)
+        ru.exchange.frozen(bank, order.order_id, 180_000, at=behind)
+        assert ru.exchange.sharing.refresh_freeze_answers(now=behind) == 1
+        sharing = ru.exchange.sharing
+        answer_id = stix.derived_id("freeze-response", sharing.author.name, request_id)
+        answers = [json.loads(r.body) for r in sharing.store.versions_of(sharing.outbox_id(by_at_ru), answer_id)]
+        assert [a["status"] for a in answers] == ["orders_issued", "frozen"]
+        assert answers[0]["created"] == answers[1]["created"] and answers[1]["modified"] > answers[0]["modified"]
+        by.exchange.sharing.sync(ru_at_by)
+        [mine] = by.exchange.sharing.freeze_requests("out")
+        assert (mine["status"], mine["frozen_amount"]) == ("frozen", 180_000)
+    by.exchange.close()
+    ru.exchange.close()
+
+
 def test_a_request_for_a_bank_not_connected_there_is_refused_with_a_reason(tmp_path: Path) -> None:
     by, ru, ru_at_by, by_key_at_ru = pair(tmp_path)
     request_id = by.exchange.sharing.request_freeze(ru_at_by, ask(creditor_agent="TINFRUMM"), by="desk")
