@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from zaslon.adapters.db.engine import make_engine, upgrade
 from zaslon.adapters.http.app import create_app
 from zaslon.adapters.http.state import app_state
@@ -91,5 +93,10 @@ def test_a_group_s_belarusian_and_russian_companies_are_one_case_on_both_sides(t
         sent = [b.obj["name"] for b in by.x.sharing.build(ru_at_by.org_id) if b.obj["type"] == "grouping"]
         assert len(sent) == 1
         assert ru.x.sharing.case_links(partner="partner-nobody") == []
+    # The desk reads BY's links over HTTP
+    desk = create_org(by.engine, name="Desk", kind="police")
+    with TestClient(by.app) as client:
+        got = client.get("/v1/case-links", headers={"Authorization": f"Bearer {desk.api_key}"})
+    assert got.status_code == 200 and got.json()["case_links"] == [at_by]
     by.x.close()
     ru.x.close()
