@@ -491,10 +491,14 @@ class _Demo:
         """Both exchanges' cross-border case links after a few publishing rounds each way (the partner's own
         schedule is the lab's to run; ours publishes on its own over HTTP): for each side, its linked cases
         as the world's incident ids, ours and the partner's, scored against the truth in ``lab.outcome``."""
-        for _ in range(3):
-            self.x.sync_partners(publish=True)  # ours: publish, push to the partner, pull its outbox
+        # Rounds until both sides' links have not changed for four rounds running (over HTTP the served
+        # exchange's own rounds take as long as they take), at most a minute and a half.
+        seen: list[tuple[str, str]] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and (len(seen) < 4 or len(set(seen[-4:])) > 1):
             partner.exchange.sharing.publish()  # the partner's scheduled round: its outbox for us
-        self.x.sync_partners(publish=True)
+            self.x.sync_partners(publish=True)  # ours: publish, push to the partner, pull its outbox
+            seen.append((repr(self.x.case_links_abroad()), repr(partner.exchange.sharing.case_links())))
         ours = self.run.incident_ids
         here_cases = self.x.cases()
         there_cases = {f"case-{no}": incs for no, incs in partner.exchange.cases.linker.cases().items()}

@@ -273,7 +273,7 @@ class OverHttp:
     def sync_partners(self, publish: bool = False) -> None:
         """Nothing to ask: the served exchange syncs (and publishes) with its partners every second; wait for a
         round or two."""
-        time.sleep(2.5 if publish else 0)
+        time.sleep(3.0 if publish else 0)
 
     def case_links_abroad(self) -> list[dict[str, Any]]:
         r = self._call(self.desk, "GET", "/v1/case-links")
