@@ -24,7 +24,7 @@ from zaslon.core.features import AccountProfile
 from zaslon.core.fx import to_byn_minor
 from zaslon.core.knowledge import Knowledge
 from zaslon.core.ledger import FROZEN_SINK, Ledger, distinct_payers, to_us
-from zaslon.core.trace import Method, TraceResult, trace
+from zaslon.core.trace import ExitKind, Method, TraceResult, trace
 from zaslon.core.types import CASH_SINK, split_transfer_key, transfer_key
 from zaslon.flow.ports.transfers import FreezeRow, LedgerRow, TransferStore
 
@@ -273,6 +273,15 @@ class Tracer:
                 else:
                     knowledge.mark_traced(acc, until)
                     flagged.append(acc)
+            # An account abroad the victims' money went to (the trace stops there: our banks do not hold it) is a
+            # drop like the ones at home: what is paid to it next is held here, not sent after the first.
+            for e in res.exits:
+                acc = e.to_account
+                if (e.kind is not ExitKind.ABROAD or not acc or acc in res.accounts or acc in flagged
+                        or victims(acc) or self.established(led, acc)):
+                    continue
+                knowledge.mark_traced(acc, until)
+                flagged.append(acc)
             return TracedIncident(res, fresh + linked, len(linked), flagged, established)
 
     def view(self, transfer_ids: tuple[str, ...], at: datetime) -> TraceResult:

@@ -222,3 +222,33 @@ def test_a_report_whose_money_went_to_a_russian_account_yields_a_freeze_request(
     assert (order.account_id, order.amount) == (ACCOUNT_RU, 450_000)
     by.exchange.close()
     ru.exchange.close()
+
+
+def test_the_next_payment_to_an_account_abroad_the_trace_found_is_held_here(tmp_path: Path) -> None:
+    """The account abroad that the victim's money reached is a drop as those at home are: the freeze request goes,
+    and what another drop pays to that account after the report is held here, not sent after the first."""
+    from zaslon.core.knowledge import AccountFlag
+    from zaslon.core.types import Channel, Scheme, Transfer
+    from zaslon.flow.intake import IncidentReport, Victim
+
+    by, _, _, _ = pair(tmp_path)
+    t0 = datetime.now(UTC) - timedelta(hours=3)
+    victim, drop, other_drop = ("BY13NBRB3600900000002Z00AB00", "BY86AKBB10100000002966000000",
+                                "BY27AKBB10100000002966000111")
+    by.exchange.score(by.bank.org_id, [
+        Transfer("t1", t0, victim, drop, 500_000, "BYN", Channel.MOBILE, payer_bank="NBRBBY2X",
+                 payee_bank="AKBBBY2X", payee_country="BY"),
+        Transfer("t2", t0 + timedelta(minutes=20), drop, ACCOUNT_RU, 450_000, "BYN", Channel.MOBILE,
+                 payer_bank="AKBBBY2X", payee_bank=RU_BANK, payee_country="RU"),
+    ])
+    assert not by.exchange.knowledge.flags(ACCOUNT_RU) & AccountFlag.TRACED
+    who = Principal(by.bank.org_id, OrgKind.BANK, frozenset({"incidents:write"}), None)
+    out = by.exchange.report_incident(who, IncidentReport(
+        by.bank.org_id, "bank", Scheme.VISHING, t0 + timedelta(hours=1), Victim(party_id="p-1"), ("t1",)))
+    assert not out.followup_errors, out.followup_errors
+    assert by.exchange.knowledge.flags(ACCOUNT_RU) & AccountFlag.TRACED
+    [later] = by.exchange.score(by.bank.org_id, [
+        Transfer("t3", t0 + timedelta(hours=2), other_drop, ACCOUNT_RU, 300_000, "BYN", Channel.MOBILE,
+                 payer_bank="AKBBBY2X", payee_bank=RU_BANK, payee_country="RU")])
+    assert later.decision.outcome.value in ("hold", "block")
+    by.exchange.close()
