@@ -276,12 +276,12 @@ class Tracer:
             # An account abroad the victims' money went to (the trace stops there: our banks do not hold it) is a
             # drop like the ones at home: what is paid to it next is held here, not sent after the first.
             for e in res.exits:
-                acc = e.to_account
-                if (e.kind is not ExitKind.ABROAD or not acc or acc in res.accounts or acc in flagged
-                        or victims(acc) or self.established(led, acc)):
+                to = e.to_account
+                if (e.kind is not ExitKind.ABROAD or not to or to in res.accounts or to in flagged
+                        or victims(to) or self.established(led, to)):
                     continue
-                knowledge.mark_traced(acc, until)
-                flagged.append(acc)
+                knowledge.mark_traced(to, until)
+                flagged.append(to)
             return TracedIncident(res, fresh + linked, len(linked), flagged, established)
 
     def view(self, transfer_ids: tuple[str, ...], at: datetime) -> TraceResult:
