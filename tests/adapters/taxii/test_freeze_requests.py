@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -224,14 +225,20 @@ def test_a_report_whose_money_went_to_a_russian_account_yields_a_freeze_request(
     ru.exchange.close()
 
 
-def test_the_next_payment_to_an_account_abroad_the_trace_found_is_held_here(tmp_path: Path) -> None:
-    """The account abroad that the victim's money reached is a drop as those at home are: the freeze request goes,
-    and what another drop pays to that account after the report is held here, not sent after the first."""
+@pytest.mark.parametrize("flag_abroad", [False, True])
+def test_the_next_payment_to_an_account_abroad_the_trace_found_is_held_here(tmp_path: Path,
+                                                                             flag_abroad: bool) -> None:
+    """With ``TraceSettings.flag_abroad_payees`` (off by default) the account abroad that the victim's money reached
+    is a drop as those at home are: the freeze request goes, and what another drop pays to that account after the
+    report is held here, not sent after the first. Off, the account is not flagged."""
+    from dataclasses import replace
+
     from zaslon.core.knowledge import AccountFlag
     from zaslon.core.types import Channel, Scheme, Transfer
     from zaslon.flow.intake import IncidentReport, Victim
 
     by, _, _, _ = pair(tmp_path)
+    by.exchange.tracer.settings = replace(by.exchange.tracer.settings, flag_abroad_payees=flag_abroad)
     t0 = datetime.now(UTC) - timedelta(hours=3)
     victim, drop, other_drop = ("BY13NBRB3600900000002Z00AB00", "BY86AKBB10100000002966000000",
                                 "BY27AKBB10100000002966000111")
@@ -246,6 +253,11 @@ def test_the_next_payment_to_an_account_abroad_the_trace_found_is_held_here(tmp_
     out = by.exchange.report_incident(who, IncidentReport(
         by.bank.org_id, "bank", Scheme.VISHING, t0 + timedelta(hours=1), Victim(party_id="p-1"), ("t1",)))
     assert not out.followup_errors, out.followup_errors
+    assert len(by.exchange.sharing.freeze_requests("out")) == 1
+    if not flag_abroad:
+        assert not by.exchange.knowledge.flags(ACCOUNT_RU) & AccountFlag.TRACED
+        by.exchange.close()
+        return
     assert by.exchange.knowledge.flags(ACCOUNT_RU) & AccountFlag.TRACED
     [later] = by.exchange.score(by.bank.org_id, [
         Transfer("t3", t0 + timedelta(hours=2), other_drop, ACCOUNT_RU, 300_000, "BYN", Channel.MOBILE,
