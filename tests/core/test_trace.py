@@ -151,6 +151,22 @@ def test_cycle_back_into_the_same_account_is_followed_in_time_order() -> None:
     assert res.exited(ExitKind.CASH_OUT) == 100
 
 
+def test_a_seed_the_trace_also_reaches_carries_no_more_than_its_amount() -> None:
+    # A feeder linked as a seed (B -> A, money from outside the first trace) that the other victim's money
+    # also reaches (A -> B -> A): the same 40 would be counted twice, and the exit abroad asked for 80.
+    led = make(
+        ("w", 1, "W", "A", 100),
+        ("ab", 2, "A", "B", 100),
+        ("ba", 3, "B", "A", 40),
+        ("ru", 4, "A", "RU1", 40, {"bank": "SABRRUMM", "country": "RU"}),
+    )
+    res = trace(led, seeds(led, "w", "ba"), upto=led.n_rows)
+    abroad = [e for e in res.exits if e.kind is ExitKind.ABROAD]
+    assert [(e.transfer_id, e.amount) for e in abroad] == [("ru", 40)]
+    assert next(h for h in res.hops if h.transfer_id == "ba").amount == 40
+    assert res.held + sum(e.amount for e in res.exits) == res.traced == 100
+
+
 def test_frozen_money_is_a_sink() -> None:
     led = make(
         ("v", 1, "V", "D", 500),

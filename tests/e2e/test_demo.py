@@ -54,8 +54,14 @@ def test_money_abroad_is_asked_for_at_the_partner_and_answers_come_back(summary:
         assert z["partner_refused"] == 0  # every Russian bank of the world is connected to the partner
         assert z["partner_freeze_p99_s"] is not None and 0 < z["partner_freeze_p50_s"] <= z["partner_freeze_p99_s"]
         assert z["frozen_abroad"] >= 0
-    for key in ("partner_requests", "frozen_abroad", "partner_frozen_after_report_p50_s"):
+        # Cross-border case links, scored against the truth: none joins cases of no common group
+        assert z["partner_case_links_wrong"] == 0 and z["partner_case_links"] >= 0
+    for key in ("partner_requests", "frozen_abroad", "partner_frozen_after_report_p50_s", "partner_case_links",
+                "partner_incidents"):
         assert over_http["zaslon"][key] == summary["zaslon"][key], key
+    # Over HTTP the partner's side has shown no link on tiny-3 where in-process it has one (open, not diagnosed;
+    # BENCHMARKS.md): in-process, each link there is also one here.
+    assert summary["zaslon"]["partner_case_links_there"] <= max(1, summary["zaslon"]["partner_case_links"])
 
 
 def test_an_unknown_partner_country_is_refused_with_exit_code_2(world: Path, tmp_path: Path) -> None:

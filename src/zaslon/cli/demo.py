@@ -87,6 +87,11 @@ def _print(summary: dict[str, Any]) -> None:
         console.print(f"partner {z['partner_country']}: {z['partner_requests']} freeze requests "
                       f"({z['partner_refused']} refused), frozen abroad {_money(z['frozen_abroad'])} BYN; report -> "
                       f"request accepted there p99 {'-' if p99 is None else f'{p99:.2f} s'}")
+        if "partner_case_links" in z:
+            groups = ", ".join(z["partner_groups_linked_both_sides"]) or "none"
+            console.print(f"cases linked with {z['partner_country']}'s: {z['partner_case_links']} here, "
+                          f"{z['partner_case_links_there']} there ({z['partner_case_links_wrong']} joining no "
+                          f"common group); groups one case on both sides: {groups}")
     link, drops = summary["linking"], summary["drops"]
     console.print(f"cases: {link['cases']} (pairwise F1 {link['pairwise_f1']:.3f}); suspected drops published "
                   f"{drops['published']} (true drops among them {drops['true']})")

@@ -12,7 +12,8 @@ out of the queue arithmetic:
 The trace stops at sinks (cash at an ATM, an account abroad, a crypto exchange, a freeze) and at
 ``max_depth`` hops; Brazil's MED 2.0 follows about five levels, the default here is six. Whatever has
 not moved on by ``upto`` is still in the account and can be frozen. Every minor unit of the seeds ends
-in exactly one holding or exit, so the result always balances.
+in exactly one holding or exit, so the result always balances; a transfer never carries more tagged
+money than its amount (a seed that other seeds' money also reaches is counted once).
 Pure: numpy only.
 """
 
@@ -228,7 +229,10 @@ def trace(
                 pending[child] = [c, depth + 1]
                 heapq.heappush(heap, child)
             else:
-                nxt[0] += c
+                # A row can carry no more than its amount: one that is a seed too (a linked feeder the
+                # trace also reaches, e.g. money cycled back into a first drop) is the same money counted
+                # twice, once.
+                nxt[0] = min(nxt[0] + c, int(ledger.amount[child]))
                 nxt[1] = min(nxt[1], depth + 1)
     for (acc, ekind), (amount, depth) in stuck.items():
         exits.append(Exit(ekind, amount, depth, accounts[acc]))

@@ -256,14 +256,61 @@ class Sharing:
             if kept and kept[0].obj["type"] == "incident":
                 out += kept
                 incident_ids[inc_id] = kept[0].obj["id"]
+        # What this partner holds too (its indicators matched ours, or it sighted ours): a case built on one of
+        # those identifiers goes to it, AMBER and named to it alone, unless an analyst marked the case otherwise.
+        # It learns that one case here joins the identifiers it already holds, so both sides can link theirs.
+        held_there = {(m.kind, m.value) for m in self.store.matches(partner)} if partner else set()
+        kvs_of = {i_id: kvs for i_id, _, _, kvs in data.incidents}
         for case_id, status, title, created, updated, incs in data.cases:
             refs = [incident_ids[i] for i in incs if i in incident_ids]
-            inc_set = set(incs)
-            refs += sorted({ids[kv] for i_id, _, _, kvs in data.incidents if i_id in inc_set for kv in kvs
-                            if kv in ids})
+            case_kvs = {kv for i in incs for kv in kvs_of.get(i, ())}
+            refs += sorted({ids[kv] for kv in case_kvs if kv in ids})
             case = stix.build_case(self.author, stix.ShareCase(case_id, status, created, updated, incs, title), refs)
-            if case is not None and allowed(case):
+            if case is None:
+                continue
+            if partner and case.local_ref not in marks and case_kvs & held_there and case.tlp in (
+                    Tlp.AMBER, Tlp.AMBER_STRICT):
+                case.named = case.named | {partner}
+            if allowed(case):
                 out.append(case)
+        return out
+
+    def case_links(self, partner: str | None = None) -> list[dict[str, Any]]:
+        """Our cases linked with partners' cases: a partner's case (a grouping it shared with us) joins
+        identifiers that we hold too (its indicators that matched ours, by keyed hash or clear value), and our
+        incidents holding them are in these cases of ours. One partner case may join several of ours (the
+        desk can merge them); nothing is merged here. Newest version of each partner case; no simulator or
+        partner-side knowledge beyond what it sent."""
+        data = self.store.shareable()
+        case_of = {i: case_id for case_id, _, _, _, _, incs in data.cases for i in incs}
+        incs_of = {(kind, value): incs for kind, value, _, _, incs in data.indicators}
+        by_org = {p.org_id: p for p in self.store.partners()}
+        held: dict[str, dict[str, set[tuple[str, str]]]] = {}  # partner -> its object id -> our (kind, value)
+        for m in self.store.matches(partner):
+            held.setdefault(m.partner_org, {}).setdefault(m.partner_object, set()).add((m.kind, m.value))
+        newest: dict[str, tuple[str, dict[str, Any], str]] = {}  # grouping id -> (version, body, partner)
+        after = 0
+        while True:
+            page = self.store.page(self.inbox_id, after_row=after, types=["grouping"], limit=1000)
+            for r in page.rows:
+                if r.source_org is None or (partner is not None and r.source_org != partner):
+                    continue
+                if r.stix_id not in newest or r.version > newest[r.stix_id][0]:
+                    newest[r.stix_id] = (r.version, json.loads(r.body), r.source_org)
+            if not page.rows or not page.more:
+                break
+            after = page.rows[-1].row_id
+        out: list[dict[str, Any]] = []
+        for gid, (_, body, org) in sorted(newest.items()):
+            mine = held.get(org, {})
+            shared = sorted({kv for ref in body.get("object_refs", ()) for kv in mine.get(ref, ())})
+            ours = sorted({case_of[i] for kv in shared for i in incs_of.get(kv, ()) if i in case_of})
+            if not ours:
+                continue
+            p = by_org.get(org)
+            out.append({"partner": org, "partner_country": p.country if p else None, "partner_case": gid,
+                        "partner_case_name": body.get("name"), "our_cases": ours,
+                        "shared": [{"kind": k, "value": v} for k, v in shared]})
         return out
 
     def _indicator(self, ind: stix.ShareIndicator, key: PairKey | None) -> list[stix.Built]:
@@ -495,9 +542,20 @@ class Sharing:
 
     def _answer(self, partner: str, request_id: str, *, status: str, at: datetime, orders: int = 0,
                 frozen: int = 0, returned: int = 0, currency: str | None = None, reason: str | None = None) -> None:
-        obj = self._sign(stix.build_freeze_response(self.author, request_id, status=status, at=at, orders=orders,
-                                                    frozen_amount=frozen, returned_amount=returned,
-                                                    currency=currency, reason=reason))
+        obj = stix.build_freeze_response(self.author, request_id, status=status, at=at, orders=orders,
+                                         frozen_amount=frozen, returned_amount=returned, currency=currency,
+                                         reason=reason)
+        # A new version of the same answer: the same ``created``, and a ``modified`` after the one it supersedes
+        # even when ``at`` is behind it (another node's clock, a bank's back-dated action), or the requesting
+        # side takes it for an older answer arriving late and keeps showing the old status.
+        prior = [json.loads(r.body) for r in self.store.versions_of(self.outbox_id(partner), obj["id"])]
+        if prior:
+            last = max(prior, key=lambda o: stix2.utils.parse_into_datetime(o["modified"]))
+            obj["created"] = min(prior, key=lambda o: stix2.utils.parse_into_datetime(o["created"]))["created"]
+            after = stix2.utils.parse_into_datetime(last["modified"]) + timedelta(milliseconds=1)
+            if stix2.utils.parse_into_datetime(obj["modified"]) < after:
+                obj["modified"] = stix2.utils.format_datetime(stix2.utils.STIXdatetime(after, precision="millisecond"))
+        obj = self._sign(obj)
         self.store.commit(objects=[self._row(self.outbox_id(partner), obj, Tlp.AMBER_STRICT, frozenset({partner}),
                                              f"freeze:{request_id}", at)], matches=[], now=at)
 

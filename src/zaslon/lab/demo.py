@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from zaslon.adapters.stix.content import derived_id
 from zaslon.core.fx import to_byn_minor
 from zaslon.core.ledger import FROZEN_SINK, Dest, Ledger, from_us
 from zaslon.core.trace import trace
@@ -399,6 +400,8 @@ class _Demo:
             tids, str(row.get("text") or ""), external_ref=str(row["incident_id"]),
             language=row.get("language"),  # type: ignore[arg-type]
         )
+        if self.partner is not None and org in self.partner.banks:  # a partner country's bank reports at home too
+            self.partner.report_at_home(org, report, str(row["incident_id"]))
         started = time.perf_counter()
         res, elapsed = self.x.report_incident(org, report)
         if res is None:
@@ -471,7 +474,9 @@ class _Demo:
             if seen_here >= frozen_there or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        links = self._case_links(partner)
         return {
+            **links,
             "frozen_abroad": seen_here / 100,  # BYN, as every money figure of the summary
             "partner_freeze_p99_s": p99(partner.accept_s),
             "partner_freeze_p50_s": None if not partner.accept_s else float(np.median(partner.accept_s)),
@@ -481,6 +486,41 @@ class _Demo:
                                                   else float(np.median(partner.frozen_event_s))),
             "partner_country": partner.country,
         }
+
+    def _case_links(self, partner: PartnerCountry) -> dict[str, object]:
+        """Both exchanges' cross-border case links after a few publishing rounds each way (the partner's own
+        schedule is the lab's to run; ours publishes on its own over HTTP): for each side, its linked cases
+        as the world's incident ids, ours and the partner's, scored against the truth in ``lab.outcome``."""
+        # Rounds until both sides' links have not changed for four rounds running (over HTTP the served
+        # exchange's own rounds take as long as they take), at most a minute and a half.
+        seen: list[tuple[str, str]] = []
+        start = time.monotonic()
+        # Over HTTP a round of the served exchange may take longer than the wait between two looks: look for at
+        # least half a minute there.
+        least = 30.0 if self.x.name == "http" else 0.0
+        while time.monotonic() < start + 120 and (len(seen) < 4 or len(set(seen[-4:])) > 1
+                                                  or time.monotonic() < start + least):
+            partner.exchange.sharing.publish()  # the partner's scheduled round: its outbox for us
+            self.x.sync_partners(publish=True)  # ours: publish, push to the partner, pull its outbox
+            seen.append((repr(self.x.case_links_abroad()), repr(partner.exchange.sharing.case_links())))
+        ours = self.run.incident_ids
+        here_cases = self.x.cases()
+        there_cases = {f"case-{no}": incs for no, incs in partner.exchange.cases.linker.cases().items()}
+        there_groupings: dict[str, list[str]] = {}
+        for case_id, incs in there_cases.items():
+            gid = derived_id("grouping", partner.exchange.sharing.author.name, case_id)
+            there_groupings[gid] = sorted(partner.incident_ids.get(i, i) for i in incs)
+        here_groupings = {derived_id("grouping", partner.home_name, case_id): sorted(ours.get(i, i) for i in incs)
+                          for case_id, incs in here_cases.items()}
+        at_home = [{"ours": sorted(ours.get(i, i) for c in link["our_cases"] for i in here_cases.get(c, ())),
+                    "theirs": there_groupings.get(str(link["partner_case"]), [])}
+                   for link in self.x.case_links_abroad()]
+        there = [{"ours": sorted(partner.incident_ids.get(i, i) for c in link["our_cases"]
+                                 for i in there_cases.get(c, ())),
+                  "theirs": here_groupings.get(str(link["partner_case"]), [])}
+                 for link in partner.exchange.sharing.case_links()]
+        return {"partner_case_links": at_home, "partner_case_links_there": there,
+                "partner_incidents": len(partner.incident_ids)}
 
     def ack_delay_s(self, inc_id: str, bank_id: str, account: str) -> float:
         """How long a bank takes to act on an order: drawn from a generator seeded by what the order is about

@@ -133,7 +133,10 @@ def score_run(run: DemoRun, world: Path) -> dict[str, Any]:
     out["zaslon"]["order_precision"] = _order_precision(run, world)
     out["zaslon"]["cashouts_allowed_after_order"] = run.cashouts_allowed_after_order
     if run.abroad is not None:
-        out["zaslon"].update(run.abroad)
+        abroad = dict(run.abroad)
+        abroad.update(_case_links_abroad(abroad.pop("partner_case_links", []),  # type: ignore[arg-type]
+                                         abroad.pop("partner_case_links_there", []), world))  # type: ignore[arg-type]
+        out["zaslon"].update(abroad)
     for key in out["zaslon"]:  # the same keys as Zaslon's; a figure not split by victim (partners') is None
         out["elderly_alone"].setdefault(key, None)
     out["transport"] = run.transport
@@ -242,3 +245,28 @@ def _drops(run: DemoRun, world: Path) -> dict[str, Any]:
     hits = sum(a in bad for a in published)
     return {"published": len(published), "true": hits,
             "precision": round(hits / len(published), 4) if published else None}
+
+
+def _case_links_abroad(here: list[dict[str, list[str]]], there: list[dict[str, list[str]]],
+                       world: Path) -> dict[str, object]:
+    """Cross-border case links scored against the truth: a group is linked on a side when one of that side's
+    links joins its incidents on both sides (the side's own case and the other's case each hold some)."""
+    truth = pl.read_parquet(world / "truth_incidents.parquet", columns=["incident_id", "group_id"])
+    group = {i: g for i, g in truth.iter_rows() if g is not None}
+
+    def linked(links: list[dict[str, list[str]]]) -> set[str]:
+        out: set[str] = set()
+        for link in links:
+            mine = {group[i] for i in link["ours"] if i in group}
+            theirs = {group[i] for i in link["theirs"] if i in group}
+            out |= mine & theirs
+        return out
+
+    def wrong(links: list[dict[str, list[str]]]) -> int:
+        return sum(not ({group.get(i) for i in link["ours"]} & {group.get(i) for i in link["theirs"]} - {None})
+                   for link in links)
+
+    both = linked(here) & linked(there)
+    return {"partner_case_links": len(here), "partner_case_links_there": len(there),
+            "partner_case_links_wrong": wrong(here) + wrong(there),
+            "partner_groups_linked_both_sides": sorted(both)}

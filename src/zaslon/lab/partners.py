@@ -22,7 +22,7 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from zaslon.adapters.stix.signing import public_key
 from zaslon.core.access import OrgKind
 from zaslon.errors import InvalidInput
 from zaslon.flow.exchange import Exchange
+from zaslon.flow.intake import IncidentReport
 from zaslon.flow.orgs import Principal, create_org
 from zaslon.flow.sharing import Sharing
 from zaslon.lab.loopback import served
@@ -65,6 +66,25 @@ class PartnerCountry:
     frozen_event_s: list[float] = field(default_factory=list)  # event time: report -> the partner's bank froze
     requests: int = 0
     refused: int = 0
+    us_there: str = ""  # our exchange's organisation at the partner's
+    home_name: str = "Zaslon BY"  # our exchange's name in what it shares
+    # Reports its banks made at home too (the partner's incident id -> the world's), for its own cases.
+    incident_ids: dict[str, str] = field(default_factory=dict)
+
+    def report_at_home(self, bic: str, report: IncidentReport, world_id: str) -> None:
+        """The partner's bank reports its customer's fraud to its own country's exchange as well (the partner
+        links it into its own cases; it cannot trace our ledger)."""
+        bank = self.banks.get(bic)
+        if bank is None:
+            return
+        # Without the disputed payments: they are our banks' records, which the partner's exchange does not hold.
+        try:
+            out = self.exchange.report_incident(bank, replace(report, reporter_org=bank.org_id, transfer_ids=()),
+                                                now=report.reported_at)
+        except InvalidInput:
+            return
+        if out.intake.created:
+            self.incident_ids[out.intake.incident.incident_id] = world_id
 
     def arrived(self, account: str, ts_us: int, amount: int, payment_id: str) -> None:
         self.arrivals.setdefault(account, []).append((ts_us, amount, payment_id))
@@ -134,6 +154,9 @@ def partner_country(country: str, world_banks: pl.DataFrame, home_engine: Engine
     upgrade(url)
     engine = make_engine(url)
     partner_seed = f"{random.Random(f'{seed}{cc}').getrandbits(256):064x}"
+    # The pair key both sides hash sensitive identifiers with, agreed out of band as `zaslon partners add` does.
+    pair_key_id, pair_secret = f"{home_settings.country.lower()}-{cc.lower()}-1", \
+        f"{random.Random(f'{seed}{cc}pair').getrandbits(256):064x}"
     settings = Settings(database_url=url, exchange_name=f"Zaslon {cc}", country=cc,
                         signing_key=SecretStr(partner_seed), signing_key_id=f"{cc.lower()}-sig-1",
                         partner_sync_interval_s=0)
@@ -146,7 +169,7 @@ def partner_country(country: str, world_banks: pl.DataFrame, home_engine: Engine
     us_there = create_org(engine, name=f"Zaslon {home_code}", kind="partner")
     app = create_app(settings, db=engine)
     exchange = app_state(app).exchange
-    exchange.sharing.add_partner(us_there.org_id, country=home_code,
+    exchange.sharing.add_partner(us_there.org_id, country=home_code, key_id=pair_key_id, secret_hex=pair_secret,
                                  verify_key=public_key(home_settings.signing_key.get_secret_value()))
     try:
         with served(app, name=f"zaslon-partner-{cc.lower()}") as base:
@@ -154,8 +177,10 @@ def partner_country(country: str, world_banks: pl.DataFrame, home_engine: Engine
             Sharing(home_engine, home_settings).add_partner(
                 here.org_id, country=cc, taxii_url=f"{base}/taxii2/zaslon/",
                 remote_read=exchange.sharing.outbox_id(us_there.org_id), remote_write=exchange.sharing.inbox_id,
-                remote_token=us_there.api_key, verify_key=public_key(partner_seed))
-            yield PartnerCountry(cc, exchange, banks, base, here.org_id, seed)
+                remote_token=us_there.api_key, key_id=pair_key_id, secret_hex=pair_secret,
+                verify_key=public_key(partner_seed))
+            yield PartnerCountry(cc, exchange, banks, base, here.org_id, seed, us_there=us_there.org_id,
+                                 home_name=home_settings.exchange_name)
     finally:
         exchange.close()
 

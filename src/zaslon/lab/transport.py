@@ -45,7 +45,8 @@ class Transport(Protocol):
         """The desk's clock at ``at``: the at-door courier risks raised (person, district, at) and the next due."""
         ...
     def freeze_requests_abroad(self) -> list[dict[str, Any]]: ...
-    def sync_partners(self) -> None: ...
+    def sync_partners(self, publish: bool = False) -> None: ...
+    def case_links_abroad(self) -> list[dict[str, Any]]: ...
 
 
 def _order(o: Any) -> dict[str, Any]:
@@ -122,11 +123,18 @@ class InProcess:
     def freeze_requests_abroad(self) -> list[dict[str, Any]]:
         return self.x.sharing.freeze_requests("out")
 
-    def sync_partners(self) -> None:
-        """A round of the exchange's own partner sync, now (``zaslon serve`` runs them on its schedule)."""
+    def sync_partners(self, publish: bool = False) -> None:
+        """A round of the exchange's own partner sync, now (``zaslon serve`` runs them on its schedule);
+        ``publish``: a scheduled round's, which publishes indicators and cases first."""
+        if publish:
+            self.x.sharing.sync()
+            return
         done = self.x.partner_sync.rounds
         self.x.partner_sync.wake()
         self.x.partner_sync.wait_round(done, timeout_s=60)
+
+    def case_links_abroad(self) -> list[dict[str, Any]]:
+        return self.x.sharing.case_links()
 
 
 class OverHttp:
@@ -262,8 +270,14 @@ class OverHttp:
         r = self._call(self.desk, "GET", "/v1/freeze-requests", params={"direction": "out"})
         return list(r.json()["freeze_requests"])
 
-    def sync_partners(self) -> None:
-        """Nothing to ask: the served exchange syncs with its partners on its own schedule."""
+    def sync_partners(self, publish: bool = False) -> None:
+        """Nothing to ask: the served exchange syncs (and publishes) with its partners every second; wait for a
+        round or two."""
+        time.sleep(3.0 if publish else 0)
+
+    def case_links_abroad(self) -> list[dict[str, Any]]:
+        r = self._call(self.desk, "GET", "/v1/case-links")
+        return list(r.json()["case_links"])
 
 
 def _order_dict(o: dict[str, Any]) -> dict[str, Any]:

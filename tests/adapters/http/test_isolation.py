@@ -467,6 +467,8 @@ MATRIX: list[tuple[str, Req, dict[str, Answer]]] = [
     # collections: 403; TAXII content must be sent as application/taxii+json: JSON is 415).
     ("GET /v1/freeze-requests", lambda w, k, own: ("GET", "/v1/freeze-requests", None),
      {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
+    ("GET /v1/case-links", lambda w, k, own: ("GET", "/v1/case-links", None),
+     {"bank": 403, "police": 200, "telecom": 403, "partner": 403}),
     ("GET /taxii2/", lambda w, k, own: ("GET", "/taxii2/", None),
      {"bank": 200, "police": 200, "telecom": 200, "partner": 200}),
     ("GET /taxii2/{api_root}/", lambda w, k, own: ("GET", "/taxii2/zaslon/", None),

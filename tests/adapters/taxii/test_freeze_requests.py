@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -88,6 +89,41 @@ def test_by_asks_ru_freezes_at_its_bank_and_by_sees_the_frozen_amount(tmp_path: 
     with TestClient(by.app) as client:
         board = client.get("/v1/freeze-requests", headers={"Authorization": f"Bearer {police.api_key}"}).json()
     assert [(r["status"], r["frozen_amount"]) for r in board["freeze_requests"]] == [("frozen", 180_000)]
+    by.exchange.close()
+    ru.exchange.close()
+
+
+def test_a_freeze_dated_behind_the_first_answer_still_reaches_the_requesting_board(tmp_path: Path) -> None:
+    """RU's bank acts at a time behind RU's first answer (a node whose clock is behind, an action recorded
+    back-dated, a run in event time): its new answer is still a newer version than the first one, BY's next
+    pull still gets it, and BY's board shows the frozen amount."""
+    by, ru, ru_at_by, by_key_at_ru = pair(tmp_path)
+    by_at_ru = next(p.org_id for p in ru.exchange.sharing.partners())
+    with served(ru.app) as ru_url:
+        from zaslon.adapters.db.tables_sharing import partners
+        with by.engine.begin() as conn:
+            conn.execute(partners.update().where(partners.c.org_id == ru_at_by).values(
+                taxii_url=f"{ru_url}/taxii2/zaslon/", remote_read=ru.exchange.sharing.outbox_id(by_at_ru),
+                remote_write=ru.exchange.sharing.inbox_id, remote_token=by_key_at_ru))
+        request_id = by.exchange.sharing.request_freeze(ru_at_by, ask(), by="desk")
+        by.exchange.sharing.sync(ru_at_by)  # pushes the request; RU answers "orders issued" at its clock
+        by.exchange.sharing.sync(ru_at_by)  # BY pulls that answer
+        [mine] = by.exchange.sharing.freeze_requests("out")
+        assert (mine["status"], mine["frozen_amount"]) == ("orders_issued", 0)
+        [order] = ru.exchange.list_orders(RU_BANK)
+        bank = Principal("bank-sberbank", OrgKind.BANK, frozenset({"orders:write"}), RU_BANK)
+        behind = datetime.now(UTC) - timedelta(hours=2)
+        ru.exchange.acknowledge(bank, order.order_id, at=behind)
+        ru.exchange.frozen(bank, order.order_id, 180_000, at=behind)
+        assert ru.exchange.sharing.refresh_freeze_answers(now=behind) == 1
+        sharing = ru.exchange.sharing
+        answer_id = stix.derived_id("freeze-response", sharing.author.name, request_id)
+        answers = [json.loads(r.body) for r in sharing.store.versions_of(sharing.outbox_id(by_at_ru), answer_id)]
+        assert [a["status"] for a in answers] == ["orders_issued", "frozen"]
+        assert answers[0]["created"] == answers[1]["created"] and answers[1]["modified"] > answers[0]["modified"]
+        by.exchange.sharing.sync(ru_at_by)
+        [mine] = by.exchange.sharing.freeze_requests("out")
+        assert (mine["status"], mine["frozen_amount"]) == ("frozen", 180_000)
     by.exchange.close()
     ru.exchange.close()
 
@@ -187,3 +223,44 @@ def test_a_report_whose_money_went_to_a_russian_account_yields_a_freeze_request(
     assert (order.account_id, order.amount) == (ACCOUNT_RU, 450_000)
     by.exchange.close()
     ru.exchange.close()
+
+
+@pytest.mark.parametrize("flag_abroad", [False, True])
+def test_the_next_payment_to_an_account_abroad_the_trace_found_is_held_here(tmp_path: Path,
+                                                                             flag_abroad: bool) -> None:
+    """With ``TraceSettings.flag_abroad_payees`` (off by default) the account abroad that the victim's money reached
+    is a drop as those at home are: the freeze request goes, and what another drop pays to that account after the
+    report is held here, not sent after the first. Off, the account is not flagged."""
+    from dataclasses import replace
+
+    from zaslon.core.knowledge import AccountFlag
+    from zaslon.core.types import Channel, Scheme, Transfer
+    from zaslon.flow.intake import IncidentReport, Victim
+
+    by, _, _, _ = pair(tmp_path)
+    by.exchange.tracer.settings = replace(by.exchange.tracer.settings, flag_abroad_payees=flag_abroad)
+    t0 = datetime.now(UTC) - timedelta(hours=3)
+    victim, drop, other_drop = ("BY13NBRB3600900000002Z00AB00", "BY86AKBB10100000002966000000",
+                                "BY27AKBB10100000002966000111")
+    by.exchange.score(by.bank.org_id, [
+        Transfer("t1", t0, victim, drop, 500_000, "BYN", Channel.MOBILE, payer_bank="NBRBBY2X",
+                 payee_bank="AKBBBY2X", payee_country="BY"),
+        Transfer("t2", t0 + timedelta(minutes=20), drop, ACCOUNT_RU, 450_000, "BYN", Channel.MOBILE,
+                 payer_bank="AKBBBY2X", payee_bank=RU_BANK, payee_country="RU"),
+    ])
+    assert not by.exchange.knowledge.flags(ACCOUNT_RU) & AccountFlag.TRACED
+    who = Principal(by.bank.org_id, OrgKind.BANK, frozenset({"incidents:write"}), None)
+    out = by.exchange.report_incident(who, IncidentReport(
+        by.bank.org_id, "bank", Scheme.VISHING, t0 + timedelta(hours=1), Victim(party_id="p-1"), ("t1",)))
+    assert not out.followup_errors, out.followup_errors
+    assert len(by.exchange.sharing.freeze_requests("out")) == 1
+    if not flag_abroad:
+        assert not by.exchange.knowledge.flags(ACCOUNT_RU) & AccountFlag.TRACED
+        by.exchange.close()
+        return
+    assert by.exchange.knowledge.flags(ACCOUNT_RU) & AccountFlag.TRACED
+    [later] = by.exchange.score(by.bank.org_id, [
+        Transfer("t3", t0 + timedelta(hours=2), other_drop, ACCOUNT_RU, 300_000, "BYN", Channel.MOBILE,
+                 payer_bank="AKBBBY2X", payee_bank=RU_BANK, payee_country="RU")])
+    assert later.decision.outcome.value in ("hold", "block")
+    by.exchange.close()

@@ -25,3 +25,13 @@ async def list_freeze_requests(
     """Status as the requested side reported it: sent, received, orders_issued, frozen, refused, returned."""
     rows = await run_in_threadpool(state_of(request).exchange.sharing.freeze_requests, direction)
     return {"freeze_requests": [_iso(r) for r in rows]}
+
+
+@router.get("/v1/case-links", tags=["cases"])
+async def list_case_links(
+    request: Request, partner: str | None = Query(None, max_length=200),
+    principal: Principal = Depends(require_scope("cases:read")),
+) -> dict[str, Any]:
+    """Our cases linked with partner countries' cases: the partner's case joins identifiers we hold too."""
+    rows = await run_in_threadpool(state_of(request).exchange.sharing.case_links, partner)
+    return {"case_links": rows}

@@ -164,7 +164,11 @@ class SqlSharingStore:
                     for r in rows:
                         held.add((coll, r.stix_id, r.version))
                         held.add((coll, r.stix_id, ""))  # an unversioned object (an SCO) is held once at all
-            stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            # ``date_added`` is when this server added the object, by its own clock, whatever time the caller
+            # acts at (a bank's back-dated action, a replay in event time): TAXII clients page on it with
+            # ``added_after``, so a row dated before the ones already served would never be pulled.
+            added_at = datetime.now(UTC)
+            stamp = added_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             fresh = []
             for o in objects:
                 k = (o.collection_id, o.stix_id, o.version)
@@ -177,7 +181,7 @@ class SqlSharingStore:
                                   "version": o.version or stamp,
                                   "stix_type": o.stix_type, "spec_version": o.spec_version, "tlp": o.tlp,
                                   "named": o.named, "source_org": o.source_org, "local_ref": o.local_ref,
-                                  "body": o.body, "date_added": now})
+                                  "body": o.body, "date_added": added_at})
             if fresh:
                 conn.execute(insert(taxii_objects), fresh)
             # The matches already recorded, read in chunks; the new ones inserted in one statement.
