@@ -42,6 +42,18 @@ class Settings(BaseSettings):
         description="the trace's ledger is kept in step in the background up to this many seconds behind the "
                     "newest stored transfer: banks' transfers arrive out of time order by up to this much",
     )
+    malloc_mmap_threshold: int = Field(
+        default=131_072, ge=0, le=2**30,
+        description="zaslon serve and zaslon worker ask glibc's allocator to map every allocation of at least this "
+                    "many bytes on its own and give it back when freed (0: glibc's own sliding threshold, under "
+                    "which the growing ledger's temporary arrays left the heap fragmented: the sustained load's "
+                    "resident memory grew 17 % instead of 6 %, BENCHMARKS.md)",
+    )
+    malloc_arena_max: int = Field(
+        default=2, ge=0, le=64,
+        description="and at most this many allocator arenas for the process's threads (0: glibc's default, "
+                    "8 per core)",
+    )
     snapshot_interval_s: float = Field(
         default=300.0, ge=0, le=86_400,
         description="the scoring engine's feature state is snapshotted into the store this often (and at "

@@ -169,4 +169,26 @@ def test_the_feature_log_keeps_rows_in_order_across_blocks_and_drops_the_oldest_
     assert x.shape == (10, width) and x[:, 0].tolist() == list(range(4, 14))
     ids, x = log.before(8)  # by time: rows dated before the cut-off only
     assert ids == ["t4", "t5", "t6", "t7"] and x[:, -1].tolist() == [4, 5, 6, 7]
+    assert log.between(6, 13)[:, 0].tolist() == list(range(6, 13))  # written blocks and the one in memory
+    assert log.between(20, 30).shape == (0, width)
     assert FeatureLog().before(2**40)[0] == []
+
+
+def test_the_feature_log_keeps_only_its_last_block_in_memory() -> None:
+    import numpy as np
+
+    from zaslon.core.features import FEATURE_NAMES
+    from zaslon.flow.exchange import FeatureLog
+
+    log = FeatureLog(block=64)
+    log.SEGMENT_BLOCKS = 3  # several temporary files
+    width, n = len(FEATURE_NAMES), 1_000
+    x = np.random.default_rng(7).random((n, width), dtype=np.float32)
+    for i in range(0, n, 3):
+        log.append([f"org/t{j}" for j in range(i, min(i + 3, n))], np.arange(i, min(i + 3, n), dtype=np.int64),
+                   x[i : i + 3])
+    assert log.rows == n and log._fill == n % 64 and len(log._ids) == n % 64  # the rest is in the files
+    ids, got = log.before(2**40)
+    assert ids == [f"org/t{j}" for j in range(n)] and np.array_equal(got, x)
+    assert np.array_equal(log.between(100, 700), x[100:700])
+    log.close()

@@ -11,6 +11,7 @@ import typer
 
 def run_worker(partitions: str) -> None:
     """Run a scoring worker until SIGTERM/SIGINT (then it snapshots its partitions and lets them go)."""
+    from zaslon.adapters import allocator
     from zaslon.adapters.bus.worker import ScoringWorker, parse_partitions
     from zaslon.adapters.db.engine import upgrade
     from zaslon.adapters.logging import configure
@@ -23,6 +24,7 @@ def run_worker(partitions: str) -> None:
                            field="bus_url")
     wanted = parse_partitions(partitions, settings.bus_partitions)
     configure(settings.log_json)
+    allocator.tune(settings.malloc_mmap_threshold, settings.malloc_arena_max)
     worker = ScoringWorker(settings, wanted)  # refuses a database other than PostgreSQL
     upgrade(settings.database_url)
 

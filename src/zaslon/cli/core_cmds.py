@@ -33,6 +33,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
 
         import uvicorn
 
+        from zaslon.adapters import allocator
         from zaslon.adapters.db.engine import upgrade
         from zaslon.adapters.logging import configure
         from zaslon.settings import Settings
@@ -56,6 +57,7 @@ def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> Non
             raise InvalidInput("--workers > 1 would split the embedded default's feature state between "
                                "processes: use the scale-out shape (docs/deployment.md)", field="workers")
         configure(settings.log_json)
+        allocator.tune(settings.malloc_mmap_threshold, settings.malloc_arena_max)
         upgrade(settings.database_url)
         child = None
         if scale_out and role == "all":

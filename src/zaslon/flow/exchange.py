@@ -19,8 +19,11 @@ place, and rebuilt from the store by ``restore()`` after a restart.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import threading
-from collections.abc import Container, Sequence
+from collections.abc import Container, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -109,18 +112,28 @@ class FeatureLog:
     """The features every transfer was scored with, kept so the model can be retrained on what reports taught
     (a transfer is labelled by the reports made before the cut-off, never by anything else).
 
-    Rows go into blocks of ``BLOCK`` rows allocated ahead: the real-time API appends one or two rows at a time,
-    and a pair of NumPy arrays per append cost 682 bytes per transfer (measured; the features themselves are
-    256), which at ``max_rows`` would be gigabytes."""
+    Rows go into a block of ``block`` rows held in memory; a full block is written to a temporary file (in the
+    system's temporary directory, ``TMPDIR``; unlinked at once, so it goes with the process) and only its
+    place is kept. Held in the process, the log grew the server's resident memory by about 370 bytes per
+    transfer (the 73 features are 292), without bound up to ``max_rows``; in the file the rows sit in the
+    operating system's page cache, which gives them up under pressure. Reading them back (retraining, the
+    drift check) goes block by block. The log is this process's own: after a restart the rows are rebuilt
+    from the store (``zaslon.flow.models.rows_from_store``)."""
 
     BLOCK = 4096
+    SEGMENT_BLOCKS = 64  # blocks per temporary file: a file is closed once all its blocks are dropped
 
-    def __init__(self, max_rows: int = 5_000_000, block: int = BLOCK) -> None:
+    def __init__(self, max_rows: int = 5_000_000, block: int = BLOCK, *, directory: str | None = None) -> None:
         self.max_rows, self.block = max_rows, block
-        self.ids: list[str] = []
-        self._ts: list[npt.NDArray[np.int64]] = []  # blocks, oldest first; the last one filled up to _fill
-        self._x: list[npt.NDArray[np.float32]] = []
-        self._fill = block
+        self.width = len(FEATURE_NAMES)
+        self._dir = directory
+        self._ids: list[str] = []  # the block in memory
+        self._ts = np.empty(block, dtype=np.int64)
+        self._x = np.empty((block, self.width), dtype=np.float32)
+        self._fill = 0
+        # Written blocks, oldest first: (file, offset of its ts, offset of its ids, length of its ids).
+        self._blocks: list[tuple[_Spill, int, int, int]] = []
+        self._spill: _Spill | None = None
         self.rows = 0
         self._lock = threading.Lock()
 
@@ -129,44 +142,95 @@ class FeatureLog:
         ts = np.asarray(ts, dtype=np.int64)
         x = np.asarray(x, dtype=np.float32)
         with self._lock:
-            self.ids.extend(ids)
             done = 0
             while done < len(ids):
                 if self._fill == self.block:
-                    self._ts.append(np.empty(self.block, dtype=np.int64))
-                    self._x.append(np.empty((self.block, x.shape[1]), dtype=np.float32))
-                    self._fill = 0
+                    self._write_block()
                 n = min(len(ids) - done, self.block - self._fill)
-                self._ts[-1][self._fill : self._fill + n] = ts[done : done + n]
-                self._x[-1][self._fill : self._fill + n] = x[done : done + n]
+                self._ids.extend(ids[done : done + n])
+                self._ts[self._fill : self._fill + n] = ts[done : done + n]
+                self._x[self._fill : self._fill + n] = x[done : done + n]
                 self._fill += n
                 done += n
             self.rows += len(ids)
-            while self.rows - self.block >= self.max_rows and len(self._x) > 1:  # the oldest block goes first
-                del self.ids[: self.block]
-                self._ts.pop(0)
-                self._x.pop(0)
+            while self.rows - self.block >= self.max_rows and self._blocks:  # the oldest block goes first
+                spill = self._blocks.pop(0)[0]
+                spill.live -= 1
+                if spill.live == 0 and spill is not self._spill:
+                    spill.close()
                 self.rows -= self.block
+
+    def _write_block(self) -> None:
+        if self._spill is None or self._spill.written == self.SEGMENT_BLOCKS:
+            self._spill = _Spill(self._dir)
+        spill = self._spill
+        at = spill.write(self._ts.tobytes() + self._x.tobytes())
+        ids = json.dumps(self._ids).encode()
+        self._blocks.append((spill, at, spill.write(ids), len(ids)))
+        spill.written += 1
+        spill.live += 1
+        self._ids, self._fill = [], 0
+
+    def _each(self) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], int, int]]:
+        """Every block oldest first: its ts, its features, and the place of its ids (the block in memory: -1)."""
+        b, w = self.block, self.width
+        for spill, at, ids_at, ids_n in self._blocks:
+            raw = spill.read(at, b * 8 + b * w * 4)
+            yield (np.frombuffer(raw, dtype=np.int64, count=b),
+                   np.frombuffer(raw, dtype=np.float32, offset=b * 8).reshape(b, w), ids_at, ids_n)
+        yield self._ts[: self._fill], self._x[: self._fill], -1, 0
+
+    def _ids_of(self, k: int, ids_at: int, ids_n: int) -> list[str]:
+        if ids_at < 0:
+            return self._ids
+        return cast(list[str], json.loads(self._blocks[k][0].read(ids_at, ids_n)))
 
     def between(self, lo_s: int, hi_s: int) -> npt.NDArray[np.float32]:
         """The features of the transfers made in ``[lo_s, hi_s)`` (epoch seconds)."""
         with self._lock:
-            parts = []
-            for k, (ts, x) in enumerate(zip(self._ts, self._x, strict=True)):
-                n = self._fill if k == len(self._ts) - 1 else self.block  # block by block: no copy of the log
-                keep = (ts[:n] >= lo_s) & (ts[:n] < hi_s)
-                if keep.any():
-                    parts.append(x[:n][keep])
-            return np.concatenate(parts) if parts else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+            parts = [x[(ts >= lo_s) & (ts < hi_s)] for ts, x, _, _ in self._each()]
+            parts = [p for p in parts if len(p)]
+            return np.concatenate(parts) if parts else np.zeros((0, self.width), dtype=np.float32)
 
     def before(self, cutoff_s: int) -> tuple[list[str], npt.NDArray[np.float32]]:
         with self._lock:
-            if not self._x:
-                return [], np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
-            ts = np.concatenate(self._ts)[: self.rows]
-            x = np.concatenate(self._x)[: self.rows]
-            keep = np.flatnonzero(ts < cutoff_s)
-            return [self.ids[i] for i in keep.tolist()], x[keep]
+            ids: list[str] = []
+            parts = []
+            for k, (ts, x, ids_at, ids_n) in enumerate(self._each()):
+                keep = np.flatnonzero(ts < cutoff_s)
+                if not len(keep):
+                    continue
+                names = self._ids_of(k, ids_at, ids_n)
+                ids += [names[i] for i in keep.tolist()]
+                parts.append(x[keep])
+            return ids, (np.concatenate(parts) if parts else np.zeros((0, self.width), dtype=np.float32))
+
+    def close(self) -> None:
+        with self._lock:
+            for spill in {b[0] for b in self._blocks} | ({self._spill} if self._spill else set()):
+                spill.close()
+            self._blocks, self._spill = [], None
+
+
+class _Spill:
+    """One temporary file of the feature log's written blocks (appended to, read at offsets)."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.file = tempfile.TemporaryFile(prefix="zaslon-feature-log-", dir=directory)  # noqa: SIM115 (kept open)
+        self.end = 0
+        self.written = self.live = 0
+
+    def write(self, data: bytes) -> int:
+        at = self.end
+        os.pwrite(self.file.fileno(), data, at)
+        self.end += len(data)
+        return at
+
+    def read(self, at: int, n: int) -> bytes:
+        return os.pread(self.file.fileno(), n, at)
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class _KindView(Container[str]):
