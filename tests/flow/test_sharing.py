@@ -100,3 +100,39 @@ def test_a_group_s_belarusian_and_russian_companies_are_one_case_on_both_sides(t
     assert got.status_code == 200 and got.json()["case_links"] == [at_by]
     by.x.close()
     ru.x.close()
+
+
+def test_an_identifier_shared_before_the_partner_s_own_report_matches_when_the_report_comes(tmp_path: Path) -> None:
+    by, ru = Side(tmp_path, "BY"), Side(tmp_path, "RU")
+    by_1 = by.report(letter("ChUP Stroitrest", "90575.55"), 0)
+    ru_at_by = create_org(by.engine, name="Zaslon RU", kind="partner")
+    by_at_ru = create_org(ru.engine, name="Zaslon BY", kind="partner")
+    secret = "5d" * 32
+    with served(by.app) as by_url, served(ru.app) as ru_url:
+        by.x.sharing.add_partner(
+            ru_at_by.org_id, country="RU", key_id="by-ru-2", secret_hex=secret, taxii_url=f"{ru_url}/taxii2/zaslon/",
+            remote_read=ru.x.sharing.outbox_id(by_at_ru.org_id), remote_write=ru.x.sharing.inbox_id,
+            remote_token=by_at_ru.api_key)
+        ru.x.sharing.add_partner(
+            by_at_ru.org_id, country="BY", key_id="by-ru-2", secret_hex=secret, taxii_url=f"{by_url}/taxii2/zaslon/",
+            remote_read=by.x.sharing.outbox_id(ru_at_by.org_id), remote_write=by.x.sharing.inbox_id,
+            remote_token=ru_at_by.api_key)
+        by.x.sharing.sync()  # BY's indicators reach RU while RU holds none of them: nothing matches
+        ru.x.sharing.sync()  # and RU has pulled everything BY has for it: neither sends them again
+        by.x.sharing.sync()
+        assert ru.x.sharing.matches() == []
+        ru_1 = ru.report(letter("OOO Mebel", "25455.45"), 50)  # later, a Russian company reports at home
+        ru.x.sharing.publish()  # RU's next scheduled round, before BY has sent or sighted anything since
+        assert {(m.kind, m.value) for m in ru.x.sharing.matches()} >= {("account", DROP)}
+        for _ in range(2):
+            ru.x.sharing.sync()
+            by.x.sharing.sync()
+        # RU's next round matched the indicators it already held from BY, and told BY (a sighting)
+        assert {(m.kind, m.value) for m in ru.x.sharing.matches()} >= {("account", DROP)}
+        assert {(m.kind, m.value) for m in by.x.sharing.matches(ru_at_by.org_id)} >= {("account", DROP)}
+        [at_by] = by.x.sharing.case_links()
+        [at_ru] = ru.x.sharing.case_links()
+        assert at_by["our_cases"] == [by.case_of(by_1)] and at_ru["our_cases"] == [ru.case_of(ru_1)]
+        assert ru.x.sharing.rematch() == 0  # nothing new held since: no second look, nothing twice
+    by.x.close()
+    ru.x.close()

@@ -91,6 +91,7 @@ class Sharing:
         tlp_of = {k: parse_tlp(v, f"stix_tlp_defaults.{k}") for k, v in self.settings.stix_tlp_defaults.items()}
         self.author = stix.Author(self.settings.exchange_name, self.settings.country, tlp_of)
         self._built: dict[tuple[Any, ...], list[stix.Built]] = {}
+        self._rematched_values = -1  # how many identifiers we held at the last ``rematch``
         # The Exchange's hook for orders a partner's request issued here: they protect the account and reach the
         # bank's webhook exactly as the orders of our own reports do.
         self.on_new_orders: Callable[[Sequence[Any], datetime], None] | None = None
@@ -352,6 +353,7 @@ class Sharing:
         and version: nothing). Returns per partner how many object versions were added."""
         at = _now(now)
         self.refresh_freeze_answers(now=at)
+        self.rematch(now=at)  # before the cases are built: a new match may name a case to its partner
         added: dict[str, int] = {}
         for p in self.store.partners():
             if not p.may_read or self.current_key(p.org_id) is None:
@@ -364,6 +366,36 @@ class Sharing:
             rows += [self._row(self.outbox_id(p.org_id), b.obj, b.tlp, b.named, b.local_ref, at) for b in built]
             added[p.org_id] = sum(self.store.commit(objects=rows, matches=[], now=at))
         return added
+
+    def rematch(self, *, now: datetime | None = None) -> int:
+        """The partners' indicators already in our inbox that matched nothing, matched again against what we
+        hold now: an identifier a partner shared before our own report named it matches when the report comes
+        (and a sighting goes back), as one that arrives after the report does. Only when we hold identifiers we
+        did not hold at the last look. Returns how many matches were new."""
+        at = _now(now)
+        held = len(self.store.local_values(sorted(set(_KIND_OF_SCO.values()))))
+        if held == self._rematched_values:
+            return 0
+        partners = {p.org_id: p for p in self.store.partners()}
+        matched = {(m.partner_org, m.partner_object) for m in self.store.matches()}
+        waiting: dict[str, dict[str, dict[str, Any]]] = {}  # partner -> indicator id -> its newest version
+        after = 0
+        while True:
+            page = self.store.page(self.inbox_id, after_row=after, types=["indicator"], limit=1000)
+            for r in page.rows:
+                if r.source_org in partners and (r.source_org, r.stix_id) not in matched:
+                    waiting.setdefault(r.source_org, {})[r.stix_id] = json.loads(r.body)
+            if not page.rows or not page.more:
+                break
+            after = page.rows[-1].row_id
+        new = 0
+        for org, objects in sorted(waiting.items()):
+            matches, sightings = self._match(partners[org], list(objects.values()), at)
+            if matches:
+                self.store.commit(objects=sightings, matches=matches, now=at)
+                new += len(matches)
+        self._rematched_values = held
+        return new
 
     @staticmethod
     def _row(collection_id: str, obj: dict[str, Any], tlp: Tlp | None, named: frozenset[str], local_ref: str | None,
