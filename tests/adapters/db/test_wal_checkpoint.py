@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from zaslon.adapters.db.engine import make_engine, upgrade
-from zaslon.adapters.db.wal_checkpoint import WalCheckpointer
+from zaslon.adapters.db.wal_checkpoint import AUTOCHECKPOINT_PAGES, WalCheckpointer
 from zaslon.core.types import Transfer
 from zaslon.flow.decide import DecisionRecorder
 from zaslon.flow.orgs import create_org
@@ -49,9 +49,9 @@ def test_recorder_turns_off_autocheckpoint_on_its_connection_and_restores_it(tmp
     assert rec._wconn.cursor().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     assert rec._checkpointer is not None
     rec.close()
-    with db.connect() as a, db.connect() as b:  # both pooled connections: SQLite's own checkpoints again
+    with db.connect() as a, db.connect() as b:  # both pooled connections: their own checkpoints again, as a backstop
         for conn in (a, b):
-            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == AUTOCHECKPOINT_PAGES
 
 
 def test_a_long_log_is_restarted_so_the_file_stops_growing(tmp_path: Path) -> None:
@@ -86,3 +86,13 @@ def test_a_long_log_is_restarted_so_the_file_stops_growing(tmp_path: Path) -> No
         eager.close()
         checker.close()
         writer.close()
+
+
+def test_other_connections_checkpoint_only_past_the_backstop(tmp_path: Path) -> None:
+    # A commit of any other connection (call events, incidents) would otherwise copy the decisions' log into
+    # the database inside that commit whenever the log is past SQLite's default 1,000 pages.
+    url = f"sqlite:///{tmp_path}/b.db"
+    upgrade(url)
+    db = make_engine(url)
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == AUTOCHECKPOINT_PAGES > 16_384

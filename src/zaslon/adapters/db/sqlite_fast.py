@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from zaslon.adapters.db.bulk import bound_rows, insert_plan
 from zaslon.adapters.db.tables_core import transfers as transfers_table
 from zaslon.adapters.db.tables_decisions import decisions as decisions_table
-from zaslon.adapters.db.wal_checkpoint import WalCheckpointer
+from zaslon.adapters.db.wal_checkpoint import AUTOCHECKPOINT_PAGES, WalCheckpointer
 from zaslon.flow.ports.transfers import AlreadyStored
 
 __all__ = ["IdProbe", "RawWriter", "fast_paths_apply"]
@@ -150,7 +150,7 @@ class RawWriter:
             self.checkpointer = None
         if self.conn is not None:
             with contextlib.suppress(Exception):  # back to the pool with SQLite's own checkpoints again
-                self.conn.cursor().execute("PRAGMA wal_autocheckpoint=1000")
+                self.conn.cursor().execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             with contextlib.suppress(Exception):
                 self.conn.close()
             self.conn = None

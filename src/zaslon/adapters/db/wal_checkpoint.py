@@ -23,7 +23,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-__all__ = ["WalCheckpointer"]
+__all__ = ["AUTOCHECKPOINT_PAGES", "WalCheckpointer"]
+
+# Every other connection's own checkpoints (``PRAGMA wal_autocheckpoint``): only past twice the thread's
+# RESTART mark. At SQLite's default (1,000 pages) a commit of whichever connection writes next -- operators'
+# call events, an incident -- copied the decisions' log into the database inside that commit whenever the
+# log had not started over yet (under a bulk load: nearly every commit; 8 % of the demo's main thread,
+# py-spy). A process that writes no decisions runs no thread: its log is copied past this mark, or when its
+# last connection closes.
+AUTOCHECKPOINT_PAGES = 32_768
 
 
 class WalCheckpointer:
