@@ -5,8 +5,11 @@ one of its identifiers, and each side then links the other's case with its own."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -49,6 +52,23 @@ class Side:
         return f"case-{self.x.cases.linker.case_of(incident_id)}"
 
 
+@contextmanager
+def partners(by: Side, ru: Side, key_id: str, secret: str) -> Iterator[tuple[Any, Any]]:
+    """Both exchanges served on loopback and linked as partners with one pair key: (RU at BY, BY at RU)."""
+    ru_at_by = create_org(by.engine, name="Zaslon RU", kind="partner")
+    by_at_ru = create_org(ru.engine, name="Zaslon BY", kind="partner")
+    with served(by.app) as by_url, served(ru.app) as ru_url:
+        by.x.sharing.add_partner(
+            ru_at_by.org_id, country="RU", key_id=key_id, secret_hex=secret, taxii_url=f"{ru_url}/taxii2/zaslon/",
+            remote_read=ru.x.sharing.outbox_id(by_at_ru.org_id), remote_write=ru.x.sharing.inbox_id,
+            remote_token=by_at_ru.api_key)
+        ru.x.sharing.add_partner(
+            by_at_ru.org_id, country="BY", key_id=key_id, secret_hex=secret, taxii_url=f"{by_url}/taxii2/zaslon/",
+            remote_read=by.x.sharing.outbox_id(ru_at_by.org_id), remote_write=by.x.sharing.inbox_id,
+            remote_token=ru_at_by.api_key)
+        yield ru_at_by, by_at_ru
+
+
 def letter(company: str, amount: str) -> str:
     return (f"{company}: получено письмо от имени директора с адреса {MAILBOX} с просьбой срочно оплатить счёт. "
             f"Бухгалтер перечислила {amount} BYN на счёт {DROP}.")
@@ -62,18 +82,7 @@ def test_a_group_s_belarusian_and_russian_companies_are_one_case_on_both_sides(t
                       40)
     ru_1 = ru.report(letter("OOO Mebel", "25455.45"), 50)
     assert by.case_of(by_1) == by.case_of(by_2) != by.case_of(other)
-    ru_at_by = create_org(by.engine, name="Zaslon RU", kind="partner")
-    by_at_ru = create_org(ru.engine, name="Zaslon BY", kind="partner")
-    secret = "3c" * 32
-    with served(by.app) as by_url, served(ru.app) as ru_url:
-        by.x.sharing.add_partner(
-            ru_at_by.org_id, country="RU", key_id="by-ru-1", secret_hex=secret, taxii_url=f"{ru_url}/taxii2/zaslon/",
-            remote_read=ru.x.sharing.outbox_id(by_at_ru.org_id), remote_write=ru.x.sharing.inbox_id,
-            remote_token=by_at_ru.api_key)
-        ru.x.sharing.add_partner(
-            by_at_ru.org_id, country="BY", key_id="by-ru-1", secret_hex=secret, taxii_url=f"{by_url}/taxii2/zaslon/",
-            remote_read=by.x.sharing.outbox_id(ru_at_by.org_id), remote_write=by.x.sharing.inbox_id,
-            remote_token=ru_at_by.api_key)
+    with partners(by, ru, "by-ru-1", "3c" * 32) as (ru_at_by, by_at_ru):
         # Before either side knows the other holds anything, no case leaves (cases are AMBER, named to no one).
         assert not [b for b in by.x.sharing.build(ru_at_by.org_id) if b.obj["type"] == "grouping"]
         by.x.sharing.sync()  # BY's indicators (the beneficiary account as a keyed hash) reach RU; RU matches
@@ -105,18 +114,7 @@ def test_a_group_s_belarusian_and_russian_companies_are_one_case_on_both_sides(t
 def test_an_identifier_shared_before_the_partner_s_own_report_matches_when_the_report_comes(tmp_path: Path) -> None:
     by, ru = Side(tmp_path, "BY"), Side(tmp_path, "RU")
     by_1 = by.report(letter("ChUP Stroitrest", "90575.55"), 0)
-    ru_at_by = create_org(by.engine, name="Zaslon RU", kind="partner")
-    by_at_ru = create_org(ru.engine, name="Zaslon BY", kind="partner")
-    secret = "5d" * 32
-    with served(by.app) as by_url, served(ru.app) as ru_url:
-        by.x.sharing.add_partner(
-            ru_at_by.org_id, country="RU", key_id="by-ru-2", secret_hex=secret, taxii_url=f"{ru_url}/taxii2/zaslon/",
-            remote_read=ru.x.sharing.outbox_id(by_at_ru.org_id), remote_write=ru.x.sharing.inbox_id,
-            remote_token=by_at_ru.api_key)
-        ru.x.sharing.add_partner(
-            by_at_ru.org_id, country="BY", key_id="by-ru-2", secret_hex=secret, taxii_url=f"{by_url}/taxii2/zaslon/",
-            remote_read=by.x.sharing.outbox_id(ru_at_by.org_id), remote_write=by.x.sharing.inbox_id,
-            remote_token=ru_at_by.api_key)
+    with partners(by, ru, "by-ru-2", "5d" * 32) as (ru_at_by, _):
         by.x.sharing.sync()  # BY's indicators reach RU while RU holds none of them: nothing matches
         ru.x.sharing.sync()  # and RU has pulled everything BY has for it: neither sends them again
         by.x.sharing.sync()
