@@ -23,7 +23,7 @@ from zaslon.adapters.db.stores.decisions import SqlDecisionStore
 from zaslon.core.rules import RuleSet
 from zaslon.core.types import Decision, Outcome, Reason, Transfer, transfer_key
 from zaslon.errors import Conflict, InvalidInput, Unavailable
-from zaslon.flow.ingest import body_hash, hash_row_body, row_body
+from zaslon.flow.ingest import hash_row_body, row_body
 from zaslon.flow.ports.decisions import DecisionStore
 from zaslon.flow.ports.transfers import AlreadyStored
 
@@ -132,7 +132,8 @@ class DecisionRecorder:
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             raise InvalidInput(f"duplicate transfer ids in one request: {dupes[:10]}", field="transfer_id")
         calls = list(on_flagged_call) if on_flagged_call is not None else [False] * len(batch)
-        hashes = {t.transfer_id: body_hash(t) for t in batch}
+        bodies = {t.transfer_id: row_body(t) for t in batch}
+        hashes = {tid: hash_row_body(body) for tid, body in bodies.items()}
         at = now or datetime.now(UTC)
         stored_t: dict[tuple[str, str], str] = {}
         stored_d: dict[tuple[str, str], dict[str, Any]] = {}
@@ -169,7 +170,7 @@ class DecisionRecorder:
                 raise
             by_index = dict(zip(new, fresh, strict=True))
             t_rows = [
-                {**row_body(batch[i]), "org_id": org_id, "ts": batch[i].ts,
+                {**bodies[batch[i].transfer_id], "org_id": org_id, "ts": batch[i].ts,
                  "body_hash": hashes[batch[i].transfer_id], "received_at": at}
                 for i in new if (org_id, batch[i].transfer_id) not in stored_t
             ]
@@ -180,10 +181,11 @@ class DecisionRecorder:
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
             done: Future[None] = Future()
-            for row in d_rows:
-                key = (org_id, row["transfer_id"])
+            keys = [(org_id, row["transfer_id"]) for row in d_rows]
+            for key in keys:
                 self._uncommitted[key] = done
-                done.add_done_callback(functools.partial(self._committed, key))
+            if keys:
+                done.add_done_callback(functools.partial(self._committed, keys))
             self._track(fresh, done)
             if d_rows or t_rows:
                 with self._wake:
@@ -312,7 +314,7 @@ class DecisionRecorder:
                 # Registered even when this thread commits at once: a request in another thread may replay
                 # the decision before that commit is done, and must wait for it.
                 self._uncommitted[key] = fut
-                fut.add_done_callback(functools.partial(self._committed, key))
+                fut.add_done_callback(functools.partial(self._committed, [key]))
                 self._track([r], fut)
                 out[i] = (r, fut)
             while len(self._recent) > self._recent_max:
@@ -364,11 +366,12 @@ class DecisionRecorder:
         if self._closed:
             raise Unavailable("the decision recorder is closed (the server is shutting down): nothing was stored")
 
-    def _committed(self, key: tuple[str, str], fut: Future[None]) -> None:
-        """Forget a finished commit (runs in the writer thread); after a failed one the id may be queued anew."""
+    def _committed(self, keys: Sequence[tuple[str, str]], fut: Future[None]) -> None:
+        """Forget a finished commit (runs in the writer thread); after a failed one the ids may be queued anew."""
         with self._lock:
-            if self._uncommitted.get(key) is fut:
-                del self._uncommitted[key]
+            for key in keys:
+                if self._uncommitted.get(key) is fut:
+                    del self._uncommitted[key]
 
     def _write_loop(self) -> None:
         next_commit = 0.0
