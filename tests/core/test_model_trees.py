@@ -27,6 +27,8 @@ def test_compiled_trees_match_lightgbm() -> None:
     np.testing.assert_allclose(contrib.sum(axis=1) + m.bias, raw, atol=1e-4)
     p, _ = m.predict(x)
     np.testing.assert_allclose(p, booster.predict(x), rtol=1e-9, atol=1e-12)
+    x[::7, 3] = np.nan  # missing values take the same default branches without contributions
+    np.testing.assert_array_equal(m.probability(x), m.predict(x)[0])
     assert m.version == "v-test"
 
 

@@ -124,6 +124,17 @@ class CompiledTrees:
         raw, contrib = self.raw_and_contrib(x)
         return 1.0 / (1.0 + np.exp(-self.sigmoid * raw)), contrib
 
+    def probability(self, x: F32) -> F64:
+        """Probability of fraud for every row of ``x``, without contributions (for metrics and calibration over
+        many rows: no rows x features matrix to fill)."""
+        raw = np.empty(x.shape[0], dtype=np.float64)
+        _eval(
+            np.ascontiguousarray(x), self.feat, self.thr, self.left, self.right, self.value,
+            self.default_left, self.missing, self.roots, raw, np.zeros((0, 0), dtype=np.float32),
+        )
+        out: F64 = 1.0 / (1.0 + np.exp(-self.sigmoid * raw))
+        return out
+
 
 @jit
 def _eval(
@@ -131,6 +142,7 @@ def _eval(
     raw: Any, contrib: Any,
 ) -> None:
     n = x.shape[0]
+    explain = contrib.shape[0] > 0  # an empty ``contrib``: the raw score alone
     for r in range(n):
         total = 0.0
         for root in roots:
@@ -149,7 +161,8 @@ def _eval(
                 else:
                     go_left = v <= thr[node]
                 nxt = left[node] if go_left else right[node]
-                contrib[r, f] += value[nxt] - value[node]
+                if explain:
+                    contrib[r, f] += value[nxt] - value[node]
                 node = nxt
             total += value[node]
         raw[r] = total

@@ -142,7 +142,7 @@ def train(
 
 def calibrated_bars(model: CompiledTrees, x: npt.NDArray[np.float32], policy: PolicyConfig) -> tuple[float, float]:
     """The model's (review_at, hold_at) for the transfers ``x`` (every engine feature), as the engine decides."""
-    score, _ = model.predict(x)
+    score = model.probability(x)
     vulnerable = (x[:, FEATURE_INDEX["payer_elderly_alone"]] != 0) | (x[:, FEATURE_INDEX["on_flagged_call"]] != 0)
     return friction_bars(policy, np.asarray(score, dtype=np.float64), vulnerable,
                          x[:, FEATURE_INDEX["first_time_payee"]] != 0)

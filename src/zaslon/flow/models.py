@@ -142,6 +142,9 @@ def auc(y: npt.NDArray[np.bool_], score: npt.NDArray[np.float64]) -> float | Non
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
+AUC_ROWS = 200_000
+
+
 def train_version(db: Engine, rows: TrainingRows, cutoff: datetime, *, actor: str, min_positives: int = 5,
                   params: Mapping[str, Any] | None = None, now: datetime | None = None) -> TrainedModel | None:
     """Train on ``rows`` and store the model as a version (not live); None if too few reports."""
@@ -149,9 +152,14 @@ def train_version(db: Engine, rows: TrainingRows, cutoff: datetime, *, actor: st
     if positives < min_positives or positives == len(rows.ids):
         return None
     trained = train(rows.x, rows.y, cutoff=cutoff, params=params)
-    score, _ = trained.compiled.predict(rows.x)
+    # The fit's AUC over every reported row and at most AUC_ROWS unreported ones drawn at random (scoring a
+    # million rows for one figure took two fifths of a retrain).
+    unreported = np.flatnonzero(~rows.y)
+    drawn = np.random.default_rng(0).choice(unreported, min(AUC_ROWS, unreported.size), replace=False)
+    sample = np.sort(np.concatenate([np.flatnonzero(rows.y), drawn]))
+    score = trained.compiled.probability(rows.x[sample])
     metrics = {"rows": len(rows.ids), "positives": positives, "positive_rate": round(positives / len(rows.ids), 6),
-               "auc_train": auc(rows.y, np.asarray(score, dtype=np.float64))}
+               "auc_train": auc(rows.y[sample], np.asarray(score, dtype=np.float64))}
     info = ModelInfo(trained.model_id, now or datetime.now(UTC), actor, cutoff, rows.source, metrics,
                      {k: v for k, v in trained.meta.items() if k != "features"}
                      | {"features": len(trained.meta["features"])})

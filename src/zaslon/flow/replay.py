@@ -345,7 +345,7 @@ def score_stream(
             model, model_from = trained.compiled, edge
             if drift is not None:
                 ref_lo = int(np.searchsorted(ts, edge - int(drift.psi_window_days * DAY)))
-                reference = model.predict(st.x[ref_lo:hi])[0]
+                reference = model.probability(st.x[ref_lo:hi])
             models.append({**trained.meta, "trigger": "schedule" if seen is None else "drift",
                            **({} if seen is None else {"drift": seen.as_dict()}), "scored": 0, "held": 0})
     for m in models:  # the friction the policy realised with each model, over every day it scored
