@@ -7,8 +7,8 @@ finished, to score it. The ranking is the product's (``flow.drops.DROP_PARAMS`` 
   span seven steps (the default's week).
 * AMLSim has no account opening dates, so "young account" cannot fire.
 * With no reported accounts (``--known-share 0``) the fallback is the untuned rank average of general AML
-  signals (``core.mules_graph``), mixed with equal weight with its mean over each account's counterparties
-  (``neighbourhood_average``), not the noisy-OR weights shaped on the simulated world.
+  signals (``core.mules_graph``), not the noisy-OR weights shaped on the simulated world. (One neighbourhood
+  step on top, ``unsupervised="neighbourhood"``, was measured once and ranked worse: BENCHMARKS.md.)
 * With ``known_share`` F > 0 (issue 11), a seeded share F of the labelled accounts is revealed as reported
   before ranking; they are the ranking's known drops (as Knowledge's reported accounts are in
   flow/drops.py), the ranking is learned from them (the ridge fit from 20, gradient boosting from 50; in the
@@ -36,12 +36,12 @@ from zaslon.flow.drops import DROP_PARAMS
 
 _DAY = 1.0  # one AMLSim step
 # The product's parameters (flow/drops.py), changed only where AMLSim's format forces it (a step is a day;
-# no opening dates) and in the no-report fallback: the untuned rank average of general AML signals, with one
-# neighbourhood step, instead of the noisy-OR weights shaped on the simulated world (docs/linking.md). With
-# 20..49 revealed accounts the ridge fit, with 50 or more the product's gradient boosting.
+# no opening dates) and in the no-report fallback: the untuned rank average of general AML signals instead
+# of the noisy-OR weights shaped on the simulated world (docs/linking.md). With 20..49 revealed accounts the
+# ridge fit, with 50 or more the product's gradient boosting.
 AMLSIM_PARAMS = replace(
     DROP_PARAMS, window=_DAY, young_age=0.0, round_trip_span=7 * _DAY, follow_window=_DAY,
-    fit_min_seeds=20, learn_min_seeds=50, unsupervised="neighbourhood",
+    fit_min_seeds=20, learn_min_seeds=50, unsupervised="rank_average",
 )
 
 
