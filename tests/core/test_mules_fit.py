@@ -45,3 +45,31 @@ def test_rank_mules_uses_fitted_weights_only_with_enough_known_drops() -> None:
     assert np.array_equal(too_few, fixed) and not np.array_equal(fitted, fixed)
     # Fitted on the reported feeders, the unreported feeders 3..5 rank above the random traders.
     assert fitted[3:6].min() > fitted[10:20].max()
+
+
+def test_the_boosted_fit_scores_every_unlabelled_account_out_of_sample() -> None:
+    from zaslon.core.mules_fit import fit_known_loo
+
+    rng = np.random.default_rng(4)
+    n = 600
+    base = rng.normal(0, 1, (n, 3))
+    base[:60, 0] += 2.0
+    known = np.arange(0, 60, 2, dtype=np.int64)
+    everyone = np.ones(n, dtype=np.bool_)
+    scores = fit_known_loo(base, known, everyone, splits=1)
+    # Unlabelled account 101 sits in the half of odd positions among the unlabelled (every other one). Changing
+    # it changes only the model that learned it, which scores the other half: no other account of its own half
+    # moves, and it does.
+    changed = base.copy()
+    changed[101] += 5.0
+    again = fit_known_loo(changed, known, everyone, splits=1)
+    unlabelled = np.setdiff1d(np.arange(n), known)
+    half = np.zeros(n, dtype=np.int64)
+    half[unlabelled] = np.arange(len(unlabelled)) & 1
+    same_half = np.setdiff1d(np.flatnonzero(half == half[101]), np.append(known, 101))
+    other_half = np.setdiff1d(np.flatnonzero(half != half[101]), known)
+    assert np.array_equal(scores[same_half], again[same_half])
+    assert not np.array_equal(scores[other_half], again[other_half]) and scores[101] != again[101]
+    # And the unreported look-alikes (1, 3, ..., 59) rank above the rest.
+    look_alikes = np.arange(1, 60, 2)
+    assert np.median(scores[look_alikes]) > np.quantile(scores[60:], 0.9)

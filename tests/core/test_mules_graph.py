@@ -61,9 +61,38 @@ def test_the_boosted_fit_learns_from_known_drops_only_and_finds_their_look_alike
     params = MuleParams(window=1.0, learn_min_seeds=50)
     ranking = rank_mules(n, TransferArrays.build(payer, payee, amount, ts), params, seeds=known)
     assert ranking.method == "boosted"
-    assert ranking.cv_average_precision is not None
     unknown = np.setdiff1d(drops, known)
     others = np.setdiff1d(np.arange(n), drops)
     assert np.median(ranking.scores[unknown]) > np.quantile(ranking.scores[others], 0.95)
     # Fewer known drops than the threshold: no fit.
     assert rank_mules(n, TransferArrays.build(payer, payee, amount, ts), params, seeds=known[:10]).method == "fixed"
+
+
+def test_leave_one_out_closeness_describes_a_known_account_by_the_others_only() -> None:
+    from zaslon.core.mules_graph import closeness, closeness_leave_one_out
+
+    rng = np.random.default_rng(0)
+    n = 300
+    a, b = rng.integers(0, n, 1500), rng.integers(0, n, 1500)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    seeds = np.arange(0, 60, 3)
+    got = closeness_leave_one_out(n, a, b, seeds, block=7)  # blocks of seeds must not change anything
+    for i in (0, 5):  # a known account: its walk and ties come from the other known accounts
+        others = np.setdiff1d(seeds, [seeds[i]])
+        walk, ties = closeness(n, a, b, others)
+        assert np.isclose(got[seeds[i], 0], walk[seeds[i]]) and got[seeds[i], 1] == ties[seeds[i]]
+    walk, ties = closeness(n, a, b, seeds)
+    outside = np.setdiff1d(np.arange(n), seeds)
+    assert np.allclose(got[outside, 0], walk[outside]) and (got[outside, 1] == ties[outside]).all()
+
+
+def test_the_neighbourhood_average_mixes_own_and_counterparties_percentiles() -> None:
+    from zaslon.core.mules_graph import neighbourhood_average
+
+    # 0 - 1 - 2 and 3 - 4 (directions do not matter).
+    scores = np.array([1.0, 0.8, 0.6, 0.2, 0.4])
+    got = neighbourhood_average(5, np.array([0, 2, 4]), np.array([1, 1, 3]), scores, np.ones(5, dtype=np.bool_))
+    # Own percentiles 1, .8, .6, .2, .4; the neighbours' means .8, .8, .8, .4, .2 have percentiles .8 (three
+    # tied), .8, .8, .4, .2.
+    assert np.allclose(got, [0.9, 0.8, 0.7, 0.3, 0.3])

@@ -41,8 +41,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from zaslon.core.mules_fit import fit_known, fit_known_boosted
-from zaslon.core.mules_graph import GRAPH_SIGNALS, closeness, graph_signals, rank_average
+from zaslon.core.mules_fit import fit_known, fit_known_loo
+from zaslon.core.mules_graph import (
+    GRAPH_SIGNALS,
+    closeness_leave_one_out,
+    graph_signals,
+    neighbour_means,
+    neighbourhood_average,
+    rank_average,
+)
 from zaslon.core.mules_patterns import round_trips, split_transfers
 from zaslon.core.types import Reason
 
@@ -72,12 +79,15 @@ class MuleParams:
     # fixed ones; 0 keeps the fixed weights always (the product's default until measured on the world).
     fit_min_seeds: int = 0
     # With at least this many known drops, score by gradient boosting fitted on them (``mules_fit.
-    # fit_known_boosted``: non-linear, positive-unlabelled, cross-fitted) over the signals above, the general
-    # graph signals (``mules_graph``) and closeness to the known drops; it takes precedence over the ridge.
+    # fit_known_loo``: non-linear, positive-unlabelled, cross-fitted) over the signals above, the general
+    # graph signals (``mules_graph``), their means over each account's payers and payees, and leave-one-out
+    # closeness to the known drops; it takes precedence over the ridge.
     learn_min_seeds: int = 0
     # With fewer known drops than either fit needs: "fixed" (the noisy-OR of ``weights``, shaped and measured
     # on the simulated world) or "rank_average" (the untuned equal-weight average of general AML signals'
-    # percentiles, ``mules_graph.rank_average``, for data whose typologies we never saw).
+    # percentiles, ``mules_graph.rank_average``, for data whose typologies we never saw), or "neighbourhood"
+    # (that average, averaged in turn with the mean of the counterparties' averages:
+    # ``mules_graph.neighbourhood_average``).
     unsupervised: str = "fixed"
     # Round-trips: the same sum (within 1%: "the same" up to rounding) round a ring of accounts in one span.
     round_trip_tolerance: float = 0.01
@@ -149,10 +159,8 @@ class MuleRanking:
     signals: dict[str, FloatArray]  # per signal, per account, in [0, 1]
     weights: dict[str, float]
     # How the scores were made: "fixed" (noisy-OR of fixed weights), "rank_average" (unsupervised, general
-    # signals), "ridge" or "boosted" (fitted on the known drops); for "boosted", the mean average precision
-    # of held-out known drops against the unlabelled accounts (cross-validation on reports only).
+    # signals), "ridge" or "boosted" (fitted on the known drops).
     method: str = "fixed"
-    cv_average_precision: float | None = None
 
     def order(self) -> IntArray:
         """Account indices, most likely drop first (ties broken by index, so the order is stable)."""
@@ -498,38 +506,39 @@ def rank_mules(
         miss *= 1.0 - np.clip(weights.get(name, 0.0) * value, 0.0, 1.0)
     pays = np.bincount(tx.payer, minlength=n) > 0
     scores = np.where(receives, 1.0 - miss, 0.0) * np.where(pays, 1.0, p.silent_factor)
-    method, cv = "fixed", None
+    method = "fixed"
     general: dict[str, FloatArray] | None = None
     if learning:
         general = graph_signals(n, pr, pe, am, tt, window=p.window)
-        scores, cv = _boosted_scores(n, pr, pe, signals, general, seed_idx, receives)
-        scores = scores * receives
+        scores = _boosted_scores(n, pr, pe, signals, general, seed_idx, receives) * receives
         method = "boosted"
     elif p.fit_min_seeds and len(seed_idx) >= p.fit_min_seeds:
         scores = _fitted_scores(n, tx, signals, seed_idx, p) * receives
         method = "ridge"
-    elif p.unsupervised == "rank_average":
+    elif p.unsupervised in ("rank_average", "neighbourhood"):
         general = graph_signals(n, pr, pe, am, tt, window=p.window)
         scores = rank_average(general, receives)
         method = "rank_average"
+        if p.unsupervised == "neighbourhood":
+            scores = neighbourhood_average(n, pr, pe, scores, receives)
+            method = "neighbourhood"
     if len(seed_idx):
         floor = np.where(pays[seed_idx], p.seed_floor, p.seed_floor_silent)
         scores[seed_idx] = floor + (1.0 - floor) * scores[seed_idx]
-    return MuleRanking(scores=scores, signals=signals, weights=weights, method=method, cv_average_precision=cv)
+    return MuleRanking(scores=scores, signals=signals, weights=weights, method=method)
 
 
 def _boosted_scores(n: int, payer: IntArray, payee: IntArray, signals: dict[str, FloatArray],
-                    general: dict[str, FloatArray], seeds: IntArray, receives: BoolArray) -> tuple[FloatArray, float]:
-    """Scores from gradient boosting on the known drops: the label-free drop signals and general graph
-    signals, plus closeness to the known drops (personalised PageRank, distinct known counterparties) that
-    ``fit_known_boosted`` computes per fold from the other folds' known drops only."""
+                    general: dict[str, FloatArray], seeds: IntArray, receives: BoolArray) -> FloatArray:
+    """Scores from gradient boosting on the known drops (``mules_fit.fit_known_loo``) over the label-free drop
+    signals and general graph signals, the means of those over each account's payers and over its payees
+    (what its neighbourhood looks like: a collector's feeders, a ring's members), and closeness to the known
+    drops, each known drop's own closeness counting only the others (``closeness_leave_one_out``)."""
     label_free = [signals[name] for name in SIGNALS if name not in ("close", "close_pass", "near_known")]
     base = np.stack(label_free + [general[name] for name in GRAPH_SIGNALS], axis=1)
-
-    def seed_columns(known: IntArray) -> FloatArray:
-        return np.stack(closeness(n, payer, payee, known), axis=1)
-
-    return fit_known_boosted(base, seeds, receives, seed_columns)
+    x = np.hstack([base, neighbour_means(n, payer, payee, base, directed=True),
+                   closeness_leave_one_out(n, payer, payee, seeds)])
+    return fit_known_loo(x, seeds, receives)
 
 
 def _fitted_scores(n: int, tx: TransferArrays, signals: dict[str, FloatArray], seeds: IntArray,

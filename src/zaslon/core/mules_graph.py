@@ -225,3 +225,116 @@ def rank_average(signals: dict[str, FloatArray], receives: BoolArray,
         return np.zeros(len(receives))
     total = sum((percentile_ranks(signals[name], receives) for name in names), np.zeros(len(receives)))
     return np.asarray(np.where(receives, total / len(names), 0.0), dtype=np.float64)
+
+
+def _mean_over(n: int, a: IntArray, b: IntArray, columns: FloatArray) -> FloatArray:
+    deg = np.bincount(a, minlength=n).astype(np.float64)
+    out = np.stack([np.bincount(a, weights=columns[b, j], minlength=n) for j in range(columns.shape[1])], axis=1)
+    return np.asarray(out / np.maximum(deg, 1.0)[:, None], dtype=np.float64)
+
+
+def neighbour_means(n: int, payer: IntArray, payee: IntArray, columns: FloatArray, *,
+                    directed: bool = False) -> FloatArray:
+    """Per account, the mean of ``columns`` (accounts x k) over its distinct counterparties either way (0 for
+    an account with none): what its neighbourhood looks like, label-free. ``directed``: the means over its
+    payers and over its payees instead (accounts x 2k): a collector's payers are its feeders, a feeder's
+    payee is a collector."""
+    if len(payer) == 0:
+        return np.zeros((n, columns.shape[1] * (2 if directed else 1)))
+    src, dst = _distinct_pairs(payer, payee)
+    if directed:
+        return np.hstack([_mean_over(n, dst, src, columns), _mean_over(n, src, dst, columns)])
+    pairs = np.unique(np.stack([np.concatenate([src, dst]), np.concatenate([dst, src])]), axis=1)
+    return _mean_over(n, pairs[0], pairs[1], columns)
+
+
+def neighbour_scores(n: int, payer: IntArray, payee: IntArray, values: FloatArray,
+                     direction: str = "both") -> FloatArray:
+    """Accounts x 3: the mean, the maximum and log(1 + sum) of ``values`` (a first ranking's scores) over
+    each account's distinct counterparties ("both" ways, its payers "in", its payees "out"): how suspicious
+    its neighbourhood already looks (a ring's members and a collector's feeders sit next to each other)."""
+    out = np.zeros((n, 3))
+    if len(payer) == 0:
+        return out
+    src, dst = _distinct_pairs(payer, payee)
+    if direction == "in":
+        a, b = dst, src
+    elif direction == "out":
+        a, b = src, dst
+    else:
+        pairs = np.unique(np.stack([np.concatenate([src, dst]), np.concatenate([dst, src])]), axis=1)
+        a, b = pairs[0], pairs[1]
+    deg = np.bincount(a, minlength=n).astype(np.float64)
+    total = np.bincount(a, weights=values[b], minlength=n)
+    out[:, 0] = total / np.maximum(deg, 1.0)
+    np.maximum.at(out[:, 1], a, values[b])
+    out[:, 2] = np.log1p(np.maximum(total, 0.0))
+    return out
+
+
+def neighbourhood_average(n: int, payer: IntArray, payee: IntArray, scores: FloatArray,
+                          receives: BoolArray) -> FloatArray:
+    """One untuned label-propagation step for the unsupervised ranking: the equal-weight mean of an account's
+    own percentile and the percentile of its counterparties' mean score (``neighbour_scores``), among the
+    accounts that receive money. Laundering is done by groups that pass money among themselves (a ring, a
+    collector and its feeders), so an account among suspicious counterparties is more suspicious; equal
+    weights because with no labels there is nothing to weigh them by."""
+    around = neighbour_scores(n, payer, payee, scores)[:, 0]
+    mixed = (percentile_ranks(scores, receives) + percentile_ranks(around, receives)) / 2.0
+    return np.asarray(np.where(receives, mixed, 0.0), dtype=np.float64)
+
+
+LOO_CLOSENESS = ("pagerank", "known_ties", "known_share", "two_hop")
+
+
+def closeness_leave_one_out(n: int, payer: IntArray, payee: IntArray, seeds: IntArray, *,
+                            restart: float = 0.15, iterations: int = 20, block: int = 64) -> FloatArray:
+    """Accounts x ``LOO_CLOSENESS``, closeness to the known accounts ``seeds`` where each known account's own
+    row counts the *other* known accounts only, so that it is described as an unreported one is (to whom all
+    the known accounts are others):
+
+    * ``pagerank``    personalised PageRank over the undirected graph of counterparty pairs restarting at the
+                      known accounts (log of the mass relative to a uniform walk's). The walk from a set is
+                      the mean of the walks from each of its accounts, so a known account's value without
+                      itself is (m * all - its own walk's return to it) / (m - 1); the walks run ``block``
+                      known accounts at a time;
+    * ``known_ties``  distinct known accounts among the counterparties;
+    * ``known_share`` those as a share of all counterparties;
+    * ``two_hop``     log(1 + paths of two steps to known accounts other than itself).
+    """
+    import scipy.sparse as sp
+
+    out = np.zeros((n, len(LOO_CLOSENESS)))
+    seeds = np.unique(seeds)
+    m = len(seeds)
+    if m == 0 or len(payer) == 0:
+        return out
+    src, dst = _distinct_pairs(payer, payee)
+    pairs = np.unique(np.stack([np.concatenate([src, dst]), np.concatenate([dst, src])]), axis=1)
+    a, b = pairs[0], pairs[1]
+    deg = np.bincount(a, minlength=n).astype(np.float64)
+    walk = sp.csr_matrix((1.0 / deg[a], (b, a)), shape=(n, n))  # column a shares its mass among its edges
+    total = np.zeros(n)
+    own = np.zeros(m)
+    for lo in range(0, m, block):
+        cols = seeds[lo:lo + block]
+        start = np.zeros((n, len(cols)))
+        start[cols, np.arange(len(cols))] = 1.0
+        rank = start.copy()
+        for _ in range(iterations):
+            rank = restart * start + (1.0 - restart) * (walk @ rank)
+        total += rank.sum(axis=1)
+        own[lo:lo + block] = rank[cols, np.arange(len(cols))]
+    mass = total / m
+    if m > 1:
+        mass[seeds] = (total[seeds] - own) / (m - 1)
+    else:
+        mass[seeds] = 0.0
+    known = np.zeros(n, dtype=np.bool_)
+    known[seeds] = True
+    ties = np.bincount(a[known[b]], minlength=n).astype(np.float64)
+    out[:, 0] = np.log1p(np.maximum(mass, 0.0) * n)
+    out[:, 1] = ties
+    out[:, 2] = np.where(deg > 0, ties / np.where(deg > 0, deg, 1.0), 0.0)
+    out[:, 3] = np.log1p(np.maximum(np.bincount(a, weights=ties[b] - known[a], minlength=n), 0.0))
+    return out

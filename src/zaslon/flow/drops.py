@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 # The product's drop-ranking parameters (seconds): the fixed noisy-OR of the world's signals. The learned
-# ranking (``MuleParams.learn_min_seeds``, gradient boosting on the known drops) stays off here until it is
-# measured on the simulated world (``zaslon eval linking``); ``lab.mule_eval`` measures these parameters on
-# AMLSim with it on, changing otherwise only the time unit and the no-report fallback (docs/linking.md).
+# ranking (``MuleParams.learn_min_seeds``, gradient boosting on the known drops) stays off here: measured on the
+# simulated world (``zaslon eval linking``, small seed 1) it ranked drops worse, AP 0.860 against the fixed
+# weights' 0.881 (BENCHMARKS.md); ``lab.mule_eval`` measures these parameters on AMLSim with it on, changing
+# otherwise only the time unit and the no-report fallback (docs/linking.md).
 DROP_PARAMS = MuleParams()
 
 
