@@ -38,7 +38,8 @@ class _RoundConnection:
     a thread cost the event loop more than the step itself (measured, py-spy): here the look-up is three
     statements with one array parameter each (``= ANY(%s)``) in one pipeline, and the rows are written with
     COPY. Results are what SQLAlchemy returns (times as aware UTC datetimes); a connection that fails is
-    dropped and the next round opens another."""
+    dropped and the next round opens another. The look-ups and the commits have a connection each: a round's
+    look-up runs while the round before it commits."""
 
     _INBOX_COLS = tuple(c.name for c in bus_inbox.c)
     _DECISION_COLS = tuple(c.name for c in decisions_table.c)
@@ -49,19 +50,21 @@ class _RoundConnection:
     def __init__(self, db: Engine) -> None:
         # libpq's form of the engine's URL (without SQLAlchemy's "+psycopg" driver name)
         self._conninfo = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._conns: dict[str, psycopg.AsyncConnection[Any]] = {}  # "lookup", "commit"
 
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._conn is None or self._conn.closed:
+    async def _connection(self, role: str) -> psycopg.AsyncConnection[Any]:
+        conn = self._conns.get(role)
+        if conn is None or conn.closed:
             # look-ups need no transaction; the commit opens its own
-            self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-        return self._conn
+            conn = self._conns[role] = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        return conn
 
     async def close(self) -> None:
-        await self._drop()
+        for role in list(self._conns):
+            await self._drop(role)
 
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
+    async def _drop(self, role: str) -> None:
+        conn = self._conns.pop(role, None)
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
@@ -71,7 +74,7 @@ class _RoundConnection:
         wanted = set(transfers)
         ids = list(dict.fromkeys(tid for _, tid in transfers))
         try:
-            conn = await self._connection()
+            conn = await self._connection("lookup")
             # Planned each time (not prepared): a plan made while a table was small (a sequential scan) would be
             # kept, and cost more with every row stored. One pipeline: one round trip per round, not three.
             async with conn.pipeline():
@@ -80,7 +83,7 @@ class _RoundConnection:
                            await conn.execute(self._DECISIONS, (ids,), prepare=False)]
             inbox, bodies, found = [await c.fetchall() for c in cursors]
         except Exception:
-            await self._drop()
+            await self._drop("lookup")
             raise
         handled = {r[1]: _utc(dict(zip(self._INBOX_COLS, r, strict=True))) for r in inbox}
         t_rows = {(r[0], r[1]): r[2] for r in bodies if (r[0], r[1]) in wanted}
@@ -93,7 +96,7 @@ class _RoundConnection:
 
     async def commit(self, tables: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
         try:
-            conn = await self._connection()
+            conn = await self._connection("commit")
             async with conn.transaction(), conn.cursor() as cur:
                 for table, rows in tables:
                     if rows:
@@ -104,7 +107,7 @@ class _RoundConnection:
         except psycopg.IntegrityError as exc:  # rolled back; the connection is fine
             raise AlreadyStored(str(exc)) from exc
         except Exception:
-            await self._drop()
+            await self._drop("commit")
             raise
 
 
