@@ -64,7 +64,14 @@ from zaslon.adapters.db.engine import make_engine
 from zaslon.adapters.db.stores.bus import SqlBusStore
 from zaslon.errors import Conflict, InvalidInput, ZaslonError
 from zaslon.flow.exchange import Exchange
-from zaslon.flow.partition import CASHOUT_SUBJECT, Incoming, PartitionScorer, alert_of_json, message_key
+from zaslon.flow.partition import (
+    CASHOUT_SUBJECT,
+    Incoming,
+    PartitionScorer,
+    alert_of_json,
+    message_key,
+    score_round,
+)
 from zaslon.settings import Settings
 
 log = structlog.get_logger("zaslon.bus.worker")
@@ -529,13 +536,21 @@ class ScoringWorker:
             stored_t = {**stored_t, **{k: v for k, v in overlay.stored_t.items() if k in set(ids)}}
             stored_d = {**stored_d, **{k: v for k, v in overlay.stored_d.items() if k in set(ids)}}
         rnd.done, rnd.stored_d = done, stored_d
+        todos: dict[int, list[Incoming]] = {}
         for p, batch in rnd.batches.items():
             todo = [m for m in batch if m.key not in done]
             poisoned = [m for m in todo if self.fault.poisoned(m.transfer.transfer_id)]
             if poisoned:
                 await self._poison(p, poisoned, rnd.raw)
                 todo = [m for m in todo if m not in poisoned]
-            out = self.scorers[p].score(todo, stored_t, stored_d, now=rnd.at) if todo else None
+            todos[p] = todo
+        # One scoring call for all of the round's partitions (each featurized on its own state).
+        scoring = [(p, todo) for p, todo in todos.items() if todo]
+        outs = score_round(self.exchange, [(self.scorers[p], todo) for p, todo in scoring], stored_t, stored_d,
+                           now=rnd.at, consumer=SCORE_CONSUMER)
+        scored = dict(zip([p for p, _ in scoring], outs, strict=True))
+        for p, todo in todos.items():
+            out = scored.get(p)
             rnd.outcomes[p] = (todo, out)
             if out is not None and out.scored:
                 sc = self.scorers[p]
