@@ -33,7 +33,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -153,10 +153,14 @@ class _Puller:
         queue = self._sub._pending_queue
         while self._first is None:
             await self._ask()
-            try:
-                msg = await asyncio.wait_for(queue.get(), self.EXPIRES_S / 2)
-            except TimeoutError:
-                return False
+            if queue.empty():  # wait (a timer only then: on a busy partition the message is there already)
+                try:
+                    async with asyncio.timeout(self.EXPIRES_S / 2):
+                        msg = await queue.get()
+                except TimeoutError:
+                    return False
+            else:
+                msg = queue.get_nowait()
             if self._took(msg):
                 self._first = msg
         return True
@@ -197,6 +201,14 @@ def _percentiles(name: str, values: Sequence[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {f"{name}_p50": round(ordered[len(ordered) // 2], 1),
             f"{name}_p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)}
+
+
+async def _ack_each(msgs: Iterable[Msg]) -> None:
+    """Acknowledge each message in turn (a publish into the client's buffer: no task per message, as a gather
+    would make); one that cannot be acknowledged is redelivered and found in the inbox."""
+    for m in msgs:
+        with contextlib.suppress(Exception):
+            await m.ack()
 
 
 class _Answers:
@@ -594,7 +606,7 @@ class ScoringWorker:
             if rnd.rows[3]:
                 self._outbox_kick.set()
         self._committed.update(rnd.batch_nos)
-        await asyncio.gather(*(m.ack() for m in rnd.raw.values()), return_exceptions=True)  # after the commit
+        await _ack_each(rnd.raw.values())  # after the commit
         done, stored_d = rnd.done, rnd.stored_d
         answers = _Answers()
         sent: dict[str, bytes] = {}
