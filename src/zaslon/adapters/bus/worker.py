@@ -313,6 +313,8 @@ class ScoringWorker:
         finally:
             for t in tasks:
                 t.cancel()
+            with contextlib.suppress(BaseException):  # the round committing meanwhile ends before the locks go
+                await tasks[1]
             await self._release_all(snapshot=True)
             for t in tasks:
                 with contextlib.suppress(BaseException):
