@@ -26,3 +26,18 @@ def test_a_short_soak_answers_every_transfer_and_writes_its_figures(tmp_path: Pa
     assert "rss_growth_after_first_minute_pct" not in res  # two seconds have no "after the first minute"
     assert json.loads(out.read_text()) == res
     assert list(scratch.iterdir()) == []  # its database is gone
+
+
+def test_a_workers_round_timings_are_read_from_its_stop_line(tmp_path: Path) -> None:
+    from zaslon.lab.cluster_bench import _round_timings
+
+    log = tmp_path / "worker-0.log"
+    log.write_text("2026-12-02T03:28:40Z [info     ] partition owned   partition=3 batches=0\n"
+                   "2026-12-02T03:28:44Z [info     ] worker stopped    round_commit_ms_p50=9.2 "
+                   "round_took_ms_p99=99.0 rounds=1043 scored=20200\n")
+    assert _round_timings(log) == {"round_commit_ms_p50": 9.2, "round_took_ms_p99": 99.0, "rounds": 1043.0,
+                                   "scored": 20200.0}
+    json_log = tmp_path / "worker-1.log"
+    json_log.write_text('{"event": "worker stopped", "rounds": 5, "round_score_ms_p50": 1.5, "partition": 2}\n')
+    assert _round_timings(json_log) == {"rounds": 5.0, "round_score_ms_p50": 1.5}
+    assert _round_timings(tmp_path / "missing.log") == {}

@@ -7,6 +7,7 @@ import asyncio
 import signal
 
 import typer
+import uvloop
 
 
 def run_worker(partitions: str) -> None:
@@ -35,7 +36,8 @@ def run_worker(partitions: str) -> None:
             loop.add_signal_handler(sig, stop.set)
         await worker.run(stop)
 
-    asyncio.run(main())
+    # uvloop, as ``zaslon serve`` runs on: nats-py's and psycopg's callbacks are most of a worker's event loop
+    uvloop.run(main())
 
 
 def register(app: typer.Typer, bench: typer.Typer, evaluate: typer.Typer) -> None:

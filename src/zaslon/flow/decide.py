@@ -526,12 +526,31 @@ def _decision_row(
 def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSet | None,
            orgs: list[str]) -> list[Recorded]:
     """``orgs``: each transfer's submitter (the feature log keys transfers by submitter and id)."""
-    from zaslon.core.features import knowledge_flags, lapse_traced
-    from zaslon.core.policy import OUTCOMES
     from zaslon.flow.scoring import columns_of
 
     cols = columns_of(batch, calls)
-    res = engine.score_columns(cols)
+    return _recorded(engine, engine.score_columns(cols), cols, batch, shadow, orgs)
+
+
+def _score_on(engine: Any, parts: Sequence[tuple[Any, list[Transfer], list[bool], list[str]]],
+              shadow: RuleSet | None) -> list[Recorded]:
+    """``_score`` for the batches of several feature states in one call (a scoring worker's partitions: the
+    states, each batch, its call flags, its submitters): each batch featurized on its own state, the rules,
+    model, policy, reasons, feature log and shadow rules once for all (``ScoringEngine.score_columns_on``).
+    The records in the order given."""
+    from zaslon.flow.scoring import columns_of
+
+    res, cols = engine.score_columns_on([(state, columns_of(b, c)) for state, b, c, _ in parts])
+    return _recorded(engine, res, cols, [t for _, b, _, _ in parts for t in b], shadow,
+                     [o for _, _, _, orgs in parts for o in orgs])
+
+
+def _recorded(engine: Any, res: Any, cols: Any, batch: list[Transfer], shadow: RuleSet | None,
+              orgs: list[str]) -> list[Recorded]:
+    """A scored batch's records: decisions with reasons, the feature log's rows, the shadow rules' verdicts."""
+    from zaslon.core.features import knowledge_flags, lapse_traced
+    from zaslon.core.policy import OUTCOMES
+
     decisions = engine.decisions(res, [t.transfer_id for t in batch], cols.ts)
     seqs: list[int | None] = res.seq.tolist() if getattr(res, "seq", None) is not None else [None] * len(batch)
     log = getattr(engine, "feature_log", None)
@@ -555,6 +574,7 @@ def _score(engine: Any, batch: list[Transfer], calls: list[bool], shadow: RuleSe
 # The recorder's steps, named for the other callers that decide through the same code: the scale-out's scoring
 # workers (``zaslon.flow.partition``) score, check replays and build the stored rows exactly as the recorder does.
 score_transfers = _score
+score_transfers_on = _score_on
 decision_row = _decision_row
 replay_of_row = _from_row
 same_body = _same_body

@@ -35,7 +35,7 @@ from zaslon.core.features import FeatureState
 from zaslon.core.trace import ExitKind
 from zaslon.core.types import Transfer
 from zaslon.errors import ZaslonError
-from zaslon.flow.decide import Recorded, decision_row, replay_of_row, same_body, score_transfers
+from zaslon.flow.decide import Recorded, decision_row, replay_of_row, same_body, score_transfers_on
 from zaslon.flow.ingest import hash_row_body, row_body
 from zaslon.flow.scoring import columns_of
 
@@ -104,10 +104,13 @@ class PartitionScorer:
         """Decide a micro-batch (in stream order). ``stored_t``/``stored_d``: what the store already holds for
         these ``(org_id, transfer_id)`` keys (body hashes, decision rows). The state is updated by the fresh
         transfers; commit the rows before answering."""
-        at = now or datetime.now(UTC)
+        return score_round(self.exchange, [(self, batch)], stored_t, stored_d, now=now, consumer=consumer)[0]
+
+    def _classify(self, batch: Sequence[Incoming], stored_t: Mapping[tuple[str, str], str],
+                  decided: dict[tuple[str, str], dict[str, Any]]) -> tuple[BatchOutcome, list[int]]:
+        """Each message's fate before scoring: a replay, a conflict, or fresh (the indices returned)."""
         out = BatchOutcome([Handled(None, None, "") for _ in batch])
         # Keys are (org_id, transfer_id): ids are each submitting bank's own, so two banks' ``tx-1`` are unrelated.
-        decided: dict[tuple[str, str], dict[str, Any]] = dict(stored_d)  # and this batch's, for repeats in it
         fresh: list[int] = []
         fresh_keys: dict[tuple[str, str], int] = {}
         for i, m in enumerate(batch):
@@ -129,12 +132,13 @@ class PartitionScorer:
                 fresh.append(i)
             except ZaslonError as exc:
                 out.handled[i] = Handled(None, exc, "conflict")
+        return out, fresh
+
+    def _rows(self, out: BatchOutcome, batch: Sequence[Incoming], fresh: list[int], recs: Sequence[Recorded],
+              calls: Sequence[bool], stored_t: Mapping[tuple[str, str], str],
+              decided: dict[tuple[str, str], dict[str, Any]], at: datetime, consumer: str) -> None:
+        """What the scored batch stores: transfers, decisions, inbox rows, outbox events (cash-out alerts)."""
         if fresh:
-            transfers = [batch[i].transfer for i in fresh]
-            engine, shadow = self.exchange.batch_context()
-            calls = self.exchange.on_call(transfers, [batch[i].on_call for i in fresh])
-            engine.state = self.state  # lend this partition's state to the Exchange's engine for this batch
-            recs = score_transfers(engine, transfers, calls, shadow, [batch[i].org_id for i in fresh])
             self.batch_no += 1
             for i, r, call in zip(fresh, recs, calls, strict=True):
                 m = batch[i]
@@ -148,6 +152,7 @@ class PartitionScorer:
                 out.inbox_rows.append(_inbox(consumer, m, self.partition, "scored", at, batch_seq=self.batch_no,
                                              on_call=call))
             out.scored = len(fresh)
+            transfers = [batch[i].transfer for i in fresh]
             outcomes = [r.decision.outcome.value for r in recs]
             for alert in self.exchange.cashout_attempts(transfers, outcomes):  # effects go out through the outbox
                 out.outbox_rows.append({"subject": CASHOUT_SUBJECT, "payload": json.dumps(_alert_json(alert)),
@@ -159,7 +164,6 @@ class PartitionScorer:
                 out.handled[i] = h = Handled(replay_of_row(row), None, "replayed", row)
             if h.status != "scored":
                 out.inbox_rows.append(_inbox(consumer, m, self.partition, h.status, at))
-        return out
 
     # ---- hand-over -------------------------------------------------------------------------------------
     def fold(self, batch_no: int, transfers: Sequence[Transfer], calls: Sequence[bool]) -> None:
@@ -190,6 +194,37 @@ class PartitionScorer:
         for arr in s.arrays:
             h.update(np.ascontiguousarray(arr[: len(s.ids)]).tobytes())  # rows beyond the accounts are spare
         return h.hexdigest()
+
+
+def score_round(exchange: Exchange, batches: Sequence[tuple[PartitionScorer, Sequence[Incoming]]],
+                stored_t: Mapping[tuple[str, str], str], stored_d: Mapping[tuple[str, str], dict[str, Any]], *,
+                now: datetime | None = None, consumer: str = "score") -> list[BatchOutcome]:
+    """Decide the micro-batches of several partitions (each in stream order) in ONE scoring call: each fresh
+    transfer featurized on its partition's state, the rules, model, policy and shadow rules run once for all of
+    them (``score_transfers_on``) — the decisions each partition's own ``score`` would give, without each
+    partition's fixed cost of a scoring call. One outcome per batch, in the order given."""
+    at = now or datetime.now(UTC)
+    decided: dict[tuple[str, str], dict[str, Any]] = dict(stored_d)  # and this round's, for repeats in it
+    classified = [sc._classify(batch, stored_t, decided) for sc, batch in batches]
+    parts = []
+    for (sc, batch), (_, fresh) in zip(batches, classified, strict=True):
+        if fresh:
+            transfers = [batch[i].transfer for i in fresh]
+            parts.append((sc.state, transfers, [batch[i].on_call for i in fresh], [batch[i].org_id for i in fresh]))
+    recs: list[Recorded] = []
+    calls: list[bool] = []
+    if parts:
+        engine, shadow = exchange.batch_context()
+        parts = [(state, ts, exchange.on_call(ts, flags), orgs) for state, ts, flags, orgs in parts]
+        calls = [c for _, _, cs, _ in parts for c in cs]
+        recs = score_transfers_on(engine, parts, shadow)
+    start = 0
+    for (sc, batch), (out, fresh) in zip(batches, classified, strict=True):
+        k = len(fresh)
+        sc._rows(out, batch, fresh, recs[start : start + k], calls[start : start + k], stored_t, decided, at,
+                 consumer)
+        start += k
+    return [out for out, _ in classified]
 
 
 def _inbox(consumer: str, m: Incoming, partition: int, status: str, at: datetime, *, batch_seq: int | None = None,

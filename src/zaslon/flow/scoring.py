@@ -317,6 +317,37 @@ class ScoringEngine:
         """Score a batch given as columns; results come back in input order."""
         ruleset, names, model = self._ruleset, self._rule_names, self._model
         x, payer_f, payee_f, seq = self.featurize_seq(cols)
+        return self._judged(cols, x, payer_f, payee_f, seq, explain=explain, ruleset=ruleset, names=names,
+                            model=model)
+
+    def score_columns_on(self, parts: Sequence[tuple[FeatureState, TransferColumns]], *,
+                         explain: bool = True) -> tuple[BatchResult, TransferColumns]:
+        """``score_columns`` for the batches of several feature states at once (a scoring worker's partitions):
+        each batch featurized on its own state, as ``score_columns`` would on it, then the rules, model and
+        policy once for all their rows — the same figures, without each batch's fixed cost of those. Results
+        in the order given (the first batch's rows first), with the batches' columns joined in that order. The
+        engine's own state is left as it was."""
+        ruleset, names, model = self._ruleset, self._rule_names, self._model
+        own = self.state
+        featurized = []
+        try:
+            for state, cols in parts:
+                self.state = state
+                featurized.append(self.featurize_seq(cols))
+        finally:
+            self.state = own
+        if len(parts) == 1:
+            cols = parts[0][1]
+            x, payer_f, payee_f, seq = featurized[0]
+        else:
+            cols = join_columns([c for _, c in parts])
+            x, payer_f, payee_f, seq = (np.concatenate(a) for a in zip(*featurized, strict=True))
+        return self._judged(cols, x, payer_f, payee_f, seq, explain=explain, ruleset=ruleset, names=names,
+                            model=model), cols
+
+    def _judged(self, cols: TransferColumns, x: F32, payer_f: npt.NDArray[np.int64], payee_f: npt.NDArray[np.int64],
+                seq: npt.NDArray[np.int64], *, explain: bool, ruleset: RuleSetLike | None, names: tuple[str, ...],
+                model: ModelLike | None) -> BatchResult:
         res = self.judge(x, payer_f, payee_f, explain=explain, ruleset=ruleset, names=names, model=model,
                          payees=cols.payee)
         res.seq = seq
@@ -590,6 +621,35 @@ def _event_order(ts: npt.NDArray[np.int64]) -> npt.NDArray[np.intp] | None:
     if ts.shape[0] < 2 or bool(np.all(ts[1:] >= ts[:-1])):
         return None
     return np.argsort(ts, kind="stable")
+
+
+def join_columns(parts: Sequence[TransferColumns]) -> TransferColumns:
+    """Batches' columns as one batch, rows in the order given. An optional column some batches lack: None in
+    their rows (the call flag: False); the telecom signals only if every batch has them."""
+    n = [len(c) for c in parts]
+
+    def seqs(name: str) -> list[Any] | None:
+        got = [getattr(c, name) for c in parts]
+        if all(g is None for g in got):
+            return None
+        return [v for g, k in zip(got, n, strict=True) for v in (g if g is not None else [None] * k)]
+
+    calls = [c.on_flagged_call for c in parts]
+    signals = [c.call_signals for c in parts]
+    return TransferColumns(
+        payer=[v for c in parts for v in c.payer],
+        payee=[v for c in parts for v in c.payee],
+        ts=np.concatenate([c.ts for c in parts]),
+        amount=np.concatenate([c.amount for c in parts]),
+        currency=[v for c in parts for v in c.currency],
+        payee_country=seqs("payee_country"),
+        device=seqs("device"),
+        ip=seqs("ip"),
+        channel=seqs("channel"),
+        on_flagged_call=None if all(f is None for f in calls) else np.concatenate(
+            [f if f is not None else np.zeros(k, dtype=np.bool_) for f, k in zip(calls, n, strict=True)]),
+        call_signals=None if any(s is None for s in signals) else np.concatenate(signals),  # type: ignore[arg-type]
+    )
 
 
 def _take(c: TransferColumns, order: npt.NDArray[np.intp]) -> TransferColumns:

@@ -123,6 +123,18 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _round_timings(log: Path) -> dict[str, float]:
+    """What a worker logs when it stops: its rounds, and the round phases' medians and 99th percentiles (ms)."""
+    import re
+
+    with contextlib.suppress(OSError):
+        for line in reversed(log.read_text(errors="replace").splitlines()):
+            if "worker stopped" in line:
+                return {k: float(v) for k, v in re.findall(r'"?(\w+)"?[=:]\s*([-\d.]+)', line)
+                        if k.startswith("round") or k in ("rounds", "scored")}
+    return {}
+
+
 def _split(k: int) -> list[str]:
     per = PARTITIONS // k
     specs, lo = [], 0
@@ -163,12 +175,13 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
     tmp = Path(tempfile.mkdtemp(prefix="zaslon-bench-"))
     nats_port = _port()
     procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+    rounds: list[dict[str, float]] = []  # each worker's round timings, from its log once it has stopped
     try:
         procs.append(subprocess.Popen([nats_bin, "-a", "127.0.0.1", "-p", str(nats_port), "-js", "-sd",
                                        str(tmp / "js")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         env = {**os.environ, "ZASLON_DATABASE_URL": url, "ZASLON_BUS_URL": f"nats://127.0.0.1:{nats_port}",
                "ZASLON_BUS_PARTITIONS": str(PARTITIONS)}
-        logs = []
         for i, spec in enumerate(_split(k)):
             log = tmp / f"worker-{i}.log"
             logs.append(log)
@@ -219,13 +232,14 @@ def _one(pg_base: str, nats_bin: str, k: int, *, seconds: float, rate: float, ap
             "cpu_ms_per_transfer_by_role": {r: round(v * 1000 / decided, 3) for r, v in by_role.items()},
             "loadgen_cpu_ms_per_transfer": round(loadgen_cpu * 1000 / decided, 3),
             "duplicates": int(rows) - int(distinct), "lost": max(0, ok - int(distinct)),
-            "workers": k, "status": load.get("status"), **sampler.figures(),
+            "workers": k, "status": load.get("status"), **sampler.figures(), "worker_rounds": rounds,
         }
     finally:
         # The API nodes and workers first, while the bus is still there (a worker snapshots its partitions on
         # the way out), then nats-server.
         _stop(list(reversed(procs[1:])))
         _stop(procs[:1])
+        rounds.extend(_round_timings(log) for log in logs)
         db.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -33,7 +33,8 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,7 +64,14 @@ from zaslon.adapters.db.engine import make_engine
 from zaslon.adapters.db.stores.bus import SqlBusStore
 from zaslon.errors import Conflict, InvalidInput, ZaslonError
 from zaslon.flow.exchange import Exchange
-from zaslon.flow.partition import CASHOUT_SUBJECT, Incoming, PartitionScorer, alert_of_json, message_key
+from zaslon.flow.partition import (
+    CASHOUT_SUBJECT,
+    Incoming,
+    PartitionScorer,
+    alert_of_json,
+    message_key,
+    score_round,
+)
 from zaslon.settings import Settings
 
 log = structlog.get_logger("zaslon.bus.worker")
@@ -145,10 +153,14 @@ class _Puller:
         queue = self._sub._pending_queue
         while self._first is None:
             await self._ask()
-            try:
-                msg = await asyncio.wait_for(queue.get(), self.EXPIRES_S / 2)
-            except TimeoutError:
-                return False
+            if queue.empty():  # wait (a timer only then: on a busy partition the message is there already)
+                try:
+                    async with asyncio.timeout(self.EXPIRES_S / 2):
+                        msg = await queue.get()
+                except TimeoutError:
+                    return False
+            else:
+                msg = queue.get_nowait()
             if self._took(msg):
                 self._first = msg
         return True
@@ -191,6 +203,14 @@ def _percentiles(name: str, values: Sequence[float]) -> dict[str, float]:
             f"{name}_p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)}
 
 
+async def _ack_each(msgs: Iterable[Msg]) -> None:
+    """Acknowledge each message in turn (a publish into the client's buffer: no task per message, as a gather
+    would make); one that cannot be acknowledged is redelivered and found in the inbox."""
+    for m in msgs:
+        with contextlib.suppress(Exception):
+            await m.ack()
+
+
 class _Answers:
     """A round's answers: those to API nodes one message per node (``encode_answers``), any other alone."""
 
@@ -208,6 +228,39 @@ class _Answers:
     def publish(self, nc: NATS) -> list[Any]:
         return ([nc.publish(subject, encode_answers(answers)) for subject, answers in self.by_node.items()]
                 + [nc.publish(reply, data) for reply, data in self.alone])
+
+
+@dataclass(slots=True)
+class _Overlay:
+    """A round's rows while its commit is under way, as the next round's look-up would find them stored."""
+
+    done: dict[str, dict[str, Any]]  # inbox rows by message key
+    stored_t: dict[tuple[str, str], str]  # body hashes by (org, transfer id)
+    stored_d: dict[tuple[str, str], dict[str, Any]]  # decision rows by (org, transfer id)
+
+
+@dataclass(slots=True)
+class _Round:
+    """One round between ``_prepare`` and ``_finish``."""
+
+    at: datetime
+    started: float  # time.monotonic() when the round took its messages
+    batches: dict[int, list[Incoming]] = field(default_factory=dict)
+    raw: dict[str, Msg] = field(default_factory=dict)  # the message of each key (acknowledged after the commit)
+    twins: list[tuple[str, Msg]] = field(default_factory=list)
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)  # handled before (the look-up)
+    stored_d: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[int, tuple[list[Incoming], Any]] = field(default_factory=dict)
+    rows: tuple[list[dict[str, Any]], ...] = field(default_factory=lambda: ([], [], [], []))
+    batch_nos: dict[int, int] = field(default_factory=dict)  # partitions that scored: their batch number after
+    snapshots: list[tuple[int, int, bytes]] = field(default_factory=list)  # saved once the round is committed
+
+    @property
+    def overlay(self) -> _Overlay:
+        t_rows, d_rows, inbox_rows, _ = self.rows
+        return _Overlay({r["msg_key"]: r for r in inbox_rows},
+                        {(r["org_id"], r["transfer_id"]): r["body_hash"] for r in t_rows},
+                        {(r["org_id"], r["transfer_id"]): r for r in d_rows})
 
 
 class ScoringWorker:
@@ -237,6 +290,12 @@ class ScoringWorker:
         # round's oldest message waited in the stream before its round began, and how long the round took.
         self._waited_ms: deque[float] = deque(maxlen=100_000)
         self._took_ms: deque[float] = deque(maxlen=100_000)
+        self._lookup_ms: deque[float] = deque(maxlen=100_000)
+        self._score_ms: deque[float] = deque(maxlen=100_000)
+        self._commit_ms: deque[float] = deque(maxlen=100_000)
+        # Per partition, the batch number its committed rows reach: a state beyond it has folded in a round
+        # not committed (yet, or ever), and is not snapshotted.
+        self._committed: dict[int, int] = {}
 
     # ---- life ----------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -254,14 +313,18 @@ class ScoringWorker:
         finally:
             for t in tasks:
                 t.cancel()
+            with contextlib.suppress(BaseException):  # the round committing meanwhile ends before the locks go
+                await tasks[1]
             await self._release_all(snapshot=True)
             for t in tasks:
                 with contextlib.suppress(BaseException):
                     await t
             if self._nc is not None:
                 await self._nc.close()
+            phases = {"waited": self._waited_ms, "took": self._took_ms, "lookup": self._lookup_ms,
+                      "score": self._score_ms, "commit": self._commit_ms}
             log.info("worker stopped", rounds=self.rounds, scored=self.scored,
-                     **_percentiles("round_waited_ms", self._waited_ms), **_percentiles("round_took_ms", self._took_ms))
+                     **{k: v for name, ms in phases.items() for k, v in _percentiles(f"round_{name}_ms", ms).items()})
             await self.store.close_rounds()
             self.exchange.close()
             self.db.dispose()
@@ -326,6 +389,8 @@ class ScoringWorker:
                 await t
         if snapshot:
             for p, sc in list(self.scorers.items()):
+                if sc.batch_no != self._committed.get(p):  # it folded in a round not committed: not saved
+                    continue
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.store.save_snapshot, p, sc.batch_no, sc.snapshot(),
                                             datetime.now(UTC))
@@ -388,47 +453,69 @@ class ScoringWorker:
                 calls.append(tail[i][2])
                 i += 1
             scorer.fold(batch_no, transfers, calls)
+        self._committed[p] = scorer.batch_no  # all of it from the store
         return scorer
 
     async def _processor(self, stop: asyncio.Event) -> None:
         """Everything the partitions fetched meanwhile, handled together: one look-up and one commit for all of
-        it (the fixed cost of a transaction and of the thread hand-offs is shared by the partitions)."""
-        started = 0.0
-        while not stop.is_set():
-            await self._work.wait()
-            # Fewer, larger rounds: a round's fixed costs (the look-up, the transaction, the thread hand-offs,
-            # each partition's scoring call) are shared by more transfers. A round takes every message delivered
-            # until it starts, so waiting the rest of ``bus_round_ms`` adds at most that much latency.
-            wait = started + self.settings.bus_round_ms / 1000 - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            started = time.monotonic()
-            self._work.clear()
-            queued, self._queue = self._queue, []
-            if not queued:
-                continue
-            items = [(p, puller.take(), fut) for p, puller, fut in queued]
-            self.rounds += 1
-            oldest = min((m.metadata.timestamp for _, msgs, _ in items for m in msgs), default=None)
-            if oldest is not None:
-                self._waited_ms.append((datetime.now(UTC) - oldest).total_seconds() * 1000)
-            try:
-                await self._handle(items)
-            except Exception as exc:  # not expected: the partitions' messages are redelivered
-                log.exception("batch failed", error=str(exc))
-            finally:
-                self._took_ms.append((time.monotonic() - started) * 1000)
-                for _, _, fut in items:
-                    if not fut.done():
-                        fut.set_result(None)
+        it (the fixed costs of a transaction and of each scoring call are shared by the partitions).
 
-    async def _handle(self, items: list[tuple[int, list[Msg], asyncio.Future[None]]]) -> None:
-        """One round: decode, look up, score per partition, ONE commit, acknowledge, answer."""
-        at = datetime.now(UTC)
-        batches: dict[int, list[Incoming]] = {}
-        raw: dict[str, Msg] = {}
-        twins: list[tuple[str, Msg]] = []
-        all_msgs: list[Msg] = []
+        Two rounds overlap: while one round's commit, acknowledgements and answers are under way (``_finish``,
+        a task), the next one is decoded, looked up and scored (``_prepare``). A partition is free for the next
+        round as soon as its messages are scored (its state has folded them in), so the next round may hold it
+        again. The order of the effects is kept: a round commits only after the one before it has committed,
+        and acknowledges and answers only after its own commit. Its look-up cannot see the rows the round
+        before is committing meanwhile, so it sees them from memory (``_Round.overlay``: the same rows, about
+        to be committed). If the round before fails to commit, this one is not committed either: its messages
+        are redelivered and its partitions rebuilt from the store, as the failed round's are."""
+        started = 0.0
+        prev: tuple[_Round, asyncio.Task[bool]] | None = None  # the round committing, and its ``_finish``
+        try:
+            while not stop.is_set():
+                await self._work.wait()
+                # Fewer, larger rounds: a round's fixed costs (the look-up, the transaction, each partition's
+                # scoring call) are shared by more transfers. A round takes every message delivered until it
+                # starts, so waiting the rest of ``bus_round_ms`` adds at most that much latency; a quiet worker
+                # (the last round started longer ago than that) starts at once.
+                wait = started + self.settings.bus_round_ms / 1000 - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                started = time.monotonic()
+                self._work.clear()
+                queued, self._queue = self._queue, []
+                if not queued:
+                    continue
+                items = [(p, puller.take(), fut) for p, puller, fut in queued]
+                self.rounds += 1
+                oldest = min((m.metadata.timestamp for _, msgs, _ in items for m in msgs), default=None)
+                if oldest is not None:
+                    self._waited_ms.append((datetime.now(UTC) - oldest).total_seconds() * 1000)
+                rnd: _Round | None = None
+                try:
+                    rnd = await self._prepare(items, started, None if prev is None else prev[0].overlay)
+                except Exception as exc:  # not expected: the partitions' messages are redelivered
+                    log.exception("batch failed", error=str(exc))
+                finally:
+                    for _, _, fut in items:  # scored: the partition's next messages may go into the next round
+                        if not fut.done():
+                            fut.set_result(None)
+                if prev is not None:
+                    ok = await prev[1]  # its commit first (it never raises)
+                    prev = None
+                    if not ok and rnd is not None:  # scored on states that folded a round never committed
+                        await self._abandon(rnd, "the round before it was not committed")
+                        rnd = None
+                if rnd is not None:
+                    prev = (rnd, asyncio.create_task(self._finish(rnd)))
+        finally:
+            if prev is not None:  # stopping: let the round under way end (its commit, acks and answers)
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(prev[1])
+
+    async def _prepare(self, items: list[tuple[int, list[Msg], asyncio.Future[None]]], started: float,
+                       overlay: _Overlay | None) -> _Round | None:
+        """A round up to its commit: decode, look up, score per partition. None: nothing to commit or answer."""
+        rnd = _Round(datetime.now(UTC), started)
         for p, msgs, _ in items:
             if p not in self.scorers:  # given up meanwhile (the locks lost): redelivered to the next owner
                 continue
@@ -439,60 +526,98 @@ class ScoringWorker:
                     await self._dead_letter(m, f"invalid: {exc.message}", p, exc)
                     continue
                 key, h = message_key(org, t)
-                all_msgs.append(m)
-                if key in raw:  # the same message twice in one round (resent, and redelivered): handled once
-                    twins.append((key, m))
+                if key in rnd.raw:  # the same message twice in one round (resent, and redelivered): handled once
+                    rnd.twins.append((key, m))
                     continue
-                batches.setdefault(p, []).append(Incoming(m.metadata.sequence.stream, org, t, call, key, h))
-                raw[key] = m
-        if not batches:
-            return
-        keys = list(raw)
-        ids = list({(m.org_id, m.transfer.transfer_id) for b in batches.values() for m in b})  # each bank's own
+                rnd.batches.setdefault(p, []).append(Incoming(m.metadata.sequence.stream, org, t, call, key, h))
+                rnd.raw[key] = m
+        if not rnd.batches:
+            return None
+        keys = list(rnd.raw)
+        ids = list({(m.org_id, m.transfer.transfer_id) for b in rnd.batches.values() for m in b})  # each bank's own
+        t0 = time.monotonic()
         try:
             done, stored_t, stored_d = await self.store.lookup_round(SCORE_CONSUMER, keys, ids)
         except Exception as exc:  # the store unreachable: nothing done, redelivered later
             log.warning("store unreachable", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.gather(*(m.nak(delay=1.0) for m in all_msgs), return_exceptions=True)
-            return
-        outcomes: dict[int, tuple[list[Incoming], Any]] = {}
-        for p, batch in batches.items():
+            await asyncio.gather(*(m.nak(delay=1.0) for m in rnd.raw.values()),
+                                 *(m.nak(delay=1.0) for _, m in rnd.twins), return_exceptions=True)
+            return None
+        t1 = time.monotonic()
+        self._lookup_ms.append((t1 - t0) * 1000)
+        if overlay is not None:  # what the round before is committing meanwhile, as the store will have it
+            done = {**done, **{k: v for k, v in overlay.done.items() if k in rnd.raw}}
+            stored_t = {**stored_t, **{k: v for k, v in overlay.stored_t.items() if k in set(ids)}}
+            stored_d = {**stored_d, **{k: v for k, v in overlay.stored_d.items() if k in set(ids)}}
+        rnd.done, rnd.stored_d = done, stored_d
+        todos: dict[int, list[Incoming]] = {}
+        for p, batch in rnd.batches.items():
             todo = [m for m in batch if m.key not in done]
             poisoned = [m for m in todo if self.fault.poisoned(m.transfer.transfer_id)]
             if poisoned:
-                await self._poison(p, poisoned, raw)
+                await self._poison(p, poisoned, rnd.raw)
                 todo = [m for m in todo if m not in poisoned]
-            outcomes[p] = (todo, self.scorers[p].score(todo, stored_t, stored_d, now=at) if todo else None)
+            todos[p] = todo
+        # One scoring call for all of the round's partitions (each featurized on its own state).
+        scoring = [(p, todo) for p, todo in todos.items() if todo]
+        outs = score_round(self.exchange, [(self.scorers[p], todo) for p, todo in scoring], stored_t, stored_d,
+                           now=rnd.at, consumer=SCORE_CONSUMER)
+        scored = dict(zip([p for p, _ in scoring], outs, strict=True))
+        for p, todo in todos.items():
+            out = scored.get(p)
+            rnd.outcomes[p] = (todo, out)
+            if out is not None and out.scored:
+                sc = self.scorers[p]
+                rnd.batch_nos[p] = sc.batch_no
+                self._since_snapshot[p] = self._since_snapshot.get(p, 0) + 1
+                if self._since_snapshot[p] >= self.settings.bus_snapshot_every:
+                    self._since_snapshot[p] = 0  # the state as this round leaves it, saved once it is committed
+                    rnd.snapshots.append((p, sc.batch_no, sc.snapshot()))
+        self._score_ms.append((time.monotonic() - t1) * 1000)
+        for _, out in rnd.outcomes.values():
+            if out is not None:
+                for acc, part in zip(rnd.rows, (out.transfer_rows, out.decision_rows, out.inbox_rows,
+                                                out.outbox_rows), strict=True):
+                    acc.extend(part)
+        return rnd
+
+    async def _finish(self, rnd: _Round) -> bool:
+        """The rest of a round: ONE commit, then acknowledge, then answer. False: not committed (its messages are
+        redelivered, the partitions that scored them rebuilt from the store)."""
+        try:
+            return await self._commit_ack_answer(rnd)
+        except Exception as exc:  # not expected: the round is not acknowledged, so it is redelivered
+            log.exception("batch failed", error=str(exc))
+            return False
+        finally:
+            self._took_ms.append((time.monotonic() - rnd.started) * 1000)
+
+    async def _commit_ack_answer(self, rnd: _Round) -> bool:
         self.fault.batches += 1
         self.fault.at("kill-before-commit")
-        rows: tuple[list[dict[str, Any]], ...] = ([], [], [], [])
-        for _, out in outcomes.values():
-            if out is not None:
-                for acc, part in zip(rows, (out.transfer_rows, out.decision_rows, out.inbox_rows, out.outbox_rows),
-                                     strict=True):
-                    acc.extend(part)
-        if any(rows):
+        if any(rnd.rows):
+            t0 = time.monotonic()
             try:
-                await self.store.commit_round(*rows)
+                await self.store.commit_round(*rnd.rows)
             except Exception as exc:  # nothing stored: forget the states that folded the batches in, rebuild
                 log.warning("commit failed; partition states rebuilt", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.gather(*(m.nak(delay=0.5) for m in raw.values()), return_exceptions=True)
-                for p, (_, out) in outcomes.items():
-                    if out is not None and out.scored:
-                        self.scorers[p] = await self._rebuild_safely(p)
-                return
+                await self._abandon(rnd, None)
+                return False
+            self._commit_ms.append((time.monotonic() - t0) * 1000)
             self.fault.at("kill-after-commit")
-            if rows[3]:
+            if rnd.rows[3]:
                 self._outbox_kick.set()
-        await asyncio.gather(*(m.ack() for m in raw.values()), return_exceptions=True)  # after the commit
+        self._committed.update(rnd.batch_nos)
+        await _ack_each(rnd.raw.values())  # after the commit
+        done, stored_d = rnd.done, rnd.stored_d
         answers = _Answers()
         sent: dict[str, bytes] = {}
-        for p, (todo, out) in outcomes.items():
+        for p, (todo, out) in rnd.outcomes.items():
             handled = {m.key: h for m, h in zip(todo, out.handled, strict=True)} if out is not None else {}
             if out is not None:
                 self.scored += out.scored
-            for inc in batches[p]:
-                reply = (raw[inc.key].headers or {}).get(REPLY_HEADER) if inc.key in raw else None
+            for inc in rnd.batches[p]:
+                reply = (rnd.raw[inc.key].headers or {}).get(REPLY_HEADER) if inc.key in rnd.raw else None
                 if not reply:
                     continue
                 if inc.key in done:  # committed before, acknowledged never: answered as it was then
@@ -511,20 +636,25 @@ class ScoringWorker:
                 sent[inc.key] = data
                 answers.add(reply, data)
         acks = []
-        for key, twin in twins:
-            if key in raw:  # its first copy was handled (not left to a retry): so is this one
+        for key, twin in rnd.twins:
+            if key in rnd.raw:  # its first copy was handled (not left to a retry): so is this one
                 acks.append(twin.ack())
                 reply = (twin.headers or {}).get(REPLY_HEADER)
                 if reply and key in sent:
                     answers.add(reply, sent[key])
         await asyncio.gather(*acks, *answers.publish(self._nc), return_exceptions=True)  # type: ignore[arg-type]
-        for p, (_, out) in outcomes.items():
-            if out is not None and out.scored:
-                self._since_snapshot[p] = self._since_snapshot.get(p, 0) + 1
-                if self._since_snapshot[p] >= self.settings.bus_snapshot_every:
-                    self._since_snapshot[p] = 0
-                    sc = self.scorers[p]
-                    await asyncio.to_thread(self.store.save_snapshot, p, sc.batch_no, sc.snapshot(), at)
+        for p, batch_no, blob in rnd.snapshots:
+            await asyncio.to_thread(self.store.save_snapshot, p, batch_no, blob, rnd.at)
+        return True
+
+    async def _abandon(self, rnd: _Round, why: str | None) -> None:
+        """A round that will not be committed: its messages redelivered, the states that folded them rebuilt."""
+        if why is not None:
+            log.warning("round not committed; partition states rebuilt", reason=why)
+        await asyncio.gather(*(m.nak(delay=0.5) for m in rnd.raw.values()), return_exceptions=True)
+        for p in rnd.batch_nos:
+            if p in self.scorers:
+                self.scorers[p] = await self._rebuild_safely(p)
 
     async def _rebuild_safely(self, p: int) -> PartitionScorer:
         while True:

@@ -26,42 +26,45 @@ _CHUNK = 500
 _UTC = UtcDateTime()
 
 
-def _select(table: Table, columns: Sequence[str], where: str) -> str:
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    return f'SELECT {quoted} FROM "{table.name}" WHERE {where}'
-
-
 class _RoundConnection:
-    """PostgreSQL: a worker's rounds (look-up, then commit) on one connection of their own, through the driver,
-    on the worker's event loop (psycopg's asynchronous connection). Per round SQLAlchemy's pool check-out and
-    ping, statement compilation and result processing cost more than the statements, and handing each step to
-    a thread cost the event loop more than the step itself (measured, py-spy): here the look-up is three
-    statements with one array parameter each (``= ANY(%s)``) in one pipeline, and the rows are written with
-    COPY. Results are what SQLAlchemy returns (times as aware UTC datetimes); a connection that fails is
-    dropped and the next round opens another."""
+    """PostgreSQL: a worker's rounds (look-up, then commit) on connections of their own, through the driver, on
+    the worker's event loop (psycopg's asynchronous connection). Per round SQLAlchemy's pool check-out and ping,
+    statement compilation and result processing cost more than the statements, and handing each step to a
+    thread cost the event loop more than the step itself (measured, py-spy). Each is ONE statement (the
+    driver's work per statement is most of a round's fixed cost in the worker; measured): the look-up three
+    sub-queries with array parameters (``= ANY(%s)``), each giving its rows as one JSON array (nearly always
+    none), and the commit one ``INSERT … SELECT FROM unnest(<a column's array>, …)`` per table, the tables
+    after the first in data-modifying ``WITH`` clauses — one statement in autocommit mode, so all of its rows or
+    none. Results are what SQLAlchemy returns (times as aware UTC datetimes); a connection that fails is
+    dropped and the next round opens another. The look-ups and the commits have a connection each: a round's
+    look-up runs while the round before it commits."""
 
-    _INBOX_COLS = tuple(c.name for c in bus_inbox.c)
-    _DECISION_COLS = tuple(c.name for c in decisions_table.c)
-    _INBOX = _select(bus_inbox, _INBOX_COLS, '"consumer" = %s AND "msg_key" = ANY(%s)')
-    _BODIES = _select(transfers_table, ["org_id", "transfer_id", "body_hash"], '"transfer_id" = ANY(%s)')
-    _DECISIONS = _select(decisions_table, _DECISION_COLS, '"transfer_id" = ANY(%s)')
+    _LOOKUP = (f'SELECT (SELECT json_agg(i) FROM "{bus_inbox.name}" i'
+               f' WHERE i."consumer" = %s AND i."msg_key" = ANY(%s)),'
+               f' (SELECT json_agg(json_build_array(t."org_id", t."transfer_id", t."body_hash"))'
+               f' FROM "{transfers_table.name}" t WHERE t."transfer_id" = ANY(%s)),'
+               f' (SELECT json_agg(d) FROM "{decisions_table.name}" d WHERE d."transfer_id" = ANY(%s))')
+    _INBOX_TIMES = tuple(c.name for c in bus_inbox.c if isinstance(c.type, UtcDateTime))
+    _DECISION_TIMES = tuple(c.name for c in decisions_table.c if isinstance(c.type, UtcDateTime))
 
     def __init__(self, db: Engine) -> None:
         # libpq's form of the engine's URL (without SQLAlchemy's "+psycopg" driver name)
         self._conninfo = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._conns: dict[str, psycopg.AsyncConnection[Any]] = {}  # "lookup", "commit"
 
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._conn is None or self._conn.closed:
+    async def _connection(self, role: str) -> psycopg.AsyncConnection[Any]:
+        conn = self._conns.get(role)
+        if conn is None or conn.closed:
             # look-ups need no transaction; the commit opens its own
-            self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-        return self._conn
+            conn = self._conns[role] = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        return conn
 
     async def close(self) -> None:
-        await self._drop()
+        for role in list(self._conns):
+            await self._drop(role)
 
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
+    async def _drop(self, role: str) -> None:
+        conn = self._conns.pop(role, None)
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
@@ -71,49 +74,68 @@ class _RoundConnection:
         wanted = set(transfers)
         ids = list(dict.fromkeys(tid for _, tid in transfers))
         try:
-            conn = await self._connection()
+            conn = await self._connection("lookup")
             # Planned each time (not prepared): a plan made while a table was small (a sequential scan) would be
-            # kept, and cost more with every row stored. One pipeline: one round trip per round, not three.
-            async with conn.pipeline():
-                cursors = [await conn.execute(self._INBOX, (consumer, list(keys)), prepare=False),
-                           await conn.execute(self._BODIES, (ids,), prepare=False),
-                           await conn.execute(self._DECISIONS, (ids,), prepare=False)]
-            inbox, bodies, found = [await c.fetchall() for c in cursors]
+            # kept, and cost more with every row stored.
+            cur = await conn.execute(self._LOOKUP, (consumer, list(keys), ids, ids), prepare=False)
+            inbox, bodies, found = await cur.fetchone() or (None, None, None)
         except Exception:
-            await self._drop()
+            await self._drop("lookup")
             raise
-        handled = {r[1]: _utc(dict(zip(self._INBOX_COLS, r, strict=True))) for r in inbox}
-        t_rows = {(r[0], r[1]): r[2] for r in bodies if (r[0], r[1]) in wanted}
+        handled = {r["msg_key"]: _times(r, self._INBOX_TIMES) for r in inbox or ()}
+        t_rows = {(r[0], r[1]): r[2] for r in bodies or () if (r[0], r[1]) in wanted}
         d_rows = {}
-        for r in found:
-            row = _utc(dict(zip(self._DECISION_COLS, r, strict=True)))
-            if (row["org_id"], row["transfer_id"]) in wanted:
-                d_rows[(row["org_id"], row["transfer_id"])] = row
+        for r in found or ():
+            if (r["org_id"], r["transfer_id"]) in wanted:
+                d_rows[(r["org_id"], r["transfer_id"])] = _times(r, self._DECISION_TIMES)
         return handled, t_rows, d_rows
 
     async def commit(self, tables: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
+        statement = _insert_all([(table, rows) for table, rows in tables if rows])
+        if statement is None:
+            return
         try:
-            conn = await self._connection()
-            async with conn.transaction(), conn.cursor() as cur:
-                for table, rows in tables:
-                    if rows:
-                        sql, values = _copy_rows(table, rows)
-                        async with cur.copy(sql) as copy:
-                            for v in values:
-                                await copy.write_row(v)
+            conn = await self._connection("commit")
+            await conn.execute(*statement)  # autocommit: the statement is its own transaction
         except psycopg.IntegrityError as exc:  # rolled back; the connection is fine
             raise AlreadyStored(str(exc)) from exc
         except Exception:
-            await self._drop()
+            await self._drop("commit")
             raise
 
 
-def _utc(row: dict[str, Any]) -> dict[str, Any]:
-    """As UtcDateTime reads times: aware, in UTC."""
-    for k, v in row.items():
-        if isinstance(v, datetime):
-            row[k] = v.astimezone(UTC) if v.tzinfo is not None else v.replace(tzinfo=UTC)
+def _times(row: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """A row read as JSON with its times as UtcDateTime reads them: aware datetimes, in UTC."""
+    for k in names:
+        v = row.get(k)
+        if isinstance(v, str):
+            t = datetime.fromisoformat(v)
+            row[k] = t.astimezone(UTC) if t.tzinfo is not None else t.replace(tzinfo=UTC)
     return row
+
+
+_ARRAY_OF = {"String": "text", "Text": "text", "UtcDateTime": "timestamptz", "BigInteger": "int8",
+             "Integer": "int4", "Float": "float8", "Boolean": "bool"}
+
+
+def _insert_all(tables: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> tuple[str, list[list[Any]]] | None:
+    """ONE statement writing every table's rows (none: None): per table an ``INSERT … SELECT FROM unnest(…)``
+    of one array parameter per column (the values as ``_copy_rows`` takes them: every row the same columns,
+    times aware and stored in UTC), all but the last in data-modifying ``WITH`` clauses, which PostgreSQL runs
+    to completion whether or not the statement reads them."""
+    inserts: list[str] = []
+    params: list[list[Any]] = []
+    for table, rows in tables:
+        _, values = _copy_rows(table, rows)
+        names = list(rows[0])
+        columns = ", ".join(f'"{n}"' for n in names)
+        arrays = ", ".join(f"%s::{_ARRAY_OF[type(table.c[n].type).__name__]}[]" for n in names)
+        inserts.append(f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays})')
+        params.extend([list(col) for col in zip(*values, strict=True)])
+    if not inserts:
+        return None
+    head = "".join(f"{'WITH' if i == 0 else ','} w{i} AS ({q}) " for i, q in enumerate(inserts[:-1]))
+    return head + inserts[-1], params
 
 
 class SqlBusStore:
@@ -148,8 +170,8 @@ class SqlBusStore:
 
     async def commit_round(self, t_rows: Sequence[dict[str, Any]], d_rows: Sequence[dict[str, Any]],
                            inbox_rows: Sequence[dict[str, Any]], outbox_rows: Sequence[dict[str, Any]]) -> None:
-        """``commit_batch`` for a worker's round, from its event loop (PostgreSQL: COPY, on the rounds' own
-        connection: a fraction of the per-row cost of INSERTs, in Python and PostgreSQL)."""
+        """``commit_batch`` for a worker's round, from its event loop (PostgreSQL: one statement on the rounds'
+        own connection, its rows from one array per column: a fraction of the cost of a row-by-row INSERT)."""
         if self._rounds is not None:
             await self._rounds.commit([(transfers_table, t_rows), (decisions_table, d_rows),
                                        (bus_inbox, inbox_rows), (bus_outbox, outbox_rows)])
