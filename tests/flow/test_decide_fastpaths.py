@@ -14,7 +14,7 @@ from zaslon.core.knowledge import AccountFlag
 from zaslon.core.types import Channel, Transfer
 from zaslon.errors import Conflict
 from zaslon.flow.decide import DecisionRecorder
-from zaslon.flow.ingest import hash_row_body, row_body
+from zaslon.flow.ingest import body_hash, row_body
 from zaslon.flow.orgs import create_org
 from zaslon.flow.rules import default_ruleset
 from zaslon.flow.scoring import ScoringEngine
@@ -70,8 +70,7 @@ def test_different_body_after_restart_is_a_conflict_and_stores_nothing(engine: E
 def test_stored_transfer_without_decision_is_checked_too(engine: Engine, org: str) -> None:
     t = _tx(5)
     with engine.begin() as conn:  # e.g. ingested earlier through /v1/transfers, never scored
-        body = row_body(t)
-        conn.execute(insert(transfers), [{**body, "org_id": org, "ts": t.ts, "body_hash": hash_row_body(body),
+        conn.execute(insert(transfers), [{**row_body(t), "org_id": org, "ts": t.ts, "body_hash": body_hash(t),
                                           "received_at": TS}])
     out = _record(engine, org, [t])[0]
     assert out.replayed is False  # scored now; the stored transfer row is kept, not inserted twice

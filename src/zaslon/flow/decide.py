@@ -250,7 +250,7 @@ class DecisionRecorder:
         ids = [items[i][1].transfer_id for i in idx]
         keys = [(items[i][0], tid) for i, tid in zip(idx, ids, strict=True)]
         bodies = [row_body(items[i][1]) for i in idx]
-        hashes = [hash_row_body(b) for b in bodies]  # the row body built once, for its hash and its row
+        hashes = [hash_row_body(b) for b in bodies]  # = body_hash(t), without building the row body twice
         stored_t: dict[tuple[str, str], str] = {}
         stored_d: dict[tuple[str, str], dict[str, Any]] = {}
         seen = self._probe.known(ids)

@@ -29,6 +29,10 @@ class Stored:
     created: bool  # False: an identical replay, nothing written
 
 
+def body_hash(t: Transfer) -> str:
+    return hash_row_body(row_body(t))
+
+
 def hash_row_body(body: dict[str, Any]) -> str:
     """The idempotency hash of a transfer's stored body (see ``row_body``)."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
