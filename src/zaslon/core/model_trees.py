@@ -200,7 +200,7 @@ def _eval_flat(x: Any, feat: Any, thr: Any, child: Any, value: Any, roots: Any, 
             while f >= 0:
                 v = x[r, f]
                 t = thr[node]
-                right = not ((v <= t) or (math.isnan(v) and 0.0 <= t))  # NaN goes where zero goes
+                right = not ((v <= t) or (math.isnan(v) and t >= 0.0))  # NaN goes where zero goes
                 nxt = child[2 * node + right]
                 if explain:
                     contrib[r, f] += value[nxt] - value[node]

@@ -204,8 +204,8 @@ def average_model_text(texts: Sequence[str]) -> str:
         out.extend(scaled(ln) for ln in lines)
         out.append("")
     # the members' feature importances would count one model's splits only: left out (they are optional)
-    tail = tail.split("\nparameters:", 1)
-    return "\n".join(out) + "\nend of trees\n" + ("\nparameters:" + tail[1] if len(tail) == 2 else "\n")
+    _, has_params, params = tail.partition("\nparameters:")
+    return "\n".join(out) + "\nend of trees\n" + (has_params + params if has_params else "\n")
 
 
 def calibrated_bars(model: CompiledTrees, x: npt.NDArray[np.float32], policy: PolicyConfig) -> tuple[float, float]:
