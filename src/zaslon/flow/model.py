@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -114,18 +115,25 @@ def train(
     digest = hashlib.sha256()
     digest.update(json.dumps({"params": p, "rounds": rounds, "ensemble": members, "cutoff": cutoff.isoformat()},
                              sort_keys=True).encode())
-    texts: list[str] = []
-    rows = 0
-    for k in range(members):
-        member_rng = rng if k == 0 else np.random.default_rng(seed + k)
-        xs, ys, ws = _training_rows(x, y, cols, member_rng)
+    samples = []
+    for k in range(members):  # drawn in order first: member 0 shares ``rng`` with the calibration rows below
+        xs, ys, ws = _training_rows(x, y, cols, rng if k == 0 else np.random.default_rng(seed + k))
         digest.update(np.ascontiguousarray(xs).tobytes())
         digest.update(ys.tobytes())
-        rows = max(rows, int(xs.shape[0]))
+        samples.append((xs, ys, ws))
+    rows = max(int(xs.shape[0]) for xs, _, _ in samples)
+
+    def member(k: int) -> str:
+        xs, ys, ws = samples[k]
         ds = lgb.Dataset(xs, label=ys.astype(np.float64), weight=ws, feature_name=list(feature_names),
                          free_raw_data=True)
-        texts.append(lgb.train({**p, "seed": seed + k}, ds, num_boost_round=rounds).model_to_string())
-        del xs, ds
+        return str(lgb.train({**p, "seed": seed + k}, ds, num_boost_round=rounds).model_to_string())
+
+    # The members train side by side: LightGBM leaves the GIL while it boosts, each member on one thread with
+    # its own seed, so the result is the same as one after the other and a retrain takes one member's time.
+    with ThreadPoolExecutor(max_workers=members, thread_name_prefix="zaslon-train") as pool:
+        texts = list(pool.map(member, range(members)))
+    samples.clear()  # the sampled copies, before the calibration rows are drawn
     model_id = digest.hexdigest()[:16]
     booster = lgb.Booster(model_str=texts[0] if members == 1 else average_model_text(texts))
     compiled = CompiledTrees.from_dump(booster.dump_model(), model_id, FEATURE_NAMES)
