@@ -230,7 +230,11 @@ class TelecomSignals:
                 raise InvalidInput("an end event carries the call's duration_s", field=f"events.{i}.duration_s")
             sim = None if e.latest_sim_change is None else _plausible(e.latest_sim_change,
                                                                       f"events.{i}.sim_swap.latestSimChange")
-            norm.append(replace(e, ts=_plausible(e.ts, f"events.{i}.ts"), caller=a, callee=b, latest_sim_change=sim))
+            ts = _plausible(e.ts, f"events.{i}.ts")
+            if ts is e.ts and a == e.caller and b == e.callee and sim is e.latest_sim_change:
+                norm.append(e)  # already in normal form (the usual case): no copy
+            else:
+                norm.append(replace(e, ts=ts, caller=a, callee=b, latest_sim_change=sim))
         self._check_callees(org_id, callees, required=True)
         hashes = {(e.call_id, e.event): _event_hash(e) for e in norm}
         fresh = self.store.add_call_events(org_id, norm, hashes, now)

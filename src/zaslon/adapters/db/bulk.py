@@ -10,9 +10,12 @@ and read back the same). Drivers whose parameter style this does not write take 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, insert
+
+from zaslon.adapters.db.types import UtcDateTime
 
 _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 _PLANS: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[Callable[[Any], Any] | None, ...]]] = {}
@@ -28,10 +31,28 @@ def insert_plan(dialect: Dialect, table: Table,
     key = (dialect.name, str(dialect.paramstyle), table.name, keys)
     plan = _PLANS.get(key)
     if plan is None:
-        procs = tuple(table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys)
+        procs = tuple(_processor(table.c[k].type, dialect) for k in keys)
         sql = f"INSERT INTO {table.name} ({', '.join(keys)}) VALUES ({', '.join([mark] * len(keys))})"
         plan = _PLANS[key] = (sql, procs)
     return plan
+
+
+def _processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    if dialect.name == "sqlite" and isinstance(column_type, UtcDateTime):
+        return _sqlite_utc_text
+    processor: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
+
+
+def _sqlite_utc_text(value: datetime) -> str:
+    """``UtcDateTime``'s check and SQLite ``DATETIME``'s text in one step, the same text (a test compares them):
+    the two processors SQLAlchemy chains cost a third of a call-event row's binding."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"UtcDateTime takes a datetime, not {type(value).__name__}: {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: give it a time zone (UTC) before storing it")
+    u = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}"
 
 
 def bound_rows(procs: Sequence[Callable[[Any], Any] | None], rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
