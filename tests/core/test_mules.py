@@ -218,3 +218,17 @@ def test_cash_out_counts_only_what_the_new_money_pays_for() -> None:
     assert abs(r.signals["cash_out"][1] - 0.95) < 1e-9
     assert abs(r.signals["cash_out"][0] - 20.0 / 200.0) < 1e-9  # 20 of 20 came in, but it paid 10% of 200
     assert r.scores[1] > r.scores[0]
+
+
+def test_groups_are_the_distinct_rows_in_the_order_numpy_gives_them() -> None:
+    from zaslon.core.mules import _groups
+
+    rng = np.random.default_rng(5)
+    for size in (1, 3, 50, 400):
+        cols = [rng.integers(-5, 5, size).astype(np.int64) for _ in range(3)]
+        keys, group_of = np.unique(np.stack(cols), axis=1, return_inverse=True)
+        first, groups = _groups(*cols)
+        assert np.array_equal(first, keys[0]) and np.array_equal(groups, group_of.reshape(-1))
+    wide = [np.array([0, 2**40, 0], dtype=np.int64), np.array([2**30, 0, 2**30], dtype=np.int64)]
+    first, groups = _groups(*wide)  # beyond one int64 key: the general way, the same answer
+    assert first.tolist() == [0, 2**40] and groups.tolist() == [0, 1, 0]

@@ -228,6 +228,25 @@ def _window_pairs(
     return i.astype(np.int64), j
 
 
+def _groups(*columns: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct rows of ``columns`` (in lexicographic order, as ``np.unique(axis=1)`` gives them): each
+    group's first column, and each row's group. One mixed-radix integer key per row instead of a sort of
+    row tuples, which took a third of the drop ranking on a million transfers."""
+    lows = [int(c.min()) for c in columns]
+    radices = [int(c.max()) - lo + 1 for c, lo in zip(columns, lows, strict=True)]
+    span = 1
+    for r in radices[1:]:
+        span *= r
+    if span * radices[0] >= 2**62:  # beyond int64: the slow, general way
+        keys, group_of = np.unique(np.stack(columns), axis=1, return_inverse=True)
+        return keys[0], group_of.reshape(-1)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for c, lo, r in zip(columns, lows, radices, strict=True):
+        key = key * r + (c - lo)
+    unique, group_of = np.unique(key, return_inverse=True)
+    return unique // span + lows[0], group_of.reshape(-1)
+
+
 def _fan_in(n: int, tx: TransferArrays, p: MuleParams) -> tuple[FloatArray, FloatArray]:
     """Collectors and their feeders.
 
@@ -249,13 +268,12 @@ def _fan_in(n: int, tx: TransferArrays, p: MuleParams) -> tuple[FloatArray, Floa
     for shift in (0.0, 0.5):
         t_bucket = np.floor(ts / p.window + shift).astype(np.int64)
         a_bucket = np.floor(np.log(np.maximum(amt, 1e-9)) / log_step + shift).astype(np.int64)
-        keys = np.stack([payee, t_bucket, a_bucket])
-        group_keys, group_of = np.unique(keys, axis=1, return_inverse=True)
-        group_of = group_of.reshape(-1)
-        distinct = np.unique(np.stack([group_of, payer]), axis=1)
-        size = np.bincount(distinct[0], minlength=group_keys.shape[1]).astype(np.float64)
+        group_payee, group_of = _groups(payee, t_bucket, a_bucket)
+        groups = len(group_payee)
+        distinct_group = np.unique(group_of * n + payer) // n  # one entry per (group, distinct payer)
+        size = np.bincount(distinct_group, minlength=groups).astype(np.float64)
         big = np.where(size >= p.fan_in_min_payers, size, 0.0)
-        np.maximum.at(collector, group_keys[0], big)
+        np.maximum.at(collector, group_payee, big)
         np.maximum.at(feeder, payer, big[group_of])
     c = _percentile(collector, collector > 0) * (collector > 0)
     f = _percentile(feeder, feeder > 0) * (feeder > 0)
